@@ -1,0 +1,230 @@
+"""Builders of the transactions for the book's operations.
+
+Each function turns one business fact into a balanced ``Transaction``; the ledger checks
+and stores it.  Invariant: builders only arrange postings; they decide nothing about
+whether the operation is allowed (that is the checks' job) beyond asserting their inputs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+
+from liangrong.domain import accounts as acc
+from liangrong.domain.contracts import Allocation, ContractKind, ContractTerms
+from liangrong.domain.journal import Leg, Posting, Transaction
+from liangrong.domain.purposes import Purpose
+
+CNY = acc.CASH_ASSET
+
+
+def _exchange_of(security: str) -> str:
+    return security.rsplit(".", 1)[1]
+
+
+def _txn(
+    command_id: str, on: date, kind: str, *legs: Leg, events: tuple[dict[str, object], ...] = ()
+) -> Transaction:
+    return Transaction(command_id, on, kind, tuple(legs), events)
+
+
+def _move(purpose: Purpose, asset: str, amount: int, source: str, target: str) -> Leg:
+    assert amount > 0
+    return Leg(purpose, (Posting(source, asset, -amount), Posting(target, asset, amount)))
+
+
+def deposit_cash(command_id: str, on: date, client_id: str, amount_fen: int) -> Transaction:
+    """Bank -> credit cash account through the third-party depository (ACC-6)."""
+    leg = _move(
+        Purpose.DEPOSIT, CNY, amount_fen, acc.client_bank(client_id), acc.client_cash(client_id)
+    )
+    return _txn(command_id, on, "cash_deposit", leg)
+
+
+def withdraw_cash(command_id: str, on: date, client_id: str, amount_fen: int) -> Transaction:
+    leg = _move(
+        Purpose.WITHDRAW_SURPLUS,
+        CNY,
+        amount_fen,
+        acc.client_cash(client_id),
+        acc.client_bank(client_id),
+    )
+    return _txn(command_id, on, "cash_withdrawal", leg)
+
+
+def transfer_collateral_in(
+    command_id: str, on: date, client_id: str, security: str, quantity: int
+) -> Transaction:
+    exchange = _exchange_of(security)
+    leg = _move(
+        Purpose.COLLATERAL_TRANSFER_IN,
+        security,
+        quantity,
+        acc.client_ordinary(client_id, exchange),
+        acc.client_securities(client_id, exchange),
+    )
+    return _txn(command_id, on, "collateral_transfer_in", leg)
+
+
+def transfer_collateral_out(
+    command_id: str, on: date, client_id: str, security: str, quantity: int
+) -> Transaction:
+    exchange = _exchange_of(security)
+    leg = _move(
+        Purpose.WITHDRAW_SURPLUS,
+        security,
+        quantity,
+        acc.client_securities(client_id, exchange),
+        acc.client_ordinary(client_id, exchange),
+    )
+    return _txn(command_id, on, "collateral_transfer_out", leg)
+
+
+def fund_pool(command_id: str, on: date, asset: str, amount: int) -> Transaction:
+    """The firm puts its own cash into the financing pool or securities into the lending pool."""
+    pool = acc.FINANCING_POOL if asset == CNY else acc.LENDING_POOL
+    return _txn(
+        command_id,
+        on,
+        "pool_funding",
+        _move(Purpose.POOL_FUNDING, asset, amount, acc.FIRM_CAPITAL, pool),
+    )
+
+
+def open_financing(command_id: str, terms: ContractTerms, fees_fen: int = 0) -> Transaction:
+    """A margin buy settled: the pool pays for the shares, the client owes the principal."""
+    assert terms.kind is ContractKind.FINANCING
+    client, principal = terms.client_id, terms.amount_fen
+    exchange = _exchange_of(terms.security)
+    postings = [
+        Posting(acc.FINANCING_POOL, CNY, -principal),
+        Posting(acc.MARKET, CNY, principal),
+        Posting(acc.financing_debt(client, terms.contract_id), CNY, -principal),
+        Posting(acc.RECEIVABLE_FINANCING, CNY, principal),
+        Posting(acc.MARKET, terms.security, -terms.quantity),
+        Posting(acc.client_securities(client, exchange), terms.security, terms.quantity),
+    ]
+    if fees_fen:
+        postings += [
+            Posting(acc.client_cash(client), CNY, -fees_fen),
+            Posting(acc.INCOME_FEES, CNY, fees_fen),
+        ]
+    leg = Leg(Purpose.SETTLEMENT, tuple(postings))
+    return _txn(command_id, terms.open_date, "margin_buy_fill", leg, events=(terms.to_event(),))
+
+
+def open_short(command_id: str, terms: ContractTerms, fees_fen: int = 0) -> Transaction:
+    """A short sale settled: lent shares go out, the proceeds stay locked (ORD-5)."""
+    assert terms.kind is ContractKind.SHORT
+    client = terms.client_id
+    postings = [
+        Posting(acc.LENDING_POOL, terms.security, -terms.quantity),
+        Posting(acc.MARKET, terms.security, terms.quantity),
+        Posting(acc.short_debt(client, terms.contract_id), terms.security, -terms.quantity),
+        Posting(acc.RECEIVABLE_LENDING, terms.security, terms.quantity),
+        Posting(acc.MARKET, CNY, -terms.amount_fen),
+        Posting(acc.client_locked_cash(client), CNY, terms.amount_fen),
+    ]
+    if fees_fen:
+        postings += [
+            Posting(acc.client_locked_cash(client), CNY, -fees_fen),
+            Posting(acc.INCOME_FEES, CNY, fees_fen),
+        ]
+    leg = Leg(Purpose.SETTLEMENT, tuple(postings))
+    return _txn(command_id, terms.open_date, "short_sell_fill", leg, events=(terms.to_event(),))
+
+
+def repay_financing(
+    command_id: str,
+    on: date,
+    client_id: str,
+    allocations: Sequence[Allocation],
+    kind: str = "direct_repayment",
+) -> Transaction:
+    """Cash from the client's credit cash account repays charges and principal as allocated."""
+    legs: list[Leg] = []
+    charges = [(a.contract_id, a.charges_fen) for a in allocations if a.charges_fen > 0]
+    principal = [(a.contract_id, a.principal) for a in allocations if a.principal > 0]
+    assert charges or principal, "nothing to repay"
+    if charges:
+        total = sum(amount for _, amount in charges)
+        legs.append(
+            Leg(
+                Purpose.INTEREST_FEES_TAXES,
+                (
+                    Posting(acc.client_cash(client_id), CNY, -total),
+                    Posting(acc.INCOME_INTEREST, CNY, total),
+                    *(
+                        Posting(acc.charges_debt(client_id, cid), CNY, amount)
+                        for cid, amount in charges
+                    ),
+                    Posting(acc.RECEIVABLE_CHARGES, CNY, -total),
+                ),
+            )
+        )
+    if principal:
+        total = sum(amount for _, amount in principal)
+        legs.append(
+            Leg(
+                Purpose.COLLECT_DEBT,
+                (
+                    Posting(acc.client_cash(client_id), CNY, -total),
+                    Posting(acc.FINANCING_POOL, CNY, total),
+                    *(
+                        Posting(acc.financing_debt(client_id, cid), CNY, amount)
+                        for cid, amount in principal
+                    ),
+                    Posting(acc.RECEIVABLE_FINANCING, CNY, -total),
+                ),
+            )
+        )
+    return _txn(command_id, on, kind, *legs)
+
+
+def return_securities(
+    command_id: str, on: date, client_id: str, security: str, allocations: Sequence[Allocation]
+) -> Transaction:
+    """Direct return: shares in the credit securities account go back to the lending pool."""
+    total = sum(a.principal for a in allocations)
+    assert total > 0, "nothing to return"
+    exchange = _exchange_of(security)
+    leg = Leg(
+        Purpose.COLLECT_DEBT,
+        (
+            Posting(acc.client_securities(client_id, exchange), security, -total),
+            Posting(acc.LENDING_POOL, security, total),
+            *(
+                Posting(acc.short_debt(client_id, a.contract_id), security, a.principal)
+                for a in allocations
+            ),
+            Posting(acc.RECEIVABLE_LENDING, security, -total),
+        ),
+    )
+    return _txn(command_id, on, "direct_return", leg)
+
+
+def accrue_charges(
+    command_id: str, on: date, client_id: str, contract_id: str, amount_fen: int
+) -> Transaction:
+    """Interest, fees or penalty fall due on a contract: the client owes more, no cash moves."""
+    leg = _move(
+        Purpose.CHARGE_ACCRUAL,
+        CNY,
+        amount_fen,
+        acc.charges_debt(client_id, contract_id),
+        acc.RECEIVABLE_CHARGES,
+    )
+    return _txn(command_id, on, "charge_accrual", leg)
+
+
+def release_short_proceeds(
+    command_id: str, on: date, client_id: str, amount_fen: int
+) -> Transaction:
+    leg = _move(
+        Purpose.LOCK_RELEASE,
+        CNY,
+        amount_fen,
+        acc.client_locked_cash(client_id),
+        acc.client_cash(client_id),
+    )
+    return _txn(command_id, on, "short_proceeds_release", leg)

@@ -1,0 +1,75 @@
+"""Tables of the ledger.  Amounts are BigInteger (fen or shares); nothing is a float."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Date,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData()
+
+credit_accounts = Table(
+    "credit_accounts",
+    metadata,
+    Column("client_id", String(32), primary_key=True),
+    Column("exchange", String(2), primary_key=True),
+    Column("holder_name", String(200), nullable=False),
+    Column("command_id", String(128), nullable=False, unique=True),
+    Column("opened_on", Date, nullable=False),
+    Column("recorded_at", String(32), nullable=False),
+)
+
+journal_transactions = Table(
+    "journal_transactions",
+    metadata,
+    Column(
+        "seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False
+    ),
+    Column("command_id", String(128), nullable=False, unique=True),
+    Column("payload_digest", String(64), nullable=False),
+    Column("business_date", Date, nullable=False),
+    Column("kind", String(64), nullable=False),
+    Column("events_json", Text, nullable=False),
+    Column("recorded_at", String(32), nullable=False),
+)
+
+journal_postings = Table(
+    "journal_postings",
+    metadata,
+    Column("txn_seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("line_no", Integer, primary_key=True),
+    Column("leg_no", Integer, nullable=False),
+    Column("purpose", String(32), nullable=False),
+    Column("account", String(128), nullable=False, index=True),
+    Column("asset", String(16), nullable=False),
+    Column("amount", BigInteger, nullable=False),
+)
+
+balances = Table(
+    "balances",
+    metadata,
+    Column("account", String(128), primary_key=True),
+    Column("asset", String(16), primary_key=True),
+    Column("amount", BigInteger, nullable=False),
+)
+
+contracts = Table(
+    "contracts",
+    metadata,
+    Column("contract_id", String(48), primary_key=True),
+    Column("client_id", String(32), nullable=False, index=True),
+    Column("kind", String(16), nullable=False),
+    Column("security", String(16), nullable=False),
+    Column("opened_seq", BigInteger, nullable=False),
+    Column("terms_json", Text, nullable=False),
+)
+
+APPEND_ONLY_TABLES = ("journal_transactions", "journal_postings", "credit_accounts")
+PROJECTION_TABLES = ("balances", "contracts")

@@ -1,0 +1,14 @@
+"""Alembic environment: runs on the connection handed in by liangrong.store.migrate."""
+
+from __future__ import annotations
+
+from alembic import context
+
+from liangrong.ledger.schema import metadata
+
+connection = context.config.attributes.get("connection")
+if connection is None:
+    raise RuntimeError("run migrations through liangrong.store.migrate.upgrade(engine)")
+context.configure(connection=connection, target_metadata=metadata, render_as_batch=True)
+with context.begin_transaction():
+    context.run_migrations()
