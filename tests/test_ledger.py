@@ -7,6 +7,7 @@ from datetime import date
 import pytest
 from sqlalchemy import Engine, text
 
+from ledger_helpers import DAY, financing_terms, open_client, short_terms
 from liangrong.domain import accounts as acc
 from liangrong.domain import operations as ops
 from liangrong.domain.contracts import RepaymentOrder, allocate_repayment, allocate_return
@@ -21,8 +22,6 @@ from liangrong.ledger.projections import (
     contract_balances,
     rebuild,
 )
-
-from ledger_helpers import DAY, financing_terms, open_client, short_terms
 
 CNY = acc.CASH_ASSET
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from enum import Enum
+from functools import lru_cache
 
 CASH_ASSET = "CNY"
 _CLIENT_ID = r"[A-Za-z0-9_\-]{1,32}"
@@ -180,6 +181,7 @@ _PATTERNS: tuple[tuple[re.Pattern[str], AccountKind], ...] = tuple(
 )
 
 
+@lru_cache(maxsize=1 << 16)
 def parse_account(name: str) -> ParsedAccount | None:
     """The kind and owner of an account name, or None if it is not in the chart."""
     fixed = _FIXED.get(name)

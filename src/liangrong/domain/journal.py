@@ -17,6 +17,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
+from functools import lru_cache
 
 from liangrong.domain import accounts as acc
 from liangrong.domain.accounts import AccountKind, ParsedAccount, Sign
@@ -89,16 +90,25 @@ def _reject(code: LedgerCode, detail: str) -> Rejection:
 
 
 def _parse(posting: Posting) -> ParsedAccount:
-    parsed = acc.parse_account(posting.account)
+    parsed = _classify(posting.account, posting.asset)
+    if isinstance(parsed, tuple):
+        raise _reject(*parsed)
+    return parsed
+
+
+@lru_cache(maxsize=1 << 16)
+def _classify(account: str, asset: str) -> ParsedAccount | tuple[LedgerCode, str]:
+    """The account's parse, or why it cannot hold this asset (cached: names repeat)."""
+    parsed = acc.parse_account(account)
     if parsed is None:
-        raise _reject(LedgerCode.UNKNOWN_ACCOUNT, posting.account)
-    if not acc.is_valid_asset(posting.asset):
-        raise _reject(LedgerCode.UNKNOWN_ACCOUNT, f"asset {posting.asset!r}")
-    is_cash = posting.asset == acc.CASH_ASSET
+        return (LedgerCode.UNKNOWN_ACCOUNT, account)
+    if not acc.is_valid_asset(asset):
+        return (LedgerCode.UNKNOWN_ACCOUNT, f"asset {asset!r}")
+    is_cash = asset == acc.CASH_ASSET
     if (acc.holds_cash_only(parsed.kind) and not is_cash) or (
         acc.holds_securities_only(parsed.kind) and is_cash
     ):
-        raise _reject(LedgerCode.UNKNOWN_ACCOUNT, f"{posting.account} cannot hold {posting.asset}")
+        return (LedgerCode.UNKNOWN_ACCOUNT, f"{account} cannot hold {asset}")
     return parsed
 
 
@@ -170,33 +180,46 @@ def validate(txn: Transaction, open_clients: Callable[[str], bool]) -> None:
 
 
 def net_changes(txn: Transaction) -> dict[BalanceKey, int]:
-    changes: dict[BalanceKey, int] = defaultdict(int)
-    for posting in txn.postings():
-        changes[(posting.account, posting.asset)] += posting.amount
+    changes: dict[BalanceKey, int] = {}
+    for leg in txn.legs:
+        for posting in leg.postings:
+            key = (posting.account, posting.asset)
+            changes[key] = changes.get(key, 0) + posting.amount
     return {key: value for key, value in changes.items() if value != 0}
 
 
 def apply(txn: Transaction, balance_of: Callable[[BalanceKey], int]) -> dict[BalanceKey, int]:
     """New balances of every key the transaction touches; raises if a sign rule breaks."""
+    return apply_changes(net_changes(txn), balance_of)
+
+
+def apply_changes(
+    changes: Mapping[BalanceKey, int], balance_of: Callable[[BalanceKey], int]
+) -> dict[BalanceKey, int]:
     result: dict[BalanceKey, int] = {}
-    for key, change in net_changes(txn).items():
+    for key, change in changes.items():
         new_balance = balance_of(key) + change
-        _check_sign(key, new_balance)
+        code = _sign_breach(key[0], new_balance)
+        if code is not None:
+            raise _reject(code, f"{key[0]} {key[1]} -> {new_balance}")
         result[key] = new_balance
     return result
 
 
-def _check_sign(key: BalanceKey, balance: int) -> None:
-    account, asset = key
+def _sign_breach(account: str, balance: int) -> LedgerCode | None:
+    sign, is_pool = _sign_rule(account)
+    if sign is Sign.NON_NEGATIVE and balance < 0:
+        return LedgerCode.POOL_OVERDRAWN if is_pool else LedgerCode.OVERDRAWN
+    if sign is Sign.NON_POSITIVE and balance > 0:
+        return LedgerCode.DEBT_SIGN
+    return None
+
+
+@lru_cache(maxsize=1 << 16)
+def _sign_rule(account: str) -> tuple[Sign, bool]:
     parsed = acc.parse_account(account)
     assert parsed is not None, account  # validate() ran first
-    sign = acc.sign_of(parsed.kind)
-    detail = f"{account} {asset} -> {balance}"
-    if sign is Sign.NON_NEGATIVE and balance < 0:
-        code = LedgerCode.POOL_OVERDRAWN if parsed.kind in acc.POOL_KINDS else LedgerCode.OVERDRAWN
-        raise _reject(code, detail)
-    if sign is Sign.NON_POSITIVE and balance > 0:
-        raise _reject(LedgerCode.DEBT_SIGN, detail)
+    return acc.sign_of(parsed.kind), parsed.kind in acc.POOL_KINDS
 
 
 def transaction_from_dict(data: Mapping[str, object]) -> Transaction:
