@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ from liangrong.domain.purposes import POOL_PAIRED, PURPOSE_FLOWS, Purpose
 from liangrong.domain.rejections import LedgerCode, Rejection
 
 BalanceKey = tuple[str, str]  # (account, asset)
+KIND_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 MAX_LEGS = 16
 MAX_POSTINGS_PER_LEG = 64
 MAX_ABS_AMOUNT = 10**17  # 1e15 CNY in fen: far above any real book, far below int64 overflow
@@ -54,23 +56,21 @@ class Transaction:
     legs: tuple[Leg, ...]
     events: tuple[Mapping[str, object], ...] = field(default=())
 
-    def payload(self) -> dict[str, object]:
-        """Canonical content: what idempotency compares (the id itself excluded)."""
-        return {
-            "business_date": self.business_date.isoformat(),
-            "kind": self.kind,
-            "legs": [
-                {
-                    "purpose": leg.purpose.value,
-                    "postings": [[p.account, p.asset, p.amount] for p in leg.postings],
-                }
-                for leg in self.legs
-            ],
-            "events": [dict(event) for event in self.events],
-        }
-
     def payload_digest(self) -> str:
-        return payload_digest(self.payload())
+        """SHA-256 of the canonical content (the id excluded): what idempotency compares.
+
+        Fields are joined with ASCII separators that no account, asset, purpose or kind may
+        contain (the chart's patterns and ``KIND_PATTERN`` exclude them), so the text is
+        injective; events, free-form, go through canonical JSON."""
+        parts = [self.business_date.isoformat(), self.kind]
+        for leg in self.legs:
+            parts.append(leg.purpose.value)
+            parts.extend(f"{p.account}\x1f{p.asset}\x1f{p.amount}" for p in leg.postings)
+        parts.append(self.events_json())
+        return hashlib.sha256("\x1e".join(parts).encode("utf-8")).hexdigest()
+
+    def events_json(self) -> str:
+        return canonical_json([dict(e) for e in self.events]) if self.events else "[]"
 
     def postings(self) -> Iterable[Posting]:
         for leg in self.legs:
@@ -79,10 +79,6 @@ class Transaction:
 
 def canonical_json(value: object) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
-def payload_digest(payload: Mapping[str, object]) -> str:
-    return hashlib.sha256(canonical_json(payload).encode("utf-8")).hexdigest()
 
 
 def _reject(code: LedgerCode, detail: str) -> Rejection:
@@ -115,6 +111,8 @@ def _classify(account: str, asset: str) -> ParsedAccount | tuple[LedgerCode, str
 def _check_shape(txn: Transaction) -> None:
     if not txn.command_id or len(txn.command_id) > 128:
         raise _reject(LedgerCode.INVALID_COMMAND, "command id must be 1..128 characters")
+    if KIND_PATTERN.match(txn.kind) is None:
+        raise _reject(LedgerCode.INVALID_COMMAND, f"kind {txn.kind!r}: lower-case word")
     if not txn.legs or any(not leg.postings for leg in txn.legs):
         raise _reject(LedgerCode.EMPTY_ENTRY, txn.command_id)
     if len(txn.legs) > MAX_LEGS or any(

@@ -7,8 +7,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import Connection, Engine, select, text, tuple_
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, Engine, select, text
 
 from liangrong.domain import journal as dj
 from liangrong.domain.contracts import ContractTerms
@@ -18,6 +17,7 @@ from liangrong.ledger import schema as s
 
 Clock = Callable[[], datetime]
 MAX_BATCH_TRANSACTIONS = 10_000
+MAX_CACHED_BALANCES = 2_000_000
 _KEY_CHUNK = 400  # keeps IN-lists well below every driver's parameter limit
 
 
@@ -35,6 +35,10 @@ class Ledger:
         self.engine = engine
         self._clock = clock
         self._open_clients: set[str] = set()
+        # Balances as of journal seq ``_cache_seq``; valid only while no other writer has
+        # appended since (checked under the write lock before every use).
+        self._balance_cache: dict[BalanceKey, int] = {}
+        self._cache_seq: int | None = None
 
     # -- credit accounts (ACC-2) ---------------------------------------------------------
     def open_credit_account(
@@ -112,16 +116,27 @@ class Ledger:
             raise Rejection(LedgerCode.INVALID_COMMAND, f"batch above {MAX_BATCH_TRANSACTIONS}")
         with self.engine.begin() as conn:
             self._lock(conn)
-            return self._post_locked(conn, txns)
+            results, new_balances, last_seq = self._post_locked(conn, txns)
+        # Committed: only now may the cache learn the new balances.
+        if len(self._balance_cache) > MAX_CACHED_BALANCES:
+            self._balance_cache.clear()
+        self._balance_cache.update(new_balances)
+        self._cache_seq = last_seq
+        return results
 
     def _lock(self, conn: Connection) -> None:
         # SQLite took the write lock at BEGIN IMMEDIATE; PostgreSQL needs it said.
         if conn.dialect.name == "postgresql":
             conn.execute(text("SELECT pg_advisory_xact_lock(7171)"))
 
-    def _post_locked(self, conn: Connection, txns: Sequence[Transaction]) -> list[PostResult]:
+    def _post_locked(
+        self, conn: Connection, txns: Sequence[Transaction]
+    ) -> tuple[list[PostResult], dict[BalanceKey, int], int]:
         known = self._known_commands(conn, [t.command_id for t in txns])
         seq = self._last_seq(conn)
+        if seq != self._cache_seq:
+            self._balance_cache.clear()  # another writer (or a failed batch) came between
+            self._cache_seq = seq
         pending: list[tuple[int, Transaction, str]] = []
         results: list[PostResult] = []
         batch_ids: dict[str, tuple[int, str]] = {}
@@ -138,19 +153,19 @@ class Ledger:
             batch_ids[txn.command_id] = (seq, digest)
             pending.append((seq, txn, digest))
             results.append(PostResult(txn.command_id, seq, False))
+        new_balances: dict[BalanceKey, int] = {}
         if pending:
             new_balances = self._apply_all(conn, [t for _, t, _ in pending])
             self._write(conn, pending, new_balances)
-        return results
+        return results, new_balances, seq
 
     def _known_commands(self, conn: Connection, ids: list[str]) -> dict[str, tuple[int, str]]:
-        table = s.journal_transactions
         found: dict[str, tuple[int, str]] = {}
         for chunk in _chunks(sorted(set(ids)), _KEY_CHUNK):
-            rows = conn.execute(
-                select(table.c.command_id, table.c.seq, table.c.payload_digest).where(
-                    table.c.command_id.in_(chunk)
-                )
+            rows = conn.exec_driver_sql(
+                "SELECT command_id, seq, payload_digest FROM journal_transactions "
+                f"WHERE command_id IN ({_markers(conn, len(chunk))})",
+                tuple(chunk),
             )
             found.update({cid: (seq, digest) for cid, seq, digest in rows})
         return found
@@ -162,10 +177,15 @@ class Ledger:
         return int(value)
 
     def _apply_all(self, conn: Connection, txns: Sequence[Transaction]) -> dict[BalanceKey, int]:
-        keys = {key for txn in txns for key in dj.net_changes(txn)}
-        current = read_balances(conn, keys)
-        for txn in txns:
-            current.update(dj.apply(txn, lambda key: current.get(key, 0)))
+        changes = [dj.net_changes(txn) for txn in txns]
+        keys = {key for change in changes for key in change}
+        cache = self._balance_cache
+        missing = [key for key in keys if key not in cache]
+        current = {key: cache[key] for key in keys if key in cache}
+        fetched = read_balances(conn, missing)
+        current.update({key: fetched.get(key, 0) for key in missing})
+        for change in changes:
+            current.update(dj.apply_changes(change, current.__getitem__))
         return {key: current[key] for key in keys if key in current}
 
     def _write(
@@ -175,22 +195,20 @@ class Ledger:
         new: dict[BalanceKey, int],
     ) -> None:
         recorded_at = self._now()
-        conn.execute(
-            s.journal_transactions.insert(),
-            [
-                {
-                    "seq": seq,
-                    "command_id": txn.command_id,
-                    "payload_digest": digest,
-                    "business_date": txn.business_date,
-                    "kind": txn.kind,
-                    "events_json": dj.canonical_json([dict(e) for e in txn.events]),
-                    "recorded_at": recorded_at,
-                }
-                for seq, txn, digest in pending
-            ],
-        )
-        conn.execute(s.journal_postings.insert(), list(_posting_rows(pending)))
+        txn_rows = [
+            (
+                seq,
+                txn.command_id,
+                digest,
+                txn.business_date.isoformat(),
+                txn.kind,
+                txn.events_json(),
+                recorded_at,
+            )
+            for seq, txn, digest in pending
+        ]
+        insert_rows(conn, "journal_transactions", _TXN_COLUMNS, txn_rows)
+        insert_rows(conn, "journal_postings", _POSTING_COLUMNS, list(_posting_rows(pending)))
         upsert_balances(conn, new)
         contract_rows = list(_contract_rows(pending))
         if contract_rows:
@@ -205,21 +223,39 @@ def _chunks(items: Sequence[str], size: int) -> Iterable[Sequence[str]]:
         yield items[start : start + size]
 
 
-def _posting_rows(pending: Sequence[tuple[int, Transaction, str]]) -> Iterable[dict[str, object]]:
+_TXN_COLUMNS = (
+    "seq",
+    "command_id",
+    "payload_digest",
+    "business_date",
+    "kind",
+    "events_json",
+    "recorded_at",
+)
+_POSTING_COLUMNS = ("txn_seq", "line_no", "leg_no", "purpose", "account", "asset", "amount")
+
+
+def insert_rows(
+    conn: Connection, table: str, columns: Sequence[str], rows: Sequence[tuple[object, ...]]
+) -> None:
+    """Plain DBAPI executemany: the hot path skips per-row statement compilation."""
+    if not rows:
+        return
+    marker = "?" if conn.dialect.name == "sqlite" else "%s"
+    sql = (
+        f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join([marker] * len(columns))})"
+    )
+    conn.exec_driver_sql(sql, list(rows))
+
+
+def _posting_rows(pending: Sequence[tuple[int, Transaction, str]]) -> Iterable[tuple[object, ...]]:
     for seq, txn, _ in pending:
         line = 0
         for leg_no, leg in enumerate(txn.legs):
+            purpose = leg.purpose.value
             for posting in leg.postings:
                 line += 1
-                yield {
-                    "txn_seq": seq,
-                    "line_no": line,
-                    "leg_no": leg_no,
-                    "purpose": leg.purpose.value,
-                    "account": posting.account,
-                    "asset": posting.asset,
-                    "amount": posting.amount,
-                }
+                yield (seq, line, leg_no, purpose, posting.account, posting.asset, posting.amount)
 
 
 def _contract_rows(pending: Sequence[tuple[int, Transaction, str]]) -> Iterable[dict[str, object]]:
@@ -243,31 +279,35 @@ def contract_row(seq: int, event: dict[str, object] | object) -> dict[str, objec
 
 
 def read_balances(conn: Connection, keys: Iterable[BalanceKey]) -> dict[BalanceKey, int]:
-    table = s.balances
+    """Current balances of the given keys (absent keys are zero and left out)."""
+    wanted = set(keys)
+    accounts = sorted({account for account, _ in wanted})
     result: dict[BalanceKey, int] = {}
-    ordered = sorted(keys)
-    for start in range(0, len(ordered), _KEY_CHUNK):
-        chunk = ordered[start : start + _KEY_CHUNK]
-        rows = conn.execute(
-            select(table.c.account, table.c.asset, table.c.amount).where(
-                tuple_(table.c.account, table.c.asset).in_(chunk)
-            )
+    for chunk in _chunks(accounts, _KEY_CHUNK):
+        markers = _markers(conn, len(chunk))
+        rows = conn.exec_driver_sql(
+            f"SELECT account, asset, amount FROM balances WHERE account IN ({markers})",
+            tuple(chunk),
         )
-        result.update({(account, asset): amount for account, asset, amount in rows})
+        result.update({(a, b): v for a, b, v in rows if (a, b) in wanted})
     return result
 
 
+def _markers(conn: Connection, count: int) -> str:
+    marker = "?" if conn.dialect.name == "sqlite" else "%s"
+    return ", ".join([marker] * count)
+
+
 def upsert_balances(conn: Connection, new: dict[BalanceKey, int]) -> None:
+    """Set the given balances; the same SQL works on SQLite and PostgreSQL."""
     if not new:
         return
-    rows = [{"account": a, "asset": b, "amount": v} for (a, b), v in sorted(new.items())]
-    insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-    statement = insert(s.balances)
-    statement = statement.on_conflict_do_update(
-        index_elements=[s.balances.c.account, s.balances.c.asset],
-        set_={"amount": statement.excluded.amount},
+    marker = "?" if conn.dialect.name == "sqlite" else "%s"
+    conn.exec_driver_sql(
+        f"INSERT INTO balances (account, asset, amount) VALUES ({marker}, {marker}, {marker}) "
+        "ON CONFLICT (account, asset) DO UPDATE SET amount = excluded.amount",
+        [(a, b, v) for (a, b), v in sorted(new.items())],
     )
-    conn.execute(statement, rows)
 
 
 def decode_events(events_json: str) -> list[dict[str, object]]:

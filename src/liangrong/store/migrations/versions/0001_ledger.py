@@ -46,6 +46,7 @@ def upgrade() -> None:
         sa.Column("account", sa.String(128), nullable=False),
         sa.Column("asset", sa.String(16), nullable=False),
         sa.Column("amount", sa.BigInteger, nullable=False),
+        sqlite_with_rowid=False,  # clustered on the key: appends touch one B-tree, not two
     )
     op.create_index("ix_journal_postings_account", "journal_postings", ["account"])
     op.create_table(
@@ -53,6 +54,7 @@ def upgrade() -> None:
         sa.Column("account", sa.String(128), primary_key=True),
         sa.Column("asset", sa.String(16), primary_key=True),
         sa.Column("amount", sa.BigInteger, nullable=False),
+        sqlite_with_rowid=False,
     )
     op.create_table(
         "contracts",
