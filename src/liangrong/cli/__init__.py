@@ -1,9 +1,11 @@
 """The ``liangrong`` command: a thin shell over the packages below it.
 
-Each command group lives in its own module and registers itself on ``app``.
+Each command group lives in its own module, which exposes ``register(app)``.
 """
 
 from __future__ import annotations
+
+import importlib
 
 import typer
 
@@ -15,6 +17,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
+COMMAND_MODULES = ("demo", "calc", "ledger")
+
 
 @app.callback()
 def _root() -> None:
@@ -22,9 +26,8 @@ def _root() -> None:
 
 
 def _register() -> None:
-    from liangrong.cli import demo
-
-    demo.register(app)
+    for name in COMMAND_MODULES:
+        importlib.import_module(f"liangrong.cli.{name}").register(app)
 
 
 def main() -> None:
