@@ -22,7 +22,8 @@ from liangrong.domain.lists import (
     next_exchange_lists,
     restrict_to_exchange,
 )
-from liangrong.domain.parameters import ExchangeRules, HaircutCaps, RuleCode, RuleRefused
+from liangrong.domain.parameters import ExchangeRules, HaircutCaps
+from liangrong.domain.rule_codes import RuleCode, RuleRefused
 from liangrong.domain.securities import Board, Exchange, Kind, Security, Status, board_of
 
 RULES = ExchangeRules(

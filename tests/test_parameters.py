@@ -20,20 +20,20 @@ from liangrong.domain.parameters import (
     FirmPolicy,
     HaircutCaps,
     HaircutLinkedRatio,
-    History,
     Lines,
+    SecurityMarginRatios,
+    exchange_floor,
+)
+from liangrong.domain.rule_book import (
     NoRuleInForce,
     RatioSource,
     RuleBook,
-    RuleCode,
-    RuleRefused,
-    SecurityMarginRatios,
-    Version,
-    exchange_floor,
     lines_for,
     margin_ratio,
     terms_for,
 )
+from liangrong.domain.rule_codes import RuleCode, RuleRefused
+from liangrong.domain.versions import History, Version
 
 FIN, SHORT = ContractKind.FINANCING, ContractKind.SHORT
 SWITCH = date(2026, 1, 14)

@@ -16,17 +16,11 @@ from liangrong.domain.lists import (
     check_exchange_lists,
     check_firm_lists,
 )
-from liangrong.domain.parameters import (
-    ExchangeRules,
-    RuleBook,
-    RuleCode,
-    RuleRefused,
-    Version,
-    lines_for,
-    margin_ratio,
-    terms_for,
-)
+from liangrong.domain.parameters import ExchangeRules
+from liangrong.domain.rule_book import RuleBook, lines_for, margin_ratio, terms_for
+from liangrong.domain.rule_codes import RuleCode, RuleRefused
 from liangrong.domain.securities import Board, Kind
+from liangrong.domain.versions import Version
 from liangrong.sim.rules_seed import (
     DEMO_FIRM_LINES,
     demo_firm_versions,

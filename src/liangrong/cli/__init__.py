@@ -17,7 +17,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-COMMAND_MODULES = ("demo", "calc", "ledger")
+COMMAND_MODULES = ("demo", "calc", "ledger", "calendar")
 
 
 @app.callback()

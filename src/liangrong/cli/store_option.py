@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 from sqlalchemy import Engine
@@ -16,7 +17,7 @@ STORE_HELP = (
 )
 
 
-def store_option() -> str:
+def store_option() -> Any:
     return typer.Option(default_url(), "--store", envvar="LIANGRONG_STORE", help=STORE_HELP)
 
 

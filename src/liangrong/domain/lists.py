@@ -26,8 +26,8 @@ from enum import Enum
 from fractions import Fraction
 from types import MappingProxyType
 
-from liangrong.domain.parameters import (
-    ExchangeRules,
+from liangrong.domain.parameters import ExchangeRules
+from liangrong.domain.rule_codes import (
     RuleCode,
     RuleRefused,
     Violation,

@@ -89,10 +89,15 @@ def read_session_file(
     return session_file(text, str(path), horizon_start, horizon_end)
 
 
+def read_shipped_sessions() -> SessionFile:
+    """The sessions shipped with the package (XSHG 2024-2026) and their horizon."""
+    text = files("liangrong.sim").joinpath(SHIPPED_RESOURCE).read_text(encoding="utf-8")
+    return session_file(text, SHIPPED_RESOURCE)
+
+
 def load_shipped_calendar() -> TradingCalendar:
     """The XSHG calendar shipped with the package: loaded horizon 2024-01-01..2026-12-31."""
-    text = files("liangrong.sim").joinpath(SHIPPED_RESOURCE).read_text(encoding="utf-8")
-    data = session_file(text, SHIPPED_RESOURCE)
+    data = read_shipped_sessions()
     return TradingCalendar(data.sessions, data.horizon_start, data.horizon_end)
 
 

@@ -32,12 +32,12 @@ from liangrong.domain.parameters import (
     FirmPolicy,
     HaircutCaps,
     Lines,
-    RuleBook,
     SecurityMarginRatios,
     SecurityRatios,
-    Version,
 )
+from liangrong.domain.rule_book import RuleBook
 from liangrong.domain.securities import Board, Kind, Security, Status
+from liangrong.domain.versions import Version
 
 F = Fraction
 

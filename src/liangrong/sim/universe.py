@@ -37,8 +37,14 @@ UNIVERSE_RESOURCE = "data/universe.csv"
 COLUMNS = ("code", "exchange", "name", "csi300", "csi500", "index_opt_in")
 
 STOCK_GENERATED = frozenset(
-    {"total_shares", "float_shares", "listing_date", "registration_ipo", "status",
-     "large_cap_constituent"}
+    {
+        "total_shares",
+        "float_shares",
+        "listing_date",
+        "registration_ipo",
+        "status",
+        "large_cap_constituent",
+    }
 )
 FUND_GENERATED = frozenset({"total_shares", "float_shares", "listing_date", "status"})
 BOND_GENERATED = FUND_GENERATED | {"code", "name"}
@@ -50,10 +56,18 @@ MAIN_REGISTRATION = date(2023, 4, 10)
 
 # Earliest plausible listing date by code prefix (board openings, numbering series).
 _EARLIEST_LISTING = (
-    ("688", STAR_REGISTRATION), ("689", STAR_REGISTRATION), ("301", CHINEXT_REGISTRATION),
-    ("300", date(2009, 10, 30)), ("302", date(2009, 10, 30)), ("002", date(2004, 6, 25)),
-    ("003", date(2019, 1, 2)), ("605", date(2020, 1, 2)), ("603", date(2012, 1, 4)),
-    ("000", date(1991, 4, 3)), ("001", date(1991, 4, 3)), ("60", date(1990, 12, 19)),
+    ("688", STAR_REGISTRATION),
+    ("689", STAR_REGISTRATION),
+    ("301", CHINEXT_REGISTRATION),
+    ("300", date(2009, 10, 30)),
+    ("302", date(2009, 10, 30)),
+    ("002", date(2004, 6, 25)),
+    ("003", date(2019, 1, 2)),
+    ("605", date(2020, 1, 2)),
+    ("603", date(2012, 1, 4)),
+    ("000", date(1991, 4, 3)),
+    ("001", date(1991, 4, 3)),
+    ("60", date(1990, 12, 19)),
 )
 _INDEX_SEASONING = timedelta(days=91)  # CSI admits stocks listed at least about a quarter
 # The source gives some members the index launch date (2007-01-15) as opt-in although their
@@ -61,12 +75,23 @@ _INDEX_SEASONING = timedelta(days=91)  # CSI admits stocks listed at least about
 _PLACEHOLDER_LISTING_CAP = date(2023, 12, 29)
 
 # (low, high, weight) buckets; integer draws only, for cross-platform determinism.
-_STOCK_PRICE_LI = ((3_000, 9_990, 4), (10_000, 29_990, 4), (30_000, 99_990, 2),
-                   (100_000, 400_000, 1))
-_CSI300_SHARES = ((500_000_000, 2_000_000_000, 3), (2_000_000_000, 10_000_000_000, 3),
-                  (10_000_000_000, 50_000_000_000, 2), (50_000_000_000, 350_000_000_000, 1))
-_CSI500_SHARES = ((200_000_000, 600_000_000, 3), (600_000_000, 2_000_000_000, 3),
-                  (2_000_000_000, 6_000_000_000, 1))
+_STOCK_PRICE_LI = (
+    (3_000, 9_990, 4),
+    (10_000, 29_990, 4),
+    (30_000, 99_990, 2),
+    (100_000, 400_000, 1),
+)
+_CSI300_SHARES = (
+    (500_000_000, 2_000_000_000, 3),
+    (2_000_000_000, 10_000_000_000, 3),
+    (10_000_000_000, 50_000_000_000, 2),
+    (50_000_000_000, 350_000_000_000, 1),
+)
+_CSI500_SHARES = (
+    (200_000_000, 600_000_000, 3),
+    (600_000_000, 2_000_000_000, 3),
+    (2_000_000_000, 6_000_000_000, 1),
+)
 
 # Real ETFs: code, exchange, name, plausible price level in li, listing year, money market.
 _ETFS = (
@@ -144,8 +169,11 @@ def _row(record: dict[str, str], number: int) -> UniverseRow:
     try:
         flags = {key: {"0": False, "1": True}[record[key]] for key in ("csi300", "csi500")}
         return UniverseRow(
-            code=record["code"], exchange=Exchange(record["exchange"]), name=record["name"],
-            csi300=flags["csi300"], csi500=flags["csi500"],
+            code=record["code"],
+            exchange=Exchange(record["exchange"]),
+            name=record["name"],
+            csi300=flags["csi300"],
+            csi500=flags["csi500"],
             index_opt_in=date.fromisoformat(record["index_opt_in"]),
         )
     except (KeyError, ValueError, TypeError) as exc:
@@ -204,10 +232,18 @@ def _stock(rng: random.Random, row: UniverseRow) -> tuple[Security, int, Fractio
     float_shares = total * rng.randint(250, 1000) // 1000
     listed = _listing_date(rng, row)
     security = Security(
-        code=row.code, exchange=row.exchange, name=row.name, board=board, kind=Kind.STOCK,
-        total_shares=total, float_shares=float_shares, listing_date=listed,
-        registration_ipo=_registration_ipo(board, listed), status=Status.NORMAL,
-        large_cap_constituent=row.csi300, generated=STOCK_GENERATED,
+        code=row.code,
+        exchange=row.exchange,
+        name=row.name,
+        board=board,
+        kind=Kind.STOCK,
+        total_shares=total,
+        float_shares=float_shares,
+        listing_date=listed,
+        registration_ipo=_registration_ipo(board, listed),
+        status=Status.NORMAL,
+        large_cap_constituent=row.csi300,
+        generated=STOCK_GENERATED,
     )
     price = _bucketed(rng, _STOCK_PRICE_LI) // 10 * 10  # stock tick: 0.01 CNY
     return security, price, Fraction(rng.randint(500, 8_000), 100)
@@ -231,13 +267,24 @@ def _exercise_rules(
 def _etfs(rng: random.Random) -> list[tuple[Security, int]]:
     out: list[tuple[Security, int]] = []
     for code, exchange, name, level_li, year, money in _ETFS:
-        units = rng.randint(100_000, 500_000) * 1_000 if money else (
-            rng.randint(1_000_000, 30_000_000) * 1_000)
+        units = (
+            rng.randint(100_000, 500_000) * 1_000
+            if money
+            else (rng.randint(1_000_000, 30_000_000) * 1_000)
+        )
         listed = _day_between(rng, date(year, 1, 2), date(year, 12, 30))
         security = Security(
-            code=code, exchange=exchange, name=name, board=Board.NONE, kind=Kind.ETF,
-            total_shares=units, float_shares=units, listing_date=listed,
-            registration_ipo=False, status=Status.NORMAL, large_cap_constituent=False,
+            code=code,
+            exchange=exchange,
+            name=name,
+            board=Board.NONE,
+            kind=Kind.ETF,
+            total_shares=units,
+            float_shares=units,
+            listing_date=listed,
+            registration_ipo=False,
+            status=Status.NORMAL,
+            large_cap_constituent=False,
             generated=FUND_GENERATED,
         )
         spread = 2 if money else 60  # a money ETF barely moves off its level
@@ -250,10 +297,17 @@ def _bonds(rng: random.Random) -> list[tuple[Security, int]]:
     for code, exchange, name, kind, year in _BONDS:
         pieces = rng.randint(5_000, 20_000) * (100_000 if kind is Kind.GOVERNMENT_BOND else 1_000)
         security = Security(
-            code=code, exchange=exchange, name=name, board=Board.NONE, kind=kind,
-            total_shares=pieces, float_shares=pieces,
+            code=code,
+            exchange=exchange,
+            name=name,
+            board=Board.NONE,
+            kind=kind,
+            total_shares=pieces,
+            float_shares=pieces,
             listing_date=_day_between(rng, date(year, 1, 2), date(year, 12, 30)),
-            registration_ipo=False, status=Status.NORMAL, large_cap_constituent=False,
+            registration_ipo=False,
+            status=Status.NORMAL,
+            large_cap_constituent=False,
             generated=BOND_GENERATED,
         )
         out.append((security, rng.randint(97_000, 105_000)))  # per 100 CNY face, tick 0.001
@@ -277,7 +331,10 @@ def load_demo_universe(seed: int = DEFAULT_SEED) -> DemoUniverse:
         prices[security.symbol], pe[security.symbol] = price, None
     money = frozenset(f"{c}.{e.value}" for c, e, _, _, _, m in _ETFS if m)
     return DemoUniverse(
-        seed=seed, securities=(*stocks, *(s for s, _ in others)), price_li=prices, pe_ratio=pe,
+        seed=seed,
+        securities=(*stocks, *(s for s, _ in others)),
+        price_li=prices,
+        pe_ratio=pe,
         csi300=frozenset(r.symbol for r in rows if r.csi300),
         csi500=frozenset(r.symbol for r in rows if r.csi500),
         index_opt_in={r.symbol: r.index_opt_in for r in rows if not r.opt_in_is_placeholder},

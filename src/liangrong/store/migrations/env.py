@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from alembic import context
 
-from liangrong.ledger.schema import metadata
+# The reference tables' module puts them on the ledger's metadata: one MetaData, whole store.
+from liangrong.store.schema import metadata
 
 connection = context.config.attributes.get("connection")
 if connection is None:
