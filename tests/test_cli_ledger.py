@@ -69,3 +69,39 @@ def test_check_reports_conservation(tmp_path, fixed_clock) -> None:
     url = seeded_store(tmp_path, fixed_clock)
     result = CliRunner().invoke(make_app(), ["ledger", "check", "--store", url])
     assert result.exit_code == 0 and "sums to zero" in result.output
+
+
+def test_post_applies_a_manual_transaction_once_and_refuses_bad_ones(tmp_path, fixed_clock) -> None:
+    import json
+
+    url = seeded_store(tmp_path, fixed_clock)
+    document = {
+        "command_id": "ops-refund-1",
+        "business_date": "2026-03-02",
+        "kind": "withdrawal",
+        "legs": [
+            {
+                "purpose": "withdraw_surplus",
+                "postings": [
+                    [acc.client_cash("C1"), "CNY", -1_000_00],
+                    [acc.client_bank("C1"), "CNY", 1_000_00],
+                ],
+            }
+        ],
+    }
+    path = tmp_path / "txn.json"
+    path.write_text(json.dumps(document))
+    runner = CliRunner()
+    first = runner.invoke(make_app(), ["ledger", "post", str(path), "--store", url])
+    again = runner.invoke(make_app(), ["ledger", "post", str(path), "--store", url])
+    assert first.exit_code == 0 and "posted" in first.output
+    assert again.exit_code == 0 and "already applied" in again.output
+    document["legs"][0]["purpose"] = "pay_another_client"
+    document["command_id"] = "ops-bad"
+    path.write_text(json.dumps(document))
+    bad = runner.invoke(make_app(), ["ledger", "post", str(path), "--store", url])
+    assert bad.exit_code == 2 and "UNKNOWN_PURPOSE" in bad.output
+    balances = runner.invoke(
+        make_app(), ["ledger", "balances", "firm:collateral_cash:", "--store", url]
+    )
+    assert "49000.00" in balances.output

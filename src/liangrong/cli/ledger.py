@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import json
+import sys
 from datetime import UTC, datetime
+from pathlib import Path
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from liangrong.cli.store_option import open_store, store_option
+from liangrong.domain.journal import transaction_from_dict
 from liangrong.domain.money import fen_to_yuan_text
+from liangrong.domain.rejections import Rejection
+from liangrong.ledger.journal import Ledger
 from liangrong.ledger.projections import balances_under, conservation_breaks, rebuild
 
 ledger_app = typer.Typer(help="The double-entry journal and its projections.", no_args_is_help=True)
@@ -62,3 +68,30 @@ def balances_command(
         shown = fen_to_yuan_text(amount) if asset == "CNY" else f"{amount:,}"
         table.add_row(account, asset, shown)
     console.print(table)
+
+
+@ledger_app.command("post")
+def post_command(
+    source: str = typer.Argument("-", help="a JSON transaction file, or - for stdin"),
+    store: str = store_option(),
+) -> None:
+    """Post one transaction given as JSON (command_id, business_date, kind, legs of
+    {purpose, postings: [[account, asset, amount], ...]}); every ledger check applies.
+    A refusal prints its code and exits 2 without changing anything."""
+    text = sys.stdin.read() if source == "-" else Path(source).read_text(encoding="utf-8")
+    try:
+        document = json.loads(text)
+        if not isinstance(document, dict):
+            raise ValueError("expected a JSON object")
+        txn = transaction_from_dict(document)
+        result = Ledger(open_store(store), lambda: datetime.now(UTC)).post(txn)
+    except ValueError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(2) from error
+    except Rejection as rejection:
+        typer.echo(
+            f"{rejection.code_name}: {rejection.message_en} / {rejection.message_zh}", err=True
+        )
+        raise typer.Exit(2) from rejection
+    state = "already applied, nothing changed" if result.replayed else "posted"
+    console.print(f"{result.command_id}: {state} (journal seq {result.seq})")

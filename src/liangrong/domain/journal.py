@@ -56,7 +56,7 @@ class Transaction:
     legs: tuple[Leg, ...]
     events: tuple[Mapping[str, object], ...] = field(default=())
 
-    def payload_digest(self) -> str:
+    def payload_digest(self, events_json: str | None = None) -> str:
         """SHA-256 of the canonical content (the id excluded): what idempotency compares.
 
         Fields are joined with ASCII separators that no account, asset, purpose or kind may
@@ -66,7 +66,7 @@ class Transaction:
         for leg in self.legs:
             parts.append(leg.purpose.value)
             parts.extend(f"{p.account}\x1f{p.asset}\x1f{p.amount}" for p in leg.postings)
-        parts.append(self.events_json())
+        parts.append(self.events_json() if events_json is None else events_json)
         return hashlib.sha256("\x1e".join(parts).encode("utf-8")).hexdigest()
 
     def events_json(self) -> str:

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
 from sqlalchemy import Connection, Engine, select, text
 
 from liangrong.domain import journal as dj
-from liangrong.domain.contracts import ContractTerms
 from liangrong.domain.journal import BalanceKey, Transaction
 from liangrong.domain.rejections import LedgerCode, Rejection
 from liangrong.ledger import schema as s
@@ -137,11 +136,12 @@ class Ledger:
         if seq != self._cache_seq:
             self._balance_cache.clear()  # another writer (or a failed batch) came between
             self._cache_seq = seq
-        pending: list[tuple[int, Transaction, str]] = []
+        pending: list[tuple[int, Transaction, str, str]] = []
         results: list[PostResult] = []
         batch_ids: dict[str, tuple[int, str]] = {}
         for txn in txns:
-            digest = txn.payload_digest()
+            events_json = txn.events_json()
+            digest = txn.payload_digest(events_json)
             previous = known.get(txn.command_id) or batch_ids.get(txn.command_id)
             if previous is not None:
                 if previous[1] != digest:
@@ -151,11 +151,11 @@ class Ledger:
             dj.validate(txn, lambda client: self._is_open(conn, client))
             seq += 1
             batch_ids[txn.command_id] = (seq, digest)
-            pending.append((seq, txn, digest))
+            pending.append((seq, txn, digest, events_json))
             results.append(PostResult(txn.command_id, seq, False))
         new_balances: dict[BalanceKey, int] = {}
         if pending:
-            new_balances = self._apply_all(conn, [t for _, t, _ in pending])
+            new_balances = self._apply_all(conn, [t for _, t, _, _ in pending])
             self._write(conn, pending, new_balances)
         return results, new_balances, seq
 
@@ -191,7 +191,7 @@ class Ledger:
     def _write(
         self,
         conn: Connection,
-        pending: Sequence[tuple[int, Transaction, str]],
+        pending: Sequence[tuple[int, Transaction, str, str]],
         new: dict[BalanceKey, int],
     ) -> None:
         recorded_at = self._now()
@@ -202,10 +202,10 @@ class Ledger:
                 digest,
                 txn.business_date.isoformat(),
                 txn.kind,
-                txn.events_json(),
+                events_json,
                 recorded_at,
             )
-            for seq, txn, digest in pending
+            for seq, txn, digest, events_json in pending
         ]
         insert_rows(conn, "journal_transactions", _TXN_COLUMNS, txn_rows)
         insert_rows(conn, "journal_postings", _POSTING_COLUMNS, list(_posting_rows(pending)))
@@ -248,8 +248,10 @@ def insert_rows(
     conn.exec_driver_sql(sql, list(rows))
 
 
-def _posting_rows(pending: Sequence[tuple[int, Transaction, str]]) -> Iterable[tuple[object, ...]]:
-    for seq, txn, _ in pending:
+def _posting_rows(
+    pending: Sequence[tuple[int, Transaction, str, str]],
+) -> Iterable[tuple[object, ...]]:
+    for seq, txn, _, _ in pending:
         line = 0
         for leg_no, leg in enumerate(txn.legs):
             purpose = leg.purpose.value
@@ -258,21 +260,23 @@ def _posting_rows(pending: Sequence[tuple[int, Transaction, str]]) -> Iterable[t
                 yield (seq, line, leg_no, purpose, posting.account, posting.asset, posting.amount)
 
 
-def _contract_rows(pending: Sequence[tuple[int, Transaction, str]]) -> Iterable[dict[str, object]]:
-    for seq, txn, _ in pending:
+def _contract_rows(
+    pending: Sequence[tuple[int, Transaction, str, str]],
+) -> Iterable[dict[str, object]]:
+    for seq, txn, _, _ in pending:
         for event in txn.events:
             if event.get("type") == "contract_opened":
                 yield contract_row(seq, event)
 
 
-def contract_row(seq: int, event: dict[str, object] | object) -> dict[str, object]:
-    assert isinstance(event, dict)
-    terms = ContractTerms.from_event(event)
+def contract_row(seq: int, event: Mapping[str, object]) -> dict[str, object]:
+    """The contracts projection's row for a ``contract_opened`` event.  The event was written
+    by ``ContractTerms.to_event`` (checked on construction), so it is copied, not re-parsed."""
     return {
-        "contract_id": terms.contract_id,
-        "client_id": terms.client_id,
-        "kind": terms.kind.value,
-        "security": terms.security,
+        "contract_id": str(event["contract_id"]),
+        "client_id": str(event["client_id"]),
+        "kind": str(event["kind"]),
+        "security": str(event["security"]),
         "opened_seq": seq,
         "terms_json": dj.canonical_json(event),
     }
