@@ -115,3 +115,15 @@ def ratio_text(value: Fraction, places: int = 6) -> str:
     sign = "-" if scaled < 0 else ""
     whole, part = divmod(abs(scaled), scale)
     return f"{sign}{whole}.{part:0{places}d}"
+
+
+RATIO_SCALE = 10_000  # hot-path ratios in units of 0.01% (basis points): exact for every rule value
+
+
+def scaled_ratio(value: Fraction) -> int:
+    """A ratio as an integer number of basis points; refuses one that is not exact there,
+    so an integer comparison on the hot path decides exactly as the Fraction would."""
+    scaled = value * RATIO_SCALE
+    if scaled.denominator != 1:
+        raise MoneyFormatError(f"ratio {value} is not a whole number of basis points")
+    return scaled.numerator

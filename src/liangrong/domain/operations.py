@@ -12,10 +12,30 @@ from datetime import date
 
 from liangrong.domain import accounts as acc
 from liangrong.domain.contracts import Allocation, ContractKind, ContractTerms
+from liangrong.domain.fees import Fees
 from liangrong.domain.journal import Leg, Posting, Transaction
 from liangrong.domain.purposes import Purpose
 
 CNY = acc.CASH_ASSET
+NO_FEES = Fees(0, 0, 0)
+
+
+def fee_postings(payer: str, fees: Fees) -> list[Posting]:
+    """The payer's fees: commission is the firm's income, stamp duty and transfer fee levies."""
+    if not fees.total_fen:
+        return []
+    return [Posting(payer, CNY, -fees.total_fen), *fee_credits(fees)]
+
+
+def fee_credits(fees: Fees) -> list[Posting]:
+    """Where fees go, without the payer's side."""
+    postings = []
+    if fees.commission_fen:
+        postings.append(Posting(acc.INCOME_FEES, CNY, fees.commission_fen))
+    levies = fees.stamp_duty_fen + fees.transfer_fee_fen
+    if levies:
+        postings.append(Posting(acc.TAX_AND_LEVIES, CNY, levies))
+    return postings
 
 
 def _exchange_of(security: str) -> str:
@@ -91,30 +111,29 @@ def fund_pool(command_id: str, on: date, asset: str, amount: int) -> Transaction
     )
 
 
-def open_financing(command_id: str, terms: ContractTerms, fees_fen: int = 0) -> Transaction:
-    """A margin buy settled: the pool pays for the shares, the client owes the principal."""
+def open_financing(command_id: str, terms: ContractTerms, fees: Fees = NO_FEES) -> Transaction:
+    """A margin buy settled: the pool pays for the shares and their fees (financed: the
+    principal ``terms.amount_fen`` includes ``fees``), the client owes the principal."""
     assert terms.kind is ContractKind.FINANCING
     client, principal = terms.client_id, terms.amount_fen
+    assert principal > fees.total_fen
     exchange = _exchange_of(terms.security)
     postings = [
         Posting(acc.FINANCING_POOL, CNY, -principal),
-        Posting(acc.MARKET, CNY, principal),
+        Posting(acc.MARKET, CNY, principal - fees.total_fen),
         Posting(acc.financing_debt(client, terms.contract_id), CNY, -principal),
         Posting(acc.RECEIVABLE_FINANCING, CNY, principal),
         Posting(acc.MARKET, terms.security, -terms.quantity),
         Posting(acc.client_securities(client, exchange), terms.security, terms.quantity),
     ]
-    if fees_fen:
-        postings += [
-            Posting(acc.client_cash(client), CNY, -fees_fen),
-            Posting(acc.INCOME_FEES, CNY, fees_fen),
-        ]
+    postings += fee_credits(fees)  # paid out of the principal: the fees are financed
     leg = Leg(Purpose.SETTLEMENT, tuple(postings))
     return _txn(command_id, terms.open_date, "margin_buy_fill", leg, events=(terms.to_event(),))
 
 
-def open_short(command_id: str, terms: ContractTerms, fees_fen: int = 0) -> Transaction:
-    """A short sale settled: lent shares go out, the proceeds stay locked (ORD-5)."""
+def open_short(command_id: str, terms: ContractTerms, fees: Fees = NO_FEES) -> Transaction:
+    """A short sale settled: lent shares go out, the proceeds stay locked (ORD-5) and pay
+    the sale's fees (a permitted use)."""
     assert terms.kind is ContractKind.SHORT
     client = terms.client_id
     postings = [
@@ -124,12 +143,8 @@ def open_short(command_id: str, terms: ContractTerms, fees_fen: int = 0) -> Tran
         Posting(acc.RECEIVABLE_LENDING, terms.security, terms.quantity),
         Posting(acc.MARKET, CNY, -terms.amount_fen),
         Posting(acc.client_locked_cash(client), CNY, terms.amount_fen),
+        *fee_postings(acc.client_locked_cash(client), fees),
     ]
-    if fees_fen:
-        postings += [
-            Posting(acc.client_locked_cash(client), CNY, -fees_fen),
-            Posting(acc.INCOME_FEES, CNY, fees_fen),
-        ]
     leg = Leg(Purpose.SETTLEMENT, tuple(postings))
     return _txn(command_id, terms.open_date, "short_sell_fill", leg, events=(terms.to_event(),))
 
@@ -142,65 +157,73 @@ def repay_financing(
     kind: str = "direct_repayment",
 ) -> Transaction:
     """Cash from the client's credit cash account repays charges and principal as allocated."""
+    return _txn(command_id, on, kind, *repayment_legs(client_id, allocations))
+
+
+def repayment_legs(client_id: str, allocations: Sequence[Allocation]) -> list[Leg]:
+    """Legs that repay charges (as interest, fees and taxes) then principal, from free cash.
+    Even after a forced sale, what is collected is the client's debt: COLLECT_DEBT."""
     legs: list[Leg] = []
     charges = [(a.contract_id, a.charges_fen) for a in allocations if a.charges_fen > 0]
     principal = [(a.contract_id, a.principal) for a in allocations if a.principal > 0]
     assert charges or principal, "nothing to repay"
+    cash = acc.client_cash(client_id)
     if charges:
         total = sum(amount for _, amount in charges)
+        debts = (Posting(acc.charges_debt(client_id, cid), CNY, n) for cid, n in charges)
         legs.append(
             Leg(
                 Purpose.INTEREST_FEES_TAXES,
                 (
-                    Posting(acc.client_cash(client_id), CNY, -total),
+                    Posting(cash, CNY, -total),
                     Posting(acc.INCOME_INTEREST, CNY, total),
-                    *(
-                        Posting(acc.charges_debt(client_id, cid), CNY, amount)
-                        for cid, amount in charges
-                    ),
+                    *debts,
                     Posting(acc.RECEIVABLE_CHARGES, CNY, -total),
                 ),
             )
         )
     if principal:
         total = sum(amount for _, amount in principal)
+        debts = (Posting(acc.financing_debt(client_id, cid), CNY, n) for cid, n in principal)
         legs.append(
             Leg(
                 Purpose.COLLECT_DEBT,
                 (
-                    Posting(acc.client_cash(client_id), CNY, -total),
+                    Posting(cash, CNY, -total),
                     Posting(acc.FINANCING_POOL, CNY, total),
-                    *(
-                        Posting(acc.financing_debt(client_id, cid), CNY, amount)
-                        for cid, amount in principal
-                    ),
+                    *debts,
                     Posting(acc.RECEIVABLE_FINANCING, CNY, -total),
                 ),
             )
         )
-    return _txn(command_id, on, kind, *legs)
+    return legs
 
 
 def return_securities(
     command_id: str, on: date, client_id: str, security: str, allocations: Sequence[Allocation]
 ) -> Transaction:
     """Direct return: shares in the credit securities account go back to the lending pool."""
+    return _txn(command_id, on, "direct_return", return_leg(client_id, security, allocations))
+
+
+def return_leg(client_id: str, security: str, allocations: Sequence[Allocation]) -> Leg:
+    """Shares from the credit securities account to the lending pool, reducing the shorts."""
     total = sum(a.principal for a in allocations)
     assert total > 0, "nothing to return"
     exchange = _exchange_of(security)
-    leg = Leg(
+    debts = (
+        Posting(acc.short_debt(client_id, a.contract_id), security, a.principal)
+        for a in allocations
+    )
+    return Leg(
         Purpose.COLLECT_DEBT,
         (
             Posting(acc.client_securities(client_id, exchange), security, -total),
             Posting(acc.LENDING_POOL, security, total),
-            *(
-                Posting(acc.short_debt(client_id, a.contract_id), security, a.principal)
-                for a in allocations
-            ),
+            *debts,
             Posting(acc.RECEIVABLE_LENDING, security, -total),
         ),
     )
-    return _txn(command_id, on, "direct_return", leg)
 
 
 def accrue_charges(
