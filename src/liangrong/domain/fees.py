@@ -1,9 +1,10 @@
 """Trading fees and taxes on a fill: commission, stamp duty, transfer fee (ORD-6).
 
 Rates are in parts per million (ppm) so every published rate is a whole number
-(0.001% transfer fee = 10 ppm).  Each fee rounds half-up to the fen; an order's partial fills
-pay increments of the order's cumulative fees (``fill_fees``).  Invariant: the rates are dated values handed in (``FeeSchedule``
-versions), never constants here; a buy never pays stamp duty.
+(0.001% transfer fee = 10 ppm).  Each fee rounds half-up to the fen; an order's partial
+fills pay increments of the order's cumulative fees (``fill_fees``).  Invariant: the rates
+are dated values handed in (``FeeSchedule`` versions), never constants here; a buy never
+pays stamp duty.
 """
 
 from __future__ import annotations

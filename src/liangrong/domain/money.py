@@ -127,3 +127,12 @@ def scaled_ratio(value: Fraction) -> int:
     if scaled.denominator != 1:
         raise MoneyFormatError(f"ratio {value} is not a whole number of basis points")
     return scaled.numerator
+
+
+def trade_amount_fen(quantity: int, price_li: int) -> int:
+    """A trade's amount (成交金额) in fen: ``quantity × price_li / 10`` rounded half up.
+
+    Both arguments are non-negative (an order's quantity and price), so half up is
+    ``(value + 5) // 10`` exactly; integer only, because the front-end checks call it on
+    every order."""
+    return (quantity * price_li + 5) // LI_PER_FEN

@@ -35,6 +35,7 @@ class PositionState:
     short_quantity: int = 0  # shares owed on open shorts of this security
     short_opened_today: int = 0  # of which sold short today: not coverable before T+1
     value_li: int = 0  # quantity × last valuation price
+    reserved_for_cover: int = 0  # of the short, held by open buy-to-cover orders and returns
 
     @property
     def sellable(self) -> int:

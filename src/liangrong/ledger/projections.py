@@ -27,12 +27,15 @@ class RebuildResult:
 
 
 def projection_digest(conn: Connection) -> str:
-    """SHA-256 over the projections in a canonical order: equal digests, equal bytes."""
+    """SHA-256 over the projections in a canonical order: equal digests, equal bytes.
+
+    A zero balance is the same as no row (a key that returned to zero, or one a transaction
+    moved in and out of at once), so zero rows are left out of the digest."""
     digest = hashlib.sha256()
     rows = conn.execute(
-        select(s.balances.c.account, s.balances.c.asset, s.balances.c.amount).order_by(
-            s.balances.c.account, s.balances.c.asset
-        )
+        select(s.balances.c.account, s.balances.c.asset, s.balances.c.amount)
+        .where(s.balances.c.amount != 0)
+        .order_by(s.balances.c.account, s.balances.c.asset)
     )
     for account, asset, amount in rows:
         digest.update(f"B\t{account}\t{asset}\t{amount}\n".encode())
@@ -60,7 +63,7 @@ def rebuild(engine: Engine) -> RebuildResult:
                 postings.c.account, postings.c.asset
             )
         )
-        new = {(account, asset): int(total) for account, asset, total in sums}
+        new = {(account, asset): int(total) for account, asset, total in sums if total != 0}
         upsert_balances(conn, new)
         contract_rows = []
         txns = conn.execute(

@@ -1,0 +1,113 @@
+"""From a fill to its ledger transaction: amounts, fees, new contracts, repayment priority.
+
+ORD-4: while the client has financing open, the proceeds of selling a security bought on
+margin (by any kind of sale) repay financing first, and a sell-to-repay always does; the
+split among contracts and between charges and principal follows the firm's order.
+ORD-5: a buy to cover spends locked proceeds first; when the client's last short closes, the
+rest of the locked proceeds is released.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from liangrong.domain.contract_opening import ContractRequest, contract_terms
+from liangrong.domain.contracts import (
+    Allocation,
+    ContractKind,
+    allocate_repayment,
+    allocate_return,
+)
+from liangrong.domain.fees import Fees
+from liangrong.domain.journal import Transaction
+from liangrong.domain.money import trade_amount_fen
+from liangrong.domain.orders import OrderKind
+from liangrong.domain.settlement import (
+    Fill,
+    release_locked,
+    settle_buy,
+    settle_margin_buy,
+    settle_sale,
+    settle_short_sell,
+)
+
+if TYPE_CHECKING:
+    from liangrong.book.service import Book, OpenOrder
+
+_SALES = frozenset({OrderKind.COLLATERAL_SELL, OrderKind.SELL_TO_REPAY, OrderKind.FORCED_SELL})
+_COVERS = frozenset({OrderKind.BUY_TO_COVER, OrderKind.FORCED_BUY})
+
+
+def build_fill_transaction(book: Book, order: OpenOrder, fill: Fill, fees: Fees) -> Transaction:
+    kind, client = order.order.kind, order.client_id
+    amount = trade_amount_fen(fill.quantity, fill.price_li)
+    if kind is OrderKind.MARGIN_BUY:
+        return settle_margin_buy(
+            _terms(book, client, fill, amount + fees.total_fen, ContractKind.FINANCING), fill, fees
+        )
+    if kind is OrderKind.SHORT_SELL:
+        return settle_short_sell(_terms(book, client, fill, amount, ContractKind.SHORT), fill, fees)
+    if kind in _SALES:
+        repay = _sale_repayment(book, order, fill, amount - fees.total_fen)
+        return settle_sale(kind, client, fill, amount, fees, repay)
+    if kind in _COVERS:
+        mirror = book.mirrors[client]
+        from_locked = min(mirror.locked_fen, amount + fees.total_fen)
+        return settle_buy(
+            kind, client, fill, amount, fees, from_locked, _returns(book, client, fill)
+        )
+    # A collateral buy: money-market funds may be paid from locked proceeds (ORD-5).
+    locked = order.held.locked_cash_fen and book.mirrors[client].locked_fen
+    from_locked = min(locked, amount + fees.total_fen) if locked else 0
+    return settle_buy(kind, client, fill, amount, fees, from_locked)
+
+
+def _terms(book: Book, client: str, fill: Fill, amount_fen: int, kind: ContractKind):  # type: ignore[no-untyped-def]
+    prefix = "F" if kind is ContractKind.FINANCING else "S"
+    request = ContractRequest(
+        contract_id=f"{prefix}{fill.trade_id}",
+        kind=kind,
+        client_id=client,
+        security=fill.symbol,
+        quantity=fill.quantity,
+        amount_fen=amount_fen,
+        price_li=fill.price_li,
+        open_date=fill.trade_date,
+    )
+    return contract_terms(book.market.rule_book, book.calendar, request)
+
+
+def _sale_repayment(
+    book: Book, order: OpenOrder, fill: Fill, net_proceeds_fen: int
+) -> list[Allocation]:
+    mirror = book.mirrors[order.client_id]
+    financing = [c.balance() for c in mirror.open_contracts(ContractKind.FINANCING)]
+    if not financing or net_proceeds_fen <= 0:
+        return []
+    position = book.states[order.client_id].positions.get(fill.symbol)
+    bought_on_margin = position is not None and position.financed_quantity > 0
+    if order.order.kind is OrderKind.COLLATERAL_SELL and not bought_on_margin:
+        return []
+    return allocate_repayment(financing, net_proceeds_fen, book.repayment_order)
+
+
+def _returns(book: Book, client: str, fill: Fill) -> list[Allocation]:
+    """Shares bought to cover go back against shorts opened before today (no same-day cover)."""
+    mirror = book.mirrors[client]
+    shorts = [
+        c.balance()
+        for c in mirror.open_contracts(ContractKind.SHORT)
+        if c.terms.security == fill.symbol and c.terms.open_date < fill.trade_date
+    ]
+    return allocate_return(shorts, fill.quantity, book.repayment_order.contracts)
+
+
+def lock_release(book: Book, client: str, fill: Fill) -> Transaction | None:
+    """Once the client has no short open, locked proceeds are free (ORD-5)."""
+    mirror = book.mirrors[client]
+    if mirror.locked_fen <= 0 or mirror.open_contracts(ContractKind.SHORT):
+        return None
+    leg = release_locked(client, mirror.locked_fen)
+    return Transaction(
+        f"release:{fill.trade_id}", fill.trade_date, "short_proceeds_release", (leg,)
+    )

@@ -1,0 +1,66 @@
+"""Applying and releasing what open orders hold, on the client's figures and the pools.
+
+Invariant: ``hold`` followed by ``release`` of the same reservation leaves every figure as it
+was; the book calls ``release`` for exactly what it held, split by fill proportion.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+from liangrong.book.accounts import Held
+from liangrong.domain.pretrade_state import AccountState, FirmState
+from liangrong.domain.reservations import Reservation
+
+_FIELDS = tuple(f.name for f in fields(Reservation))
+
+
+def scaled(reservation: Reservation, numerator: int, denominator: int) -> Reservation:
+    """The share of a reservation that ``numerator`` of ``denominator`` shares take
+    (rounded down, so the last fill's share is whatever is left)."""
+    assert 0 <= numerator <= denominator and denominator > 0
+    return Reservation(
+        **{name: getattr(reservation, name) * numerator // denominator for name in _FIELDS}
+    )
+
+
+def minus(left: Reservation, right: Reservation) -> Reservation:
+    return Reservation(**{name: getattr(left, name) - getattr(right, name) for name in _FIELDS})
+
+
+def is_empty(reservation: Reservation) -> bool:
+    return not any(getattr(reservation, name) for name in _FIELDS)
+
+
+@dataclass(slots=True)
+class HoldTarget:
+    held: Held
+    state: AccountState
+    firm: FirmState
+    symbol: str
+
+
+def apply(target: HoldTarget, reservation: Reservation, sign: int) -> None:
+    """Add (sign 1) or remove (sign -1) a reservation everywhere it counts."""
+    held, state, firm, symbol = target.held, target.state, target.firm, target.symbol
+    r = reservation
+    held.margin_e4li += sign * r.margin_e4li
+    held.cash_fen += sign * r.cash_fen
+    held.locked_fen += sign * r.locked_cash_fen
+    held.financing_fen += sign * r.financing_fen
+    held.short_value_fen += sign * r.short_value_fen
+    held.sell_shares[symbol] = held.sell_shares.get(symbol, 0) + sign * r.sell_shares
+    held.cover_shares[symbol] = held.cover_shares.get(symbol, 0) + sign * r.cover_shares
+    state.reserved_margin_e4li += sign * r.margin_e4li
+    state.cash_free_fen -= sign * r.cash_fen
+    state.cash_locked_fen -= sign * r.locked_cash_fen
+    state.limits.financing_used_fen += sign * r.financing_fen
+    state.limits.short_used_fen += sign * r.short_value_fen
+    position = state.positions.get(symbol)
+    if position is not None:
+        position.reserved_for_sale += sign * r.sell_shares
+        position.reserved_for_cover += sign * r.cover_shares
+    firm.financing_pool_available_fen -= sign * r.financing_fen
+    if r.pool_shares:
+        pool = firm.lending_pool_available
+        pool[symbol] = pool.get(symbol, 0) - sign * r.pool_shares

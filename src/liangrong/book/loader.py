@@ -1,0 +1,70 @@
+"""Building the book's in-memory mirrors and pools from the ledger's projections, in bulk."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import Engine, select
+
+from liangrong.book.mirror import ClientMirror, OpenContract
+from liangrong.domain import accounts as acc
+from liangrong.domain.accounts import AccountKind
+from liangrong.domain.contracts import ContractTerms
+from liangrong.domain.pretrade_state import FirmState
+from liangrong.ledger import schema as s
+from liangrong.ledger.journal import decode_events
+
+
+def load_mirrors(engine: Engine, client_ids: Iterable[str]) -> dict[str, ClientMirror]:
+    """Every client's balances and open contracts as the ledger holds them now."""
+    mirrors = {client: ClientMirror(client) for client in client_ids}
+    with engine.connect() as conn:
+        for row in conn.execute(select(s.contracts.c.client_id, s.contracts.c.terms_json)):
+            mirror = mirrors.get(row.client_id)
+            if mirror is not None:
+                terms = ContractTerms.from_event(decode_events(f"[{row.terms_json}]")[0])
+                mirror.contracts[terms.contract_id] = OpenContract(terms, 0)
+        rows = conn.execute(
+            select(s.balances.c.account, s.balances.c.asset, s.balances.c.amount).where(
+                s.balances.c.amount != 0
+            )
+        )
+        for account, asset, amount in rows:
+            _place(mirrors, account, asset, amount)
+    for mirror in mirrors.values():
+        mirror.forget_closed()
+    return mirrors
+
+
+def _place(mirrors: dict[str, ClientMirror], account: str, asset: str, amount: int) -> None:
+    parsed = acc.parse_account(account)
+    if parsed is None or parsed.client_id not in mirrors:
+        return
+    mirror, kind = mirrors[parsed.client_id], parsed.kind
+    if kind is AccountKind.CLIENT_CASH:
+        mirror.cash_fen = amount
+    elif kind is AccountKind.CLIENT_LOCKED_CASH:
+        mirror.locked_fen = amount
+    elif kind is AccountKind.CLIENT_SECURITIES:
+        mirror.holdings[asset] = mirror.holdings.get(asset, 0) + amount
+    elif kind in (AccountKind.CLIENT_FINANCING_DEBT, AccountKind.CLIENT_SHORT_DEBT):
+        mirror.contracts[str(parsed.contract_id)].principal_outstanding = -amount
+    elif kind is AccountKind.CLIENT_CHARGES_DEBT:
+        mirror.contracts[str(parsed.contract_id)].charges_outstanding_fen = -amount
+
+
+def load_firm_state(engine: Engine) -> FirmState:
+    """The lending pools as the ledger holds them (no order holds anything yet)."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(s.balances.c.account, s.balances.c.asset, s.balances.c.amount).where(
+                s.balances.c.account.in_([acc.FINANCING_POOL, acc.LENDING_POOL])
+            )
+        )
+        firm = FirmState(financing_pool_available_fen=0)
+        for account, asset, amount in rows:
+            if account == acc.FINANCING_POOL:
+                firm.financing_pool_available_fen = amount
+            else:
+                firm.lending_pool_available[asset] = amount
+    return firm

@@ -1,0 +1,250 @@
+"""The book: takes orders, fills and non-trade requests, checks them, posts them.
+
+The exchange is not called from here: an accepted order is returned to the caller, which
+routes it (to the simulator or a gateway) and reports fills, rejections, cancels and expiry
+back.  That keeps the book deterministic and testable without a market.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from enum import Enum
+from fractions import Fraction
+
+from liangrong.book import holds
+from liangrong.book.accounts import (
+    ClientProfile,
+    Held,
+    Today,
+    refresh,
+    withdrawal_headroom_li,
+)
+from liangrong.book.fills import build_fill_transaction, lock_release
+from liangrong.book.market import MarketDay
+from liangrong.book.mirror import ClientMirror
+from liangrong.book.nontrade import build_nontrade_transaction
+from liangrong.domain import accounts as acc
+from liangrong.domain.calendar import TradingCalendar
+from liangrong.domain.contracts import RepaymentOrder
+from liangrong.domain.fees import fill_fees
+from liangrong.domain.journal import Transaction, net_changes
+from liangrong.domain.order_codes import OrderCode
+from liangrong.domain.orders import NonTradeRequest, Order, OrderKind
+from liangrong.domain.pretrade import Reservation, check_nontrade, check_order
+from liangrong.domain.pretrade_state import AccountState, FirmState
+from liangrong.domain.rule_book import terms_for
+from liangrong.domain.settlement import Fill
+from liangrong.ledger.journal import Ledger
+
+DEFAULT_REPAYMENT_ORDER = RepaymentOrder()  # nearest maturity first, charges before principal
+
+
+class OrderStatus(Enum):
+    OPEN = "open"
+    FILLED = "filled"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
+    REJECTED = "rejected"  # by the exchange, after the book accepted it
+
+
+@dataclass(slots=True)
+class OpenOrder:
+    order: Order
+    client_id: str
+    held: Reservation  # what it still holds
+    filled_quantity: int = 0
+    filled_value_li: int = 0
+    status: OrderStatus = OrderStatus.OPEN
+
+    @property
+    def remaining(self) -> int:
+        return self.order.quantity - self.filled_quantity
+
+
+@dataclass(frozen=True, slots=True)
+class Ack:
+    order_id: str
+    code: OrderCode | None  # None: accepted
+
+    @property
+    def accepted(self) -> bool:
+        return self.code is None
+
+
+class Book:
+    """One trading day of the margin book over a ledger."""
+
+    def __init__(
+        self,
+        ledger: Ledger,
+        market: MarketDay,
+        calendar: TradingCalendar,
+        firm: FirmState,
+        repayment_order: RepaymentOrder = DEFAULT_REPAYMENT_ORDER,
+    ) -> None:
+        self.ledger = ledger
+        self.market = market
+        self.calendar = calendar
+        self.firm = firm
+        self.repayment_order = repayment_order
+        self.profiles: dict[str, ClientProfile] = {}
+        self.mirrors: dict[str, ClientMirror] = {}
+        self.held: dict[str, Held] = {}
+        self.today: dict[str, Today] = {}
+        self.states: dict[str, AccountState] = {}
+        self.orders: dict[str, OpenOrder] = {}
+        self.outcomes: Counter[str] = Counter()  # accepted / rejection codes / fills
+        self.applied_trades: set[str] = set()
+
+    # -- clients -------------------------------------------------------------------------
+    def add_client(self, profile: ClientProfile, mirror: ClientMirror) -> None:
+        client = profile.client_id
+        self.profiles[client] = profile
+        self.mirrors[client] = mirror
+        self.held[client] = Held()
+        self.today[client] = Today()
+        self.revalue(client)
+
+    def revalue(self, client_id: str) -> AccountState:
+        state = refresh(
+            self.states.get(client_id),
+            self.mirrors[client_id],
+            self.profiles[client_id],
+            self.held[client_id],
+            self.today[client_id],
+            self.market,
+        )
+        self.states[client_id] = state
+        return state
+
+    def revalue_all(self, clients: Iterable[str] | None = None) -> None:
+        for client in sorted(self.states) if clients is None else clients:
+            self.revalue(client)
+
+    # -- orders --------------------------------------------------------------------------
+    def submit(self, order: Order) -> Ack:
+        if order.order_id in self.orders:
+            return Ack(order.order_id, OrderCode.DUPLICATE_ORDER_ID)
+        state = self.states.get(order.account_id)
+        security = self.market.securities.get(order.symbol)
+        if state is None:
+            return self._rejected(order, OrderCode.UNKNOWN_ACCOUNT)
+        if security is None:
+            return self._rejected(order, OrderCode.UNKNOWN_SECURITY)
+        result = check_order(order, state, security, self.firm, self.market.fees)
+        if isinstance(result, OrderCode):
+            return self._rejected(order, result)
+        self._hold(state.client_id, order.symbol, result, 1)
+        self.orders[order.order_id] = OpenOrder(order, state.client_id, result)
+        self.outcomes["accepted"] += 1
+        return Ack(order.order_id, None)
+
+    def _rejected(self, order: Order, code: OrderCode) -> Ack:
+        self.outcomes[code.name] += 1
+        return Ack(order.order_id, code)
+
+    def _hold(self, client_id: str, symbol: str, reservation: Reservation, sign: int) -> None:
+        target = holds.HoldTarget(self.held[client_id], self.states[client_id], self.firm, symbol)
+        holds.apply(target, reservation, sign)
+
+    def cancel(self, order_id: str) -> bool:
+        return self._close(order_id, OrderStatus.CANCELLED)
+
+    def exchange_rejected(self, order_id: str) -> bool:
+        return self._close(order_id, OrderStatus.REJECTED)
+
+    def expire_open_orders(self) -> int:
+        open_ids = [oid for oid, o in self.orders.items() if o.status is OrderStatus.OPEN]
+        return sum(self._close(oid, OrderStatus.EXPIRED) for oid in sorted(open_ids))
+
+    def _close(self, order_id: str, status: OrderStatus) -> bool:
+        order = self.orders.get(order_id)
+        if order is None or order.status is not OrderStatus.OPEN:
+            return False
+        self._hold(order.client_id, order.order.symbol, order.held, -1)
+        order.held = holds.minus(order.held, order.held)
+        order.status = status
+        self.outcomes[status.value] += 1
+        return True
+
+    # -- fills ---------------------------------------------------------------------------
+    def on_fill(self, fill: Fill) -> bool:
+        """Post a fill once; a repeated trade id changes nothing (returns False)."""
+        if fill.trade_id in self.applied_trades:
+            return False
+        order = self.orders[fill.order_id]
+        if fill.quantity > order.remaining:
+            raise ValueError(f"fill {fill.trade_id} exceeds what is left of {fill.order_id}")
+        client = order.client_id
+        value_li = fill.quantity * fill.price_li
+        fees = fill_fees(order.order.side, order.filled_value_li, value_li, self.market.fees)
+        txn = build_fill_transaction(self, order, fill, fees)
+        result = self.ledger.post(txn)
+        self.applied_trades.add(fill.trade_id)
+        if result.replayed:
+            return False
+        self._learn(client, txn)
+        self._remember_today(client, order.order.kind, fill)
+        share = holds.scaled(order.held, fill.quantity, order.remaining)
+        order.filled_quantity += fill.quantity
+        order.filled_value_li += value_li
+        if order.remaining == 0:
+            share, order.status = order.held, OrderStatus.FILLED
+        self._hold(client, order.order.symbol, share, -1)
+        order.held = holds.minus(order.held, share)
+        release = lock_release(self, client, fill)
+        if release is not None:
+            self.ledger.post(release)
+            self._learn(client, release)
+        self.revalue(client)
+        self.outcomes["fills"] += 1
+        return True
+
+    def _remember_today(self, client_id: str, kind: OrderKind, fill: Fill) -> None:
+        """T+1: shares bought today stay unsellable, shorts sold today uncoverable; shares
+        bought to cover went straight back to the pool and are not held."""
+        today = self.today[client_id]
+        if kind in (OrderKind.COLLATERAL_BUY, OrderKind.MARGIN_BUY):
+            today.bought[fill.symbol] += fill.quantity
+        elif kind is OrderKind.SHORT_SELL:
+            today.shorted[fill.symbol] += fill.quantity
+
+    def _learn(self, client_id: str, txn: Transaction) -> None:
+        """Tell the mirror, today's T+1 record and the pools what the ledger accepted."""
+        self.mirrors[client_id].apply(txn)
+        for (account, asset), change in net_changes(txn).items():
+            if account == acc.FINANCING_POOL:
+                self.firm.financing_pool_available_fen += change
+            elif account == acc.LENDING_POOL:
+                pool = self.firm.lending_pool_available
+                pool[asset] = pool.get(asset, 0) + change
+
+    # -- non-trade operations --------------------------------------------------------------
+    def _withdrawal_line(self, client_id: str) -> Fraction:
+        terms = terms_for(self.market.rule_book, client_id, self.market.trading_date)
+        return terms.withdrawal_line
+
+    def request(self, request: NonTradeRequest) -> Ack:
+        state = self.states.get(request.account_id)
+        if state is None:
+            return Ack(request.request_id, OrderCode.UNKNOWN_ACCOUNT)
+        security = self.market.securities.get(request.symbol) if request.symbol else None
+        headroom = withdrawal_headroom_li(
+            self.mirrors[state.client_id], self.market, self._withdrawal_line(state.client_id)
+        )
+        code = check_nontrade(request, state, security, self.firm, withdrawal_headroom_li=headroom)
+        if isinstance(code, OrderCode):
+            self.outcomes[code.name] += 1
+            return Ack(request.request_id, code)
+        txn = build_nontrade_transaction(self, request)
+        self.ledger.post(txn)
+        self._learn(state.client_id, txn)
+        self.revalue(state.client_id)
+        self.outcomes[request.kind.value] += 1
+        return Ack(request.request_id, None)
+
+
+Clock = Callable[[], datetime]
