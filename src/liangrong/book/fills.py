@@ -9,6 +9,7 @@ rest of the locked proceeds is released.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import TYPE_CHECKING
 
 from liangrong.domain.contract_opening import ContractRequest, contract_terms
@@ -102,12 +103,11 @@ def _returns(book: Book, client: str, fill: Fill) -> list[Allocation]:
     return allocate_return(shorts, fill.quantity, book.repayment_order.contracts)
 
 
-def lock_release(book: Book, client: str, fill: Fill) -> Transaction | None:
-    """Once the client has no short open, locked proceeds are free (ORD-5)."""
+def lock_release(book: Book, client: str, cause: str, on: date) -> Transaction | None:
+    """Once the client has no short open, locked proceeds are free (ORD-5).  ``cause`` is the
+    command that closed the last short, so the release has a stable id of its own."""
     mirror = book.mirrors[client]
     if mirror.locked_fen <= 0 or mirror.open_contracts(ContractKind.SHORT):
         return None
     leg = release_locked(client, mirror.locked_fen)
-    return Transaction(
-        f"release:{fill.trade_id}", fill.trade_date, "short_proceeds_release", (leg,)
-    )
+    return Transaction(f"release:{cause}", on, "short_proceeds_release", (leg,))

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from enum import Enum
 from fractions import Fraction
 
@@ -195,13 +195,16 @@ class Book:
             share, order.status = order.held, OrderStatus.FILLED
         self._hold(client, order.order.symbol, share, -1)
         order.held = holds.minus(order.held, share)
-        release = lock_release(self, client, fill)
-        if release is not None:
-            self.ledger.post(release)
-            self._learn(client, release)
+        self._release_locked_if_no_short(client, fill.trade_id, fill.trade_date)
         self.revalue(client)
         self.outcomes["fills"] += 1
         return True
+
+    def _release_locked_if_no_short(self, client_id: str, cause: str, on: date) -> None:
+        release = lock_release(self, client_id, cause, on)
+        if release is not None:
+            self.ledger.post(release)
+            self._learn(client_id, release)
 
     def _remember_today(self, client_id: str, kind: OrderKind, fill: Fill) -> None:
         """T+1: shares bought today stay unsellable, shorts sold today uncoverable; shares
@@ -242,6 +245,7 @@ class Book:
         txn = build_nontrade_transaction(self, request)
         self.ledger.post(txn)
         self._learn(state.client_id, txn)
+        self._release_locked_if_no_short(state.client_id, request.request_id, txn.business_date)
         self.revalue(state.client_id)
         self.outcomes[request.kind.value] += 1
         return Ack(request.request_id, None)
