@@ -10,6 +10,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
 import ledger as ledger_benchmark
+import pretrade as pretrade_benchmark
 
 from conftest import _require_postgres
 
@@ -28,3 +29,9 @@ def test_ledger_benchmark_runs_on_postgresql() -> None:
         ["--backend", "postgresql", "--batches", "2", "--clients", "10"]
     )
     assert results["postgresql"]["postings"] >= 2000
+
+
+def test_pretrade_benchmark_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    figures = pretrade_benchmark.main(["--accounts", "1000", "--orders", "5000"])
+    assert figures["checks"] == 5000 and figures["checks_per_s"] > 0
+    assert "p99" in capsys.readouterr().out
