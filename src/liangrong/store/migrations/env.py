@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 
 # The reference tables' module puts them on the ledger's metadata: one MetaData, whole store.
+from liangrong.store import restriction_tables  # noqa: F401  (registers its tables)
 from liangrong.store.schema import metadata
 
 connection = context.config.attributes.get("connection")
