@@ -205,17 +205,22 @@ def _margin_buy(
         return _C.FINANCING_LIMIT
     if used + limits.short_used_fen + financing > limits.total_limit_fen:
         return _C.TOTAL_LIMIT
-    ratio_bp = None
-    if account.margin_overrides_bp:
-        ratio_bp = account.margin_overrides_bp.get((symbol, _MARGIN_BUY))
-    if ratio_bp is None:
-        ratio_bp = security.financing_margin_bp
-    margin = financing * 10 * ratio_bp
+    margin = _margin_e4li(account, symbol, _MARGIN_BUY, security.financing_margin_bp, financing)
     if margin > account.available_margin_li * _E4 - account.reserved_margin_e4li:
         return _C.INSUFFICIENT_MARGIN
     if financing > firm.financing_pool_available_fen:
         return _C.FINANCING_POOL_EXHAUSTED
     return Reservation(margin_e4li=margin, financing_fen=financing)
+
+
+def _margin_e4li(
+    account: AccountState, symbol: str, kind: OrderKind, security_bp: int, amount_fen: int
+) -> int:
+    """Margin a new financing or short uses (RISK-4), in li × bp: the client's ratio for this
+    security and kind if the agreement sets one, else the security's."""
+    overrides = account.margin_overrides_bp
+    ratio_bp = overrides.get((symbol, kind), security_bp) if overrides else security_bp
+    return amount_fen * 10 * ratio_bp
 
 
 def _short_sell(
@@ -251,12 +256,7 @@ def _short_sell(
         return _C.SHORT_LIMIT
     if limits.financing_used_fen + short_used + amount > limits.total_limit_fen:
         return _C.TOTAL_LIMIT
-    ratio_bp = None
-    if account.margin_overrides_bp:
-        ratio_bp = account.margin_overrides_bp.get((symbol, _SHORT_SELL))
-    if ratio_bp is None:
-        ratio_bp = security.short_margin_bp
-    margin = amount * 10 * ratio_bp
+    margin = _margin_e4li(account, symbol, _SHORT_SELL, security.short_margin_bp, amount)
     if margin > account.available_margin_li * _E4 - account.reserved_margin_e4li:
         return _C.INSUFFICIENT_MARGIN
     if quantity > firm.lending_pool_available.get(symbol, 0):
