@@ -76,8 +76,8 @@ def section(sections: tuple[Section, ...], title: str) -> Section:
 def march(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Result, Result]:
     """One store, the demo run twice for Monday 2026-03-02."""
     url = f"sqlite:///{tmp_path_factory.mktemp('demo')}/demo.sqlite"
-    first = invoke("demo", "--date", "2026-03-02", "--store", url)
-    second = invoke("demo", "--date", "2026-03-02", "--store", url)
+    first = invoke("demo", "--no-session", "--date", "2026-03-02", "--store", url)
+    second = invoke("demo", "--no-session", "--date", "2026-03-02", "--store", url)
     return url, first, second
 
 
@@ -155,7 +155,7 @@ def test_a_second_run_loads_nothing_and_prints_the_same(
 
 def test_a_saturday_shows_the_friday_lists(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path}/demo.sqlite"
-    out = invoke("demo", "--date", "2026-11-21", "--store", url).stdout
+    out = invoke("demo", "--no-session", "--date", "2026-11-21", "--store", url).stdout
     assert "2026-11-21 (Saturday)" in out
     assert "no: 2026-11-20 (Friday) is in force" in out
     assert "List changes on 2026-11-20 vs 2026-11-19" in out
@@ -175,9 +175,9 @@ def test_calendar_load_extends_the_horizon_and_the_demo_sees_it(tmp_path: Path) 
     shown = invoke("calendar", "show", "--year", "2027", "--store", url).stdout
     assert "2027-03 │ 2 " in shown and "(shipped; XSHG 2024-2026)" in shown
 
-    out = invoke("demo", "--date", "2027-03-01", "--store", url).stdout
+    out = invoke("demo", "--no-session", "--date", "2027-03-01", "--store", url).stdout
     assert "no: inside the loaded calendar" in out
-    beyond = invoke("demo", "--date", "2028-01-03", "--store", url).stdout
+    beyond = invoke("demo", "--no-session", "--date", "2028-01-03", "--store", url).stdout
     assert "yes: outside the loaded calendar" in beyond
 
 

@@ -254,3 +254,16 @@ def test_financing_must_come_out_of_the_financing_pool(ledger: Ledger) -> None:
     with pytest.raises(Rejection) as excinfo:
         ledger.post(txn)
     assert code_of(excinfo) is LedgerCode.NOT_FROM_POOL
+
+
+def test_a_repayment_across_many_contracts_splits_into_legs(ledger: Ledger) -> None:
+    ledger.post(ops.deposit_cash("dep", DAY, "C1", 1_000_000_00))
+    for n in range(120):
+        ledger.post(ops.open_financing(f"buy-{n}", financing_terms(f"F-{n:03d}", "C1", 1_000_00)))
+    owed = contract_balances(ledger.engine, "C1")
+    allocations = allocate_repayment(owed, 120 * 1_000_00, RepaymentOrder())
+    txn = ops.repay_financing("repay-all", DAY, "C1", allocations)
+    assert len(txn.legs) == 3  # 48 + 48 + 24 contracts
+    ledger.post(txn)
+    assert all(c.principal_outstanding == 0 for c in contract_balances(ledger.engine, "C1"))
+    assert conservation_breaks(ledger.engine) == {}

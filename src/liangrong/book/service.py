@@ -98,6 +98,7 @@ class Book:
         self.orders: dict[str, OpenOrder] = {}
         self.outcomes: Counter[str] = Counter()  # accepted / rejection codes / fills
         self.applied_trades: set[str] = set()
+        self.seen_order_ids: set[str] = set()  # accepted or refused: an id is used once
 
     # -- clients -------------------------------------------------------------------------
     def add_client(self, profile: ClientProfile, mirror: ClientMirror) -> None:
@@ -126,8 +127,9 @@ class Book:
 
     # -- orders --------------------------------------------------------------------------
     def submit(self, order: Order) -> Ack:
-        if order.order_id in self.orders:
-            return Ack(order.order_id, OrderCode.DUPLICATE_ORDER_ID)
+        if order.order_id in self.seen_order_ids:
+            return self._rejected(order, OrderCode.DUPLICATE_ORDER_ID)
+        self.seen_order_ids.add(order.order_id)
         state = self.states.get(order.account_id)
         security = self.market.securities.get(order.symbol)
         if state is None:

@@ -17,7 +17,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-COMMAND_MODULES = ("demo", "calc", "ledger", "calendar")
+COMMAND_MODULES = ("demo", "simulate", "account", "order", "calc", "ledger", "calendar")
 
 
 @app.callback()

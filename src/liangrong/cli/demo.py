@@ -18,13 +18,19 @@ from rich.table import Table
 from sqlalchemy import Engine
 
 from liangrong.cli.demo_summary import DemoState, Section, build_summary
+from liangrong.cli.simulate import DEFAULT_SEED, print_session, run_with_progress
 from liangrong.cli.store_option import open_store, store_option
 from liangrong.domain.rule_codes import RuleRefused
 from liangrong.sim.demo_loader import STEPS, LoadReport, load_demo
+from liangrong.sim.session import MAX_MINUTES, SessionConfig
 from liangrong.store.calendar_loads import calendar_loads, load_calendar
 from liangrong.store.list_publications import load_list_store
 from liangrong.store.reference import ReferenceConflict, load_prices, load_securities
 from liangrong.store.rule_versions import load_rule_book
+
+# The main job's session: about half a minute on the project's 2-core machine.
+DEMO_CLIENTS = 2_000
+DEMO_MINUTES = 5
 
 
 def register(app: typer.Typer) -> None:
@@ -43,9 +49,24 @@ def demo(
         str | None,
         typer.Option("--date", help="The day to summarise, YYYY-MM-DD (default: today)."),
     ] = None,
+    session: Annotated[
+        bool,
+        typer.Option(
+            "--session/--no-session",
+            help="Then run a seeded trading session on the demo book (liangrong simulate).",
+        ),
+    ] = True,
+    clients: Annotated[
+        int, typer.Option("--clients", min=1, help="Clients in the session's book.")
+    ] = DEMO_CLIENTS,
+    minutes: Annotated[
+        int, typer.Option("--minutes", min=1, max=MAX_MINUTES, help="Simulated minutes.")
+    ] = DEMO_MINUTES,
+    seed: Annotated[int, typer.Option("--seed", help="The session's seed.")] = DEFAULT_SEED,
     store: str = store_option(),
 ) -> None:
-    """Initialise the store, load the demo reference data and print the day's lists and rules."""
+    """Initialise the store, load the demo reference data, print the day's lists and rules,
+    then run a short seeded session of client orders on the demo book and summarise it."""
     day = _parse_date(on) if on else date.today()
     err = Console(stderr=True)
     engine = open_store(store)
@@ -56,7 +77,15 @@ def demo(
         err.print(f"[red]refused:[/red] {exc}")
         raise typer.Exit(1) from None
     err.print(_report_text(report, store))
-    print_summary(Console(), build_summary(state))
+    console = Console()
+    print_summary(console, build_summary(state))
+    if session:
+        # The session's journal is deterministic; the day it runs is the store's trading day
+        # on or before ``day``.  A store that already ran that day's session says so.
+        config = SessionConfig(clients, minutes, seed, day)
+        summary = run_with_progress(engine, config, err, refusal_exits=False)
+        if summary is not None:
+            print_session(console, summary)
 
 
 def _load(engine: Engine, day: date, err: Console) -> LoadReport:

@@ -7,7 +7,7 @@ whether the operation is allowed (that is the checks' job) beyond asserting thei
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date
 
 from liangrong.domain import accounts as acc
@@ -162,68 +162,83 @@ def repay_financing(
 
 def repayment_legs(client_id: str, allocations: Sequence[Allocation]) -> list[Leg]:
     """Legs that repay charges (as interest, fees and taxes) then principal, from free cash.
-    Even after a forced sale, what is collected is the client's debt: COLLECT_DEBT."""
-    legs: list[Leg] = []
+    Even after a forced sale, what is collected is the client's debt: COLLECT_DEBT.  A client
+    with many contracts gets several legs, so no leg passes the journal's posting limit."""
     charges = [(a.contract_id, a.charges_fen) for a in allocations if a.charges_fen > 0]
     principal = [(a.contract_id, a.principal) for a in allocations if a.principal > 0]
     assert charges or principal, "nothing to repay"
-    cash = acc.client_cash(client_id)
-    if charges:
-        total = sum(amount for _, amount in charges)
-        debts = (Posting(acc.charges_debt(client_id, cid), CNY, n) for cid, n in charges)
-        legs.append(
-            Leg(
-                Purpose.INTEREST_FEES_TAXES,
-                (
-                    Posting(cash, CNY, -total),
-                    Posting(acc.INCOME_INTEREST, CNY, total),
-                    *debts,
-                    Posting(acc.RECEIVABLE_CHARGES, CNY, -total),
-                ),
-            )
-        )
-    if principal:
-        total = sum(amount for _, amount in principal)
-        debts = (Posting(acc.financing_debt(client_id, cid), CNY, n) for cid, n in principal)
-        legs.append(
-            Leg(
-                Purpose.COLLECT_DEBT,
-                (
-                    Posting(cash, CNY, -total),
-                    Posting(acc.FINANCING_POOL, CNY, total),
-                    *debts,
-                    Posting(acc.RECEIVABLE_FINANCING, CNY, -total),
-                ),
-            )
-        )
+    legs = [
+        _repayment_leg(client_id, part, Purpose.INTEREST_FEES_TAXES, acc.charges_debt)
+        for part in _parts(charges)
+    ]
+    legs += [
+        _repayment_leg(client_id, part, Purpose.COLLECT_DEBT, acc.financing_debt)
+        for part in _parts(principal)
+    ]
     return legs
+
+
+CONTRACTS_PER_LEG = 48  # + 3 fixed postings stays under the journal's 64 per leg
+
+
+def _parts(items: Sequence[tuple[str, int]]) -> list[Sequence[tuple[str, int]]]:
+    return [items[i : i + CONTRACTS_PER_LEG] for i in range(0, len(items), CONTRACTS_PER_LEG)]
+
+
+def _repayment_leg(
+    client_id: str,
+    amounts: Sequence[tuple[str, int]],
+    purpose: Purpose,
+    debt_account: Callable[[str, str], str],
+) -> Leg:
+    total = sum(amount for _, amount in amounts)
+    is_charges = purpose is Purpose.INTEREST_FEES_TAXES
+    target = acc.INCOME_INTEREST if is_charges else acc.FINANCING_POOL
+    receivable = acc.RECEIVABLE_CHARGES if is_charges else acc.RECEIVABLE_FINANCING
+    return Leg(
+        purpose,
+        (
+            Posting(acc.client_cash(client_id), CNY, -total),
+            Posting(target, CNY, total),
+            *(Posting(debt_account(client_id, cid), CNY, n) for cid, n in amounts),
+            Posting(receivable, CNY, -total),
+        ),
+    )
 
 
 def return_securities(
     command_id: str, on: date, client_id: str, security: str, allocations: Sequence[Allocation]
 ) -> Transaction:
     """Direct return: shares in the credit securities account go back to the lending pool."""
-    return _txn(command_id, on, "direct_return", return_leg(client_id, security, allocations))
+    return _txn(command_id, on, "direct_return", *return_legs(client_id, security, allocations))
 
 
-def return_leg(client_id: str, security: str, allocations: Sequence[Allocation]) -> Leg:
-    """Shares from the credit securities account to the lending pool, reducing the shorts."""
-    total = sum(a.principal for a in allocations)
-    assert total > 0, "nothing to return"
+def return_legs(client_id: str, security: str, allocations: Sequence[Allocation]) -> list[Leg]:
+    """Shares from the credit securities account to the lending pool, reducing the shorts;
+    several legs when many contracts are repaid, so none passes the posting limit."""
+    assert sum(a.principal for a in allocations) > 0, "nothing to return"
     exchange = _exchange_of(security)
-    debts = (
-        Posting(acc.short_debt(client_id, a.contract_id), security, a.principal)
-        for a in allocations
-    )
-    return Leg(
-        Purpose.COLLECT_DEBT,
-        (
-            Posting(acc.client_securities(client_id, exchange), security, -total),
-            Posting(acc.LENDING_POOL, security, total),
-            *debts,
-            Posting(acc.RECEIVABLE_LENDING, security, -total),
-        ),
-    )
+    legs = []
+    for start in range(0, len(allocations), CONTRACTS_PER_LEG):
+        part = [a for a in allocations[start : start + CONTRACTS_PER_LEG] if a.principal]
+        total = sum(a.principal for a in part)
+        if not total:
+            continue
+        debts = (
+            Posting(acc.short_debt(client_id, a.contract_id), security, a.principal) for a in part
+        )
+        legs.append(
+            Leg(
+                Purpose.COLLECT_DEBT,
+                (
+                    Posting(acc.client_securities(client_id, exchange), security, -total),
+                    Posting(acc.LENDING_POOL, security, total),
+                    *debts,
+                    Posting(acc.RECEIVABLE_LENDING, security, -total),
+                ),
+            )
+        )
+    return legs
 
 
 def accrue_charges(

@@ -23,7 +23,7 @@ from liangrong.domain.operations import (
     open_financing,
     open_short,
     repayment_legs,
-    return_leg,
+    return_legs,
 )
 from liangrong.domain.orders import OrderKind, Side
 from liangrong.domain.purposes import Purpose
@@ -89,7 +89,7 @@ def settle_buy(
     ]
     legs = [Leg(_trade_purpose(kind), tuple(postings))]
     if returns:
-        legs.append(return_leg(client_id, fill.symbol, returns))
+        legs += return_legs(client_id, fill.symbol, returns)
     return Transaction(
         fill_command_id(fill.trade_id), fill.trade_date, f"{kind.value}_fill", tuple(legs)
     )

@@ -6,6 +6,7 @@ import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import Connection, Engine, select, text
 
@@ -25,6 +26,32 @@ class PostResult:
     command_id: str
     seq: int
     replayed: bool  # True: this id was already applied with the same payload; nothing changed
+
+
+@dataclass(frozen=True, slots=True)
+class CreditAccountOpening:
+    """One credit securities account to open (``Ledger.open_credit_accounts``)."""
+
+    command_id: str
+    client_id: str
+    exchange: str
+    holder_name: str
+    ordinary_holder_name: str
+    opened_on: date
+
+    @property
+    def content(self) -> tuple[str, str, str, date]:
+        """What a replay of the command must repeat."""
+        return (self.client_id, self.exchange, self.holder_name, self.opened_on)
+
+    def check_shape(self) -> None:
+        if self.holder_name != self.ordinary_holder_name:
+            raise Rejection(
+                LedgerCode.HOLDER_NAME_MISMATCH,
+                f"{self.holder_name!r} != {self.ordinary_holder_name!r}",
+            )
+        if self.exchange not in ("SH", "SZ"):
+            raise Rejection(LedgerCode.INVALID_COMMAND, f"exchange {self.exchange!r}")
 
 
 class Ledger:
@@ -92,6 +119,56 @@ class Ledger:
             )
         self._open_clients.add(client_id)
         return True
+
+    def open_credit_accounts(self, openings: Sequence[CreditAccountOpening]) -> int:
+        """Open many credit accounts in one transaction, with every check of
+        ``open_credit_account``: all or none.  A command already applied with the same
+        content is skipped; returns how many accounts were new."""
+        for opening in openings:
+            opening.check_shape()
+        with self.engine.begin() as conn:
+            applied = {
+                row.command_id: (row.client_id, row.exchange, row.holder_name, row.opened_on)
+                for row in _credit_rows(conn, "command_id", [o.command_id for o in openings])
+            }
+            stored = _credit_rows(conn, "client_id", [o.client_id for o in openings])
+            accounts = {(row.client_id, row.exchange) for row in stored}
+            names = {row.client_id: row.holder_name for row in stored}
+            new: list[CreditAccountOpening] = []
+            for o in openings:
+                if o.command_id in applied:
+                    if applied[o.command_id] != o.content:
+                        raise Rejection(LedgerCode.IDEMPOTENCY_CONFLICT, o.command_id)
+                    continue
+                if (o.client_id, o.exchange) in accounts:
+                    raise Rejection(
+                        LedgerCode.CREDIT_ACCOUNT_EXISTS, f"{o.client_id} on {o.exchange}"
+                    )
+                if names.setdefault(o.client_id, o.holder_name) != o.holder_name:
+                    raise Rejection(
+                        LedgerCode.HOLDER_NAME_MISMATCH, f"{o.client_id} has another name"
+                    )
+                accounts.add((o.client_id, o.exchange))
+                applied[o.command_id] = o.content  # a repeat later in the batch is a replay
+                new.append(o)
+            if new:
+                recorded_at = self._now()
+                conn.execute(
+                    s.credit_accounts.insert(),
+                    [
+                        {
+                            "client_id": o.client_id,
+                            "exchange": o.exchange,
+                            "holder_name": o.holder_name,
+                            "command_id": o.command_id,
+                            "opened_on": o.opened_on,
+                            "recorded_at": recorded_at,
+                        }
+                        for o in new
+                    ],
+                )
+        self._open_clients.update(o.client_id for o in openings)
+        return len(new)
 
     def _is_open(self, conn: Connection, client_id: str) -> bool:
         if client_id in self._open_clients:
@@ -216,6 +293,15 @@ class Ledger:
 
     def _now(self) -> str:
         return self._clock().isoformat(timespec="microseconds")
+
+
+def _credit_rows(conn: Connection, column: str, keys: Iterable[str]) -> list[Any]:
+    """Stored credit accounts whose ``column`` is one of ``keys`` (chunked IN lists)."""
+    table = s.credit_accounts
+    rows: list[Any] = []
+    for chunk in _chunks(sorted(set(keys)), _KEY_CHUNK):
+        rows.extend(conn.execute(select(table).where(table.c[column].in_(chunk))))
+    return rows
 
 
 def _chunks(items: Sequence[str], size: int) -> Iterable[Sequence[str]]:

@@ -1,0 +1,336 @@
+"""A seeded trading session on the demo book: reference data, the generated book, the price
+simulator's 3-second snapshots, client orders through the book's checks, the simulated
+exchange's fills back into the book and the ledger.
+
+Invariants:
+- one seed drives everything: the book (``book_generator``), the price paths
+  (``PriceSimulator``) and the client actions (``OrderFlow``'s ``random.Random``); the
+  ledger's clock is simulated, derived from the snapshot time (``SimClock``), so two runs with
+  the same seed, size and date on fresh stores write byte-identical journals, ``recorded_at``
+  included (``ledger.digest``);
+- the book decides, the exchange matches: only orders the book accepted reach the exchange,
+  and every exchange event comes back (fills to ``on_fill``, refusals to
+  ``exchange_rejected``, cancels to ``cancel``); open orders expire when the session ends;
+- a store runs at most one session per trading day, never one before its book's date.
+"""
+
+from __future__ import annotations
+
+import random
+import time as timer
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta, timezone
+
+import numpy as np
+from sqlalchemy import Engine, func, select
+
+from liangrong.book.accounts import margin_account
+from liangrong.book.loader import load_firm_state, load_mirrors
+from liangrong.book.service import Book, OrderStatus
+from liangrong.domain import margin
+from liangrong.domain.orders import NonTradeRequest, Order
+from liangrong.domain.rejections import Rejection
+from liangrong.domain.settlement import Fill
+from liangrong.ledger import schema as s
+from liangrong.ledger.digest import JournalDigest, journal_digest
+from liangrong.ledger.journal import Ledger
+from liangrong.sim.book_generator import GeneratedBook, generate_book, profiles_on
+from liangrong.sim.demo_loader import load_demo
+from liangrong.sim.exchange import Cancelled, Event, Rejected, SimulatedExchange
+from liangrong.sim.exchange import Fill as ExchangeFill
+from liangrong.sim.order_flow import OrderFlow, Quote
+from liangrong.sim.prices import SNAPSHOTS_PER_DAY, Snapshot
+from liangrong.sim.reference_day import (
+    ReferenceDay,
+    load_reference_day,
+    market_day,
+    price_simulator,
+    status_lines,
+)
+
+CST = timezone(timedelta(hours=8), "CST")  # China Standard Time: no daylight saving
+SNAPSHOTS_PER_MINUTE = 20
+MAX_MINUTES = (SNAPSHOTS_PER_DAY - 1) // SNAPSHOTS_PER_MINUTE  # continuous trading: 237
+ACTIONS_PER_CLIENT_HOUR = 4
+# A sweep revalues every account whose securities moved; 10,000 accounts take ~3 s here, so a
+# sweep every minute would cost more than the trading itself.  Between sweeps an account is
+# revalued when its client acts (the checks read current figures) and after each posting.
+REVALUE_EVERY_MINUTES = 5
+CANCELS_PER_OPEN_ORDER = 200  # an open order is cancelled after ~200 snapshots (10 min)
+Progress = Callable[[str, int, int], None]  # (phase, done, total)
+
+
+class SessionRefused(ValueError):
+    """The store cannot take this session (already run that day, or another book)."""
+
+
+class SimClock:
+    """The ledger's clock: the simulated moment, one microsecond later at each reading that
+    falls in the same moment, so recorded times never repeat and never use the wall clock."""
+
+    def __init__(self, start: datetime) -> None:
+        self._at = start
+        self._last = start - timedelta(microseconds=1)
+
+    def set(self, moment: datetime) -> None:
+        self._at = moment
+
+    def __call__(self) -> datetime:
+        self._last = max(self._at, self._last + timedelta(microseconds=1))
+        return self._last
+
+
+@dataclass(frozen=True, slots=True)
+class SessionConfig:
+    clients: int
+    minutes: int
+    seed: int
+    on: date  # rolled back to a trading day
+    actions_per_client_hour: int = ACTIONS_PER_CLIENT_HOUR
+    revalue_every: int = REVALUE_EVERY_MINUTES * SNAPSHOTS_PER_MINUTE  # snapshots per sweep
+
+    def __post_init__(self) -> None:
+        if self.clients < 1:
+            raise ValueError("at least one client")
+        if not 1 <= self.minutes <= MAX_MINUTES:
+            raise ValueError(f"minutes must be 1..{MAX_MINUTES} (the continuous session)")
+
+
+@dataclass
+class SessionSummary:
+    trading_date: date
+    config: SessionConfig
+    book: GeneratedBook
+    snapshots: int = 0
+    orders: int = 0
+    accepted: int = 0
+    refused: Counter[str] = field(default_factory=Counter)  # the book's codes
+    exchange_rejected: Counter[str] = field(default_factory=Counter)
+    fills: int = 0
+    filled_orders: int = 0
+    cancel_requests: int = 0
+    cancel_refused: Counter[str] = field(default_factory=Counter)  # by the exchange
+    cancelled: int = 0
+    expired: int = 0
+    requests: int = 0
+    requests_done: Counter[str] = field(default_factory=Counter)  # by kind
+    requests_refused: Counter[str] = field(default_factory=Counter)
+    revaluations: int = 0
+    statuses: Counter[str] = field(default_factory=Counter)  # ratio vs lines at the end
+    journal: JournalDigest | None = None
+    timings: dict[str, float] = field(default_factory=dict)  # seconds, wall clock
+
+
+def _moment(day: date, at: time) -> datetime:
+    return datetime.combine(day, at, CST)
+
+
+def _last_session_day(engine: Engine) -> date | None:
+    t = s.journal_transactions
+    with engine.connect() as conn:
+        value = conn.execute(
+            select(func.max(t.c.business_date)).where(t.c.command_id.not_like("book:%"))
+        ).scalar_one_or_none()
+    return value
+
+
+def run_session(
+    engine: Engine, config: SessionConfig, progress: Progress | None = None
+) -> SessionSummary:
+    """Load the reference data, generate (or reuse) the book, run the session, digest."""
+    tick = _Stopwatch()
+    clock = SimClock(_moment(config.on, time(8, 0)))
+    load_demo(engine, config.on, clock=clock)
+    ref = load_reference_day(engine, config.on)
+    day = ref.trading_date
+    last = _last_session_day(engine)
+    if last is not None and last >= day:
+        raise SessionRefused(
+            f"the store already holds a session of {last}: one session per trading day; "
+            "use a later --date or another store"
+        )
+    tick("reference data")
+    clock.set(_moment(day, time(8, 30)))
+    ledger = Ledger(engine, clock)
+    phase = (lambda done, total: progress("book", done, total)) if progress else None
+    book_info = generate_book(ledger, ref, config.seed, config.clients, phase, clock=clock)
+    if book_info.marker.trading_date > day:
+        raise SessionRefused(f"the store's book starts on {book_info.marker.trading_date}")
+    tick("book generation" if book_info.posted else "book (planned again)")
+    session = _Session(engine, config, ledger, clock, ref, book_info)
+    tick("book loading")
+    session.run(progress)
+    tick("session")
+    summary = session.summary
+    summary.journal = journal_digest(engine)
+    tick("journal digest")
+    summary.timings.update(tick.laps)
+    return summary
+
+
+class _Stopwatch:
+    def __init__(self) -> None:
+        self._start = timer.perf_counter()
+        self.laps: dict[str, float] = {}
+
+    def lap(self) -> float:
+        now = timer.perf_counter()
+        seconds, self._start = now - self._start, now
+        return seconds
+
+    def __call__(self, name: str) -> None:
+        self.laps[name] = self.lap()
+
+
+class _Session:
+    """One day's loop; ``run`` drives it snapshot by snapshot."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        config: SessionConfig,
+        ledger: Ledger,
+        clock: SimClock,
+        ref: ReferenceDay,
+        book_info: GeneratedBook,
+    ) -> None:
+        self.ref = ref
+        self.config, self.clock, self.day = config, clock, ref.trading_date
+        self.sim = price_simulator(ref, config.seed)
+        self.trading_day = self.sim.open_day()
+        market = market_day(ref, self.trading_day)
+        self.book = Book(ledger, market, ref.calendar, load_firm_state(engine))
+        ids = [p.client_id for p in book_info.profiles]
+        mirrors = load_mirrors(engine, ids)
+        for profile in profiles_on(engine, book_info.profiles, self.day):
+            self.book.add_client(profile, mirrors[profile.client_id])
+        self.exchange = SimulatedExchange(self.sim.table)
+        self.exchange.open_day(self.trading_day)
+        self.rng = random.Random(f"session:{config.seed}:{self.day.isoformat()}")
+        self.snap: Snapshot | None = None
+        self.flow = OrderFlow(self.rng, self.book, ids, self.day, self._quote)
+        self.symbols = self.sim.symbols
+        self.open_ids: list[str] = []
+        self.summary = SessionSummary(self.day, config, book_info)
+
+    def _quote(self, symbol: str) -> Quote:
+        snap, i = self.snap, self.sim.index[symbol]
+        assert snap is not None
+        return Quote(int(snap.last_li[i]), int(snap.bid_li[i]), int(snap.ask_li[i]))
+
+    def run(self, progress: Progress | None) -> None:
+        total = self.config.minutes * SNAPSHOTS_PER_MINUTE
+        last = self.trading_day.prev_close_li
+        swept = last
+        for number, snap in enumerate(self.trading_day.snapshots(), start=1):
+            self.snap = snap
+            self.clock.set(_moment(self.day, snap.time))
+            last = self._prices(snap, last)
+            self._events(self.exchange.on_snapshot(snap))
+            if number % self.config.revalue_every == 0:
+                swept = self._sweep(snap, swept)
+            for _ in range(self._count(self.config.actions_per_client_hour)):
+                self._act(self.flow.next_action())
+            self._cancel_some()
+            self.summary.snapshots = number
+            if progress is not None:
+                progress("session", number, total)
+            if number == total:
+                break
+        self._close()
+
+    def _prices(self, snap: Snapshot, before: np.ndarray) -> np.ndarray:
+        market = self.book.market
+        for i in np.flatnonzero(snap.last_li != before).tolist():
+            market.set_price(self.symbols[i], int(snap.last_li[i]))
+        market.prices_at = _moment(self.day, snap.time).isoformat()
+        return snap.last_li
+
+    def _sweep(self, snap: Snapshot, since: np.ndarray) -> np.ndarray:
+        """Revalue every account holding or short a security that moved since the last sweep."""
+        moved = {self.symbols[i] for i in np.flatnonzero(snap.last_li != since).tolist()}
+        for client, mirror in self.book.mirrors.items():
+            owed = (c.terms.security for c in mirror.contracts.values())
+            if any(symbol in moved for symbol in mirror.holdings) or any(
+                symbol in moved for symbol in owed
+            ):
+                self.book.revalue(client)
+                self.summary.revaluations += 1
+        return snap.last_li
+
+    def _count(self, per_client_hour: int) -> int:
+        """This snapshot's actions: the mean rate, varied ±50%, in integers only."""
+        per_snapshot = self.config.clients * per_client_hour * self.rng.randint(50, 150)
+        scale = 100 * 3600 // 3  # per cent, snapshots per hour
+        count, rest = divmod(per_snapshot, scale)
+        return count + (self.rng.randrange(scale) < rest)
+
+    def _act(self, action: Order | NonTradeRequest) -> None:
+        summary, state = self.summary, self.book.states.get(action.account_id)
+        if state is not None and state.valued_at != self.book.market.prices_at:
+            self.book.revalue(action.account_id)  # the client sees today's figures
+            summary.revaluations += 1
+        if isinstance(action, NonTradeRequest):
+            summary.requests += 1
+            try:
+                ack = self.book.request(action)
+            except Rejection as refused:  # the ledger's: nothing was posted or learned
+                summary.requests_refused[f"ledger:{refused.code_name}"] += 1
+                return
+            if ack.code is None:
+                summary.requests_done[action.kind.value] += 1
+            else:
+                summary.requests_refused[ack.code.name] += 1
+            return
+        summary.orders += 1
+        ack = self.book.submit(action)
+        if ack.code is not None:
+            summary.refused[ack.code.name] += 1
+            return
+        summary.accepted += 1
+        self.open_ids.append(action.order_id)
+        self._events(self.exchange.submit_order(action))
+
+    def _events(self, events: Sequence[Event]) -> None:
+        for event in events:
+            if isinstance(event, ExchangeFill):
+                fill = Fill(event.trade_id, event.order_id, event.symbol, event.side,
+                            event.price_li, event.quantity, self.day)  # fmt: skip
+                if self.book.on_fill(fill):
+                    self.summary.fills += 1
+            elif isinstance(event, Rejected):
+                self.summary.exchange_rejected[event.code.name] += 1
+                self.book.exchange_rejected(event.order_id)
+            elif isinstance(event, Cancelled) and self.book.cancel(event.order_id):
+                self.summary.cancelled += 1
+
+    def _cancel_some(self) -> None:
+        """Clients cancel some of their resting orders (about one in 200 per snapshot)."""
+        orders = self.book.orders
+        self.open_ids = [i for i in self.open_ids if orders[i].status is OrderStatus.OPEN]
+        count, rest = divmod(len(self.open_ids), CANCELS_PER_OPEN_ORDER)
+        count += self.rng.randrange(CANCELS_PER_OPEN_ORDER) < rest
+        for _ in range(count):
+            order_id = self.open_ids.pop(self.rng.randrange(len(self.open_ids)))
+            self.summary.cancel_requests += 1
+            for event in self.exchange.cancel(order_id):
+                if isinstance(event, Rejected):  # not open there: it filled meanwhile
+                    self.summary.cancel_refused[event.code.name] += 1
+                elif isinstance(event, Cancelled) and self.book.cancel(order_id):
+                    self.summary.cancelled += 1
+
+    def _close(self) -> None:
+        """Day orders expire; the accounts are revalued and placed against their lines."""
+        self.exchange.close_day()
+        self.summary.expired = self.book.expire_open_orders()
+        self.summary.filled_orders = sum(
+            1 for order in self.book.orders.values() if order.status is OrderStatus.FILLED
+        )
+        book, market = self.book, self.book.market
+        for client, mirror in book.mirrors.items():
+            book.revalue(client)
+            lines = status_lines(self.ref, client)
+            ratio = margin.maintenance_ratio(margin_account(mirror, market))
+            self.summary.statuses[margin.ratio_status(ratio, lines).value] += 1
