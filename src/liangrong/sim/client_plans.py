@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import random
 from collections import Counter
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from fractions import Fraction
@@ -40,6 +39,7 @@ from liangrong.domain.pretrade_state import AccountStatus
 from liangrong.domain.rule_book import RuleBook, lines_for
 from liangrong.domain.securities import Security, Status
 from liangrong.sim.client_names import client_name
+from liangrong.sim.draws import choose_weighted, pick_in_buckets
 from liangrong.sim.fee_seed import fee_schedule_on
 from liangrong.sim.reference_day import ReferenceDay
 
@@ -134,24 +134,6 @@ T = TypeVar("T")
 
 def client_id(number: int) -> str:
     return f"C{number:06d}"
-
-
-def _pick(rng: random.Random, buckets: Sequence[tuple[int, int, int]]) -> int:
-    draw = rng.randrange(sum(weight for _, _, weight in buckets))
-    for low, high, weight in buckets:
-        if draw < weight:
-            return rng.randint(low, high)
-        draw -= weight
-    raise AssertionError("unreachable")
-
-
-def _choose(rng: random.Random, options: Sequence[tuple[T, int]]) -> T:
-    draw = rng.randrange(sum(weight for _, weight in options))
-    for value, weight in options:
-        if draw < weight:
-            return value
-        draw -= weight
-    raise AssertionError("unreachable")
 
 
 @cache
@@ -266,20 +248,20 @@ def plan_client(c: Choices, seed: int, number: int) -> ClientPlan:
     rng = random.Random(f"book:{seed}:{number}")
     client = client_id(number)
     name = client_name(rng)
-    equity = _pick(rng, _EQUITY_FEN)
-    style = _choose(rng, _STYLES)
-    ratio_bp = _pick(rng, _RATIO_BP)
+    equity = pick_in_buckets(rng, _EQUITY_FEN)
+    style = choose_weighted(rng, _STYLES)
+    ratio_bp = pick_in_buckets(rng, _RATIO_BP)
     low = ratio_bp < LOW_RATIO_BP
     d = _Draft(client)
     if style != "none":
         debt = equity * E4 // (ratio_bp - E4)  # own funds = (ratio - 1) x debt
         financing_share = {"financing": 100, "short": 0}.get(style, rng.randint(50, 85))
         financing_budget = debt * financing_share // 100
-        count = _choose(rng, _FINANCING_CONTRACTS) if financing_budget else 0
+        count = choose_weighted(rng, _FINANCING_CONTRACTS) if financing_budget else 0
         for _ in range(count):
             _financing(rng, c, d, financing_budget // count, low)
         short_budget = debt - financing_budget
-        count = _choose(rng, _SHORT_CONTRACTS) if short_budget else 0
+        count = choose_weighted(rng, _SHORT_CONTRACTS) if short_budget else 0
         for _ in range(count):
             _short(rng, c, d, short_budget // count, low)
     contract_txns, d.txns = d.txns, []

@@ -28,6 +28,7 @@ from liangrong.domain.orders import (
     OrderKind,
 )
 from liangrong.domain.pretrade_state import AccountState, PositionState, SecurityState
+from liangrong.sim.draws import choose_weighted, pick_in_buckets
 
 Action = Order | NonTradeRequest
 TRADING_UNIT = "SIM001"
@@ -91,24 +92,6 @@ class Quote:
 Quotes = Callable[[str], Quote]
 
 
-def _bucket(rng: random.Random, buckets: Sequence[tuple[int, int, int]]) -> int:
-    draw = rng.randrange(sum(weight for _, _, weight in buckets))
-    for low, high, weight in buckets:
-        if draw < weight:
-            return rng.randint(low, high)
-        draw -= weight
-    raise AssertionError("unreachable")
-
-
-def _choose(rng: random.Random, options: Sequence[tuple[T, int]]) -> T:
-    draw = rng.randrange(sum(weight for _, weight in options))
-    for value, weight in options:
-        if draw < weight:
-            return value
-        draw -= weight
-    raise AssertionError("unreachable")
-
-
 class OrderFlow:
     """Draws the next client action against the book's current state and quotes."""
 
@@ -152,7 +135,7 @@ class OrderFlow:
     def next_action(self) -> Action:
         client = self._one(self.clients)
         state = self.book.states[client]
-        return self._handlers[_choose(self.rng, ACTIONS)](client, state)
+        return self._handlers[choose_weighted(self.rng, ACTIONS)](client, state)
 
     # -- prices and quantities ---------------------------------------------------------------
     def _security(self, symbol: str) -> SecurityState:
@@ -188,7 +171,7 @@ class OrderFlow:
         return s.lot_minimum + (shares - s.lot_minimum) // s.lot_step * s.lot_step
 
     def _ticket_li(self) -> int:
-        return _bucket(self.rng, TICKET_FEN) * 10
+        return pick_in_buckets(self.rng, TICKET_FEN) * 10
 
     def _part(self, symbol: str, available: int, price_li: int) -> int:
         """All of ``available`` (odd lots included) when it is within the ticket, else a
