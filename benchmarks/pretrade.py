@@ -31,11 +31,11 @@ import random
 import sys
 import time
 from collections import Counter
+from datetime import date
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from liangrong.domain.fees import FeeSchedule
 from liangrong.domain.order_codes import OrderCode
 from liangrong.domain.orders import AccountType, BusinessType, Order, OrderKind
 from liangrong.domain.pretrade import check_order
@@ -48,11 +48,10 @@ from liangrong.domain.pretrade_state import (
     SecurityState,
 )
 from liangrong.domain.securities import Board, Kind, Status
+from liangrong.sim.fee_seed import fee_schedule_on
 from liangrong.sim.universe import load_demo_universe
 
-FEES = FeeSchedule(
-    commission_ppm=250, commission_minimum_fen=500, stamp_duty_sell_ppm=500, transfer_fee_ppm=10
-)
+FEES = fee_schedule_on(date(2026, 3, 2))  # the dated schedule in force: 0.025%, 0.05%, 0.001%
 K = OrderKind
 KIND_WEIGHTS = (
     (K.COLLATERAL_BUY, 26),

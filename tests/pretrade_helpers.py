@@ -3,6 +3,7 @@ per test by keyword so each test says only what it is about."""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from liangrong.domain.fees import FeeSchedule
@@ -22,11 +23,9 @@ from liangrong.domain.pretrade_state import (
     PositionState,
     SecurityState,
 )
+from liangrong.sim.fee_seed import fee_schedule_on
 
-# Real-world rates: commission 0.025% (min 5 yuan), stamp duty 0.05% on sales, transfer 0.001%.
-FEES = FeeSchedule(
-    commission_ppm=250, commission_minimum_fen=500, stamp_duty_sell_ppm=500, transfer_fee_ppm=10
-)
+FEES = fee_schedule_on(date(2026, 3, 2))  # the dated schedule in force: 0.025%, 0.05%, 0.001%
 NO_FEES = FeeSchedule(
     commission_ppm=0, commission_minimum_fen=0, stamp_duty_sell_ppm=0, transfer_fee_ppm=0
 )
