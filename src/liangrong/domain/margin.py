@@ -183,6 +183,9 @@ def available_margin(account: Account) -> Fraction:
 
     A position partly closed is given with what remains open; the part already repaid is
     an ordinary holding again, so it returns to collateral in proportion by construction.
+    Other collateral is not margin: the exchange defines the available margin from cash,
+    securities and floating profit only (SSE member guide ch. 5 §4); it counts in the
+    maintenance ratio alone (``total_assets``).
     """
     collateral = sum((h.quantity * h.price_li * h.haircut for h in account.holdings), ZERO)
     total = account.cash_fen + _fen(collateral)

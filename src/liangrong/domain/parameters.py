@@ -19,6 +19,7 @@ from fractions import Fraction
 from types import MappingProxyType
 
 from liangrong.domain.contracts import ContractKind
+from liangrong.domain.fair_value import FairValueRule
 from liangrong.domain.rule_codes import RuleCode, Violation, percent_text
 
 
@@ -105,9 +106,13 @@ class FirmPolicy:
     penalty_rate: Fraction
     security_ratios: SecurityRatios = field(default_factory=dict)
     haircut_linked_ratio: HaircutLinkedRatio | None = None
+    # RISK-2: how securities without a usable market price are valued, unless a client's
+    # agreement names another rule.
+    fair_value_rule: FairValueRule = FairValueRule.LAST_CLOSE
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "security_ratios", MappingProxyType(dict(self.security_ratios)))
+        object.__setattr__(self, "fair_value_rule", _fair_value_rule(self.fair_value_rule))
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,9 +130,21 @@ class ClientAgreement:
     penalty_rate: Fraction | None = None
     call_target: Fraction | None = None
     call_deadline_trading_days: int | None = None
+    fair_value_rule: FairValueRule | None = None  # RISK-2; None keeps the firm's rule
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "security_ratios", MappingProxyType(dict(self.security_ratios)))
+        if self.fair_value_rule is not None:
+            object.__setattr__(self, "fair_value_rule", _fair_value_rule(self.fair_value_rule))
+
+
+def _fair_value_rule(value: object) -> FairValueRule:
+    """A rule or its stored name; anything else is refused (ValueError names the value)."""
+    try:
+        return FairValueRule(value)
+    except ValueError:
+        known = ", ".join(rule.value for rule in FairValueRule)
+        raise ValueError(f"unknown fair value rule {value!r}; known: {known}") from None
 
 
 # --------------------------------------------------------------------------- checks

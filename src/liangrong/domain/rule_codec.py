@@ -6,6 +6,8 @@ Invariants:
   float, and a JSON number where a ratio belongs is refused (it may already be a float);
 - the text is canonical (sorted keys, no spaces, every field written, defaults included),
   so equal values give equal text and the text can be compared or digested;
+- an ``Enum`` (a named rule, e.g. the fair-value rule) is written as its value and read back
+  by it; a name the enumeration does not know is refused;
 - decoding is driven by the dataclass's own field types and refuses unknown fields, wrong
   types and malformed ratios with ``RuleCodecError`` naming the path; a field missing from
   an older payload takes its dataclass default, if it has one, and is refused otherwise.
@@ -101,6 +103,10 @@ def _optional(hint: Any) -> tuple[Any, bool]:
     return hint, False
 
 
+def _is_enum(hint: Any) -> bool:
+    return isinstance(hint, type) and issubclass(hint, Enum)
+
+
 def _encode(value: object, hint: Any) -> object:
     hint, _ = _optional(hint)
     if value is None:
@@ -118,6 +124,9 @@ def _encode(value: object, hint: Any) -> object:
     if is_dataclass(hint):
         hints = get_type_hints(hint)
         return {f.name: _encode(getattr(value, f.name), hints[f.name]) for f in fields(hint)}
+    if _is_enum(hint):
+        assert isinstance(value, hint), (value, hint)
+        return value.value
     assert isinstance(value, hint), (value, hint)
     return value
 
@@ -172,6 +181,14 @@ def _decode(document: object, hint: Any, path: str) -> object:
         return {key: _decode(v, item, f"{path}[{key}]") for key, v in sorted(document.items())}
     if is_dataclass(hint):
         return _decode_dataclass(document, hint, path)
+    if _is_enum(hint):
+        # by value and type alike: a stray true must not read as a member valued 1
+        same = (m for m in hint if type(m.value) is type(document) and m.value == document)
+        member = next(same, None)
+        if member is None:
+            known = ", ".join(str(m.value) for m in hint)
+            raise RuleCodecError(path, f"{document!r} is not a {hint.__name__} ({known})")
+        return member
     # bool is an int in Python: an int field must not accept true/false, nor the reverse
     if type(document) is not hint:
         raise RuleCodecError(path, f"expected {hint.__name__}, got {type(document).__name__}")

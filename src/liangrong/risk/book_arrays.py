@@ -4,7 +4,9 @@ Accounts and securities are mapped to array indices.  What is stored (``tables``
 security the market price and the valuation price (li) with the valuation rule's name (the
 RISK-2 hook: a fair-value rule fills the valuation price and its name is recorded), the
 haircut (bp: the firm's list haircut, 0 when not on it) and the time of the prices; per
-account cash = free + locked (fen) and charges owed (fen); holdings = what the ledger
+account cash = free + locked (fen), the counted value of other collateral (fen, RISK-9: set
+by ``set_other_collateral``, counted in assets and so in the maintenance ratio, not in the
+available margin; the ledger does not hold it) and charges owed (fen); holdings = what the ledger
 holds per (account, security), financed shares included; financing contracts with the
 shares still backing them (allotted oldest first, ceil(bought × outstanding ÷ principal),
 never more than held: the book's rule), principal outstanding (fen) and margin ratio (bp);
@@ -252,7 +254,7 @@ class BookArrays:
         weights = fin.outstanding[: fin.n] * (fin.ratio_bp[: fin.n] / BP)
         acc.financing_margin_f[:n] = np.bincount(fa, weights, minlength=n)
         cash, charges = acc.cash_fen[:n], acc.charges_fen[:n]
-        acc.base_assets_li[:n] = cash * 10.0
+        acc.base_assets_li[:n] = (cash + acc.other_collateral_fen[:n]) * 10.0
         acc.base_debt_li[:n] = (acc.financing_fen[:n] + charges) * 10.0
         free = cash - charges - acc.financing_fen[:n] - acc.short_sale_fen[:n]
         acc.base_available_li[:n] = (free - acc.financing_margin_f[:n]) * 10.0
@@ -268,11 +270,26 @@ class BookArrays:
         cash, charges = int(acc.cash_fen[a]), int(acc.charges_fen[a])
         acc.financing_fen[a], acc.short_sale_fen[a] = financing, short_sale
         acc.financing_margin_f[a] = margin_f / BP
-        acc.base_assets_li[a] = cash * 10.0
+        acc.base_assets_li[a] = (cash + int(acc.other_collateral_fen[a])) * 10.0
         acc.base_debt_li[a] = (financing + charges) * 10.0
         acc.base_available_li[a] = (
             float(cash - charges - financing - short_sale) - margin_f / BP
         ) * 10
+
+    # -- other collateral ----------------------------------------------------------------
+    def set_other_collateral(self, client_id: str, value_fen: int) -> int:
+        """The client's other collateral now counts ``value_fen`` (the counted value of every
+        item in force, ``domain.other_collateral.counted_total``); returns the account index.
+
+        Only the account's base assets change: ``Revaluer.figures`` of the account shows it
+        at once, no price-dependent sum moves."""
+        if value_fen < 0:
+            raise ValueError(f"other collateral of {client_id} cannot be {value_fen} fen")
+        a = self._account(client_id)
+        self.accounts.other_collateral_fen[a] = value_fen
+        self._refresh_base(a)
+        self.version += 1
+        return a
 
     # -- transactions --------------------------------------------------------------------
     def apply(self, txn: Transaction) -> list[int]:

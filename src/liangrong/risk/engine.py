@@ -88,6 +88,13 @@ class RiskEngine:
             return self._moved(lambda: self.book.clear_valuation(at, symbol))
         return self._moved(lambda: self.book.set_valuation(at, symbol, price_li, rule))
 
+    def on_other_collateral(
+        self, client_id: str, value_fen: int, at: datetime | None = None
+    ) -> list[StatusChange]:
+        """A client's other collateral (RISK-9) now counts at ``value_fen`` in its ratio."""
+        account = self.book.set_other_collateral(client_id, value_fen)
+        return self._decide(self.revaluer.figures(np.asarray([account], dtype=np.intp)), at)
+
     def on_haircuts(self, haircuts: Mapping[str, Fraction]) -> list[StatusChange]:
         """A new firm collateral list: every available margin changes (ratios do not)."""
         self.book.set_haircuts(haircuts)

@@ -20,10 +20,15 @@ from liangrong.ledger import schema as s
 from liangrong.ledger.journal import decode_events
 from liangrong.risk.book_arrays import BookArrays
 from liangrong.risk.layout import BookData, ContractData
+from liangrong.store.other_collateral import load_counted_values
 
 
 def load_book(engine: Engine) -> BookArrays:
-    return BookArrays(load_data(engine))
+    book = BookArrays(load_data(engine))
+    for client, value_fen in sorted(load_counted_values(engine).items()):
+        if client in book.accounts.index:
+            book.set_other_collateral(client, value_fen)
+    return book
 
 
 def load_data(engine: Engine) -> BookData:

@@ -4,7 +4,7 @@ Per account (li; 10 li = 1 fen), with H the shares held per security (financed i
 b the shares backing a financing contract, h the haircut, r the margin ratio, p the
 valuation price:
 
-    assets    = cash + Σ H·p
+    assets    = cash + other collateral + Σ H·p
     debt      = Σ principal owed + Σ short shares·p + charges
     available = cash − charges − Σ owed·(1 + r_f) − Σ short sale
                 + Σ H·p·h + Σ_f (1 − h)·min(b·p, owed) + Σ_s [min(fl, h·fl) − r_s·q·p]
@@ -12,7 +12,9 @@ valuation price:
 with fl = sale − q·p.  This is the exchange formula of ``domain.margin.available_margin``
 rearranged (collateral counts H − b at haircut; a financed position's floating result at
 haircut when a profit, in full when a loss, less its margin, is (1 − h)·min(b·p, owed) −
-owed·(1 + r) − b·p·h), so that only the three price-dependent sums need a pass.
+owed·(1 + r) − b·p·h), so that only the three price-dependent sums need a pass.  Other
+collateral (RISK-9) is price-independent: it sits in the account's base assets, so the full
+and the incremental pass both count it at no cost, and it is not in the available margin.
 
 Floats screen and display, never decide.  Why the ratio is trustworthy as a screen: every
 term of assets and debt is a non-negative whole number of li, exact in float64 below 2^53

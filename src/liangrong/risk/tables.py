@@ -82,10 +82,12 @@ class Securities(Table):
 
 
 class Accounts(Table):
-    """Account index <-> client id; cash, charges and the price-independent sums."""
+    """Account index <-> client id; cash, other collateral, charges and the
+    price-independent sums."""
 
     COLUMNS = (
         "cash_fen",
+        "other_collateral_fen",
         "charges_fen",
         "financing_fen",
         "short_sale_fen",
@@ -104,6 +106,8 @@ class Accounts(Table):
             raise ValueError("duplicate client ids")
         n = self.n = len(self.ids)
         self.cash_fen = _ints(n)  # free + locked short proceeds
+        # Counted value of other collateral (RISK-9): in assets, not in available margin.
+        self.other_collateral_fen = _ints(n)
         self.charges_fen = _ints(n)  # interest, fees and penalty owed, all contracts
         self.financing_fen = _ints(n)  # Σ principal outstanding
         self.short_sale_fen = _ints(n)  # Σ sale amount of the shares still owed

@@ -4,7 +4,9 @@ contents, and the whole book as bulk columns (for compaction).
 Invariant: ``exact_account`` builds the account exactly as ``book.accounts.margin_account``
 does from the same ledger balances (holdings = shares held less the shares backing open
 financing, allotted oldest first; one position per open contract), at the valuation prices
-and the firm's haircuts, with integers and ``Fraction``s only: what every decision reads.
+and the firm's haircuts, with integers and ``Fraction``s only: what every decision reads;
+plus the account's other collateral (``BookArrays.set_other_collateral``), which the ledger,
+and so the book, does not hold.
 """
 
 from __future__ import annotations
@@ -52,12 +54,14 @@ def to_data(book: BookArrays) -> BookData:
 
 def compacted(book: BookArrays) -> BookArrays:
     """The same book in a fresh layout: no tail blocks beyond need, no closed contracts,
-    indexes rebuilt.  Prices, rules, haircuts and their time carry over."""
+    indexes rebuilt.  Prices, rules, haircuts, their time and other collateral carry over."""
     fresh = BookArrays(to_data(book))
     old, new = book.securities, fresh.securities
     for name in ("market_li", "value_li", "value_f", "rule", "haircut_bp", "haircut_f"):
         getattr(new, name)[: new.n] = getattr(old, name)[: old.n]
     new.rule_names = list(old.rule_names)
+    n = book.accounts.n  # the same accounts at the same indices
+    fresh.accounts.other_collateral_fen[:n] = book.accounts.other_collateral_fen[:n]
     fresh.prices_at, fresh.version = book.prices_at, book.version + 1
     fresh.refresh_derived()
     fresh.refresh_bases()
@@ -106,6 +110,7 @@ def exact_account(book: BookArrays, a: int) -> margin.Account:
     )
     return margin.Account(
         cash_fen=int(book.accounts.cash_fen[a]),
+        other_collateral_fen=int(book.accounts.other_collateral_fen[a]),
         interest_and_fees_fen=int(book.accounts.charges_fen[a]),
         holdings=tuple(holdings),
         financing=tuple(financing),
