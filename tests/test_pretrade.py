@@ -839,3 +839,25 @@ def test_transfer_out_of_a_suspended_security_is_not_an_exchange_order() -> None
     a = account(positions=holding(quantity=1000))
     r = request(N.TRANSFER_OUT, symbol=MAIN, quantity=1000)
     assert check_nontrade(r, a, security(suspended=True), firm()) == Reservation(sell_shares=1000)
+
+
+@pytest.mark.parametrize("kind", [N.DIRECT_REPAYMENT, N.DIRECT_RETURN])
+def test_the_firms_forced_repayment_passes_the_liquidation_status(kind: NonTradeKind) -> None:
+    """S1 art. 64: in forced liquidation the firm repays from the account itself; the
+    client's own request of the same kind stays refused (the counter-examples above)."""
+    state = account(
+        status=AccountStatus.LIQUIDATION,
+        positions=holding(quantity=1000, short_quantity=1000),
+        has_open_financing=True,
+    )
+    forced = request(kind, amount_fen=100, symbol=MAIN, quantity=100, forced=True)
+    result = check_nontrade(forced, state, security(), firm())
+    assert isinstance(result, Reservation)
+    own = request(kind, amount_fen=100, symbol=MAIN, quantity=100)
+    assert check_nontrade(own, state, security(), firm()) is C.ACCOUNT_IN_LIQUIDATION
+
+
+def test_forced_applies_only_to_repayments_and_returns() -> None:
+    state = account(status=AccountStatus.LIQUIDATION, has_open_financing=True)
+    withdrawal = request(N.CASH_WITHDRAWAL, amount_fen=100, forced=True)
+    assert check_nontrade(withdrawal, state, security(), firm()) is C.ACCOUNT_IN_LIQUIDATION

@@ -59,11 +59,18 @@ def test_the_counts_add_up(two_runs) -> None:
     assert s.snapshots == CONFIG.minutes * 20
     assert s.orders == s.accepted + sum(s.refused.values()) > 0
     assert s.requests == sum(s.requests_done.values()) + sum(s.requests_refused.values()) > 0
-    assert 0 < s.filled_orders <= s.accepted <= s.orders and s.fills >= s.filled_orders
+    sent = s.accepted + s.forced_orders  # the clients' and the desk's forced orders
+    assert 0 < s.filled_orders <= sent and s.accepted <= s.orders and s.fills >= s.filled_orders
     # Every accepted order ended one way: filled, cancelled, expired or refused downstream.
     rejected = sum(s.exchange_rejected.values())
-    assert s.accepted == s.filled_orders + s.cancelled + s.expired + rejected
+    assert sent == s.filled_orders + s.cancelled + s.expired + rejected
     assert sum(s.statuses.values()) == CONFIG.clients
+    # The risk engine, kept in step all day, places every account where the exact
+    # computation over the book's own figures does.
+    final = s.risk_timeline[-1][1]
+    assert sum(final.values()) == CONFIG.clients
+    assert s.liquidations > 0 and s.forced_orders > 0  # the generated book has accounts
+    assert sum(s.calls.values()) > 0  # below the emergency and liquidation lines
     assert set(s.statuses) <= {status.value for status in RatioStatus}
     assert len(s.refused) >= 8  # the mistakes and the limits show many codes
     assert conservation_breaks(engine) == {}

@@ -99,6 +99,9 @@ class Book:
         self.outcomes: Counter[str] = Counter()  # accepted / rejection codes / fills
         self.applied_trades: set[str] = set()
         self.seen_order_ids: set[str] = set()  # accepted or refused: an id is used once
+        # Told of every transaction the ledger accepted, after the book learnt it (the risk
+        # engine keeps its arrays in step this way): (client id, transaction).
+        self.listeners: list[Callable[[str, Transaction], None]] = []
 
     # -- clients -------------------------------------------------------------------------
     def add_client(self, profile: ClientProfile, mirror: ClientMirror) -> None:
@@ -226,6 +229,8 @@ class Book:
             elif account == acc.LENDING_POOL:
                 pool = self.firm.lending_pool_available
                 pool[asset] = pool.get(asset, 0) + change
+        for listener in self.listeners:
+            listener(client_id, txn)
 
     # -- non-trade operations --------------------------------------------------------------
     def _withdrawal_line(self, client_id: str) -> Fraction:

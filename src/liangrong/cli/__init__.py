@@ -17,7 +17,17 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-COMMAND_MODULES = ("demo", "simulate", "account", "order", "calc", "ledger", "calendar")
+COMMAND_MODULES = (
+    "demo",
+    "simulate",
+    "account",
+    "order",
+    "calc",
+    "ledger",
+    "calendar",
+    "risk",
+    "stress",
+)
 
 
 @app.callback()

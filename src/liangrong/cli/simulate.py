@@ -175,6 +175,7 @@ def print_session(console: Console, summary: SessionSummary) -> None:
     for status in RatioStatus:  # from safe down to the emergency line
         lines.add_row(status.value, f"{summary.statuses[status.value]:,}")
     console.print(lines)
+    print_risk(console, summary)
     journal = summary.journal
     if journal is not None:
         console.print(
@@ -182,6 +183,40 @@ def print_session(console: Console, summary: SessionSummary) -> None:
             f"{journal.transactions:,} transactions, {journal.postings:,} postings\n"
             f"journal sha256: {journal.sha256}"
         )
+
+
+TIMELINE_ROWS = 12
+BAR_WIDTH = 12
+
+
+def print_risk(console: Console, summary: SessionSummary) -> None:
+    """The risk engine at work: accounts under each line through the session (a bar per
+    sampled minute), then the desk's decisions after settlement."""
+    timeline = summary.risk_timeline
+    if timeline:
+        step = max(1, -(-len(timeline) // TIMELINE_ROWS))
+        sampled = (
+            timeline[::step]
+            if timeline[-1] in timeline[::step]
+            else [*timeline[::step], timeline[-1]]
+        )
+        under = [s for s in RatioStatus if s is not RatioStatus.SAFE]
+        table = _table("Risk engine: accounts below each line", "time",
+                       *(s.value for s in under), "below warning")  # fmt: skip
+        worst = max(sum(c[s.value] for s in under[1:]) for _, c in sampled) or 1
+        for moment, counts in sampled:
+            below = sum(counts[s.value] for s in under[1:])
+            bar = "█" * round(BAR_WIDTH * below / worst)
+            table.add_row(moment, *(f"{counts[s.value]:,}" for s in under), f"{below:>5,} {bar}")
+        console.print(table)
+    desk = _table("Margin desk", "", "")
+    desk.add_row("status changes (exact, recorded)", f"{summary.status_changes:,}")
+    desk.add_row("forced liquidations", f"{summary.liquidations:,}")
+    desk.add_row("  forced orders accepted", f"{summary.forced_orders:,}")
+    desk.add_row("  recovery cases (shortfall)", f"{summary.recovery_cases:,}")
+    for state, count in _counted(summary.calls):
+        desk.add_row(f"after settlement: {state}", f"{count:,}")
+    console.print(desk)
 
 
 def _clock(snapshots: int) -> str:

@@ -77,6 +77,7 @@ class NoticeKind(Enum):
     MISSED = "missed"
     EMERGENCY = "emergency"
     CLOSED = "closed"
+    LIQUIDATION = "liquidation"  # the forced orders sent and their planned result (RISK-7)
 
 
 DEFAULT_CHANNELS: Mapping[NoticeKind, tuple[Channel, ...]] = MappingProxyType(
@@ -88,12 +89,19 @@ DEFAULT_CHANNELS: Mapping[NoticeKind, tuple[Channel, ...]] = MappingProxyType(
         NoticeKind.MISSED: (Channel.SMS, Channel.APP, Channel.PHONE),
         NoticeKind.EMERGENCY: (Channel.SMS, Channel.APP, Channel.PHONE),
         NoticeKind.CLOSED: (Channel.APP,),
+        NoticeKind.LIQUIDATION: (Channel.SMS, Channel.APP, Channel.PHONE),
     }
 )
 # The template (art. 6) has the business department inform the branch, which informs the
 # client, whenever action is asked of the client or taken against the account.
 _INFORM_BRANCH = frozenset(
-    {NoticeKind.WARNING, NoticeKind.CALL, NoticeKind.MISSED, NoticeKind.EMERGENCY}
+    {
+        NoticeKind.WARNING,
+        NoticeKind.CALL,
+        NoticeKind.MISSED,
+        NoticeKind.EMERGENCY,
+        NoticeKind.LIQUIDATION,
+    }
 )
 
 

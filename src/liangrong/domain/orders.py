@@ -111,3 +111,6 @@ class NonTradeRequest:
     amount_fen: int = 0
     symbol: str = ""
     quantity: int = 0
+    # The firm's own repayment from the account during forced liquidation (S1 art. 64):
+    # like a forced order it is not the client's business and the status does not stop it.
+    forced: bool = False

@@ -6,7 +6,8 @@ Precedence is ``order_codes.PRECEDENCE``, as for orders.  What each kind needs:
   kinds) or quantity (securities kinds) (INVALID_ORDER), a known security for the
   securities kinds (UNKNOWN_SECURITY);
 - status (RISK-6): in LIQUIDATION only deposits of collateral are taken (cash deposit,
-  transfer in: "everything but collateral transfer-in" is restricted); in CALL_RESTRICTED
+  transfer in: "everything but collateral transfer-in" is restricted), and the firm's own
+  (``forced``) direct repayments and returns from the account; in CALL_RESTRICTED
   nothing may leave the account (cash withdrawal, transfer out), because an account below
   the liquidation line is far below the withdrawal line whether or not that hook is wired;
 - TRANSFER_IN: only collateral or target securities (ORD-3 item 2, "take in only those");
@@ -45,6 +46,7 @@ _K = NonTradeKind
 _CASH_KINDS = frozenset({_K.CASH_DEPOSIT, _K.CASH_WITHDRAWAL, _K.DIRECT_REPAYMENT})
 _LIQUIDATION_ALLOWS = frozenset({_K.CASH_DEPOSIT, _K.TRANSFER_IN})
 _CALL_RESTRICTS = frozenset({_K.CASH_WITHDRAWAL, _K.TRANSFER_OUT})
+_FIRM_MAY_FORCE = frozenset({_K.DIRECT_REPAYMENT, _K.DIRECT_RETURN})
 
 
 def check_nontrade(
@@ -78,7 +80,8 @@ def check_nontrade(
     status = account.status
     if status is AccountStatus.CALL_RESTRICTED and kind in _CALL_RESTRICTS:
         return _C.ACCOUNT_CALL_RESTRICTED
-    if status is AccountStatus.LIQUIDATION and kind not in _LIQUIDATION_ALLOWS:
+    firm_forced = request.forced and kind in _FIRM_MAY_FORCE
+    if status is AccountStatus.LIQUIDATION and kind not in _LIQUIDATION_ALLOWS and not firm_forced:
         return _C.ACCOUNT_IN_LIQUIDATION
     if kind is _K.CASH_DEPOSIT:
         return NOTHING_HELD

@@ -182,6 +182,12 @@ class StatusBoard:
     def status(self, client_id: str) -> RatioStatus:
         return self.status_of(self.book.account_of(client_id))
 
+    def restore(self, client_id: str, status: RatioStatus) -> None:
+        """The status an account was last recorded in (a new day's engine starts from it,
+        so the first prices report only what changed since)."""
+        self._grow()
+        self._levels[self.book.account_of(client_id)] = _LEVEL_OF[status]
+
     def counts(self) -> dict[RatioStatus, int]:
         self._grow()
         tally = np.bincount(self._levels[: self.book.n_accounts], minlength=len(LEVELS))

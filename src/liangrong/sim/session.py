@@ -29,6 +29,7 @@ from sqlalchemy import Engine, func, select
 from liangrong.book.accounts import margin_account
 from liangrong.book.loader import load_firm_state, load_mirrors
 from liangrong.book.service import Book, OrderStatus
+from liangrong.desk.service import Desk, LiquidationRun
 from liangrong.domain import margin
 from liangrong.domain.orders import NonTradeRequest, Order
 from liangrong.domain.rejections import Rejection
@@ -37,6 +38,7 @@ from liangrong.ledger import schema as s
 from liangrong.ledger.digest import JournalDigest, journal_digest
 from liangrong.ledger.journal import Ledger
 from liangrong.sim.book_generator import GeneratedBook, generate_book, profiles_on
+from liangrong.sim.calendar_data import load_shipped_calendar
 from liangrong.sim.demo_loader import load_demo
 from liangrong.sim.exchange import Cancelled, Event, Rejected, SimulatedExchange
 from liangrong.sim.exchange import Fill as ExchangeFill
@@ -119,6 +121,13 @@ class SessionSummary:
     requests_refused: Counter[str] = field(default_factory=Counter)
     revaluations: int = 0
     statuses: Counter[str] = field(default_factory=Counter)  # ratio vs lines at the end
+    # The risk engine's counts by status, sampled each minute: (time, counts).
+    risk_timeline: list[tuple[str, dict[str, int]]] = field(default_factory=list)
+    status_changes: int = 0  # confirmed exactly, recorded with their time and prices
+    calls: Counter[str] = field(default_factory=Counter)  # settlement decisions by state
+    liquidations: int = 0  # forced-liquidation runs
+    forced_orders: int = 0  # their orders accepted by the book
+    recovery_cases: int = 0
     journal: JournalDigest | None = None
     timings: dict[str, float] = field(default_factory=dict)  # seconds, wall clock
 
@@ -141,7 +150,9 @@ def run_session(
 ) -> SessionSummary:
     """Load the reference data, generate (or reuse) the book, run the session, digest."""
     tick = _Stopwatch()
-    clock = SimClock(_moment(config.on, time(8, 0)))
+    # The clock starts on the trading day itself (``config.on`` may be a weekend), so every
+    # record of the session carries that day's times.
+    clock = SimClock(_moment(load_shipped_calendar().on_or_before(config.on), time(8, 0)))
     load_demo(engine, config.on, clock=clock)
     ref = load_reference_day(engine, config.on)
     day = ref.trading_date
@@ -206,6 +217,8 @@ class _Session:
         mirrors = load_mirrors(engine, ids)
         for profile in profiles_on(engine, book_info.profiles, self.day):
             self.book.add_client(profile, mirrors[profile.client_id])
+        self.desk = Desk.open(engine, self.book, clock, prices_at=_moment(self.day, time(9, 15)))
+        self.runs: list[LiquidationRun] = []
         self.exchange = SimulatedExchange(self.sim.table)
         self.exchange.open_day(self.trading_day)
         self.rng = random.Random(f"session:{config.seed}:{self.day.isoformat()}")
@@ -229,6 +242,9 @@ class _Session:
             self.clock.set(_moment(self.day, snap.time))
             last = self._prices(snap, last)
             self._events(self.exchange.on_snapshot(snap))
+            if number % SNAPSHOTS_PER_MINUTE == 1:
+                self._liquidate_due()
+                self._sample(snap)
             if number % self.config.revalue_every == 0:
                 swept = self._sweep(snap, swept)
             for _ in range(self._count(self.config.actions_per_client_hour)):
@@ -242,11 +258,30 @@ class _Session:
         self._close()
 
     def _prices(self, snap: Snapshot, before: np.ndarray) -> np.ndarray:
-        market = self.book.market
-        for i in np.flatnonzero(snap.last_li != before).tolist():
-            market.set_price(self.symbols[i], int(snap.last_li[i]))
-        market.prices_at = _moment(self.day, snap.time).isoformat()
+        """The book's prices and the risk engine's move together (``Desk.on_prices``)."""
+        moved = np.flatnonzero(snap.last_li != before).tolist()
+        prices = {self.symbols[i]: int(snap.last_li[i]) for i in moved}
+        self.desk.on_prices(_moment(self.day, snap.time), prices)
         return snap.last_li
+
+    def _sample(self, snap: Snapshot) -> None:
+        counts = self.desk.risk.statuses.counts()
+        self.summary.risk_timeline.append(
+            (snap.time.strftime("%H:%M"), {status.value: n for status, n in counts.items()})
+        )
+
+    def _liquidate_due(self) -> None:
+        """Accounts whose liquidation is due (a missed call, the emergency line): the desk's
+        forced orders go to the exchange like any accepted order."""
+        for client in self.desk.due_today():
+            run = self.desk.liquidate(client)
+            self.runs.append(run)
+            self.summary.liquidations += 1
+            self.summary.recovery_cases += run.plan.recovery is not None
+            for sent in run.submitted:
+                if sent.order is not None and sent.ack.accepted:
+                    self.summary.forced_orders += 1
+                    self._events(self.exchange.submit_order(sent.order))
 
     def _sweep(self, snap: Snapshot, since: np.ndarray) -> np.ndarray:
         """Revalue every account holding or short a security that moved since the last sweep."""
@@ -328,9 +363,16 @@ class _Session:
         self.summary.filled_orders = sum(
             1 for order in self.book.orders.values() if order.status is OrderStatus.FILLED
         )
+        for run in self.runs:
+            self.desk.complete(run)
         book, market = self.book, self.book.market
         for client, mirror in book.mirrors.items():
             book.revalue(client)
             lines = status_lines(self.ref, client)
             ratio = margin.maintenance_ratio(margin_account(mirror, market))
             self.summary.statuses[margin.ratio_status(ratio, lines).value] += 1
+        close = _moment(self.day, time(15, 0))
+        self.clock.set(close)
+        report = self.desk.settle(close)
+        self.summary.calls.update(d.state.value for d in report.decisions.values())
+        self.summary.status_changes = self.desk.status_changes

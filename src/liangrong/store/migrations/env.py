@@ -5,7 +5,11 @@ from __future__ import annotations
 from alembic import context
 
 # The reference tables' module puts them on the ledger's metadata: one MetaData, whole store.
-from liangrong.store import restriction_tables  # noqa: F401  (registers its tables)
+from liangrong.store import (  # noqa: F401  (each registers its tables)
+    other_collateral,
+    restriction_tables,
+    risk_tables,
+)
 from liangrong.store.schema import metadata
 
 connection = context.config.attributes.get("connection")

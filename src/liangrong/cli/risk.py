@@ -1,0 +1,205 @@
+"""``liangrong risk summary|account|calls`` and ``liangrong liquidate plan ID [--execute]``.
+
+The figures are the risk engine's over the store's book at the day's reference prices (its
+previous close), and say so; the calls, notices and liquidation runs are the desk's records.
+Read only, except ``liquidate plan --execute``, which sends the plan's forced orders through
+the book, fills them at the planned prices (the simulated market) and records the run.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime
+from fractions import Fraction
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from liangrong.cli.account import percent, yuan
+from liangrong.cli.simulate import parse_date
+from liangrong.cli.store_option import open_store, store_option
+from liangrong.desk.service import Desk
+from liangrong.domain import margin
+from liangrong.domain.liquidation import CashRepayment, LiquidationPlan, PlannedOrder
+from liangrong.domain.margin import RatioStatus
+from liangrong.domain.margin_calls import Notice
+from liangrong.domain.settlement import Fill
+from liangrong.sim.desk_view import NoBook, open_desk
+from liangrong.sim.reference_day import NoReferenceData
+from liangrong.sim.session import CST, SimClock
+from liangrong.store import risk_records as records
+
+risk_app = typer.Typer(
+    help="Risk over the whole book: statuses, calls, notices.", no_args_is_help=True
+)
+liquidate_app = typer.Typer(help="Forced liquidation (RISK-7).", no_args_is_help=True)
+DateOption = Annotated[
+    str | None, typer.Option("--date", help="Trading day (default: the last on or before today).")
+]
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(risk_app, name="risk")
+    app.add_typer(liquidate_app, name="liquidate")
+
+
+def _desk(store: str, on: str | None, execute: bool = False) -> Desk:
+    try:
+        clock = SimClock(datetime.now(CST)) if execute else None
+        return open_desk(open_store(store), parse_date(on), clock)[0]
+    except (NoBook, NoReferenceData) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+
+
+def _known(desk: Desk, client: str) -> None:
+    if client not in desk.book.profiles:
+        typer.echo(f"error: no client {client} in the store's book", err=True)
+        raise typer.Exit(1)
+
+
+@risk_app.command("summary")
+def summary(on: DateOption = None, store: str = store_option()) -> None:
+    """Accounts and debt by status, open calls, liquidations and bad debts."""
+    desk = _desk(store, on)
+    console = Console()
+    console.print(f"figures at {desk.book.market.prices_at} (reference prices)")
+    accounts: Counter[RatioStatus] = Counter()
+    debt: dict[RatioStatus, Fraction] = {s: Fraction(0) for s in RatioStatus}
+    for client in sorted(desk.book.profiles):
+        status = desk.risk.statuses.status(client)
+        accounts[status] += 1
+        debt[status] += margin.total_debt(desk.ratio(client)[0])
+    table = Table(
+        "status", "accounts", "debt (yuan)", title="Accounts by status", title_justify="left"
+    )
+    for status in RatioStatus:
+        table.add_row(status.value, f"{accounts[status]:,}", yuan(debt[status]))
+    console.print(table)
+    engine = open_store(store)
+    states = Counter(r.state.value for r in records.latest_calls(engine).values() if r.call)
+    by_state = ", ".join(f"{k} {v}" for k, v in sorted(states.items())) or "none"
+    cases = records.load_recovery_cases(engine)
+    shortfall = yuan(sum(c.shortfall_fen for c in cases))
+    runs = len(records.liquidation_history(engine))
+    console.print(f"open calls: {sum(states.values()):,} ({by_state}); liquidation runs: {runs:,}")
+    console.print(f"recovery cases (bad debt): {len(cases):,}, shortfall {shortfall} yuan")
+
+
+@risk_app.command("account")
+def account(
+    client: Annotated[str, typer.Argument(help="The client id, e.g. C000001.")],
+    on: DateOption = None,
+    store: str = store_option(),
+) -> None:
+    """One account: ratio against its lines, status, call, status history and notices."""
+    desk = _desk(store, on)
+    _known(desk, client)
+    engine, console = open_store(store), Console()
+    _, ratio = desk.ratio(client)
+    console.print(
+        f"[bold]{client}[/bold] maintenance ratio {percent(ratio)} "
+        f"at {desk.book.market.prices_at}: "
+        f"{desk.risk.statuses.status(client).value}; account status "
+        f"{desk.book.profiles[client].status.value}"
+    )
+    call = records.latest_calls(engine, [client]).get(client)
+    if call is not None and call.call is not None:
+        c = call.call
+        console.print(
+            f"call {c.call_id}: {c.state.value}, opened {c.opened_on} "
+            f"at {percent(c.ratio_at_open)}, target {percent(c.target)} by {c.deadline}"
+        )
+    history = Table(
+        "at", "from", "to", "ratio", "prices at", title="Status changes", title_justify="left"
+    )
+    for r in records.status_history(engine, client)[-10:]:
+        history.add_row(r.at, r.old, r.new, percent(r.ratio), r.prices_at)
+    console.print(history)
+    _notices(console, records.load_notices(engine, client_id=client)[-10:])
+
+
+def _notices(console: Console, notices: list[Notice]) -> None:
+    table = Table(
+        "at", "client", "kind", "channels", "branch", "text", title="Notices", title_justify="left"
+    )
+    for n in notices:
+        channels = ",".join(c.value for c in n.channels)
+        table.add_row(n.at.isoformat(), n.client_id, n.kind.value, channels, n.branch, n.text_en)
+    console.print(table)
+
+
+@risk_app.command("calls")
+def calls(
+    client: Annotated[str | None, typer.Option(help="Only this client.")] = None,
+    store: str = store_option(),
+) -> None:
+    """Open calls (and liquidations required) with their deadlines, and the latest notices."""
+    engine, console = open_store(store), Console()
+    table = Table("client", "state", "opened", "ratio then", "target", "deadline", "account status",
+                  title="Open calls", title_justify="left")  # fmt: skip
+    wanted = None if client is None else [client]
+    for r in records.latest_calls(engine, wanted).values():
+        if r.call is None:
+            continue
+        c = r.call
+        table.add_row(r.client_id, c.state.value, str(c.opened_on), percent(c.ratio_at_open),
+                      percent(c.target), str(c.deadline), r.account_status.value)  # fmt: skip
+    console.print(table)
+    _notices(console, records.load_notices(engine, client_id=client)[-20:])
+
+
+def print_plan(console: Console, plan: LiquidationPlan) -> None:
+    console.print(
+        f"plan for {plan.client_id} ({plan.reason.value}, {plan.mode.value}): ratio "
+        f"{percent(plan.ratio_before)} -> {percent(plan.ratio_after)}, target "
+        f"{percent(plan.target)}, {'reached' if plan.reached else 'NOT reached'}"
+    )
+    table = Table("step", "kind", "security", "quantity", "price", "amount", "fees", "repays",
+                  title="Steps", title_justify="left")  # fmt: skip
+    for number, step in enumerate(plan.steps, start=1):
+        if isinstance(step, PlannedOrder):
+            table.add_row(str(number), step.kind.value, step.symbol, f"{step.quantity:,}",
+                          f"{step.price_li / 1000:.3f}", yuan(step.amount_fen), yuan(step.fees_fen),
+                          yuan(step.repays_fen))  # fmt: skip
+        elif isinstance(step, CashRepayment):
+            table.add_row(str(number), "direct repayment", "", "", "", yuan(step.amount_fen), "",
+                          yuan(step.financing_fen + step.charges_fen))  # fmt: skip
+    console.print(table)
+    for skipped in plan.skipped:
+        console.print(f"skipped {skipped.symbol} ({skipped.side.value}): {skipped.why.value}")
+    if plan.recovery is not None:
+        console.print(f"recovery case: shortfall {yuan(plan.recovery.shortfall_fen)} yuan")
+
+
+@liquidate_app.command("plan")
+def plan(
+    client: Annotated[str, typer.Argument(help="The client id, e.g. C000001.")],
+    execute: Annotated[
+        bool, typer.Option(help="Send the forced orders, fill them at the planned prices, record.")
+    ] = False,
+    on: DateOption = None,
+    store: str = store_option(),
+) -> None:
+    """The least sold that restores the call target, at the day's reference prices."""
+    desk = _desk(store, on, execute)
+    _known(desk, client)
+    console = Console()
+    if not execute:
+        print_plan(console, desk.plan(client))
+        return
+    run = desk.liquidate(client)
+    print_plan(console, run.plan)
+    for sent in run.submitted:
+        if sent.order is None or not sent.ack.accepted:
+            code = sent.ack.code.name if sent.ack.code else ""
+            console.print(f"step {sent.step} refused by the book: {code}")
+            continue
+        o = sent.order
+        desk.book.on_fill(Fill(f"{o.order_id}:fill", o.order_id, o.symbol, o.side, o.price_li,
+                               o.quantity, desk.book.market.trading_date))  # fmt: skip
+    desk.complete(run)
+    _, ratio = desk.ratio(client)
+    console.print(f"executed: ratio now {percent(ratio)}; run {run.run_id} recorded")

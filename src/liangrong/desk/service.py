@@ -1,0 +1,365 @@
+"""The desk over one trading day: risk in step with the book, margin calls after settlement
+(and intraday on the emergency line), forced liquidation through the trading path.
+
+See the package docstring for the invariants.  Times: every record carries the desk's clock
+reading (simulated in a session); status changes carry the price time they used.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from fractions import Fraction
+
+from sqlalchemy import Engine
+
+from liangrong.book.accounts import margin_account
+from liangrong.book.service import Book
+from liangrong.desk.liquidation import (
+    Submitted,
+    liquidation_input,
+    plan_json,
+    repay_from_cash,
+    submit_orders,
+)
+from liangrong.domain import margin
+from liangrong.domain.journal import Transaction
+from liangrong.domain.liquidation import (
+    LiquidationPlan,
+    LiquidationPolicy,
+    LiquidationReason,
+    plan_liquidation,
+)
+from liangrong.domain.margin import RatioStatus
+from liangrong.domain.margin_calls import (
+    DEFAULT_CHANNELS,
+    CallDecision,
+    CallRule,
+    Evaluation,
+    EvaluationKind,
+    MarginCall,
+    Notice,
+    NoticeKind,
+    evaluate,
+)
+from liangrong.domain.money import fen_to_yuan_text
+from liangrong.domain.pretrade_state import AccountStatus
+from liangrong.domain.rule_book import lines_for, terms_for
+from liangrong.risk.engine import RiskEngine
+from liangrong.risk.loader import load_book
+from liangrong.risk.statuses import StatusChange, rule_book_lines
+from liangrong.store import risk_records as records
+
+Clock = Callable[[], datetime]
+DEFAULT_BRANCH = "HQ"
+# Accounts the settlement evaluation must look at: below the warning line (or an open call).
+_CALLABLE = frozenset({RatioStatus.WARNING, RatioStatus.LIQUIDATION, RatioStatus.EMERGENCY})
+
+
+@dataclass(frozen=True, slots=True)
+class LiquidationRun:
+    run_id: str
+    plan: LiquidationPlan
+    submitted: tuple[Submitted, ...]
+
+
+@dataclass
+class SettlementReport:
+    """What one settlement evaluation decided, by call state."""
+
+    on: date
+    evaluated: int = 0
+    decisions: dict[str, CallDecision] = field(default_factory=dict)
+
+    def count(self, state: str) -> int:
+        return sum(1 for d in self.decisions.values() if d.state.value == state)
+
+
+class Desk:
+    def __init__(
+        self,
+        store: Engine,
+        book: Book,
+        risk: RiskEngine,
+        clock: Clock,
+        branches: Mapping[str, str] | None = None,
+        recording: bool = True,
+    ) -> None:
+        self.store, self.book, self.risk, self.clock = store, book, risk, clock
+        # False: a what-if view; decisions apply in memory only and nothing is stored.
+        self.recording = recording
+        self.branches = dict(branches or {})
+        self.calls: dict[str, MarginCall] = {}
+        self.liquidation_due: dict[str, LiquidationReason] = {}
+        self.runs: dict[str, LiquidationRun] = {}
+        self.status_changes = 0
+        book.listeners.append(self._posted)
+        self._restore()
+
+    @classmethod
+    def open(
+        cls,
+        store: Engine,
+        book: Book,
+        clock: Clock,
+        branches: Mapping[str, str] | None = None,
+        prices_at: datetime | None = None,
+        recording: bool = True,
+    ) -> Desk:
+        """The risk engine loaded from the store (which must hold what the book holds), with
+        the day's lists and opening prices (taken at ``prices_at``, by default now), and the
+        clients' call states restored."""
+        market = book.market
+        firm, own = rule_book_lines(market.rule_book, market.trading_date, sorted(book.profiles))
+        risk = RiskEngine(load_book(store), firm, own)
+        known = risk.book.accounts.index
+        for client, status in records.latest_statuses(store).items():
+            if client in known:
+                risk.statuses.restore(client, RatioStatus(status))
+        risk.on_haircuts({symbol: market.haircut(symbol) for symbol in market.securities})
+        desk = cls(store, book, risk, clock, branches, recording)
+        desk.on_prices(prices_at or clock(), market.prices_li)
+        return desk
+
+    def _restore(self) -> None:
+        """Open calls and restrictions carry over from earlier days."""
+        latest = records.latest_calls(self.store, self.book.profiles)
+        for client in sorted(self.book.profiles):
+            record = latest.get(client)
+            if record is None:  # no call on record: nothing restricts the account
+                self._restrict(client, AccountStatus.NORMAL)
+                continue
+            if record.call is not None:
+                self.calls[client] = record.call
+            if record.liquidation_reason is not None:
+                self.liquidation_due[client] = record.liquidation_reason
+            self._restrict(client, record.account_status)
+
+    def _restrict(self, client_id: str, status: AccountStatus) -> None:
+        profile = self.book.profiles.get(client_id)
+        if profile is not None and profile.status is not status:
+            profile.status = status
+            self.book.revalue(client_id)
+
+    def branch(self, client_id: str) -> str:
+        return self.branches.get(client_id, DEFAULT_BRANCH)
+
+    # -- risk in step --------------------------------------------------------------------------
+    def _posted(self, client_id: str, txn: Transaction) -> None:
+        self._record(self.risk.on_transaction(txn, self.clock()))
+
+    def on_prices(self, at: datetime, prices_li: Mapping[str, int]) -> list[StatusChange]:
+        """A snapshot: the book's valuation prices and the engine's move together."""
+        market = self.book.market
+        for symbol, price in prices_li.items():
+            if market.prices_li.get(symbol) != price:
+                market.set_price(symbol, price)
+        market.prices_at = at.isoformat()
+        changes = self.risk.on_prices(at, prices_li)
+        self._record(changes)
+        return changes
+
+    def _record(self, changes: list[StatusChange]) -> None:
+        if not changes:
+            return
+        self.status_changes += len(changes)
+        if self.recording:
+            self._save_changes(changes)
+        for change in changes:
+            if change.new is RatioStatus.EMERGENCY and change.client_id in self.book.profiles:
+                self.evaluate(change.client_id, EvaluationKind.INTRADAY, change.at)
+
+    def _save_changes(self, changes: list[StatusChange]) -> None:
+        records.save_status_changes(
+            self.store,
+            [
+                records.StatusRecord(
+                    c.client_id,
+                    c.old.value,
+                    c.new.value,
+                    c.at.isoformat(),
+                    c.ratio,
+                    _lines_text(c.lines),
+                    c.prices_at.isoformat(),
+                )
+                for c in changes
+            ],
+        )
+
+    # -- margin calls --------------------------------------------------------------------------
+    def ratio(self, client_id: str) -> tuple[margin.Account, Fraction | None]:
+        account = margin_account(self.book.mirrors[client_id], self.book.market)
+        return account, margin.maintenance_ratio(account)
+
+    def evaluate(self, client_id: str, kind: EvaluationKind, at: datetime) -> CallDecision:
+        """One evaluation of one account, recorded and applied to its trading status."""
+        market, on = self.book.market, self.book.market.trading_date
+        account, ratio = self.ratio(client_id)
+        ev = Evaluation(
+            client_id=client_id,
+            branch=self.branch(client_id),
+            on=on,
+            at=at,
+            kind=kind,
+            ratio=ratio,
+            account=account,
+        )
+        lines = lines_for(market.rule_book, client_id, on).lines
+        rule = CallRule.from_terms(terms_for(market.rule_book, client_id, on))
+        before = self.calls.get(client_id)
+        decision = evaluate(ev, lines, rule, self.book.calendar, before)
+        if self.recording:
+            records.save_call_decision(self.store, ev, decision, before)
+        if decision.call is None:
+            self.calls.pop(client_id, None)
+        else:
+            self.calls[client_id] = decision.call
+        if decision.liquidation is None:
+            self.liquidation_due.pop(client_id, None)
+        else:
+            self.liquidation_due[client_id] = decision.liquidation
+        self._restrict(client_id, decision.account_status)
+        return decision
+
+    def candidates(self) -> list[str]:
+        """Accounts a settlement evaluation must look at: the engine's exact status below
+        the warning line, or a call open; every other account would be left as it is."""
+        statuses = self.risk.statuses
+        return sorted(
+            client
+            for client in self.book.profiles
+            if client in self.calls or statuses.status(client) in _CALLABLE
+        )
+
+    def settle(self, at: datetime, clients: Iterable[str] | None = None) -> SettlementReport:
+        """The evaluation after the day's settlement (RISK-6)."""
+        report = SettlementReport(self.book.market.trading_date)
+        for client in self.candidates() if clients is None else clients:
+            report.decisions[client] = self.evaluate(client, EvaluationKind.SETTLEMENT, at)
+            report.evaluated += 1
+        return report
+
+    # -- forced liquidation --------------------------------------------------------------------
+    def plan(self, client_id: str, reason: LiquidationReason | None = None) -> LiquidationPlan:
+        """The plan for an account at the book's current prices (nothing is sent)."""
+        why = reason or self.liquidation_due.get(client_id, LiquidationReason.CALL_MISSED)
+        market = self.book.market
+        target = terms_for(market.rule_book, client_id, market.trading_date).call_target
+        policy = LiquidationPolicy(target)
+        return plan_liquidation(liquidation_input(self.book, client_id, why), policy, market.fees)
+
+    def due_today(self) -> list[str]:
+        """Accounts whose liquidation starts on or before today and has no run today yet."""
+        on = self.book.market.trading_date
+        due = []
+        for client in sorted(self.liquidation_due):
+            call = self.calls.get(client)
+            starts = call.deadline if call is not None else on
+            if (
+                on > starts or self.liquidation_due[client] is LiquidationReason.EMERGENCY_LINE
+            ) and (f"liquidation:{client}:{on.isoformat()}" not in self.runs):
+                due.append(client)
+        return due
+
+    def liquidate(self, client_id: str, reason: LiquidationReason | None = None) -> LiquidationRun:
+        """Plan and send the forced orders; record the run, its recovery case and the report
+        to the client.  A second call on the same day returns the first run."""
+        if not self.recording:
+            raise RuntimeError("a what-if desk plans only: liquidation is recorded")
+        on = self.book.market.trading_date
+        run_id = f"liquidation:{client_id}:{on.isoformat()}"
+        if run_id in self.runs:
+            return self.runs[run_id]
+        plan = self.plan(client_id, reason)
+        submitted = tuple(submit_orders(self.book, run_id, plan))
+        run = LiquidationRun(run_id, plan, submitted)
+        self.runs[run_id] = run
+        at = self.clock()
+        orders = [
+            {"order_id": s.order.order_id, "accepted": s.ack.accepted,
+             "code": s.ack.code.name if s.ack.code else None}
+            for s in submitted if s.order is not None
+        ]  # fmt: skip
+        records.save_liquidation_run(
+            self.store,
+            records.RunRecord(
+                run_id, client_id, on, at.isoformat(), plan.reason.value, plan.mode.value,
+                plan.ratio_before, _planned_ratio(plan), plan.reached, plan_json(plan),
+                _json(orders),
+            ),
+            plan.recovery,
+        )  # fmt: skip
+        records.save_notices(self.store, [self._report(run, at)])
+        return run
+
+    def complete(self, run: LiquidationRun) -> list[Submitted]:
+        """After the run's orders filled: the plan's direct repayments from free cash."""
+        return repay_from_cash(self.book, run.run_id, run.plan)
+
+    def _report(self, run: LiquidationRun, at: datetime) -> Notice:
+        plan, on = run.plan, self.book.market.trading_date
+        sent = sum(1 for s in run.submitted if s.ack.accepted)
+        sold = fen_to_yuan_text(plan.sold_value_fen)
+        shortfall = plan.recovery.shortfall_fen if plan.recovery else 0
+        zh = (
+            f"【强制平仓】{on}日因{_REASON_ZH[plan.reason]}对您的信用账户强制平仓："
+            f"委托{sent}笔，计划卖出{sold}元。"
+        )
+        en = (
+            f"[Forced liquidation] On {on} your credit account is being liquidated "
+            f"({plan.reason.value}): {sent} orders sent, {sold} yuan planned to be sold."
+        )
+        if shortfall:
+            zh += f"平仓后仍欠{fen_to_yuan_text(shortfall)}元，将依法追索。"
+            en += (
+                f" After liquidation {fen_to_yuan_text(shortfall)} yuan remain owed "
+                "and will be recovered."
+            )
+        return Notice(
+            notice_id=f"{run.run_id}:report",
+            client_id=plan.client_id,
+            branch=self.branch(plan.client_id),
+            inform_branch=True,
+            channels=DEFAULT_CHANNELS[NoticeKind.LIQUIDATION],
+            at=at,
+            kind=NoticeKind.LIQUIDATION,
+            ratio=plan.ratio_before,
+            line=None,
+            target=plan.target,
+            deadline=None,
+            deadline_provisional=False,
+            liquidation_from=on,
+            top_up_fen=None,
+            repay_fen=None,
+            text_zh=zh,
+            text_en=en,
+        )
+
+
+_REASON_ZH = {
+    LiquidationReason.CALL_MISSED: "未在期限内补足担保物",
+    LiquidationReason.EMERGENCY_LINE: "维持担保比例低于紧急平仓线",
+    LiquidationReason.CONTRACT_EXPIRED: "合约到期未了结",
+    LiquidationReason.JUDICIAL_ENFORCEMENT: "司法强制执行",
+    LiquidationReason.EARLY_TERMINATION: "合同提前终止",
+}
+
+
+def _planned_ratio(plan: LiquidationPlan) -> Fraction | None:
+    return plan.ratio_after
+
+
+def _json(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
+def _lines_text(lines: margin.Lines) -> str:
+    def pct(line: Fraction | None) -> str:
+        return "-" if line is None else f"{line.numerator}/{line.denominator}"
+
+    return (
+        f"attention={pct(lines.attention)} warning={pct(lines.warning)} "
+        f"liquidation={pct(lines.liquidation)} emergency={pct(lines.emergency)}"
+    )
