@@ -15,6 +15,7 @@ from fractions import Fraction
 from liangrong.book.market import MarketDay
 from liangrong.book.mirror import ClientMirror, OpenContract
 from liangrong.domain import margin
+from liangrong.domain.concentration import ConcentrationClass, check_limit_bp
 from liangrong.domain.contracts import ContractKind, ContractOrder, sort_contracts
 from liangrong.domain.money import LI_PER_FEN, Rounding, round_fraction
 from liangrong.domain.orders import AccountType
@@ -185,7 +186,20 @@ def refresh(
         lockup_symbols=profile.lockup_symbols,
         has_open_financing=financing_owed > 0
         or any(c.charges_outstanding_fen for c in mirror.open_contracts(ContractKind.FINANCING)),
+        concentration_caps_bp=_tiered_caps(account, profile, market),
     )
+
+
+def _tiered_caps(
+    account: margin.Account, profile: ClientProfile, market: MarketDay
+) -> dict[ConcentrationClass, int]:
+    """The firm's caps at the account's ratio now, never looser than the client's own."""
+    rule = market.concentration_rule
+    if rule is None:
+        return {}
+    caps = rule.caps_for(margin.maintenance_ratio(account))
+    agreed = profile.concentration_limit_bp
+    return {cls: min(check_limit_bp(cap), agreed) for cls, cap in caps.items()}
 
 
 NO_LIMIT_LI = 10**18  # no debt: everything may leave (RISK-8)

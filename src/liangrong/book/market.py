@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from fractions import Fraction
 
+from liangrong.domain.concentration import ConcentrationRule, concentration_class
 from liangrong.domain.contracts import ContractKind
 from liangrong.domain.fees import FeeSchedule
 from liangrong.domain.lists import DailyLists
@@ -43,6 +44,7 @@ class MarketDay:
     securities: dict[str, SecurityState] = field(default_factory=dict)
     prices_li: dict[str, int] = field(default_factory=dict)  # the latest trade (valuation)
     prices_at: str = ""  # the time of ``prices_li``
+    concentration_rule: ConcentrationRule | None = None  # the firm's tiers in force (RISK-10)
 
     def haircut(self, symbol: str) -> Fraction:
         return self.firm_lists.haircut(symbol) or Fraction(0)
@@ -92,6 +94,7 @@ def build_market_day(
             limit_up_li=up,
             limit_down_li=down,
             money_market=symbol in money_market,
+            concentration_class=concentration_class(security.board, security.kind),
         )
         day.prices_li[symbol] = close
     return day

@@ -16,7 +16,10 @@ Units and formulas (exact integers, no division on any decision):
   financing_used + short_used + new ≤ total_limit; pools: financing ≤ pool cash, shares ≤
   pool shares (ACC-3: never over-lent);
 - concentration (margin buys only): with H the security's value held, B the collateral base
-  (``reservations.concentration_base_li``), L the limit in bp, V the buy's value_li: refused
+  (``reservations.concentration_base_li``), L the limit in bp (the firm's tiered cap of the
+  security's class at the account's ratio, ``AccountState.concentration_caps_bp``, never
+  looser than the client's own; the client's own for a security without a class), V the
+  buy's value_li: refused
   when H × 10_000 ≥ L × B with B > 0 (already reaches, "达到" includes the bound) or when
   (H + V) × 10_000 > L × (B + V) (the buy would carry it past L).  A limit above 10_000 bp
   can never be reached: it switches the check off.
@@ -194,6 +197,8 @@ def _margin_buy(
     held = position.value_li if position is not None else 0
     base = concentration_base_li(account)
     limit_bp = account.concentration_limit_bp
+    if security.concentration_class is not None:
+        limit_bp = account.concentration_caps_bp.get(security.concentration_class, limit_bp)
     if (base > 0 and held * _E4 >= limit_bp * base) or (
         (held + value_li) * _E4 > limit_bp * (base + value_li)
     ):

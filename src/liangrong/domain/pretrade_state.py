@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import Enum
 
+from liangrong.domain.concentration import ConcentrationClass
 from liangrong.domain.orders import AccountType, OrderKind
 
 
@@ -73,6 +74,9 @@ class AccountState:
     insider_symbols: frozenset[str] = frozenset()  # directors, supervisors, managers, 5% holders
     lockup_symbols: frozenset[str] = frozenset()  # strategic placement investors in lock-up
     has_open_financing: bool = False
+    # The firm's tiered caps at the account's ratio (RISK-10), the client's agreed limit
+    # applied, by class; a class not named here takes ``concentration_limit_bp``.
+    concentration_caps_bp: dict[ConcentrationClass, int] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -96,6 +100,7 @@ class SecurityState:
     limit_up_li: int
     limit_down_li: int
     money_market: bool = False  # locked short proceeds may buy it (ORD-5)
+    concentration_class: ConcentrationClass | None = None  # which tiered cap applies
 
 
 @dataclass(slots=True)

@@ -28,6 +28,7 @@ from liangrong.domain.lists import DailyLists
 from liangrong.domain.restrictions import halts_in_force
 from liangrong.domain.rule_book import RuleBook, lines_for
 from liangrong.domain.securities import Security
+from liangrong.sim.concentration_seed import concentration_rule_for
 from liangrong.sim.fee_seed import fee_schedule_on
 from liangrong.sim.index_history import DEFAULT_WINDOW, load_window
 from liangrong.sim.prices import ETF_LIMIT_OVERRIDES, PriceSimulator, TradingDay
@@ -144,6 +145,7 @@ def market_day(ref: ReferenceDay, day: TradingDay) -> MarketDay:
         ref.money_market,
     )
     market.prices_at = f"reference prices of {ref.prices_date.isoformat()}"
+    market.concentration_rule = concentration_rule_for(ref.trading_date)
     return market
 
 
