@@ -51,6 +51,8 @@ def test_summary_counts_every_account_once(session_store) -> None:
     assert sum(counts.values()) == CONFIG.clients
     for status in RatioStatus:
         assert f"│ {status.value:<11} │ {counts[status]:<8,} │" in result.stdout
+    assert "Accounts by class" in result.stdout and "substandard 次级类" in result.stdout
+    assert "Top client concentrations" in result.stdout
     open_calls = [r for r in records.latest_calls(engine).values() if r.call is not None]
     assert f"open calls: {len(open_calls):,}" in result.stdout
 

@@ -21,11 +21,12 @@ from liangrong.cli.account import percent, yuan
 from liangrong.cli.simulate import parse_date
 from liangrong.cli.store_option import open_store, store_option
 from liangrong.desk.service import Desk
-from liangrong.domain import margin
 from liangrong.domain.liquidation import CashRepayment, LiquidationPlan, PlannedOrder
 from liangrong.domain.margin import RatioStatus
 from liangrong.domain.margin_calls import Notice
 from liangrong.domain.settlement import Fill
+from liangrong.risk.summary import BadDebt, daily_summary
+from liangrong.sim.concentration_seed import concentration_rule_for
 from liangrong.sim.desk_view import NoBook, open_desk
 from liangrong.sim.reference_day import NoReferenceData
 from liangrong.sim.session import CST, SimClock
@@ -62,30 +63,56 @@ def _known(desk: Desk, client: str) -> None:
 
 @risk_app.command("summary")
 def summary(on: DateOption = None, store: str = store_option()) -> None:
-    """Accounts and debt by status, open calls, liquidations and bad debts."""
+    """Accounts and debt by status and class, top concentrations, calls, bad debts."""
     desk = _desk(store, on)
-    console = Console()
-    console.print(f"figures at {desk.book.market.prices_at} (reference prices)")
-    accounts: Counter[RatioStatus] = Counter()
-    debt: dict[RatioStatus, Fraction] = {s: Fraction(0) for s in RatioStatus}
-    for client in sorted(desk.book.profiles):
-        status = desk.risk.statuses.status(client)
-        accounts[status] += 1
-        debt[status] += margin.total_debt(desk.ratio(client)[0])
-    table = Table(
-        "status", "accounts", "debt (yuan)", title="Accounts by status", title_justify="left"
+    engine, console = open_store(store), Console()
+    market = desk.book.market
+    cases = records.load_recovery_cases(engine)
+    report = daily_summary(
+        desk.risk.book,
+        on=market.trading_date,
+        firm_lines=desk.risk.statuses.firm_lines,
+        concentration=market.concentration_rule or concentration_rule_for(market.trading_date),
+        classes={
+            s: state.concentration_class
+            for s, state in market.securities.items()
+            if state.concentration_class is not None
+        },
+        agreed_caps_bp={c: p.concentration_limit_bp for c, p in desk.book.profiles.items()},
+        bad_debts=[BadDebt(c.client_id, c.shortfall_fen, c.positions_left) for c in cases],
     )
-    for status in RatioStatus:
-        table.add_row(status.value, f"{accounts[status]:,}", yuan(debt[status]))
-    console.print(table)
-    engine = open_store(store)
+    console.print(
+        f"{report.accounts:,} accounts ({report.accounts_with_debt:,} with debt), figures at "
+        f"{market.prices_at} (reference prices)"
+    )
+    for title, rows in (("by status", report.by_status), ("by class", report.by_class)):
+        table = Table(
+            "", "accounts", "debt (yuan)", title=f"Accounts {title}", title_justify="left"
+        )
+        for row in rows:
+            group = row.group
+            name = group.value if isinstance(group, RatioStatus) else f"{group.en} {group.zh}"
+            table.add_row(name, f"{row.accounts:,}", yuan(row.debt_fen))
+        console.print(table)
+    top = Table("client", "security", "share of collateral", "cap at its ratio",
+                title="Top client concentrations", title_justify="left")  # fmt: skip
+    for c in report.client_concentrations:
+        cap = "none" if c.cap_bp is None else percent(Fraction(c.cap_bp, 10_000))
+        top.add_row(c.client_id, c.symbol, percent(c.share), cap)
+    console.print(top)
+    held = Table("security", "share of all clients' securities",
+                 title="Top securities held", title_justify="left")  # fmt: skip
+    for s in report.security_concentrations:
+        held.add_row(s.symbol, percent(s.share))
+    console.print(held)
     states = Counter(r.state.value for r in records.latest_calls(engine).values() if r.call)
     by_state = ", ".join(f"{k} {v}" for k, v in sorted(states.items())) or "none"
-    cases = records.load_recovery_cases(engine)
-    shortfall = yuan(sum(c.shortfall_fen for c in cases))
     runs = len(records.liquidation_history(engine))
     console.print(f"open calls: {sum(states.values()):,} ({by_state}); liquidation runs: {runs:,}")
-    console.print(f"recovery cases (bad debt): {len(cases):,}, shortfall {shortfall} yuan")
+    console.print(
+        f"recovery cases (bad debt): {len(report.bad_debts):,}, "
+        f"shortfall {yuan(report.bad_debt_fen)} yuan"
+    )
 
 
 @risk_app.command("account")
