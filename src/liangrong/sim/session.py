@@ -51,6 +51,7 @@ from liangrong.sim.reference_day import (
     price_simulator,
     status_lines,
 )
+from liangrong.store.closing_prices import save_closing_prices
 
 CST = timezone(timedelta(hours=8), "CST")  # China Standard Time: no daylight saving
 SNAPSHOTS_PER_MINUTE = 20
@@ -376,3 +377,4 @@ class _Session:
         report = self.desk.settle(close)
         self.summary.calls.update(d.state.value for d in report.decisions.values())
         self.summary.status_changes = self.desk.status_changes
+        save_closing_prices(self.book.ledger.engine, self.day, self.book.market.prices_li)

@@ -1,0 +1,220 @@
+"""The end of day at scale: every step over a book of ``--accounts`` credit accounts holding
+``--contracts`` open financing contracts, on SQLite, with the time of each step.
+
+    .venv/bin/python benchmarks/eod.py                        # 1,000,000 accounts, 3,000,000
+    .venv/bin/python benchmarks/eod.py --accounts 10000 --contracts 30000
+    .venv/bin/python benchmarks/eod.py --prepared var/bench/eod.sqlite   # build once, reuse
+
+The book (seeded): the demo reference data of 2026-11-20; each client deposits cash and
+opens its share of the contracts (margin buys of financing targets at their reference
+prices, 1–20 lots, used on a day of the last ~185 calendar days, so some are near or past
+their maturity), about 1% of the clients leveraged near the lines.  Everything is posted
+through the ledger's checked write path.  Building it is not timed (it is printed); the
+end of day then runs on a copy of the prepared store, as ``liangrong eod run`` would: the
+first end of day of the book (charges accrued through the day before), no session that
+day (the reference prices stand as the closes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from datetime import date, datetime, timedelta
+from fractions import Fraction
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
+
+from sqlalchemy import Engine, func, select
+
+from liangrong.domain import operations as ops
+from liangrong.domain.contracts import ContractKind, ContractTerms
+from liangrong.domain.journal import Transaction
+from liangrong.eod.runner import run
+from liangrong.eod.settings import EodSettings
+from liangrong.eod.steps import STEP_NAMES
+from liangrong.ledger import schema as s
+from liangrong.ledger.engine import open_engine
+from liangrong.ledger.journal import MAX_BATCH_TRANSACTIONS, CreditAccountOpening, Ledger
+from liangrong.sim.demo_loader import load_demo
+from liangrong.sim.reference_day import ReferenceDay, load_reference_day
+from liangrong.sim.session import CST
+from liangrong.store.migrate import upgrade
+
+DAY = date(2026, 11, 20)
+SEED = 20261120
+RATE = Fraction("0.0835")
+LOOKBACK_DAYS = 185
+OPENINGS_PER_COMMIT = 50_000
+
+
+def _clock() -> datetime:
+    return datetime(2026, 11, 20, 8, 0, tzinfo=CST)
+
+
+def _client(number: int) -> str:
+    return f"B{number:07d}"
+
+
+def _book(ref: ReferenceDay, accounts: int, contracts: int, seed: int) -> Iterator[Transaction]:
+    """Each client's deposit and contracts, in client order."""
+    rng = random.Random(seed)
+    targets = sorted(
+        symbol
+        for symbol in ref.firm_lists.financing_targets
+        if symbol in ref.previous_close_li and ref.securities[symbol].lot.minimum == 100
+    )
+    days = [
+        d
+        for d in (DAY - timedelta(days=n) for n in range(1, LOOKBACK_DAYS))
+        if ref.calendar.is_trading_day(d)
+    ]
+    funded = DAY - timedelta(days=LOOKBACK_DAYS + 10)
+    per_client, extra = divmod(contracts, accounts)
+    for number in range(1, accounts + 1):
+        client = _client(number)
+        owned: list[Transaction] = []
+        total = 0
+        for k in range(per_client + (number <= extra)):
+            symbol = targets[rng.randrange(len(targets))]
+            price = ref.previous_close_li[symbol]
+            quantity = 100 * rng.randint(1, 20)
+            amount = quantity * price // 10
+            used = days[rng.randrange(len(days))]
+            maturity = ref.calendar.maturity_date(used, 6)
+            terms = ContractTerms(
+                f"{client}-{k}", ContractKind.FINANCING, client, symbol, quantity, amount,
+                price, used, used, maturity, ref.calendar.is_provisional(maturity), Fraction(1),
+                "bench", RATE,
+            )  # fmt: skip
+            owned.append(ops.open_financing(f"bench:{client}:{k}", terms))
+            total += amount
+        leveraged = rng.randrange(100) == 0
+        cash = max(
+            100_00,
+            total * rng.randint(5, 25) // 100 if leveraged else total * rng.randint(60, 200) // 100,
+        )
+        yield ops.deposit_cash(f"bench:{client}:cash", funded, client, cash)
+        yield from owned
+
+
+def prepare(path: Path, accounts: int, contracts: int, seed: int = SEED) -> dict[str, float]:
+    """Build the prepared store (migrated, reference data, the book)."""
+    started = time.perf_counter()
+    engine = open_engine(f"sqlite:///{path}")
+    upgrade(engine)
+    load_demo(engine, DAY, clock=_clock)
+    ref = load_reference_day(engine, DAY)
+    ticks = iter(range(10**12))
+    ledger = Ledger(engine, lambda: _clock() + timedelta(microseconds=next(ticks)))
+    opened = DAY - timedelta(days=LOOKBACK_DAYS + 20)
+    for start in range(1, accounts + 1, OPENINGS_PER_COMMIT // 2):
+        numbers = range(start, min(start + OPENINGS_PER_COMMIT // 2, accounts + 1))
+        ledger.open_credit_accounts(
+            [
+                CreditAccountOpening(
+                    f"bench:open:{_client(n)}:{x}", _client(n), x, "客户", "客户", opened
+                )
+                for n in numbers
+                for x in ("SH", "SZ")
+            ]
+        )
+    ledger.post(ops.fund_pool("bench:pool", opened, "CNY", 10**16))
+    batch: list[Transaction] = []
+    posted = 0
+    for txn in _book(ref, accounts, contracts, seed):
+        batch.append(txn)
+        if len(batch) == MAX_BATCH_TRANSACTIONS:
+            ledger.post_batch(batch)
+            posted += len(batch)
+            batch = []
+            if posted % 500_000 == 0:
+                print(f"  posted {posted:,} transactions", flush=True)
+    if batch:
+        ledger.post_batch(batch)
+    engine.dispose()  # checkpoints the WAL: the store is one file to copy
+    return {"prepare_s": time.perf_counter() - started}
+
+
+def _count(engine: Engine, table: object) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(table)).scalar_one())  # type: ignore[arg-type]
+
+
+def run_eod(path: Path, reports: Path, batch: int) -> dict[str, float]:
+    """The end of day of ``DAY`` on the store at ``path``; seconds per step."""
+    engine = open_engine(f"sqlite:///{path}")
+    settings = EodSettings(
+        reports, batch_transactions=batch, accrued_through=DAY - timedelta(days=1)
+    )
+    ends: dict[str, float] = {}
+    started = time.perf_counter()
+
+    def progress(step: str, done: int, total: int) -> None:
+        ends[step] = time.perf_counter() - started
+
+    report = run(engine, DAY, settings, progress)
+    total = time.perf_counter() - started
+    assert report.complete
+    figures = {"eod_s": total}
+    previous = 0.0
+    for name in STEP_NAMES:
+        figures[f"{name}_s"] = ends[name] - previous
+        previous = ends[name]
+    figures["record_s"] = total - previous
+    accrual = report.records["accrue"].summary
+    figures["contracts"] = float(accrual["contracts"])
+    figures["accrued"] = float(accrual["accrued"])
+    figures["transactions"] = float(accrual["transactions"])
+    figures["accounts"] = float(_count(engine, s.credit_accounts) // 2)
+    differences = report.records["reconcile"].summary["differences"]
+    figures["differences"] = float(sum(differences.values()))
+    engine.dispose()
+    return figures
+
+
+def main(argv: Sequence[str] | None = None) -> dict[str, float]:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--accounts", type=int, default=1_000_000)
+    parser.add_argument("--contracts", type=int, default=3_000_000)
+    parser.add_argument(
+        "--batch", type=int, default=MAX_BATCH_TRANSACTIONS, help="accrual transactions per commit"
+    )
+    parser.add_argument("--prepared", type=Path, help="prepared store to build once and reuse")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="eod-bench-") as folder:
+        work = Path(folder)
+        prepared = args.prepared or work / "prepared.sqlite"
+        figures: dict[str, float] = {}
+        if prepared.exists():
+            print(f"reusing the prepared store {prepared}")
+        else:
+            prepared.parent.mkdir(parents=True, exist_ok=True)
+            print(
+                f"preparing {args.accounts:,} accounts, {args.contracts:,} contracts …", flush=True
+            )
+            figures |= prepare(prepared, args.accounts, args.contracts)
+            print(f"prepared in {figures['prepare_s']:.1f} s (not timed below)")
+        shutil.copy(prepared, work / "store.sqlite")
+        figures |= run_eod(work / "store.sqlite", work / "reports", args.batch)
+    print(
+        f"end of day of {DAY}: {figures['accounts']:,.0f} accounts, "
+        f"{figures['contracts']:,.0f} open contracts ({figures['accrued']:,.0f} accrued in "
+        f"{figures['transactions']:,.0f} transactions), reconciliation differences "
+        f"{figures['differences']:.0f}"
+    )
+    for name in (*STEP_NAMES, "record"):
+        print(f"  {name:<12} {figures[f'{name}_s']:8.2f} s")
+    print(f"  {'total':<12} {figures['eod_s']:8.2f} s")
+    return figures
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,386 @@
+"""Step ``accrue``: interest, lending fees, penalty and management fees of every contract,
+for every calendar day since the last end of day through the trading date (CON-4).
+
+The state carried between ends of day is, per contract and kind of charge, what was booked
+since the period began and the exact residue (``eod_accruals``, one snapshot per date).  A
+run resumes from the latest snapshot of a date whose step completed; a contract not in it
+accrues from its day of use (or the day after ``EodSettings.accrued_through``, for charges
+booked before the first end of day).  A contract that owes nothing at the close is settled:
+its residue is dropped and it leaves the state (``interest.ContractAccrual.settled``).
+
+What is booked is posted with ``operations.accrue_charges``, one leg per contract, one
+transaction per client (several when it has more than 16 contracts), command id
+``eod:{date}:charges:{client}[:{part}]``, each leg's split by kind in a ``charges_accrued``
+event (the ledger keeps one charges account per contract).
+
+Invariants, for crash safety: every input is what the ledger and the state held before the
+step (this step's own postings change no principal, and its snapshot is never read by
+itself), so a rerun computes the very same transactions in the same batches; the snapshot is
+replaced in one transaction before any posting; a batch already committed replays (its ids
+are known), the others post at the moments they would have had.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, replace
+from datetime import date, timedelta
+from fractions import Fraction
+from math import lcm
+
+import numpy as np
+
+from liangrong.domain import operations as ops
+from liangrong.domain.interest import RateBasis, SameDayUse
+from liangrong.domain.journal import MAX_LEGS, Transaction
+from liangrong.domain.rule_book import Terms, terms_for
+from liangrong.eod.accrual_kernel import (
+    INTEREST,
+    KINDS,
+    LENDING_FEE,
+    NO_MATURITY,
+    UNIT_PER_L,
+    AccrualState,
+    Changes,
+    Contracts,
+    DayRates,
+    Ints,
+    accrue,
+    common_denominator,
+    scaled,
+)
+from liangrong.eod.book_view import (
+    ContractColumns,
+    owed_now,
+    principal_moves,
+)
+from liangrong.eod.context import StepOutcome, StepRun
+from liangrong.eod.contract_terms import TermEvents, postponed, suspensions_on
+from liangrong.ledger.journal import Ledger
+from liangrong.store.eod_records import (
+    AccrualRows,
+    accrual_dates,
+    load_accruals,
+    load_contract_events,
+    load_security_events,
+    prune_accruals,
+    replace_accruals,
+    steps_by_date,
+)
+
+STEP = "accrue"
+_KIND_INDEX = {kind.value: i for i, kind in enumerate(KINDS)}
+KIND_NAMES = tuple(kind.value for kind in KINDS)
+
+
+def resume_date(run: StepRun) -> date | None:
+    """The latest earlier date whose accrual completed and left its state."""
+    done = steps_by_date(run.ctx.engine)
+    dates = [
+        d for d in accrual_dates(run.ctx.engine) if d < run.ctx.day and STEP in done.get(d, ())
+    ]
+    return dates[-1] if dates else None
+
+
+@dataclass
+class _Plan:
+    """Everything the kernel needs, aligned with ``cols`` (contract-id order)."""
+
+    cols: ContractColumns
+    contracts: Contracts
+    state: AccrualState
+    owed_before: Ints
+    changes: Changes
+    first_day: int
+
+
+def _starts(
+    cols: ContractColumns, carried: set[str], resume: date | None, through: date | None
+) -> Ints:
+    """The first day to accrue: after the snapshot for a carried contract, else from its day
+    of use (but never a day the opening charges already covered)."""
+    after_resume = resume.toordinal() + 1 if resume else 0
+    floor = through.toordinal() + 1 if through else 0
+    carried_mask = np.fromiter((cid in carried for cid in cols.ids), np.bool_, cols.size)
+    return np.where(carried_mask, after_resume, np.maximum(cols.used, floor)).astype(np.int64)
+
+
+def _maturities(run: StepRun, cols: ContractColumns) -> Ints:
+    """The maturity in force before today's steps; NO_MATURITY while a suspension holds it."""
+    day = run.ctx.day
+    events = TermEvents(load_contract_events(run.ctx.engine, through=day - timedelta(days=1)))
+    suspended = suspensions_on(load_security_events(run.ctx.engine), day)
+    result = cols.maturity.copy()
+    index = cols.index()
+    for cid in sorted(events.contracts() & index.keys()):
+        i = index[cid]
+        result[i] = events.maturity(cid, date.fromordinal(int(result[i])))[0].toordinal()
+    if suspended:
+        for i, symbol in enumerate(cols.securities):
+            held = suspended.get(symbol)
+            if held is not None and postponed(held, date.fromordinal(int(result[i]))):
+                result[i] = NO_MATURITY
+    return result
+
+
+def _plan(run: StepRun, resume: date | None, previous: AccrualRows) -> _Plan:
+    engine, day = run.ctx.engine, run.ctx.day
+    through = run.ctx.settings.accrued_through
+    owed = owed_now(engine)
+    since = (
+        resume + timedelta(days=1)
+        if resume
+        else (through + timedelta(days=1) if through else date.min)
+    )
+    owing = {c for c, p in owed.principal.items() if p > 0}
+    owing |= {c for c, n in owed.charges.items() if n > 0}  # what the next steps look at
+    owing |= set(previous.contract_ids)
+    while True:  # widened once more when a contract dated before the snapshot came later
+        moves = principal_moves(engine, since)
+        wanted = owing | {cid for entries in moves.values() for cid, _ in entries}
+        cols = run.ctx.contract_columns(wanted)
+        starts = _starts(cols, set(previous.contract_ids), resume, through)
+        first = int(starts.min(initial=day.toordinal() + 1))
+        if first >= since.toordinal():
+            break
+        since = date.fromordinal(first)
+    index = cols.index()
+    now = np.fromiter((owed.principal.get(c, 0) for c in cols.ids), np.int64, cols.size)
+    changes, later = _changes(moves, index, first, day.toordinal())
+    contracts = Contracts(
+        cols.financing, cols.used, starts, _maturities(run, cols), cols.price_li,
+        cols.used_base_li(),
+    )  # fmt: skip
+    return _Plan(cols, contracts, _state(cols, previous), now - later, changes, first)
+
+
+def _changes(
+    moves: dict[int, list[tuple[str, int]]], index: dict[str, int], first: int, last: int
+) -> tuple[Changes, Ints]:
+    """Each day's movements (first..last) by contract index, and the total since ``first``
+    (later days included: the balances hold them too)."""
+    since_first = np.zeros(len(index), dtype=np.int64)
+    changes: dict[int, tuple[np.ndarray, Ints]] = {}
+    for day, entries in moves.items():
+        if day < first:
+            continue
+        rows = [(index[cid], delta) for cid, delta in entries if cid in index]
+        if not rows:
+            continue
+        where = np.asarray([r[0] for r in rows], dtype=np.intp)
+        delta = np.asarray([r[1] for r in rows], dtype=np.int64)
+        np.add.at(since_first, where, delta)
+        if day <= last:
+            changes[day] = (where, delta)
+    return changes, since_first
+
+
+def _state(cols: ContractColumns, previous: AccrualRows) -> AccrualState:
+    """The carried state over the previous snapshot's unit, aligned with ``cols``."""
+    unit = previous.unit[0] if previous.unit else UNIT_PER_L
+    state = AccrualState.empty(cols.size, unit)
+    index = cols.index()
+    for cid, kind, booked, residue, row_unit in zip(
+        previous.contract_ids, previous.kinds, previous.booked_fen, previous.residue,
+        previous.unit, strict=True,
+    ):  # fmt: skip
+        i = index.get(cid)
+        if i is None:
+            continue
+        assert row_unit == unit, "one unit per snapshot"
+        state.booked[i, _KIND_INDEX[kind]] = booked
+        state.residue[i, _KIND_INDEX[kind]] = residue
+    return state
+
+
+class _Rates:
+    """The day's rates for every contract: the client's agreed rates over the firm's base
+    rates in force that day (``interest.rates_on``), over one common denominator."""
+
+    def __init__(self, run: StepRun, cols: ContractColumns, days: range, carried: int) -> None:
+        """``carried``: the carried state's unit (the new one is a multiple of it)."""
+        self.policies = run.ctx.settings.policy
+        self.book = run.ctx.reference().rule_book
+        self.financing = cols.financing
+        agreed: dict[str, list[int]] = defaultdict(list)  # clients with their own agreement
+        for i, client in enumerate(cols.clients):
+            if client in self.book.clients:
+                agreed[client].append(i)
+        self.agreed = {c: np.asarray(ix, dtype=np.intp) for c, ix in agreed.items()}
+        self._terms: dict[tuple[str | None, int], Terms] = {}
+        rates: set[Fraction] = set(cols.rates)
+        parties: tuple[str | None, ...] = (None, *self.agreed)
+        for day in days:
+            rates.add(self.policies.charges_on(date.fromordinal(day)).management_fee_rate)
+            for party in parties:
+                t = self._terms_on(party, day)
+                rates |= {t.financing_rate, t.lending_fee_rate, t.penalty_rate}
+        self.denominator = lcm(common_denominator(rates), carried // UNIT_PER_L)
+        self.contract_rates = np.fromiter(
+            (scaled(r, self.denominator) for r in cols.rates), np.int64, cols.size
+        )
+
+    @property
+    def unit(self) -> int:
+        return UNIT_PER_L * self.denominator
+
+    def _terms_on(self, client: str | None, day: int) -> Terms:
+        key = (client, day)
+        if key not in self._terms:
+            self._terms[key] = terms_for(self.book, client, date.fromordinal(day))
+        return self._terms[key]
+
+    def __call__(self, day: int) -> DayRates:
+        policy = self.policies.charges_on(date.fromordinal(day))
+        own, penalty = self._pair(self._terms_on(None, day), self.financing)
+        for client, index in self.agreed.items():
+            own[index], penalty[index] = self._pair(
+                self._terms_on(client, day), self.financing[index]
+            )
+        if policy.rate_basis is RateBasis.CONTRACT:
+            own = self.contract_rates.copy()
+        return DayRates(
+            own,
+            penalty,
+            scaled(policy.management_fee_rate, self.denominator),
+            policy.same_day_use is SameDayUse.MANAGEMENT_FEE,
+            policy.penalty_in_addition,
+        )
+
+    def _pair(self, t: Terms, financing: np.ndarray) -> tuple[Ints, Ints]:
+        d = self.denominator
+        own = np.where(financing, scaled(t.financing_rate, d), scaled(t.lending_fee_rate, d))
+        return own.astype(np.int64), np.full(len(financing), scaled(t.penalty_rate, d), np.int64)
+
+
+def _by_client(cols: ContractColumns, posted: Ints) -> dict[str, list[int]]:
+    """The contracts with something booked, by client (contract order within each)."""
+    by_client: dict[str, list[int]] = defaultdict(list)
+    for i in np.flatnonzero(posted.sum(axis=1) > 0).tolist():
+        by_client[cols.clients[i]].append(i)
+    return by_client
+
+
+def _transactions(
+    day: date,
+    cols: ContractColumns,
+    starts: Ints,
+    posted: Ints,
+    by_client: dict[str, list[int]],
+) -> Iterator[Transaction]:
+    """One transaction per client (split every 16 contracts), legs in contract order,
+    built as they are posted (a million clients' would not fit in memory at once)."""
+    through = day.isoformat()
+    for client in sorted(by_client):
+        indices = by_client[client]
+        amounts = posted[indices].tolist()
+        for part, start in enumerate(range(0, len(indices), MAX_LEGS)):
+            command = f"eod:{through}:charges:{client}" + (f":{part}" if part else "")
+            chunk = range(start, min(start + MAX_LEGS, len(indices)))
+            one_each = [
+                ops.accrue_charges(command, day, client, cols.ids[indices[j]], sum(amounts[j]))
+                for j in chunk
+            ]
+            events = tuple(
+                _split_event(cols.ids[indices[j]], int(starts[indices[j]]), through, amounts[j])
+                for j in chunk
+            )
+            legs = tuple(leg for txn in one_each for leg in txn.legs)
+            yield replace(one_each[0], legs=legs, events=events)
+
+
+def transaction_count(by_client: dict[str, list[int]]) -> int:
+    return sum(-(-len(indices) // MAX_LEGS) for indices in by_client.values())
+
+
+def _split_event(
+    contract_id: str, start: int, through: str, by_kind: list[int]
+) -> dict[str, object]:
+    """The leg's amount by kind of charge, and the days it covers."""
+    split = {name: amount for name, amount in zip(KIND_NAMES, by_kind, strict=True) if amount}
+    return {
+        "type": "charges_accrued",
+        "contract_id": contract_id,
+        "from": date.fromordinal(start).isoformat(),
+        "through": through,
+        **split,
+    }
+
+
+def _snapshot(cols: ContractColumns, state: AccrualState, owed_end: Ints) -> AccrualRows:
+    """The state to carry: contracts still owing at the close, kinds with anything booked
+    (the contract's own kind always, so it is carried even while nothing is booked)."""
+    own = np.zeros_like(state.booked, dtype=np.bool_)
+    own[np.arange(cols.size), np.where(cols.financing, INTEREST, LENDING_FEE)] = True
+    carried = (owed_end > 0)[:, None] & ((state.booked != 0) | (state.residue != 0) | own)
+    rows, kinds = np.nonzero(carried)
+    return AccrualRows(
+        [cols.ids[i] for i in rows.tolist()],
+        [KIND_NAMES[k] for k in kinds.tolist()],
+        state.booked[rows, kinds].tolist(),
+        state.residue[rows, kinds].tolist(),
+        [state.unit] * len(rows),
+    )
+
+
+def _post(run: StepRun, txns: Iterable[Transaction], total: int) -> None:
+    """Post in fixed batches, each at its own moment (a batch committed before a crash
+    replays: nothing changes and the clock is not read)."""
+    clock = run.clock()
+    ledger = Ledger(run.ctx.engine, clock)
+    size = run.ctx.settings.batch_transactions
+    posted = 0
+    for number, batch in enumerate(batched(txns, size)):
+        clock.set(run.moment(1 + number))
+        ledger.post_batch(batch)
+        posted += len(batch)
+        run.progress(posted, total)
+
+
+def batched(items: Iterable[Transaction], size: int) -> Iterator[list[Transaction]]:
+    batch: list[Transaction] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def accrue_step(run: StepRun) -> StepOutcome:
+    day = run.ctx.day
+    resume = resume_date(run)
+    if resume is not None:
+        prune_accruals(run.ctx.engine, before=resume)
+    previous = load_accruals(run.ctx.engine, resume) if resume else AccrualRows([], [], [], [], [])
+    plan = _plan(run, resume, previous)
+    days = range(plan.first_day, day.toordinal() + 1)
+    rates = _Rates(run, plan.cols, days, plan.state.unit)
+    state = plan.state.rescaled(rates.unit)
+    state, posted, owed_end = accrue(
+        plan.contracts, state, plan.owed_before, plan.changes, days, rates
+    )
+    by_client = _by_client(plan.cols, posted)
+    count = transaction_count(by_client)
+    replace_accruals(run.ctx.engine, day, _snapshot(plan.cols, state, owed_end))
+    _post(run, _transactions(day, plan.cols, plan.contracts.start, posted, by_client), count)
+    digest = hashlib.sha256()
+    digest.update("\n".join(plan.cols.ids).encode())
+    digest.update(posted.astype("<i8").tobytes())
+    digest.update(state.residue.astype("<i8").tobytes())
+    by_kind = {name: int(total) for name, total in zip(KIND_NAMES, posted.sum(axis=0), strict=True)}
+    run.progress(count, count)
+    return StepOutcome(
+        digest.hexdigest(),
+        {
+            "resumed_from": resume.isoformat() if resume else None,
+            "contracts": plan.cols.size,
+            "accrued": int((posted.sum(axis=1) > 0).sum()),
+            "transactions": count,
+            "first_day": date.fromordinal(plan.first_day).isoformat() if plan.cols.size else None,
+            "booked_fen": by_kind,
+        },
+    )

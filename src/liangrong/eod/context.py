@@ -1,0 +1,138 @@
+"""One end of day's context: the store, the trading date, its reference data and closing
+prices, and each step's deterministic clock.
+
+Invariants:
+- nothing reads the wall clock: the moments a step records (ledger ``recorded_at``,
+  events, the step's completion) are fixed by the date, the step's position and the
+  batch being written (``StepRun.moment``), so a rerun records the very same times;
+- the closing prices are the session's recorded closes, or, for a day no session closed,
+  the day's reference prices (its previous close), and say which.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine
+
+from liangrong.book.market import MarketDay
+from liangrong.eod.book_view import ContractColumns, load_contract_columns
+from liangrong.eod.settings import EodSettings
+from liangrong.sim.reference_day import ReferenceDay, load_reference_day, opening_market
+from liangrong.sim.session import CST, SimClock
+from liangrong.store.closing_prices import SESSION, load_closing_prices
+
+EOD_START = time(16, 0)  # after the 15:00 close, well before the 22:00 report cut-off
+STEP_MINUTES = 10
+REFERENCE = "reference"  # closes taken from the day's reference prices
+Progress = Callable[[int, int], None]  # (done, total) within one step
+
+
+@dataclass
+class EodContext:
+    engine: Engine
+    day: date
+    settings: EodSettings
+    _ref: ReferenceDay | None = field(default=None, repr=False)
+    _closes: tuple[dict[str, int], str] | None = field(default=None, repr=False)
+    _columns: ContractColumns | None = field(default=None, repr=False)
+    _market: MarketDay | None = field(default=None, repr=False)
+
+    @property
+    def out_dir(self) -> Path:
+        return self.settings.reports_dir / f"{self.day:%Y%m%d}"
+
+    def reference(self) -> ReferenceDay:
+        if self._ref is None:
+            self._ref = load_reference_day(self.engine, self.day)
+        return self._ref
+
+    def closes(self) -> tuple[dict[str, int], str]:
+        """(closing prices by symbol, where they come from)."""
+        if self._closes is None:
+            recorded = load_closing_prices(self.engine, self.day)
+            if recorded:
+                self._closes = (recorded, SESSION)
+            else:
+                self._closes = (dict(self.reference().previous_close_li), REFERENCE)
+        return self._closes
+
+    def contract_columns(self, wanted: Collection[str]) -> ContractColumns:
+        """Opening terms of the ``wanted`` contracts (kept for the next step that asks for
+        no more than these: terms never change once written)."""
+        cached = self._columns
+        if cached is None or not set(wanted) <= set(cached.ids):
+            cached = self._columns = load_contract_columns(self.engine, wanted)
+        return cached
+
+    def closing_market(self) -> MarketDay:
+        """The book's view of the day valued at its closes."""
+        if self._market is None:
+            market = opening_market(self.reference())
+            closes, _ = self.closes()
+            for symbol, price in sorted(closes.items()):
+                if symbol in market.securities:
+                    market.set_price(symbol, price)
+            market.prices_at = f"closes of {self.day.isoformat()} ({self.closes()[1]})"
+            self._market = market
+        return self._market
+
+    def previous_day(self) -> date:
+        return self.reference().calendar.previous_trading_day(self.day)
+
+    def next_day(self) -> date:
+        return self.reference().calendar.next_trading_day(self.day)
+
+
+@dataclass
+class StepRun:
+    """One step running: its position in the order, its clock and its progress."""
+
+    ctx: EodContext
+    name: str
+    position: int
+    progress: Progress
+
+    def moment(self, tick: int = 0) -> datetime:
+        """The step's ``tick``-th moment (a millisecond apart, from the step's start)."""
+        start = datetime.combine(self.ctx.day, EOD_START, CST)
+        return start + timedelta(minutes=STEP_MINUTES * self.position, milliseconds=tick)
+
+    def clock(self, tick: int = 0) -> SimClock:
+        return SimClock(self.moment(tick))
+
+    def stamp(self, tick: int = 0) -> str:
+        return self.moment(tick).isoformat(timespec="microseconds")
+
+    @property
+    def completed_at(self) -> str:
+        start = datetime.combine(self.ctx.day, EOD_START, CST)
+        done = start + timedelta(minutes=STEP_MINUTES * self.position + STEP_MINUTES - 1)
+        return done.isoformat(timespec="microseconds")
+
+
+@dataclass(frozen=True)
+class StepOutcome:
+    digest: str  # sha256 of what the step produced
+    summary: dict[str, Any]
+
+
+class Digest:
+    """SHA-256 over tab-separated lines: what a step produced, in a canonical order."""
+
+    def __init__(self) -> None:
+        self._hash = hashlib.sha256()
+
+    def line(self, *fields: object) -> None:
+        self._hash.update(("\t".join(str(f) for f in fields) + "\n").encode("utf-8"))
+
+    def data(self, name: str, data: bytes) -> None:
+        self.line(name, hashlib.sha256(data).hexdigest())
+
+    def hexdigest(self) -> str:
+        return self._hash.hexdigest()

@@ -1,0 +1,204 @@
+"""Step ``maturities``: the day's extension requests decided, then every contract still owed
+checked against its term (CON-1, CON-2, CLI-6 contract expiry; ``contract_lifecycle``).
+
+- each pending request (recorded, requested on or before the day, not yet decided) is
+  decided with the client's ratio at the close, its forced liquidations and the rule book's
+  limits, and recorded with every finding (``extension_decided``; granted ones change the
+  term from then on);
+- a contract inside its notice window gets its expiry notice (one per maturity);
+- a contract owed after its maturity is overdue: the trigger is recorded once per maturity
+  (``overdue``; penalty interest and the liquidation from the next trading day follow from
+  it); an overdue contract found repaid is recorded as cleared (``overdue_cleared``).
+
+Invariants: every record has a deterministic id (``extension:{request}``,
+``expiry:{contract}:{maturity}``, ``overdue:{contract}:{maturity}``,
+``cleared:{contract}:{maturity}``), so a rerun adds only what an interrupted run had not
+recorded, in the same order; only contracts whose maturity falls inside the notice horizon,
+or that are overdue, suspended over their maturity or on record as overdue, are examined
+one by one (the rest are running, whatever else they are).
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import numpy as np
+
+from liangrong.book.accounts import margin_account
+from liangrong.book.loader import load_mirrors
+from liangrong.domain import margin
+from liangrong.domain.contract_lifecycle import (
+    ContractStatus,
+    ExtensionLimits,
+    ExtensionRequest,
+    Standing,
+    check_on,
+    decide_extension,
+)
+from liangrong.domain.rule_book import terms_for
+from liangrong.eod.book_view import load_terms, owed_now
+from liangrong.eod.context import Digest, EodContext, StepOutcome, StepRun
+from liangrong.eod.contract_terms import (
+    EXPIRY_NOTICE,
+    EXTENSION_DECIDED,
+    OVERDUE,
+    OVERDUE_CLEARED,
+    TermEvents,
+    cleared_id,
+    overdue_id,
+    suspensions_on,
+)
+from liangrong.store.eod_records import (
+    ContractEvent,
+    ExtensionRequestRecord,
+    load_contract_events,
+    load_extension_requests,
+    load_security_events,
+    save_contract_events,
+)
+from liangrong.store.risk_records import liquidation_history
+
+_BATCH = 2_000
+
+
+def ratios_at_close(ctx: EodContext, clients: list[str]) -> dict[str, Fraction | None]:
+    """Each client's maintenance ratio at the day's closes (None: no debt)."""
+    market = ctx.closing_market()
+    mirrors = load_mirrors(ctx.engine, clients)
+    return {c: margin.maintenance_ratio(margin_account(mirrors[c], market)) for c in clients}
+
+
+def _decide(run: StepRun, pending: list[tuple[int, ExtensionRequestRecord]]) -> list[ContractEvent]:
+    """Decide and record each request in turn (a later request sees an earlier grant);
+    ``pending``: (position among all requests, request), the position fixing its moment."""
+    ctx = run.ctx
+    ref, policy = ctx.reference(), ctx.settings.policy.lifecycle_on(ctx.day)
+    ratios = ratios_at_close(ctx, sorted({r.client_id for _, r in pending}))
+    terms = load_terms(ctx.engine, [r.contract_id for _, r in pending])
+    decided: list[ContractEvent] = []
+    for position, request in pending:
+        contract = terms[request.contract_id]
+        events = TermEvents(load_contract_events(ctx.engine, through=ctx.day))
+        liquidations = tuple(
+            run_record.trading_date
+            for run_record in liquidation_history(ctx.engine, request.client_id)
+        )
+        standing = Standing(
+            ratios[request.client_id], liquidations, False, request.committee_approval
+        )
+        limits = ExtensionLimits.from_terms(
+            terms_for(ref.rule_book, request.client_id, ctx.day), request.agreement_end
+        )
+        decision = decide_extension(
+            ExtensionRequest(request.contract_id, request.requested_on, request.new_maturity),
+            events.term(contract),
+            standing,
+            limits,
+            ref.calendar,
+            policy,
+        )
+        event = ContractEvent(
+            f"extension:{request.request_id}", contract.contract_id, contract.client_id,
+            ctx.day, EXTENSION_DECIDED, decision.new_maturity,
+            {**decision.to_event(), "request_id": request.request_id},
+        )  # fmt: skip
+        save_contract_events(ctx.engine, [event], run.stamp(position))
+        decided.append(event)
+    return decided
+
+
+def _examined(
+    ctx: EodContext, owed: set[str], events: TermEvents, on_record: set[str]
+) -> list[str]:
+    """Contracts that may be expiring, due, overdue or waiting for a resumption today."""
+    cols = ctx.contract_columns(owed)
+    calendar, policy = ctx.reference().calendar, ctx.settings.policy.lifecycle_on(ctx.day).value
+    horizon = calendar.add_trading_days(ctx.day, policy.expiry_notice_trading_days).toordinal()
+    near = np.flatnonzero(cols.maturity <= horizon).tolist()
+    picked = {cols.ids[i] for i in near} | (events.contracts() & set(cols.ids)) | on_record
+    suspended = suspensions_on(load_security_events(ctx.engine), ctx.day)
+    if suspended:
+        picked |= {cid for cid, x in zip(cols.ids, cols.securities, strict=True) if x in suspended}
+    return sorted(picked)
+
+
+def _checks(run: StepRun) -> list[ContractEvent]:
+    ctx = run.ctx
+    owed = owed_now(ctx.engine)
+    owing = {c for c, p in owed.principal.items() if p > 0} | {
+        c for c, n in owed.charges.items() if n > 0
+    }
+    recorded = load_contract_events(ctx.engine, through=ctx.day)
+    overdue = {cleared_id(e.event_id): e for e in recorded if e.kind == OVERDUE}
+    cleared = {e.event_id for e in recorded if e.kind == OVERDUE_CLEARED}
+    events = TermEvents(recorded)
+    on_record = {e.contract_id for key, e in overdue.items() if key not in cleared}
+    examined = _examined(ctx, owing, events, on_record)
+    terms = load_terms(ctx.engine, examined)
+    suspended = suspensions_on(load_security_events(ctx.engine), ctx.day)
+    policy = ctx.settings.policy.lifecycle_on(ctx.day).value
+    calendar = ctx.reference().calendar
+    found: list[ContractEvent] = []
+    for cid in examined:
+        contract = terms[cid]
+        term = events.term(contract)
+        owes = cid in owing
+        check = check_on(
+            contract, term, ctx.day, owes, calendar, policy, suspended.get(contract.security)
+        )
+        if check.notice is not None:
+            n = check.notice
+            found.append(
+                ContractEvent(
+                    n.notice_id, cid, n.client_id, ctx.day, EXPIRY_NOTICE, n.maturity,
+                    {"trading_days_left": n.trading_days_left, "provisional": n.provisional},
+                )
+            )  # fmt: skip
+        if check.trigger is not None:
+            t = check.trigger
+            found.append(
+                ContractEvent(
+                    overdue_id(cid, term.maturity), cid, t.client_id, ctx.day,
+                    OVERDUE, term.maturity,
+                    {"overdue_since": t.overdue_since.isoformat(),
+                     "liquidate_from": t.liquidate_from.isoformat(), "reason": t.reason.value,
+                     "kind": contract.kind.value, "security": contract.security,
+                     "principal": owed.principal.get(cid, 0),
+                     "charges_fen": owed.charges.get(cid, 0)},
+                )
+            )  # fmt: skip
+        if check.status is ContractStatus.CLOSED:
+            found.extend(
+                ContractEvent(
+                    key, cid, contract.client_id, ctx.day, OVERDUE_CLEARED, e.maturity,
+                    {"overdue_event": e.event_id},
+                )
+                for key, e in sorted(overdue.items())
+                if e.contract_id == cid and key not in cleared
+            )  # fmt: skip
+    return found
+
+
+def maturities_step(run: StepRun) -> StepOutcome:
+    ctx = run.ctx
+    decided_ids = {e.event_id for e in load_contract_events(ctx.engine, kinds=[EXTENSION_DECIDED])}
+    pending = [
+        (position, r)
+        for position, r in enumerate(load_extension_requests(ctx.engine))
+        if r.requested_on <= ctx.day and f"extension:{r.request_id}" not in decided_ids
+    ]
+    if pending:
+        _decide(run, pending)
+    found = _checks(run)
+    for number, start in enumerate(range(0, len(found), _BATCH)):
+        save_contract_events(ctx.engine, found[start : start + _BATCH], run.stamp(10_000 + number))
+        run.progress(min(start + _BATCH, len(found)), len(found))
+    digest = Digest()
+    today = load_contract_events(ctx.engine, on=ctx.day)
+    for event in today:
+        digest.line(event.event_id, event.kind, event.maturity, sorted(event.payload.items()))
+    counts = {
+        kind: sum(1 for e in today if e.kind == kind) for kind in sorted({e.kind for e in today})
+    }
+    run.progress(1, 1)
+    return StepOutcome(digest.hexdigest(), {"events": counts})

@@ -1,0 +1,221 @@
+"""Step ``reconcile``: the books checked against each other after the day (ACC-7, GOV-4);
+every difference listed in ``reconciliation_{date}.csv``, none fixed.
+
+Checks:
+- ``balances``: each account's balance in the projection equals the sum of its postings in
+  the journal (the projection is never repaired here: ``liangrong ledger rebuild`` does that,
+  on purpose);
+- ``contracts``: each row of the contracts projection names a transaction that opened it,
+  and there are as many rows as transactions that opened contracts;
+- ``conservation``: every asset's postings and balances sum to zero;
+- ``receivables``: the firm's receivables equal the clients' debts (financing principal,
+  charges, shares lent per security);
+- ``report``: the exchange daily report's financing balance and short quantity per
+  security, read back from its file, equal the ledger's debts at the close;
+- ``accrual``: what the day's accrual posted equals what its step recorded.
+
+Invariants: read only but for the file; the file lists each check once as ``ok`` or each of
+its differences, sorted, with no time in it.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import Connection, select, text
+
+from liangrong.domain import accounts as acc
+from liangrong.eod.context import Digest, StepOutcome, StepRun
+from liangrong.eod.files import csv_bytes, write_atomic
+from liangrong.ledger import schema as s
+from liangrong.ledger.projections import conservation_breaks
+from liangrong.reports.daily_source import ledger_differences
+from liangrong.reports.exchange_files import read_report_rows
+from liangrong.store.eod_records import completed_steps
+
+HEADER = ("check", "status", "subject", "expected", "found")
+Row = tuple[str, str, str, str, str]
+
+_BALANCES = """
+WITH journal AS (
+    SELECT account, asset, SUM(amount) AS total FROM journal_postings GROUP BY account, asset
+)
+SELECT j.account, j.asset, j.total, b.amount
+FROM journal j LEFT JOIN balances b ON b.account = j.account AND b.asset = j.asset
+WHERE j.total <> COALESCE(b.amount, 0)
+UNION ALL
+SELECT b.account, b.asset, 0, b.amount FROM balances b
+WHERE b.amount <> 0 AND NOT EXISTS (
+    SELECT 1 FROM journal_postings p WHERE p.account = b.account AND p.asset = b.asset
+)
+"""
+_CONTRACTS_UNOPENED = """
+SELECT c.contract_id FROM contracts c LEFT JOIN journal_transactions t ON t.seq = c.opened_seq
+WHERE t.seq IS NULL
+   OR t.events_json NOT LIKE '%"contract_id":"' || c.contract_id || '"%'
+"""
+_OPENINGS = (
+    "SELECT COUNT(*) FROM journal_transactions WHERE events_json LIKE '%\"contract_opened\"%'"
+)
+_DEBTS = """
+SELECT CASE WHEN account LIKE 'client:%:financing:%' THEN 'financing'
+            WHEN account LIKE 'client:%:short:%' THEN 'short' ELSE 'charges' END AS side,
+       asset, -SUM(amount)
+FROM balances WHERE account LIKE 'client:%'
+GROUP BY side, asset
+"""
+_FINANCING_OWED = """
+SELECT c.security, -SUM(b.amount) FROM contracts c
+JOIN balances b ON b.account = 'client:' || c.client_id || ':financing:' || c.contract_id
+WHERE c.kind = 'financing' AND b.asset = 'CNY'
+GROUP BY c.security
+"""
+_SHORTS_OWED = """
+SELECT asset, -SUM(amount) FROM balances
+WHERE account LIKE 'client:%:short:%'
+GROUP BY asset
+"""
+_LATER = """
+SELECT p.account, p.asset, SUM(p.amount)
+FROM journal_postings p JOIN journal_transactions t ON t.seq = p.txn_seq
+WHERE t.business_date > :day
+  AND (p.account LIKE 'client:%:financing:%' OR p.account LIKE 'client:%:short:%')
+GROUP BY p.account, p.asset
+"""
+_ACCRUED = """
+SELECT COALESCE(SUM(p.amount), 0) FROM journal_postings p
+JOIN journal_transactions t ON t.seq = p.txn_seq
+WHERE t.command_id LIKE :prefix AND p.account = :receivable
+"""
+
+
+def _balances(conn: Connection) -> list[Row]:
+    return [
+        ("balances", "difference", f"{account} {asset}", str(journal), str(projection))
+        for account, asset, journal, projection in conn.execute(text(_BALANCES))
+    ]
+
+
+def _contracts(conn: Connection) -> list[Row]:
+    rows = [
+        ("contracts", "difference", cid, "an opening transaction", "none")
+        for (cid,) in conn.execute(text(_CONTRACTS_UNOPENED))
+    ]
+    openings = int(conn.execute(text(_OPENINGS)).scalar_one())
+    contracts = int(conn.execute(text("SELECT COUNT(*) FROM contracts")).scalar_one())
+    if openings != contracts:
+        rows.append(("contracts", "difference", "count", str(openings), str(contracts)))
+    return rows
+
+
+def _receivables(conn: Connection) -> list[Row]:
+    owed: dict[tuple[str, str], int] = {}
+    for side, asset, amount in conn.execute(text(_DEBTS)):
+        owed[(side, asset)] = int(amount)
+    firm = {
+        (account, asset): int(amount)
+        for account, asset, amount in conn.execute(
+            text(
+                "SELECT account, asset, amount FROM balances WHERE account LIKE 'firm:receivable:%'"
+            )
+        )
+    }
+    expected = {
+        (acc.RECEIVABLE_FINANCING, acc.CASH_ASSET): owed.get(("financing", acc.CASH_ASSET), 0),
+        (acc.RECEIVABLE_CHARGES, acc.CASH_ASSET): owed.get(("charges", acc.CASH_ASSET), 0),
+    }
+    for (side, asset), amount in owed.items():
+        if side == "short":
+            expected[(acc.RECEIVABLE_LENDING, asset)] = amount
+    rows = []
+    for key in sorted(expected.keys() | firm.keys()):
+        if expected.get(key, 0) != firm.get(key, 0):
+            rows.append(("receivables", "difference", " ".join(key), str(expected.get(key, 0)),
+                         str(firm.get(key, 0))))  # fmt: skip
+    return rows
+
+
+def ledger_debts(conn: Connection, day: date) -> dict[str, tuple[int, int]]:
+    """Each security's financing principal (fen) and shares owed at the close of ``day``,
+    by joins in the store (an independent path from the report's own reading)."""
+    debts: dict[str, list[int]] = {}
+    params = {"day": day}
+    for security, owed in conn.execute(text(_FINANCING_OWED)):
+        debts.setdefault(security, [0, 0])[0] += int(owed)
+    for security, owed in conn.execute(text(_SHORTS_OWED)):
+        debts.setdefault(security, [0, 0])[1] += int(owed)
+    later = conn.execute(text(_LATER), params).all()  # posted since: not owed at that close
+    financing = {account.rsplit(":", 1)[1] for account, _, _ in later if ":financing:" in account}
+    securities = _securities(conn, financing)
+    for account, asset, amount in later:
+        contract = account.rsplit(":", 1)[1]
+        if ":financing:" in account:
+            debts.setdefault(securities.get(contract, f"?{contract}"), [0, 0])[0] += int(amount)
+        else:
+            debts.setdefault(asset, [0, 0])[1] += int(amount)
+    return {k: (v[0], v[1]) for k, v in debts.items() if v != [0, 0]}
+
+
+def _securities(conn: Connection, contract_ids: set[str]) -> dict[str, str]:
+    ids = sorted(contract_ids)
+    found: dict[str, str] = {}
+    for start in range(0, len(ids), 400):
+        chunk = ids[start : start + 400]
+        rows = conn.execute(
+            select(s.contracts.c.contract_id, s.contracts.c.security).where(
+                s.contracts.c.contract_id.in_(chunk)
+            )
+        )
+        found.update({cid: security for cid, security in rows})
+    return found
+
+
+def _report(run: StepRun, conn: Connection) -> list[Row]:
+    rows = read_report_rows(run.ctx.out_dir, run.ctx.day)
+    # ``expected``: the ledger's figure; ``found``: the report's
+    return [
+        ("report", "difference", f"{v.security} {v.field}", str(v.expected), str(v.actual))
+        for v in ledger_differences(rows, ledger_debts(conn, run.ctx.day))
+    ]
+
+
+def _accrual(run: StepRun, conn: Connection, recorded: int) -> list[Row]:
+    prefix = f"eod:{run.ctx.day.isoformat()}:charges:%"
+    posted = int(
+        conn.execute(
+            text(_ACCRUED), {"prefix": prefix, "receivable": acc.RECEIVABLE_CHARGES}
+        ).scalar_one()
+    )
+    if posted == recorded:
+        return []
+    return [("accrual", "difference", run.ctx.day.isoformat(), str(recorded), str(posted))]
+
+
+def reconcile_step(run: StepRun) -> StepOutcome:
+    found: dict[str, list[Row]] = {}
+    accrued = completed_steps(run.ctx.engine, run.ctx.day).get("accrue")
+    recorded = sum(accrued.summary["booked_fen"].values()) if accrued else 0
+    with run.ctx.engine.connect() as conn:
+        found["balances"] = _balances(conn)
+        run.progress(1, 5)
+        found["contracts"] = _contracts(conn)
+        found["receivables"] = _receivables(conn)
+        run.progress(2, 5)
+        found["report"] = _report(run, conn)
+        found["accrual"] = _accrual(run, conn, recorded)
+    found["conservation"] = [
+        ("conservation", "difference", key, "0", str(total))
+        for key, total in sorted(conservation_breaks(run.ctx.engine).items())
+    ]
+    run.progress(4, 5)
+    rows: list[Row] = []
+    for check in sorted(found):
+        rows += sorted(found[check]) or [(check, "ok", "", "", "")]
+    data = csv_bytes(HEADER, rows)
+    name = f"reconciliation_{run.ctx.day:%Y%m%d}.csv"
+    write_atomic(run.ctx.out_dir / name, data)
+    digest = Digest()
+    digest.data(name, data)
+    run.progress(5, 5)
+    differences = {check: len(items) for check, items in sorted(found.items())}
+    return StepOutcome(digest.hexdigest(), {"differences": differences})

@@ -1,0 +1,129 @@
+"""Step ``statuses``: every account's status at the close, from the risk engine, and the
+margin-call evaluation after the day's settlement (RISK-5, RISK-6), through the desk.
+
+The risk engine is loaded from the ledger (charges accrued today included), restored to each
+account's last recorded status and valued at the day's closes; a desk with no clients records
+the status changes that makes.  The accounts the engine places below the warning line, or
+with a call or a liquidation open, then get a desk of their own, whose settlement evaluation
+decides and records their calls and notices (``Desk.settle``).
+
+Invariants: the desk's records are idempotent (a status change is recorded against the last
+recorded status, so a rerun finds none left to record; call events and notices have
+deterministic ids), and every record carries the step's fixed moment, so an interrupted run
+completed by a rerun leaves what one run would have.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import date
+from typing import NamedTuple
+
+from sqlalchemy import select
+
+from liangrong.book.accounts import ClientProfile
+from liangrong.book.loader import load_firm_state, load_mirrors
+from liangrong.book.service import Book
+from liangrong.desk.service import Desk
+from liangrong.domain.margin import RatioStatus
+from liangrong.domain.margin_calls import EvaluationKind
+from liangrong.eod.context import Digest, StepOutcome, StepRun
+from liangrong.ledger import schema as s
+from liangrong.ledger.journal import Ledger
+from liangrong.risk.engine import RiskEngine
+from liangrong.risk.loader import load_book
+from liangrong.risk.statuses import rule_book_lines
+from liangrong.store import risk_records as records
+from liangrong.store.risk_tables import call_events
+
+CALLABLE = frozenset({RatioStatus.WARNING, RatioStatus.LIQUIDATION, RatioStatus.EMERGENCY})
+
+
+class CallEventRow(NamedTuple):
+    client_id: str
+    event_id: str
+    state: str
+    account_status: str
+    ratio: str | None
+    line: str | None
+    target: str | None
+    deadline: date | None
+    liquidation_from: date | None
+
+
+def day_call_events(run: StepRun, day: date) -> list[CallEventRow]:
+    """The day's settlement decisions on record, by client (the session's and the end of
+    day's evaluations both count: they are the same day's settlement)."""
+    t = call_events
+    query = (
+        select(t.c.client_id, t.c.event_id, t.c.state, t.c.account_status, t.c.ratio,
+               t.c.line, t.c.target, t.c.deadline, t.c.liquidation_from)
+        .where(t.c.evaluated_on == day, t.c.kind == EvaluationKind.SETTLEMENT.value)
+        .order_by(t.c.client_id, t.c.seq)
+    )  # fmt: skip
+    with run.ctx.engine.connect() as conn:
+        return [CallEventRow(*row) for row in conn.execute(query)]
+
+
+def _names(run: StepRun, clients: list[str]) -> dict[str, str]:
+    wanted = set(clients)
+    with run.ctx.engine.connect() as conn:
+        rows = conn.execute(select(s.credit_accounts.c.client_id, s.credit_accounts.c.holder_name))
+        return {client: name for client, name in rows if client in wanted}
+
+
+def _profile(client_id: str, name: str) -> ClientProfile:
+    """What an evaluation needs of a profile: who it is (limits play no part in a call)."""
+    return ClientProfile(client_id, name, 0, 0, 0, 0)
+
+
+def statuses_step(run: StepRun) -> StepOutcome:
+    ctx = run.ctx
+    engine, ref, market = ctx.engine, ctx.reference(), ctx.closing_market()
+    at, clock = run.moment(), run.clock()
+    ledger = Ledger(engine, clock)  # the desk evaluates; nothing here posts
+    risk_book = load_book(engine)
+    clients = list(risk_book.accounts.ids)
+    firm, own = rule_book_lines(ref.rule_book, ctx.day, clients)
+    risk = RiskEngine(risk_book, firm, own)
+    for client, status in records.latest_statuses(engine).items():
+        if client in risk_book.accounts.index:
+            risk.statuses.restore(client, RatioStatus(status))
+    risk.on_haircuts({symbol: market.haircut(symbol) for symbol in market.securities})
+    run.progress(1, 3)
+    firm_state = load_firm_state(engine)
+    screen = Desk(engine, Book(ledger, market, ref.calendar, firm_state), risk, clock)
+    screen.on_prices(at, market.prices_li)  # records what the closes changed
+    statuses = Counter(risk.statuses.status(c) for c in clients)
+    latest = records.latest_calls(engine)
+    candidates = sorted(
+        {c for c in clients if risk.statuses.status(c) in CALLABLE}
+        | {c for c, r in latest.items() if r.call is not None or r.liquidation_reason is not None}
+    )
+    run.progress(2, 3)
+    book = Book(ledger, market, ref.calendar, firm_state)
+    mirrors = load_mirrors(engine, candidates)
+    names = _names(run, candidates)
+    for client in candidates:
+        book.add_client(_profile(client, names.get(client, client)), mirrors[client])
+    desk = Desk(engine, book, risk, clock)
+    desk.settle(at)
+    run.progress(3, 3)
+    # What is recorded, not what this run decided: an interrupted run's rerun re-decides
+    # only the accounts still open, the records are those of one whole run.
+    events = day_call_events(run, ctx.day)
+    decided = Counter(e.state for e in events)
+    digest = Digest()
+    for level in RatioStatus:
+        digest.line("status", level.value, statuses[level])
+    for e in events:
+        digest.line(*e)
+    return StepOutcome(
+        digest.hexdigest(),
+        {
+            "accounts": len(clients),
+            "statuses": {level.value: statuses[level] for level in RatioStatus},
+            "decisions": dict(sorted(decided.items())),
+            "prices": market.prices_at,
+        },
+    )

@@ -1,0 +1,338 @@
+"""Saving and loading the end of day's records (tables in ``eod_tables``).
+
+Invariants:
+- a completed step is recorded once per trading date and name; recording it again with the
+  same digest changes nothing, with another digest is refused (``StepConflict``): a rerun
+  that would produce something else is never silently accepted;
+- contract events, extension requests and security term events are keyed by deterministic
+  ids: saving an id already stored changes nothing (its content must be the same), so a
+  step interrupted half way and run again never duplicates a record; sequence numbers are
+  assigned in the order given, under the write lock;
+- the accrual state of a date is replaced as a whole in one transaction: a crash leaves the
+  previous content or the new one, never a mixture.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy import Engine, delete, func, select
+
+from liangrong.store.eod_tables import (
+    contract_events,
+    eod_accruals,
+    eod_steps,
+    extension_requests,
+    security_term_events,
+)
+from liangrong.store.reference import ReferenceConflict, write_lock
+
+
+def canonical(value: object) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+# --------------------------------------------------------------------------- steps
+
+
+class StepConflict(ReferenceConflict):
+    """A step recorded with another digest: the rerun produced something else."""
+
+
+@dataclass(frozen=True, slots=True)
+class StepRecord:
+    trading_date: date
+    step: str
+    position: int
+    completed_at: str
+    digest: str
+    summary: dict[str, Any]
+
+
+def record_step(engine: Engine, record: StepRecord) -> bool:
+    """Record a completed step; False when it was recorded before (with the same digest)."""
+    t = eod_steps
+    with write_lock(engine) as conn:
+        stored = conn.execute(
+            select(t.c.digest).where(
+                t.c.trading_date == record.trading_date, t.c.step == record.step
+            )
+        ).scalar_one_or_none()
+        if stored is not None:
+            if stored != record.digest:
+                raise StepConflict(
+                    f"step {record.step} of {record.trading_date} was recorded with digest "
+                    f"{stored[:12]}…, this run produced {record.digest[:12]}…"
+                )
+            return False
+        conn.execute(
+            t.insert().values(
+                trading_date=record.trading_date,
+                step=record.step,
+                position=record.position,
+                completed_at=record.completed_at,
+                digest=record.digest,
+                summary_json=canonical(record.summary),
+            )
+        )
+    return True
+
+
+def completed_steps(engine: Engine, trading_date: date) -> dict[str, StepRecord]:
+    t = eod_steps
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(t).where(t.c.trading_date == trading_date).order_by(t.c.position)
+        )
+        return {
+            r.step: StepRecord(
+                r.trading_date, r.step, r.position, r.completed_at, r.digest,
+                json.loads(r.summary_json),
+            )
+            for r in rows
+        }  # fmt: skip
+
+
+def steps_by_date(engine: Engine) -> dict[date, set[str]]:
+    """Every trading date with a completed step, and the names completed."""
+    t = eod_steps
+    found: dict[date, set[str]] = {}
+    with engine.connect() as conn:
+        for day, step in conn.execute(select(t.c.trading_date, t.c.step)):
+            found.setdefault(day, set()).add(step)
+    return found
+
+
+# --------------------------------------------------------------------------- accrual state
+
+
+@dataclass(frozen=True, slots=True)
+class AccrualRows:
+    """One date's accrual state as columns (one row per contract and kind of charge)."""
+
+    contract_ids: list[str]
+    kinds: list[str]
+    booked_fen: list[int]
+    residue: list[int]
+    unit: list[int]
+
+
+def accrual_dates(engine: Engine) -> list[date]:
+    t = eod_accruals
+    with engine.connect() as conn:
+        return sorted(d for (d,) in conn.execute(select(t.c.trading_date).distinct()))
+
+
+def load_accruals(engine: Engine, trading_date: date) -> AccrualRows:
+    t = eod_accruals
+    query = select(t.c.contract_id, t.c.kind, t.c.booked_fen, t.c.residue, t.c.unit).where(
+        t.c.trading_date == trading_date
+    )
+    with engine.connect() as conn:
+        rows = conn.execute(query.order_by(t.c.contract_id, t.c.kind)).all()
+    columns = list(zip(*rows, strict=True)) if rows else [(), (), (), (), ()]
+    return AccrualRows(*(list(c) for c in columns))
+
+
+def replace_accruals(engine: Engine, trading_date: date, rows: AccrualRows) -> None:
+    """The date's state, replacing whatever a crashed run left of it (one transaction)."""
+    t = eod_accruals
+    marker = "?" if engine.dialect.name == "sqlite" else "%s"
+    values = [
+        (trading_date, c, k, b, r, u)
+        for c, k, b, r, u in zip(
+            rows.contract_ids, rows.kinds, rows.booked_fen, rows.residue, rows.unit, strict=True
+        )
+    ]
+    with write_lock(engine) as conn:
+        conn.execute(delete(t).where(t.c.trading_date == trading_date))
+        if values:
+            conn.exec_driver_sql(
+                "INSERT INTO eod_accruals (trading_date, contract_id, kind, booked_fen, residue,"
+                f" unit) VALUES ({', '.join([marker] * 6)})",
+                values,
+            )
+
+
+def prune_accruals(engine: Engine, before: date) -> None:
+    """Drop the states older than ``before`` (no end of day can resume from them)."""
+    with write_lock(engine) as conn:
+        conn.execute(delete(eod_accruals).where(eod_accruals.c.trading_date < before))
+
+
+# --------------------------------------------------------------------------- contract events
+
+
+@dataclass(frozen=True, slots=True)
+class ContractEvent:
+    event_id: str
+    contract_id: str
+    client_id: str
+    trading_date: date
+    kind: str
+    maturity: date | None
+    payload: dict[str, Any]
+
+
+def _event(r: Any) -> ContractEvent:
+    return ContractEvent(
+        r.event_id, r.contract_id, r.client_id, r.trading_date, r.kind, r.maturity,
+        json.loads(r.payload_json),
+    )  # fmt: skip
+
+
+def save_contract_events(engine: Engine, events: Sequence[ContractEvent], recorded_at: str) -> int:
+    """Insert the events whose ids are new, in the order given; returns how many."""
+    t = contract_events
+    with write_lock(engine) as conn:
+        known: set[str] = set()
+        ids = sorted({e.event_id for e in events})
+        for start in range(0, len(ids), 400):
+            chunk = ids[start : start + 400]
+            known.update(
+                conn.execute(select(t.c.event_id).where(t.c.event_id.in_(chunk))).scalars()
+            )
+        seq = int(conn.execute(select(func.coalesce(func.max(t.c.seq), 0))).scalar_one())
+        rows = []
+        for e in events:
+            if e.event_id in known:
+                continue
+            known.add(e.event_id)
+            seq += 1
+            rows.append(
+                {
+                    "event_id": e.event_id, "seq": seq, "contract_id": e.contract_id,
+                    "client_id": e.client_id, "trading_date": e.trading_date, "kind": e.kind,
+                    "maturity": e.maturity, "payload_json": canonical(e.payload),
+                    "recorded_at": recorded_at,
+                }
+            )  # fmt: skip
+        if rows:
+            conn.execute(t.insert(), rows)
+    return len(rows)
+
+
+def load_contract_events(
+    engine: Engine,
+    *,
+    kinds: Iterable[str] | None = None,
+    through: date | None = None,
+    on: date | None = None,
+) -> list[ContractEvent]:
+    """Events in the order recorded; ``through``: dated on or before; ``on``: that day."""
+    t = contract_events
+    query = select(t).order_by(t.c.seq)
+    if kinds is not None:
+        query = query.where(t.c.kind.in_(sorted(kinds)))
+    if through is not None:
+        query = query.where(t.c.trading_date <= through)
+    if on is not None:
+        query = query.where(t.c.trading_date == on)
+    with engine.connect() as conn:
+        return [_event(r) for r in conn.execute(query)]
+
+
+# --------------------------------------------------------------------------- requests, events
+
+
+@dataclass(frozen=True, slots=True)
+class ExtensionRequestRecord:
+    request_id: str
+    contract_id: str
+    client_id: str
+    requested_on: date
+    new_maturity: date | None
+    agreement_end: date
+    committee_approval: str | None = None
+
+
+def save_extension_request(
+    engine: Engine, request: ExtensionRequestRecord, recorded_at: str
+) -> bool:
+    """Record a client's request (False when its id was recorded before, identically)."""
+    t = extension_requests
+    row = {
+        "request_id": request.request_id, "contract_id": request.contract_id,
+        "client_id": request.client_id, "requested_on": request.requested_on,
+        "new_maturity": request.new_maturity, "agreement_end": request.agreement_end,
+        "committee_approval": request.committee_approval,
+    }  # fmt: skip
+    with write_lock(engine) as conn:
+        stored = conn.execute(select(t).where(t.c.request_id == request.request_id)).first()
+        if stored is not None:
+            if any(getattr(stored, k) != v for k, v in row.items()):
+                raise ReferenceConflict(f"request {request.request_id} recorded otherwise")
+            return False
+        conn.execute(t.insert().values(**row, recorded_at=recorded_at))
+    return True
+
+
+def load_extension_requests(engine: Engine, on: date | None = None) -> list[ExtensionRequestRecord]:
+    t = extension_requests
+    query = select(t).order_by(t.c.requested_on, t.c.request_id)
+    if on is not None:
+        query = query.where(t.c.requested_on == on)
+    with engine.connect() as conn:
+        return [
+            ExtensionRequestRecord(
+                r.request_id, r.contract_id, r.client_id, r.requested_on, r.new_maturity,
+                r.agreement_end, r.committee_approval,
+            )
+            for r in conn.execute(query)
+        ]  # fmt: skip
+
+
+SUSPENDED, RESUMED, LAST_TRADING_DAY = "suspended", "resumed", "last_trading_day"
+SECURITY_EVENT_KINDS = (SUSPENDED, RESUMED, LAST_TRADING_DAY)
+
+
+@dataclass(frozen=True, slots=True)
+class SecurityTermEvent:
+    """A security's trading suspended from ``on``, resumed on ``on`` (the first day trading
+    again), or its last trading day announced (delisting)."""
+
+    event_id: str
+    symbol: str
+    kind: str
+    on: date
+    source: str
+
+    def __post_init__(self) -> None:
+        if self.kind not in SECURITY_EVENT_KINDS:
+            raise ValueError(f"kind {self.kind!r}: one of {SECURITY_EVENT_KINDS}")
+
+
+def save_security_events(
+    engine: Engine, events: Sequence[SecurityTermEvent], recorded_at: str
+) -> int:
+    t = security_term_events
+    with write_lock(engine) as conn:
+        stored = {
+            r.event_id: (r.symbol, r.kind, r.on_date, r.source) for r in conn.execute(select(t))
+        }
+        rows = []
+        for e in events:
+            content = (e.symbol, e.kind, e.on, e.source)
+            if e.event_id in stored:
+                if stored[e.event_id] != content:
+                    raise ReferenceConflict(f"security event {e.event_id} recorded otherwise")
+                continue
+            stored[e.event_id] = content
+            rows.append(
+                {"event_id": e.event_id, "symbol": e.symbol, "kind": e.kind, "on_date": e.on,
+                 "source": e.source, "recorded_at": recorded_at}
+            )  # fmt: skip
+        if rows:
+            conn.execute(t.insert(), rows)
+    return len(rows)
+
+
+def load_security_events(engine: Engine) -> list[SecurityTermEvent]:
+    t = security_term_events
+    with engine.connect() as conn:
+        rows = conn.execute(select(t).order_by(t.c.on_date, t.c.event_id))
+        return [SecurityTermEvent(r.event_id, r.symbol, r.kind, r.on_date, r.source) for r in rows]

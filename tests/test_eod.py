@@ -1,0 +1,590 @@
+"""The end of day (issue #5): each step's effects on a hand-built book whose figures are
+computed here independently (CON-2…CON-4, CLI-6, REP-1, RISK-6, ACC-7), resumption after
+every step and from inside a step, idempotency, status and the command; and the vectorised
+accrual against ``interest.accrue_day`` on random contracts."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta
+from fractions import Fraction as F
+from pathlib import Path
+
+import numpy as np
+import pytest
+import typer
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sqlalchemy import Engine, select, text
+from sqlalchemy.exc import DBAPIError
+from typer.testing import CliRunner
+
+from conftest import make_sqlite_engine
+from liangrong.cli import eod as eod_cli
+from liangrong.domain import operations as ops
+from liangrong.domain.contracts import Allocation, ContractKind, ContractTerms
+from liangrong.domain.exchange_report import ReportRefused
+from liangrong.domain.interest import (
+    ChargeKind,
+    ChargePolicy,
+    DayRates,
+    RateBasis,
+    SameDayUse,
+    accrue_day,
+    start_accrual,
+)
+from liangrong.domain.margin import simple_interest
+from liangrong.domain.money import Rounding, round_fraction
+from liangrong.eod import accrual_kernel as kernel
+from liangrong.eod.runner import EodRefused, run, status
+from liangrong.eod.settings import EodSettings
+from liangrong.eod.steps import STEP_NAMES
+from liangrong.ledger import schema as s
+from liangrong.ledger.digest import journal_digest
+from liangrong.ledger.engine import open_engine
+from liangrong.ledger.journal import CreditAccountOpening, Ledger
+from liangrong.sim.demo_loader import load_demo
+from liangrong.sim.session import CST
+from liangrong.store.closing_prices import ClosingPriceConflict, save_closing_prices
+from liangrong.store.eod_records import (
+    LAST_TRADING_DAY,
+    RESUMED,
+    SUSPENDED,
+    ContractEvent,
+    ExtensionRequestRecord,
+    SecurityTermEvent,
+    StepConflict,
+    StepRecord,
+    completed_steps,
+    load_contract_events,
+    record_step,
+    save_contract_events,
+    save_extension_request,
+    save_security_events,
+)
+from liangrong.store.eod_tables import EOD_APPEND_ONLY_TABLES, eod_steps
+from liangrong.store.migrate import upgrade
+
+D, PREVIOUS, NEXT = date(2026, 11, 20), date(2026, 11, 19), date(2026, 11, 23)
+THROUGH = date(2026, 11, 17)  # charges before the end of day cover contracts through here
+FINANCING_RATE, LENDING_RATE, PENALTY_RATE = F("0.0835"), F("0.1035"), F("0.18")
+RULES = "exchange:2026-01-14/firm:2026-01-14"
+CLIENTS = ("C1", "C2", "C3", "C4", "C5")
+LAST_DAY = date(2026, 12, 31)  # 600000.SH's last trading day (its delisting)
+
+
+def _clock() -> datetime:
+    return datetime(2026, 11, 20, 8, 0, tzinfo=CST)
+
+
+def _terms(
+    contract_id: str, client: str, security: str, quantity: int, amount_fen: int,
+    price_li: int, used: date, maturity: date, kind: ContractKind = ContractKind.FINANCING,
+) -> ContractTerms:  # fmt: skip
+    rate = FINANCING_RATE if kind is ContractKind.FINANCING else LENDING_RATE
+    return ContractTerms(
+        contract_id, kind, client, security, quantity, amount_fen, price_li, used, used,
+        maturity, False, F(1), RULES, rate,
+    )  # fmt: skip
+
+
+F1 = _terms("F1", "C1", "600000.SH", 10_000, 10_000_000, 10_000, date(2026, 11, 18),
+            date(2027, 5, 18))  # fmt: skip
+F2 = _terms("F2", "C2", "600000.SH", 5_000, 5_000_000, 10_000, date(2026, 5, 19),
+            date(2026, 11, 19))  # fmt: skip
+S3 = _terms("S3", "C3", "600036.SH", 1_000, 4_000_000, 40_000, D, date(2026, 11, 25),
+            ContractKind.SHORT)  # fmt: skip
+F4 = _terms("F4", "C4", "600000.SH", 2_000, 2_000_000, 10_000, D, date(2027, 5, 20))
+F5 = _terms("F5", "C5", "000001.SZ", 3_000, 3_000_000, 10_000, date(2026, 5, 19),
+            date(2026, 11, 19))  # fmt: skip
+
+
+def build_store(path: Path) -> None:
+    """Demo reference data and five clients: a running financing with an extension request
+    on a security about to delist (F1), an overdue one (F2), a short near its maturity (S3),
+    a financing used and repaid the same day (F4), one whose maturity a suspension holds
+    (F5)."""
+    engine = open_engine(f"sqlite:///{path}")
+    upgrade(engine)
+    load_demo(engine, D, clock=_clock)
+    ticks = iter(range(10**6))
+    ledger = Ledger(engine, lambda: _clock() + timedelta(microseconds=next(ticks)))
+    ledger.open_credit_accounts(
+        [
+            CreditAccountOpening(f"open:{c}:{x}", c, x, f"客户{c}", f"客户{c}", date(2026, 1, 5))
+            for c in CLIENTS
+            for x in ("SH", "SZ")
+        ]
+    )
+    txns = [
+        ops.fund_pool("pool:cny", date(2026, 1, 5), "CNY", 10**11),
+        ops.fund_pool("pool:600036", date(2026, 1, 5), "600036.SH", 100_000),
+        *(ops.deposit_cash(f"cash:{c}", date(2026, 1, 6), c, 100_000_000) for c in CLIENTS),
+        ops.open_financing("open:F1", F1),
+        ops.open_financing("open:F2", F2),
+        ops.open_short("open:S3", S3),
+        ops.open_financing("open:F4", F4),
+        ops.repay_financing("repay:F4", D, "C4", [Allocation("F4", 0, 2_000_000)]),
+        ops.open_financing("open:F5", F5),
+    ]  # fmt: skip
+    ledger.post_batch(txns)
+    stamp = "2026-11-20T08:00:00.000000+08:00"
+    save_extension_request(
+        engine, ExtensionRequestRecord("R1", "F1", "C1", D, None, date(2027, 9, 30)), stamp
+    )
+    save_security_events(
+        engine,
+        [
+            SecurityTermEvent("susp:000001", "000001.SZ", SUSPENDED, date(2026, 11, 16), "notice"),
+            SecurityTermEvent("resume:000001", "000001.SZ", RESUMED, D, "notice"),
+            SecurityTermEvent("ltd:600000", "600000.SH", LAST_TRADING_DAY, LAST_DAY, "notice"),
+        ],
+        stamp,
+    )  # fmt: skip
+    engine.dispose()  # the last connection closing checkpoints the WAL into the file
+
+
+@pytest.fixture(scope="module")
+def prepared(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("eod") / "prepared.sqlite"
+    build_store(path)
+    return path
+
+
+@dataclass
+class Copy:
+    engine: Engine
+    reports: Path
+
+    def settings(self, batch: int = 2) -> EodSettings:
+        return EodSettings(self.reports, batch_transactions=batch, accrued_through=THROUGH)
+
+
+def copy_of(prepared: Path, folder: Path) -> Copy:
+    folder.mkdir(parents=True, exist_ok=True)
+    assert not Path(f"{prepared}-wal").exists()
+    shutil.copy(prepared, folder / "store.sqlite")
+    return Copy(open_engine(f"sqlite:///{folder / 'store.sqlite'}"), folder / "reports")
+
+
+def outcome(copy: Copy) -> dict[str, object]:
+    """Everything an end of day leaves: the journal, every file, the step records and the
+    contract events, byte for byte."""
+    with copy.engine.connect() as conn:
+        steps = [tuple(r) for r in conn.execute(select(eod_steps).order_by(eod_steps.c.position))]
+        events = [
+            tuple(r) for r in conn.execute(text("SELECT * FROM contract_events ORDER BY seq"))
+        ]
+        calls = [tuple(r) for r in conn.execute(text("SELECT * FROM call_events ORDER BY seq"))]
+    files = {p.name: p.read_bytes() for p in sorted(copy.reports.rglob("*")) if p.is_file()}
+    return {
+        "journal": journal_digest(copy.engine),
+        "files": files,
+        "steps": steps,
+        "events": events,
+        "calls": calls,
+    }
+
+
+@pytest.fixture(scope="module")
+def baseline(prepared: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
+    copy = copy_of(prepared, tmp_path_factory.mktemp("baseline"))
+    report = run(copy.engine, D, copy.settings())
+    assert report.ran == list(STEP_NAMES) and report.complete
+    result = outcome(copy)
+    result["copy"] = copy
+    return result
+
+
+def charges_posted(engine: Engine, contract: str) -> dict[str, int]:
+    """The day's accrual events of one contract, by kind, from the journal."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(s.journal_transactions.c.events_json).where(
+                s.journal_transactions.c.command_id.like(f"eod:{D.isoformat()}:charges:%")
+            )
+        ).scalars()
+        events = [e for row in rows for e in json.loads(row) if e["contract_id"] == contract]
+    assert len(events) == 1
+    return {k: v for k, v in events[0].items() if k in {c.value for c in ChargeKind}}
+
+
+# --------------------------------------------------------------------------- the steps
+
+
+def test_accrual_books_each_contract_as_computed_by_hand(baseline) -> None:
+    engine = baseline["copy"].engine
+    # three days (18th-20th) of interest on 100,000.00 yuan at 8.35% / 360, rounded once
+    assert charges_posted(engine, "F1") == {
+        "interest": simple_interest(10_000_000, FINANCING_RATE, 3)
+    }
+    assert simple_interest(10_000_000, FINANCING_RATE, 3) == 6958
+    # overdue from the 20th: penalty 18% / 360 on top of the interest
+    assert charges_posted(engine, "F2") == {
+        "interest": simple_interest(5_000_000, FINANCING_RATE, 3),
+        "penalty": round_fraction(5_000_000 * PENALTY_RATE / 360, Rounding.HALF_UP),
+    }
+    # one day's lending fee on 1,000 shares sold at 40.000: 40,000.00 × 10.35% / 360
+    assert charges_posted(engine, "S3") == {"lending_fee": 1150}
+    # used and repaid the same day: one day's management fee on the amount used
+    assert charges_posted(engine, "F4") == {
+        "management_fee": round_fraction(2_000_000 * F("0.0835") / 360, Rounding.HALF_UP)
+    }
+    # suspended over its maturity: no penalty, interest only
+    assert charges_posted(engine, "F5") == {
+        "interest": simple_interest(3_000_000, FINANCING_RATE, 3)
+    }
+
+
+def test_maturities_extensions_and_term_rules_are_recorded_once(baseline) -> None:
+    events = {e.event_id: e for e in load_contract_events(baseline["copy"].engine)}
+    extension = events["extension:R1"]
+    assert extension.payload["granted"] is True
+    assert extension.maturity == date(2027, 9, 30)  # the agreement's end, before +6 months
+    assert {f[0] for f in extension.payload["findings"]} >= {
+        "RATIO_AT_HIGH_LINE",
+        "WITHIN_AGREEMENT",
+    }
+    overdue = events["overdue:F2:2026-11-19"]
+    assert overdue.payload["liquidate_from"] == "2026-11-20"
+    assert overdue.payload["principal"] == 5_000_000
+    assert events["expiry:S3:2026-11-25"].payload["trading_days_left"] == 3
+    # the suspension held F5's maturity: postponed by the 3 days lost, no overdue record
+    assert events["suspension:F5:2026-11-16"].maturity == date(2026, 11, 23)
+    assert "overdue:F5:2026-11-19" not in events
+    # the delisting shortens F1's extended term to the day before the last trading day
+    assert events["delisting:F1:2026-12-31"].maturity == date(2026, 12, 30)
+    # F4 owes its management fee: its term is shortened too
+    assert events["delisting:F4:2026-12-31"].maturity == date(2026, 12, 30)
+    assert set(events) == {
+        "extension:R1", "overdue:F2:2026-11-19", "expiry:S3:2026-11-25",
+        "suspension:F5:2026-11-16", "delisting:F1:2026-12-31", "delisting:F4:2026-12-31",
+    }  # fmt: skip
+
+
+def test_reports_and_reconciliation(baseline) -> None:
+    files = baseline["files"]
+    assert {
+        "settlement_20261120.csv", "reconciliation_20261120.csv", "contract_events_20261120.csv",
+        "margin_calls_20261120.csv", "rzrq_daily_SH_20261120.csv", "rzrq_daily_SZ_20261120.xlsx",
+        "rzrq_default_20261120.csv",
+    } <= set(files)  # fmt: skip
+    lines = files["rzrq_daily_SH_20261120.csv"].decode().splitlines()
+    by_code = {line.split(",")[1]: line.split(",") for line in lines[1:]}
+    # 600000: F1 + F2 owed, F4 bought and repaid directly the same day
+    assert by_code["600000"][2:9] == ["20000.00", "20000.00", "20000.00", "0.00", "0.00", "0.00",
+                                      "150000.00"]  # fmt: skip
+    assert by_code["600036"][9] == "1000" and by_code["600036"][15] == "1000"  # sold short
+    defaults = files["rzrq_default_20261120.csv"].decode().splitlines()
+    assert len(defaults) == 2 and "overdue:F2:2026-11-19" in defaults[1]
+    amount = 5_000_000 + simple_interest(5_000_000, FINANCING_RATE, 3) + 2500
+    assert f"{amount // 100}.{amount % 100:02d}" in defaults[1]
+    reconciliation = files["reconciliation_20261120.csv"].decode().splitlines()[1:]
+    assert [line.split(",")[:2] for line in reconciliation] == [
+        [check, "ok"]
+        for check in ("accrual", "balances", "conservation", "contracts", "receivables", "report")
+    ]
+
+
+def test_a_second_run_changes_nothing(baseline, tmp_path: Path) -> None:
+    copy = baseline["copy"]
+    again = run(copy.engine, D, copy.settings())
+    assert again.ran == [] and again.skipped == list(STEP_NAMES)
+    after = outcome(copy)
+    assert {k: after[k] for k in ("journal", "files", "steps", "events", "calls")} == {
+        k: baseline[k] for k in ("journal", "files", "steps", "events", "calls")
+    }
+
+
+def test_the_next_day_carries_the_exact_residue_over_the_weekend(
+    prepared: Path, tmp_path: Path
+) -> None:
+    copy = copy_of(prepared, tmp_path)
+    run(copy.engine, D, copy.settings())
+    second = run(copy.engine, NEXT, copy.settings())
+    assert second.complete
+    assert second.records["accrue"].summary["resumed_from"] == D.isoformat()
+    with copy.engine.connect() as conn:
+        rows = conn.execute(
+            select(s.journal_transactions.c.events_json).where(
+                s.journal_transactions.c.command_id.like("eod:%:charges:C1")
+            )
+        ).scalars()
+        booked = sum(e.get("interest", 0) for row in rows for e in json.loads(row))
+    # Saturday, Sunday and Monday accrue on Monday; six days in all, rounded once in total
+    assert booked == simple_interest(10_000_000, FINANCING_RATE, 6)
+    # Monday's report stands on Friday's files: its identities held against them
+    assert second.records["reports"].summary["previous"] == D.isoformat()
+    assert set(second.records["reconcile"].summary["differences"].values()) == {0}
+
+
+def test_reconciliation_lists_a_difference_and_fixes_nothing(
+    prepared: Path, tmp_path: Path
+) -> None:
+    copy = copy_of(prepared, tmp_path)
+    run(copy.engine, D, copy.settings(), stop_after="reports")
+    account = "client:C1:charges:F1"
+    with copy.engine.begin() as conn:  # the projection drifts from the journal by one fen
+        conn.execute(text(f"UPDATE balances SET amount = amount + 1 WHERE account = '{account}'"))
+    report = run(copy.engine, D, copy.settings())
+    owed = simple_interest(10_000_000, FINANCING_RATE, 3)
+    lines = (copy.reports / "20261120" / "reconciliation_20261120.csv").read_text().splitlines()
+    assert f"balances,difference,{account} CNY,{-owed},{1 - owed}" in lines
+    assert "receivables,difference,firm:receivable:charges CNY," in "\n".join(lines)
+    assert report.records["reconcile"].summary["differences"]["balances"] == 1
+    with copy.engine.connect() as conn:
+        left = conn.execute(text(f"SELECT amount FROM balances WHERE account = '{account}'"))
+        assert left.scalar_one() == 1 - owed  # listed, not repaired
+
+
+def test_a_report_that_disagrees_with_the_ledger_stops_the_end_of_day(
+    prepared: Path, tmp_path: Path
+) -> None:
+    copy = copy_of(prepared, tmp_path)
+    run(copy.engine, D, copy.settings())
+    run(copy.engine, NEXT, copy.settings(), stop_after="next_day")
+    tampered = "UPDATE balances SET amount = amount - 100 WHERE account = 'client:C1:financing:F1'"
+    with copy.engine.begin() as conn:  # F1's principal no longer what Friday's report says
+        conn.execute(text(tampered))
+    with pytest.raises(ReportRefused, match="LEDGER_MISMATCH"):
+        run(copy.engine, NEXT, copy.settings())
+    assert set(completed_steps(copy.engine, NEXT)) == set(STEP_NAMES[:6])
+    assert not list((copy.reports / "20261123").glob("rzrq_*"))
+
+
+# --------------------------------------------------------------------------- resuming
+
+
+@pytest.mark.parametrize("stop_after", STEP_NAMES[:-1])
+def test_resuming_after_each_step_gives_the_uninterrupted_result(
+    prepared: Path, baseline, tmp_path: Path, stop_after: str
+) -> None:
+    copy = copy_of(prepared, tmp_path)
+    first = run(copy.engine, D, copy.settings(), stop_after=stop_after)
+    assert first.ran == list(STEP_NAMES[: STEP_NAMES.index(stop_after) + 1])
+    assert [s.done for s in status(copy.engine, D)] == [name in first.ran for name in STEP_NAMES]
+    rest = run(copy.engine, D, copy.settings())
+    assert rest.skipped == first.ran and rest.complete
+    result = outcome(copy)
+    for key in ("journal", "files", "steps", "events", "calls"):
+        assert result[key] == baseline[key], key
+
+
+class Crash(BaseException):
+    """Stands for the process dying: nothing catches it."""
+
+
+@pytest.mark.parametrize(("step", "after_calls"), [("accrue", 1), ("accrue", 3), ("maturities", 1)])
+def test_a_step_interrupted_half_way_completes_without_duplicates(
+    prepared: Path, baseline, tmp_path: Path, step: str, after_calls: int
+) -> None:
+    copy = copy_of(prepared, tmp_path)
+    calls = 0
+
+    def crash(name: str, done: int, total: int) -> None:
+        nonlocal calls
+        if name == step:
+            calls += 1
+            if calls == after_calls:
+                raise Crash
+
+    with pytest.raises(Crash):
+        run(copy.engine, D, copy.settings(batch=1), crash)
+    assert step not in completed_steps(copy.engine, D)
+    run(copy.engine, D, copy.settings(batch=1))
+    # batch sizes differ from the baseline's: the moments differ, the content may not
+    with copy.engine.connect() as conn:
+        commands = (
+            conn.execute(
+                select(s.journal_transactions.c.command_id).where(
+                    s.journal_transactions.c.command_id.like("eod:%")
+                )
+            )
+            .scalars()
+            .all()
+        )
+    assert sorted(commands) == [f"eod:{D}:charges:{c}" for c in CLIENTS]
+    result = outcome(copy)
+    assert result["files"] == baseline["files"] and result["events"] == baseline["events"]
+    assert [r[:2] + r[3:5] for r in result["steps"]] == [r[:2] + r[3:5] for r in baseline["steps"]]
+
+
+def test_the_same_interruption_replays_to_the_same_bytes(prepared: Path, tmp_path: Path) -> None:
+    """Same batches: an interrupted and resumed run writes the uninterrupted journal."""
+    whole = copy_of(prepared, tmp_path / "whole")
+    run(whole.engine, D, whole.settings(batch=1))
+    broken = copy_of(prepared, tmp_path / "broken")
+    with pytest.raises(Crash):
+        run(broken.engine, D, broken.settings(batch=1), _crash_at("accrue", 2))
+    run(broken.engine, D, broken.settings(batch=1))
+    assert journal_digest(broken.engine) == journal_digest(whole.engine)
+
+
+def _crash_at(step: str, count: int):
+    seen = {"n": 0}
+
+    def crash(name: str, done: int, total: int) -> None:
+        if name == step:
+            seen["n"] += 1
+            if seen["n"] == count:
+                raise Crash
+
+    return crash
+
+
+# --------------------------------------------------------------------------- refusals, command
+
+
+def test_refuses_a_holiday_and_a_later_day_while_an_earlier_one_is_open(
+    prepared: Path, tmp_path: Path
+) -> None:
+    copy = copy_of(prepared, tmp_path)
+    with pytest.raises(EodRefused, match="not a trading day"):
+        run(copy.engine, date(2026, 11, 21), copy.settings())
+    run(copy.engine, D, copy.settings(), stop_after="accrue")
+    with pytest.raises(EodRefused, match="2026-11-20 is incomplete"):
+        run(copy.engine, NEXT, copy.settings())
+    with pytest.raises(KeyError):
+        run(copy.engine, D, copy.settings(), stop_after="nap")
+
+
+def _invoke(*args: str):
+    app = typer.Typer()
+
+    @app.callback()
+    def root() -> None:
+        """test root"""
+
+    eod_cli.register(app)
+    return CliRunner().invoke(app, list(args), env={"COLUMNS": "200"})
+
+
+def test_the_command_runs_and_reports_status(prepared: Path, baseline, tmp_path: Path) -> None:
+    copy = copy_of(prepared, tmp_path)
+    url = str(copy.engine.url)
+    pending = _invoke("eod", "status", D.isoformat(), "--store", url)
+    assert pending.exit_code == 0 and "0/8 steps recorded" in pending.output
+    done = _invoke("eod", "run", D.isoformat(), "--store", url, "--reports", str(copy.reports))
+    assert done.exit_code == 0, done.output
+    # no generated book here: the command charges from each contract's day of use
+    assert completed_steps(copy.engine, D)["accrue"].summary["first_day"] == "2026-05-19"
+    shown = _invoke("eod", "status", D.isoformat(), "--store", url)
+    assert "8/8 steps recorded" in shown.output
+    assert completed_steps(copy.engine, D)["reports"].digest[:16] in shown.output
+    refused = _invoke("eod", "run", "2026-11-21", "--store", url)
+    assert refused.exit_code == 1 and "not a trading day" in refused.output
+
+
+def test_the_migration_creates_the_eod_tables_and_protects_the_records(tmp_path: Path) -> None:
+    engine = make_sqlite_engine(tmp_path)
+    mine = {*EOD_APPEND_ONLY_TABLES, "eod_accruals"}
+    with engine.connect() as conn:
+        diffs = compare_metadata(MigrationContext.configure(conn), s.metadata)
+    assert mine <= set(s.metadata.tables)
+    assert [d for d in diffs if any(name in str(d) for name in mine)] == []
+    record = StepRecord(D, "settle", 0, "2026-11-20T16:09:00.000000+08:00", "ab" * 32, {})
+    assert record_step(engine, record) and not record_step(engine, record)
+    with pytest.raises(StepConflict):
+        record_step(engine, replace(record, digest="cd" * 32))
+    stamp = record.completed_at
+    load_demo(engine, D, clock=_clock)
+    assert save_closing_prices(engine, D, {"600000.SH": 10_010}) == 1
+    assert save_closing_prices(engine, D, {"600000.SH": 10_010}) == 0
+    with pytest.raises(ClosingPriceConflict):
+        save_closing_prices(engine, D, {"600000.SH": 10_020})
+    event = ContractEvent("expiry:F1:2026-11-25", "F1", "C1", D, "expiry_notice", D, {"a": 1})
+    assert save_contract_events(engine, [event, event], stamp) == 1
+    save_extension_request(engine, ExtensionRequestRecord("R1", "F1", "C1", D, None, D), stamp)
+    save_security_events(engine, [SecurityTermEvent("e", "600000.SH", SUSPENDED, D, "n")], stamp)
+    for table in EOD_APPEND_ONLY_TABLES:
+        with pytest.raises(DBAPIError, match="append-only"), engine.begin() as conn:
+            conn.execute(text(f"DELETE FROM {table}"))
+    engine.dispose()
+
+
+# --------------------------------------------------------------------------- the kernel
+
+POLICY_CHOICES = st.builds(
+    ChargePolicy,
+    st.sampled_from(list(SameDayUse)),
+    st.sampled_from([F(0), F("0.02"), F("0.0835")]),
+    st.booleans(),
+    st.just(RateBasis.IN_FORCE),
+)
+RATES = st.sampled_from([F(0), F("0.0835"), F("0.1035"), F("0.055"), F(1, 3), F("0.18")])
+DAYS = 6
+START = date(2026, 11, 16)
+
+
+@st.composite
+def contracts(draw: st.DrawFn) -> tuple[ContractTerms, list[int], date | None]:
+    financing = draw(st.booleans())
+    used = START + timedelta(days=draw(st.integers(0, 3)))
+    amount = draw(st.integers(1, 10**9))
+    quantity, price = draw(st.integers(1, 10**6)), draw(st.integers(1, 10**6))
+    maturity = used + timedelta(days=draw(st.integers(0, 4)))
+    kind = ContractKind.FINANCING if financing else ContractKind.SHORT
+    terms = _terms("K", "C", "600000.SH", quantity, amount, price, used, maturity, kind)
+    # end-of-day principal per day, zero before use; sometimes repaid the day of use
+    owed = [
+        0 if START + timedelta(days=d) < used else draw(st.integers(0, 10**9)) for d in range(DAYS)
+    ]
+    held = draw(st.booleans())  # a suspension holds the maturity
+    return terms, owed, None if held else maturity
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(contracts(), min_size=1, max_size=4),
+    st.lists(st.tuples(RATES, RATES), min_size=DAYS, max_size=DAYS),
+    POLICY_CHOICES,
+)
+def test_kernel_books_what_accrue_day_books(cases, day_rates, policy) -> None:
+    n = len(cases)
+    financing = np.array([t.kind is ContractKind.FINANCING for t, _, _ in cases])
+    used = np.array([t.used_date.toordinal() for t, _, _ in cases], dtype=np.int64)
+    maturities = [kernel.NO_MATURITY if m is None else m.toordinal() for _, _, m in cases]
+    columns = kernel.Contracts(
+        financing, used, used.copy(), np.array(maturities, dtype=np.int64),
+        np.array([t.price_li for t, _, _ in cases], dtype=np.int64),
+        np.array([t.amount_fen * 10 if t.kind is ContractKind.FINANCING else t.quantity * t.price_li
+                  for t, _, _ in cases], dtype=np.int64),
+    )  # fmt: skip
+    every = [r for pair in day_rates for r in pair] + [policy.management_fee_rate]
+    denominator = kernel.common_denominator(every)
+    state = kernel.AccrualState.empty(n, kernel.UNIT_PER_L * denominator)
+    domain = [start_accrual(t) for t, _, _ in cases]
+    owed = np.zeros(n, dtype=np.int64)
+    for d in range(DAYS):
+        day = START + timedelta(days=d)
+        own, penalty = day_rates[d]
+        today = np.array([o[d] for _, o, _ in cases], dtype=np.int64)
+        changes = {day.toordinal(): (np.arange(n, dtype=np.intp), today - owed)}
+
+        def rates_on(_: int, own: F = own, penalty: F = penalty) -> kernel.DayRates:
+            return kernel.DayRates(
+                np.full(n, kernel.scaled(own, denominator), np.int64),
+                np.full(n, kernel.scaled(penalty, denominator), np.int64),
+                kernel.scaled(policy.management_fee_rate, denominator),
+                policy.same_day_use is SameDayUse.MANAGEMENT_FEE,
+                policy.penalty_in_addition,
+            )
+
+        day_range = range(day.toordinal(), day.toordinal() + 1)
+        state, posted, owed = kernel.accrue(columns, state, owed, changes, day_range, rates_on)
+        for i, (terms, path, maturity) in enumerate(cases):
+            if day < terms.used_date:
+                assert not posted[i].any()
+                continue
+            rates = DayRates(own, penalty, policy.management_fee_rate)
+            domain[i], charges = accrue_day(domain[i], terms, path[d], maturity, rates, policy)
+            expected = [charges.amounts_fen.get(k, 0) for k in kernel.KINDS]
+            assert posted[i].tolist() == expected, (i, day)
+    for i in range(n):
+        assert state.booked[i].tolist() == [domain[i].booked_fen(k) for k in kernel.KINDS]
+        exact = [domain[i].exact_fen(k) - domain[i].booked_fen(k) for k in kernel.KINDS]
+        assert [F(int(r), state.unit) for r in state.residue[i]] == exact

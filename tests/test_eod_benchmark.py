@@ -1,0 +1,25 @@
+"""A small run of the end-of-day benchmark so it stays alive (no speed is asserted)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+
+import eod as eod_benchmark
+
+from liangrong.eod.steps import STEP_NAMES
+
+
+def test_eod_benchmark_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    figures = eod_benchmark.main(["--accounts", "300", "--contracts", "900", "--batch", "100"])
+    assert figures["accounts"] == 300 and figures["contracts"] == 900
+    # every contract owes principal at the close: each accrues, one transaction per client
+    assert figures["accrued"] == 900 and figures["transactions"] == 300
+    assert figures["differences"] == 0
+    assert all(figures[f"{name}_s"] >= 0 for name in STEP_NAMES)
+    out = capsys.readouterr().out
+    assert "accrue" in out and "reconcile" in out and "total" in out

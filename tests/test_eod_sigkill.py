@@ -1,0 +1,223 @@
+"""Crash safety of the end of day (issue #5, GOV-6): a process running it is killed with
+SIGKILL at seeded random moments, again and again, then run to completion; the journal, every
+report file and every record it leaves must be byte-identical to an uninterrupted run's.
+
+The store is a generated book after a short seeded session, prepared once; each chain of
+kills works on its own copy.  Kills are delivered to forked children (so the interpreter's
+start-up is paid once: 30+ kill points fit the time budget) that run ``eod.runner.run``
+exactly as the command does; one chain is completed by the real command in a fresh
+``python -m liangrong.cli.eod`` process.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from itertools import pairwise
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from liangrong.eod.runner import run
+from liangrong.eod.settings import EodSettings, opening_accrual
+from liangrong.eod.steps import STEP_NAMES
+from liangrong.ledger.digest import journal_digest
+from liangrong.ledger.engine import open_engine
+from liangrong.sim.session import SessionConfig, run_session
+from liangrong.store.eod_records import completed_steps
+from liangrong.store.migrate import upgrade
+from sim_helpers import DAY
+
+SEED = 20261120
+KILLS = 32
+KILLS_PER_CHAIN = 4
+BATCH = 8  # ledger transactions per commit: the accrual commits many times
+RECORDS = ("eod_steps", "contract_events", "call_events", "notices", "status_events",
+           "closing_prices", "eod_accruals", "list_publications")  # fmt: skip
+FORK = multiprocessing.get_context("fork")
+READY = "ready"
+
+
+def _settings(folder: Path, accrued_through: object) -> EodSettings:
+    return EodSettings(
+        folder / "reports", batch_transactions=BATCH, accrued_through=accrued_through
+    )  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="module")
+def prepared(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, object]:
+    path = tmp_path_factory.mktemp("sigkill") / "prepared.sqlite"
+    engine = open_engine(f"sqlite:///{path}")
+    upgrade(engine)
+    run_session(engine, SessionConfig(clients=150, minutes=3, seed=7, on=DAY))
+    through = opening_accrual(engine)
+    engine.dispose()  # checkpointed: one file to copy
+    return path, through
+
+
+def _copy(prepared: Path, folder: Path) -> Path:
+    folder.mkdir(parents=True)
+    shutil.copy(prepared, folder / "store.sqlite")
+    return folder / "store.sqlite"
+
+
+def _outcome(store: Path, reports: Path) -> dict[str, object]:
+    engine = open_engine(f"sqlite:///{store}")
+    try:
+        with engine.connect() as conn:
+            records = {
+                table: sorted(
+                    (tuple(r) for r in conn.execute(text(f"SELECT * FROM {table}"))), key=repr
+                )
+                for table in RECORDS
+            }
+        files = {
+            p.relative_to(reports).as_posix(): p.read_bytes()
+            for p in sorted(reports.rglob("*"))
+            if p.is_file()
+        }
+        return {"journal": journal_digest(engine), "files": files, **records}
+    finally:
+        engine.dispose()
+
+
+def _child(store: Path, reports: Path, through: object, pipe: Connection) -> None:
+    """Runs the end of day as the command does, telling the parent how far it got."""
+    engine = open_engine(f"sqlite:///{store}")
+    pipe.send((READY, 0, 0))
+    run(engine, DAY, _settings(reports.parent, through), lambda *told: pipe.send(told))
+    os._exit(0)
+
+
+def _steps_done(store: Path) -> int:
+    engine = open_engine(f"sqlite:///{store}")
+    try:
+        return len(completed_steps(engine, DAY))
+    finally:
+        engine.dispose()
+
+
+def _kill_inside(
+    child: BaseProcess, pipe: Connection, step: int, seconds: float, started: bool
+) -> bool:
+    """SIGKILL the child ``seconds`` after the step before ``step`` told its last progress
+    (after it is ready, for the first step), or, ``started``, after ``step`` told its first
+    (the accrual: once a batch is committed); False when it finished first."""
+    before = STEP_NAMES[step - 1] if step else READY
+    while True:
+        if not pipe.poll(30):
+            raise AssertionError("the child went silent")
+        try:
+            name, done, total = pipe.recv()
+        except EOFError:  # it finished and closed its end
+            return False
+        if started and name == STEP_NAMES[step]:
+            break
+        if not started and name == before and (done == total or name == READY):
+            break
+    time.sleep(seconds)
+    if not child.is_alive():
+        return False
+    child.kill()
+    return True
+
+
+def _accruals_posted(store: Path) -> int:
+    engine = open_engine(f"sqlite:///{store}")
+    try:
+        with engine.connect() as conn:
+            query = "SELECT COUNT(*) FROM journal_transactions WHERE command_id LIKE 'eod:%'"
+            return int(conn.execute(text(query)).scalar_one())
+    finally:
+        engine.dispose()
+
+
+def _least_hit(rng: random.Random, killed_in: list[str], done: int) -> int:
+    """A step still to run among those killed least so far (so every step gets its kills)."""
+    hits = Counter(killed_in)
+    fewest = min(hits[name] for name in STEP_NAMES[done:])
+    return rng.choice([i for i in range(done, len(STEP_NAMES)) if hits[STEP_NAMES[i]] == fewest])
+
+
+def test_sigkill_at_random_points_then_rerun_is_byte_identical(
+    prepared: tuple[Path, object], tmp_path: Path
+) -> None:
+    source, through = prepared
+    whole = _copy(source, tmp_path / "whole")
+    engine = open_engine(f"sqlite:///{whole}")
+    ends: dict[str, float] = {}  # when each step told its last progress, to aim the kills
+    started = time.perf_counter()
+
+    def clocked(name: str, done: int, total: int) -> None:
+        ends[name] = time.perf_counter() - started
+
+    assert run(engine, DAY, _settings(whole.parent, through), clocked).complete
+    engine.dispose()
+    expected = _outcome(whole, whole.parent / "reports")
+    assert "20261120/rzrq_daily_SH_20261120.xlsx" in expected["files"]  # type: ignore[operator]
+    bounds = [0.0, *(ends[name] for name in STEP_NAMES)]
+    took = [later - earlier for earlier, later in pairwise(bounds)]
+
+    rng = random.Random(SEED)
+    killed_in: list[str] = []  # the step running (not recorded) when each kill landed
+    partial: list[int] = []  # accrual transactions committed when a kill landed in it
+    chain = 0
+    while len(killed_in) < KILLS:
+        chain += 1
+        store = _copy(source, tmp_path / f"chain{chain}")
+        reports = store.parent / "reports"
+        kills = 0
+        while kills < KILLS_PER_CHAIN and (done := _steps_done(store)) < len(STEP_NAMES):
+            step = _least_hit(rng, killed_in, done)
+            receiver, sender = FORK.Pipe(duplex=False)
+            child = FORK.Process(target=_child, args=(store, reports, through, sender))
+            child.start()
+            sender.close()
+            inside = STEP_NAMES[step] == "accrue" and len(partial) % 2 == 1
+            killed = _kill_inside(child, receiver, step, rng.uniform(0, took[step]), inside)
+            child.join(120)
+            receiver.close()
+            if not killed or child.exitcode == 0:  # it finished first: no kill point
+                assert child.exitcode == 0
+                break
+            assert child.exitcode == -signal.SIGKILL
+            kills += 1
+            after = _steps_done(store)
+            if STEP_NAMES[after : after + 1] == ("accrue",):
+                partial.append(_accruals_posted(store))
+            killed_in.append(STEP_NAMES[after] if after < len(STEP_NAMES) else "after the last")
+        if chain == 1:
+            # the real command, in a fresh interpreter, finishes the first chain
+            finished = subprocess.run(
+                [sys.executable, "-m", "liangrong.cli.eod", "run", DAY.isoformat(),
+                 "--store", f"sqlite:///{store}", "--reports", str(reports),
+                 "--batch", str(BATCH)],
+                capture_output=True, text=True, timeout=120, check=False,
+            )  # fmt: skip
+            assert finished.returncode == 0, finished.stderr
+        else:
+            receiver, sender = FORK.Pipe(duplex=False)
+            final = FORK.Process(target=_child, args=(store, reports, through, sender))
+            final.start()
+            sender.close()
+            final.join(120)
+            assert final.exitcode == 0
+        got = _outcome(store, reports)
+        for key in expected:
+            assert got[key] == expected[key], (chain, key)
+    print("kills by step:", Counter(killed_in), "chains:", chain, "accruals posted", partial)
+    assert len(killed_in) >= 30
+    posted = _accruals_posted(whole)
+    assert any(0 < n < posted for n in partial), (partial, posted)  # killed between commits
+    # the kills landed inside most steps, not only between them
+    assert len(set(killed_in) & set(STEP_NAMES)) >= 6, Counter(killed_in)
