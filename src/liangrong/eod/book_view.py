@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 from fractions import Fraction
 from functools import cache
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -72,12 +73,10 @@ class ContractColumns:
 def load_contract_columns(engine: Engine, wanted: Collection[str]) -> ContractColumns:
     """The opening terms of the ``wanted`` contracts (unknown ids are left out)."""
     picked: list[dict[str, object]] = []
-    with engine.connect() as conn:
-        rows = conn.execute(select(s.contracts.c.contract_id, s.contracts.c.terms_json))
-        while batch := rows.fetchmany(_CHUNK):
-            texts = [terms for cid, terms in batch if cid in wanted]
-            if texts:
-                picked.extend(json.loads("[" + ",".join(texts) + "]"))
+    for batch in _raw_rows(engine, "SELECT contract_id, terms_json FROM contracts"):
+        texts = [terms for cid, terms in batch if cid in wanted]
+        if texts:
+            picked.extend(json.loads("[" + ",".join(texts) + "]"))
     picked.sort(key=lambda e: str(e["contract_id"]))
 
     def ints(key: str) -> Ints:
@@ -130,20 +129,25 @@ def owed_now(engine: Engine) -> Owed:
     principal: dict[str, int] = {}
     charges: dict[str, int] = {}
     clients: dict[str, str] = {}
-    b = s.balances
-    with engine.connect() as conn:
-        rows = conn.execute(
-            select(b.c.account, b.c.amount).where(b.c.account.like("client:%"), b.c.amount != 0)
-        )
-        while batch := rows.fetchmany(_CHUNK):
-            for account, amount in batch:
-                _, client, kind, contract = account.split(":")
-                clients[contract] = client
-                if kind == CHARGES:
-                    charges[contract] = -amount
-                else:
-                    principal[contract] = -amount
+    query = "SELECT account, amount FROM balances WHERE account LIKE 'client:%' AND amount <> 0"
+    for batch in _raw_rows(engine, query):
+        for account, amount in batch:
+            _, client, kind, contract = account.split(":")
+            clients[contract] = client
+            if kind == CHARGES:
+                charges[contract] = -amount
+            else:
+                principal[contract] = -amount
     return Owed(principal, charges, clients)
+
+
+def _raw_rows(engine: Engine, query: str) -> Iterator[Sequence[Any]]:
+    """Plain DBAPI rows in batches: millions of rows skip SQLAlchemy's row objects."""
+    with engine.connect() as conn:
+        cursor = conn.exec_driver_sql(query).cursor
+        assert cursor is not None
+        while batch := cursor.fetchmany(_CHUNK):
+            yield batch
 
 
 def _debt_accounts(column: object) -> object:
