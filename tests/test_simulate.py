@@ -67,8 +67,8 @@ def test_the_counts_add_up(two_runs) -> None:
     assert sum(s.statuses.values()) == CONFIG.clients
     # The risk engine, kept in step all day, places every account where the exact
     # computation over the book's own figures does.
-    final = s.risk_timeline[-1][1]
-    assert sum(final.values()) == CONFIG.clients
+    assert sum(s.risk_timeline[-1][1].values()) == CONFIG.clients
+    assert s.engine_statuses == {status.value: s.statuses[status.value] for status in RatioStatus}
     assert s.liquidations > 0 and s.forced_orders > 0  # the generated book has accounts
     assert sum(s.calls.values()) > 0  # below the emergency and liquidation lines
     assert set(s.statuses) <= {status.value for status in RatioStatus}

@@ -65,7 +65,7 @@ def _known(desk: Desk, client: str) -> None:
 def summary(on: DateOption = None, store: str = store_option()) -> None:
     """Accounts and debt by status and class, top concentrations, calls, bad debts."""
     desk = _desk(store, on)
-    engine, console = open_store(store), Console()
+    engine, console = desk.store, Console()
     market = desk.book.market
     cases = records.load_recovery_cases(engine)
     report = daily_summary(
@@ -124,7 +124,7 @@ def account(
     """One account: ratio against its lines, status, call, status history and notices."""
     desk = _desk(store, on)
     _known(desk, client)
-    engine, console = open_store(store), Console()
+    engine, console = desk.store, Console()
     _, ratio = desk.ratio(client)
     console.print(
         f"[bold]{client}[/bold] maintenance ratio {percent(ratio)} "

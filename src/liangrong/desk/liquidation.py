@@ -30,6 +30,7 @@ from liangrong.domain.liquidation import (
 )
 from liangrong.domain.orders import AccountType, NonTradeKind, NonTradeRequest, Order
 from liangrong.domain.pretrade_state import PositionState, SecurityState
+from liangrong.domain.rule_codec import exact_text
 from liangrong.domain.securities import LotRule
 
 FORCED_TRADING_UNIT = "FORCED"  # the seat the firm's forced orders are sent from
@@ -147,7 +148,7 @@ def repay_from_cash(book: Book, run_id: str, plan: LiquidationPlan) -> list[Subm
 
 def _plain(value: Any) -> Any:
     if isinstance(value, Fraction):
-        return f"{value.numerator}/{value.denominator}"
+        return exact_text(value)
     if isinstance(value, Enum):
         return value.value
     if isinstance(value, dict):
@@ -159,8 +160,14 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def canonical_json(value: object) -> str:
+    """Sorted keys, no spaces, Chinese kept: the same value always gives the same text."""
+    return json.dumps(_plain(value), ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
 def plan_json(plan: LiquidationPlan) -> str:
-    """The plan as canonical JSON (exact ratios as "n/d"), for the run's record."""
+    """The plan as canonical JSON (exact ratios as the rule codec writes them), for the
+    run's record."""
     steps = [{"step": type(s).__name__, **_plain(asdict(s))} for s in plan.steps]
     skipped = [_plain(asdict(s)) for s in plan.skipped]
     body = {
@@ -174,4 +181,4 @@ def plan_json(plan: LiquidationPlan) -> str:
         "debt_after_fen": _plain(plan.debt_after_fen),
         "reached": plan.reached,
     }
-    return json.dumps(body, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return canonical_json(body)

@@ -7,7 +7,6 @@ reading (simulated in a session); status changes carry the price time they used.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -19,6 +18,7 @@ from liangrong.book.accounts import margin_account
 from liangrong.book.service import Book
 from liangrong.desk.liquidation import (
     Submitted,
+    canonical_json,
     liquidation_input,
     plan_json,
     repay_from_cash,
@@ -47,6 +47,7 @@ from liangrong.domain.margin_calls import (
 from liangrong.domain.money import fen_to_yuan_text
 from liangrong.domain.pretrade_state import AccountStatus
 from liangrong.domain.rule_book import lines_for, terms_for
+from liangrong.domain.rule_codec import exact_text
 from liangrong.risk.engine import RiskEngine
 from liangrong.risk.loader import load_book
 from liangrong.risk.statuses import StatusChange, rule_book_lines
@@ -250,18 +251,25 @@ class Desk:
         policy = LiquidationPolicy(target)
         return plan_liquidation(liquidation_input(self.book, client_id, why), policy, market.fees)
 
+    def _run_id(self, client_id: str) -> str:
+        return f"liquidation:{client_id}:{self.book.market.trading_date.isoformat()}"
+
     def due_today(self) -> list[str]:
-        """Accounts whose liquidation starts on or before today and has no run today yet."""
+        """Accounts whose liquidation starts on or before today and has no run today yet:
+        at once below the emergency line, else from the day after the call's deadline."""
         on = self.book.market.trading_date
-        due = []
-        for client in sorted(self.liquidation_due):
+
+        def started(client: str) -> bool:
+            if self.liquidation_due[client] is LiquidationReason.EMERGENCY_LINE:
+                return True
             call = self.calls.get(client)
-            starts = call.deadline if call is not None else on
-            if (
-                on > starts or self.liquidation_due[client] is LiquidationReason.EMERGENCY_LINE
-            ) and (f"liquidation:{client}:{on.isoformat()}" not in self.runs):
-                due.append(client)
-        return due
+            return call is not None and on > call.deadline
+
+        return [
+            client
+            for client in sorted(self.liquidation_due)
+            if started(client) and self._run_id(client) not in self.runs
+        ]
 
     def liquidate(self, client_id: str, reason: LiquidationReason | None = None) -> LiquidationRun:
         """Plan and send the forced orders; record the run, its recovery case and the report
@@ -269,7 +277,7 @@ class Desk:
         if not self.recording:
             raise RuntimeError("a what-if desk plans only: liquidation is recorded")
         on = self.book.market.trading_date
-        run_id = f"liquidation:{client_id}:{on.isoformat()}"
+        run_id = self._run_id(client_id)
         if run_id in self.runs:
             return self.runs[run_id]
         plan = self.plan(client_id, reason)
@@ -286,8 +294,8 @@ class Desk:
             self.store,
             records.RunRecord(
                 run_id, client_id, on, at.isoformat(), plan.reason.value, plan.mode.value,
-                plan.ratio_before, _planned_ratio(plan), plan.reached, plan_json(plan),
-                _json(orders),
+                plan.ratio_before, plan.ratio_after, plan.reached, plan_json(plan),
+                canonical_json(orders),
             ),
             plan.recovery,
         )  # fmt: skip
@@ -347,19 +355,11 @@ _REASON_ZH = {
 }
 
 
-def _planned_ratio(plan: LiquidationPlan) -> Fraction | None:
-    return plan.ratio_after
-
-
-def _json(value: object) -> str:
-    return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-
-
 def _lines_text(lines: margin.Lines) -> str:
-    def pct(line: Fraction | None) -> str:
-        return "-" if line is None else f"{line.numerator}/{line.denominator}"
+    def text(line: Fraction | None) -> str:
+        return "-" if line is None else exact_text(line)
 
     return (
-        f"attention={pct(lines.attention)} warning={pct(lines.warning)} "
-        f"liquidation={pct(lines.liquidation)} emergency={pct(lines.emergency)}"
+        f"attention={text(lines.attention)} warning={text(lines.warning)} "
+        f"liquidation={text(lines.liquidation)} emergency={text(lines.emergency)}"
     )

@@ -122,6 +122,7 @@ class SessionSummary:
     requests_refused: Counter[str] = field(default_factory=Counter)
     revaluations: int = 0
     statuses: Counter[str] = field(default_factory=Counter)  # ratio vs lines at the end
+    engine_statuses: dict[str, int] = field(default_factory=dict)  # the risk engine's then
     # The risk engine's counts by status, sampled each minute: (time, counts).
     risk_timeline: list[tuple[str, dict[str, int]]] = field(default_factory=list)
     status_changes: int = 0  # confirmed exactly, recorded with their time and prices
@@ -377,4 +378,6 @@ class _Session:
         report = self.desk.settle(close)
         self.summary.calls.update(d.state.value for d in report.decisions.values())
         self.summary.status_changes = self.desk.status_changes
+        counts = self.desk.risk.statuses.counts()
+        self.summary.engine_statuses = {status.value: n for status, n in counts.items()}
         save_closing_prices(self.book.ledger.engine, self.day, self.book.market.prices_li)

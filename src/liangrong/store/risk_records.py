@@ -4,7 +4,7 @@ and the notice outbox (RISK-6), liquidation runs and recovery cases (RISK-7).
 Invariants: every table is append-only (a call's life is its sequence of events; the latest
 event of a client is its current call and account status); saving an event or a notice
 whose id is already stored changes nothing, so re-running an evaluation or a liquidation
-step never duplicates a record.  Ratios are stored exactly (``"n/d"``).
+step never duplicates a record.  Ratios are stored exactly (``rule_codec.exact_text``).
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from liangrong.domain.margin_calls import (
     NoticeKind,
 )
 from liangrong.domain.pretrade_state import AccountStatus
+from liangrong.domain.rule_codec import exact_text
 from liangrong.store.risk_tables import (
     call_events,
     liquidation_runs,
@@ -40,7 +41,8 @@ _OPEN = frozenset({CallState.OPEN, CallState.MISSED, CallState.EMERGENCY})
 
 
 def ratio_text(value: Fraction | None) -> str | None:
-    return None if value is None else f"{value.numerator}/{value.denominator}"
+    """The rule codec's exact text (``"1.3"``, ``"1/3"``); None: no debt."""
+    return None if value is None else exact_text(value)
 
 
 def ratio_of(text: str | None) -> Fraction | None:
@@ -158,12 +160,16 @@ def save_call_decision(
 
 
 def _insert_notices(conn: Connection, items: Iterable[Notice]) -> None:
+    fresh = {n.notice_id: n for n in items}  # an id twice in one call is sent once
+    if not fresh:
+        return
+    known = select(notices.c.notice_id).where(notices.c.notice_id.in_(list(fresh)))
+    for (notice_id,) in conn.execute(known):
+        fresh.pop(notice_id)
     seq = _next_seq(conn, notices)
-    for n in items:
-        if _exists(conn, notices.c.notice_id, n.notice_id):
-            continue
-        conn.execute(notices.insert(), [_notice_row(n, seq)])
-        seq += 1
+    rows = [_notice_row(n, seq + k) for k, n in enumerate(fresh.values())]
+    if rows:
+        conn.execute(notices.insert(), rows)
 
 
 def save_notices(engine: Engine, items: Sequence[Notice]) -> None:

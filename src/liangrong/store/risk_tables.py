@@ -1,6 +1,7 @@
 """Tables of the risk desk's records (migration ``0005_risk_records``), append-only.
 
-Ratios are exact ``"n/d"`` text (NULL: no debt); times are ISO text as the ledger's.
+Ratios are exact text (``rule_codec.exact_text``; NULL: no debt); times are ISO text, as
+the ledger's.
 """
 
 from __future__ import annotations

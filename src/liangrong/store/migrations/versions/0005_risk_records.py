@@ -19,7 +19,7 @@ TABLES = ("status_events", "call_events", "notices", "liquidation_runs", "recove
 
 
 def _ratio(name: str) -> sa.Column:  # type: ignore[type-arg]
-    return sa.Column(name, sa.String(48), nullable=True)  # exact "n/d"; NULL: no debt
+    return sa.Column(name, sa.String(48), nullable=True)  # exact text; NULL: no debt
 
 
 def upgrade() -> None:
