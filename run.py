@@ -12,6 +12,7 @@ Extra arguments after the command are passed on (to `liangrong demo` or to pytes
 
 from __future__ import annotations
 
+import glob
 import os
 import shutil
 import subprocess
@@ -24,7 +25,14 @@ VENV = ROOT / ".venv"
 UV_VERSION = "0.9.7"
 # The server's own log would drown pytest's report; errors still reach the tests.
 PG_QUIET = ("log_min_messages=panic", "log_min_error_statement=panic", "log_checkpoints=off")
-DEBIAN_PACKAGES = {"postgresql": "/usr/lib/postgresql"}
+# Each package and a file (glob) that shows it is installed: PostgreSQL for the tests, the
+# CJK font statements embed in their PDFs, and HarfBuzz's subsetter WeasyPrint uses to
+# embed only the glyphs a statement needs (without it, fontTools subsets far slower).
+DEBIAN_PACKAGES = {
+    "postgresql": "/usr/lib/postgresql",
+    "fonts-noto-cjk": "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
+    "libharfbuzz-subset0": "/usr/lib/*/libharfbuzz-subset.so.0",
+}
 
 
 def say(text: str) -> None:
@@ -61,7 +69,7 @@ def ensure_env() -> None:
 
 
 def ensure_debian_packages() -> None:
-    missing = [name for name, path in DEBIAN_PACKAGES.items() if not Path(path).exists()]
+    missing = [name for name, path in DEBIAN_PACKAGES.items() if not glob.glob(path)]
     if not missing:
         return
     if shutil.which("apt-get") is None:
@@ -75,6 +83,7 @@ def ensure_debian_packages() -> None:
 
 def demo(args: list[str]) -> int:
     ensure_env()
+    ensure_debian_packages()
     return run([str(VENV / "bin" / "liangrong"), "demo", *args])
 
 

@@ -28,6 +28,8 @@ COMMAND_MODULES = (
     "risk",
     "stress",
     "eod",
+    "serve",
+    "statement",
 )
 
 

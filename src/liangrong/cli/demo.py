@@ -8,6 +8,7 @@ store and date; the progress bar and what the load recorded go to stderr.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -18,19 +19,17 @@ from rich.table import Table
 from sqlalchemy import Engine
 
 from liangrong.cli.demo_summary import DemoState, Section, build_summary
-from liangrong.cli.simulate import DEFAULT_SEED, print_session, run_with_progress
+from liangrong.cli.serve import DEFAULT_PORT, SERVE_CLIENTS, ServeOptions, run_main_job
+from liangrong.cli.simulate import DEFAULT_SEED
 from liangrong.cli.store_option import open_store, store_option
 from liangrong.domain.rule_codes import RuleRefused
+from liangrong.eod.settings import DEFAULT_REPORTS_DIR
 from liangrong.sim.demo_loader import STEPS, LoadReport, load_demo
-from liangrong.sim.session import MAX_MINUTES, SessionConfig
+from liangrong.sim.session import MAX_MINUTES
 from liangrong.store.calendar_loads import calendar_loads, load_calendar
 from liangrong.store.list_publications import load_list_store
 from liangrong.store.reference import ReferenceConflict, load_prices, load_securities
 from liangrong.store.rule_versions import load_rule_book
-
-# The main job's session: about half a minute on the project's 2-core machine.
-DEMO_CLIENTS = 2_000
-DEMO_MINUTES = 5
 
 
 def register(app: typer.Typer) -> None:
@@ -53,20 +52,33 @@ def demo(
         bool,
         typer.Option(
             "--session/--no-session",
-            help="Then run a seeded trading session on the demo book (liangrong simulate).",
+            help="Then serve the book and run the day's market and end of day (liangrong serve).",
         ),
     ] = True,
     clients: Annotated[
         int, typer.Option("--clients", min=1, help="Clients in the session's book.")
-    ] = DEMO_CLIENTS,
+    ] = SERVE_CLIENTS,
     minutes: Annotated[
         int, typer.Option("--minutes", min=1, max=MAX_MINUTES, help="Simulated minutes.")
-    ] = DEMO_MINUTES,
+    ] = MAX_MINUTES,
     seed: Annotated[int, typer.Option("--seed", help="The session's seed.")] = DEFAULT_SEED,
+    port: Annotated[int, typer.Option("--port", min=0, max=65535, help="The API's port.")] = (
+        DEFAULT_PORT
+    ),
+    pace: Annotated[
+        float, typer.Option("--pace", min=0, help="Snapshots a second (0: as fast as it goes).")
+    ] = 0.0,
+    until_eod: Annotated[
+        bool, typer.Option("--until-eod", help="Exit 0 after the end of day (for scripts).")
+    ] = False,
+    reports: Annotated[
+        Path, typer.Option("--reports", help="Folder of the day's report files.")
+    ] = DEFAULT_REPORTS_DIR,
     store: str = store_option(),
 ) -> None:
-    """Initialise the store, load the demo reference data, print the day's lists and rules,
-    then run a short seeded session of client orders on the demo book and summarise it."""
+    """Initialise the store, load the demo reference data and print the day's lists and
+    rules; then serve the book over HTTP while a seeded market trades the day, show the risk
+    engine at work and run the end of day at the close (liangrong serve)."""
     day = _parse_date(on) if on else date.today()
     err = Console(stderr=True)
     engine = open_store(store)
@@ -77,15 +89,10 @@ def demo(
         err.print(f"[red]refused:[/red] {exc}")
         raise typer.Exit(1) from None
     err.print(_report_text(report, store))
-    console = Console()
-    print_summary(console, build_summary(state))
+    print_summary(Console(), build_summary(state))
     if session:
-        # The session's journal is deterministic; the day it runs is the store's trading day
-        # on or before ``day``.  A store that already ran that day's session says so.
-        config = SessionConfig(clients, minutes, seed, day)
-        summary = run_with_progress(engine, config, err, refusal_exits=False)
-        if summary is not None:
-            print_session(console, summary)
+        options = ServeOptions(clients, minutes, seed, port, pace, until_eod, reports)
+        raise typer.Exit(run_main_job(engine, day, options))
 
 
 def _load(engine: Engine, day: date, err: Console) -> LoadReport:

@@ -12,6 +12,7 @@ import csv
 import io
 import os
 from collections.abc import Iterable, Sequence
+from datetime import date
 from pathlib import Path
 
 
@@ -37,3 +38,8 @@ def write_atomic(path: Path, data: bytes) -> Path:
     finally:
         os.close(directory)
     return path
+
+
+def day_dir(reports_dir: Path, day: date) -> Path:
+    """The folder of one trading day's files."""
+    return reports_dir / f"{day:%Y%m%d}"

@@ -28,7 +28,7 @@ from sqlalchemy import Engine, func, select
 
 from liangrong.book.accounts import margin_account
 from liangrong.book.loader import load_firm_state, load_mirrors
-from liangrong.book.service import Book, OrderStatus
+from liangrong.book.service import Ack, Book, OrderStatus
 from liangrong.desk.service import Desk, LiquidationRun
 from liangrong.domain import margin
 from liangrong.domain.orders import NonTradeRequest, Order
@@ -67,6 +67,10 @@ Progress = Callable[[str, int, int], None]  # (phase, done, total)
 
 class SessionRefused(ValueError):
     """The store cannot take this session (already run that day, or another book)."""
+
+
+class SessionClosed(RuntimeError):
+    """The session has closed: it takes no more orders or requests."""
 
 
 class SimClock:
@@ -147,10 +151,11 @@ def _last_session_day(engine: Engine) -> date | None:
     return value
 
 
-def run_session(
+def open_session(
     engine: Engine, config: SessionConfig, progress: Progress | None = None
-) -> SessionSummary:
-    """Load the reference data, generate (or reuse) the book, run the session, digest."""
+) -> Session:
+    """Load the reference data, generate (or reuse) the book and open the day's session,
+    ready to step snapshot by snapshot (``Session.step``) or to run whole (``run_session``)."""
     tick = _Stopwatch()
     # The clock starts on the trading day itself (``config.on`` may be a weekend), so every
     # record of the session carries that day's times.
@@ -172,8 +177,18 @@ def run_session(
     if book_info.marker.trading_date > day:
         raise SessionRefused(f"the store's book starts on {book_info.marker.trading_date}")
     tick("book generation" if book_info.posted else "book (planned again)")
-    session = _Session(engine, config, ledger, clock, ref, book_info)
+    session = Session(engine, config, ledger, clock, ref, book_info)
     tick("book loading")
+    session.summary.timings.update(tick.laps)
+    return session
+
+
+def run_session(
+    engine: Engine, config: SessionConfig, progress: Progress | None = None
+) -> SessionSummary:
+    """Open the session, run it to its last minute and close it, then digest the journal."""
+    session = open_session(engine, config, progress)
+    tick = _Stopwatch()
     session.run(progress)
     tick("session")
     summary = session.summary
@@ -197,8 +212,10 @@ class _Stopwatch:
         self.laps[name] = self.lap()
 
 
-class _Session:
-    """One day's loop; ``run`` drives it snapshot by snapshot."""
+class Session:
+    """One day's loop: ``step`` takes the next snapshot, ``close`` ends the day; ``run``
+    drives both.  ``place``, ``cancel_order`` and ``request`` take orders from outside the
+    seeded flow (the HTTP service's users) through the same book and exchange."""
 
     def __init__(
         self,
@@ -229,35 +246,91 @@ class _Session:
         self.symbols = self.sim.symbols
         self.open_ids: list[str] = []
         self.summary = SessionSummary(self.day, config, book_info)
+        self._snapshots = iter(self.trading_day.snapshots())
+        self._last = self._swept = self.trading_day.prev_close_li
+        self._closed = False
 
     def _quote(self, symbol: str) -> Quote:
         snap, i = self.snap, self.sim.index[symbol]
         assert snap is not None
         return Quote(int(snap.last_li[i]), int(snap.bid_li[i]), int(snap.ask_li[i]))
 
+    @property
+    def total_snapshots(self) -> int:
+        return self.config.minutes * SNAPSHOTS_PER_MINUTE
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    @property
+    def at(self) -> datetime:
+        """The market's moment: the last snapshot's time (before the first, the open)."""
+        return _moment(self.day, self.snap.time if self.snap else time(9, 15))
+
     def run(self, progress: Progress | None) -> None:
-        total = self.config.minutes * SNAPSHOTS_PER_MINUTE
-        last = self.trading_day.prev_close_li
-        swept = last
-        for number, snap in enumerate(self.trading_day.snapshots(), start=1):
-            self.snap = snap
-            self.clock.set(_moment(self.day, snap.time))
-            last = self._prices(snap, last)
-            self._events(self.exchange.on_snapshot(snap))
-            if number % SNAPSHOTS_PER_MINUTE == 1:
-                self._liquidate_due()
-                self._sample(snap)
-            if number % self.config.revalue_every == 0:
-                swept = self._sweep(snap, swept)
-            for _ in range(self._count(self.config.actions_per_client_hour)):
-                self._act(self.flow.next_action())
-            self._cancel_some()
-            self.summary.snapshots = number
+        total = self.total_snapshots
+        while self.step():
             if progress is not None:
-                progress("session", number, total)
-            if number == total:
-                break
-        self._close()
+                progress("session", self.summary.snapshots, total)
+        self.close()
+
+    def step(self) -> bool:
+        """Take the next snapshot: prices, the exchange's events, due liquidations, the
+        clients' actions.  False when the session's last snapshot has been taken."""
+        if self._closed or self.summary.snapshots >= self.total_snapshots:
+            return False
+        snap = next(self._snapshots)
+        number = self.summary.snapshots + 1
+        self.snap = snap
+        self.clock.set(_moment(self.day, snap.time))
+        self._last = self._prices(snap, self._last)
+        self._events(self.exchange.on_snapshot(snap))
+        if number % SNAPSHOTS_PER_MINUTE == 1:
+            self._liquidate_due()
+            self._sample(snap)
+        if number % self.config.revalue_every == 0:
+            self._swept = self._sweep(snap, self._swept)
+        for _ in range(self._count(self.config.actions_per_client_hour)):
+            self._act(self.flow.next_action())
+        self._cancel_some()
+        self.summary.snapshots = number
+        return True
+
+    # -- orders from outside the seeded flow --------------------------------------------
+    def _refresh(self, account_id: str) -> None:
+        state = self.book.states.get(account_id)
+        if state is not None and state.valued_at != self.book.market.prices_at:
+            self.book.revalue(account_id)  # the client sees today's figures
+            self.summary.revaluations += 1
+
+    def place(self, order: Order) -> Ack:
+        """An order from outside the flow: checked by the book, sent to the exchange when
+        accepted, its immediate fills posted."""
+        if self._closed:
+            raise SessionClosed("the session has closed: orders are taken from the next open")
+        self._refresh(order.account_id)
+        ack = self.book.submit(order)
+        if ack.accepted:
+            self._events(self.exchange.submit_order(order))
+        return ack
+
+    def cancel_order(self, order_id: str) -> bool:
+        """Ask the exchange to cancel; True when it did (the book released the order)."""
+        if self._closed:
+            raise SessionClosed("the session has closed: open orders have expired")
+        cancelled = False
+        for event in self.exchange.cancel(order_id):
+            if isinstance(event, Cancelled):
+                cancelled = self.book.cancel(order_id) or cancelled
+        return cancelled
+
+    def request(self, request: NonTradeRequest) -> Ack:
+        """A non-trade request from outside the flow (the ledger's refusal propagates)."""
+        if self._closed:
+            raise SessionClosed("the session has closed: requests are taken from the next open")
+        self._refresh(request.account_id)
+        return self.book.request(request)
 
     def _prices(self, snap: Snapshot, before: np.ndarray) -> np.ndarray:
         """The book's prices and the risk engine's move together (``Desk.on_prices``)."""
@@ -273,17 +346,27 @@ class _Session:
         )
 
     def _liquidate_due(self) -> None:
-        """Accounts whose liquidation is due (a missed call, the emergency line): the desk's
-        forced orders go to the exchange like any accepted order."""
+        """Accounts whose liquidation is due (a missed call, the emergency line)."""
         for client in self.desk.due_today():
-            run = self.desk.liquidate(client)
-            self.runs.append(run)
-            self.summary.liquidations += 1
-            self.summary.recovery_cases += run.plan.recovery is not None
-            for sent in run.submitted:
-                if sent.order is not None and sent.ack.accepted:
-                    self.summary.forced_orders += 1
-                    self._events(self.exchange.submit_order(sent.order))
+            self.liquidate(client)
+
+    def liquidate(self, client_id: str) -> LiquidationRun:
+        """The desk's forced orders for an account go to the exchange like any accepted
+        order (a second run the same day is the first one, sent nothing again)."""
+        if self._closed:
+            raise SessionClosed("the session has closed: forced orders go from the next open")
+        known = len(self.desk.runs)
+        run = self.desk.liquidate(client_id)
+        if len(self.desk.runs) == known:
+            return run
+        self.runs.append(run)
+        self.summary.liquidations += 1
+        self.summary.recovery_cases += run.plan.recovery is not None
+        for sent in run.submitted:
+            if sent.order is not None and sent.ack.accepted:
+                self.summary.forced_orders += 1
+                self._events(self.exchange.submit_order(sent.order))
+        return run
 
     def _sweep(self, snap: Snapshot, since: np.ndarray) -> np.ndarray:
         """Revalue every account holding or short a security that moved since the last sweep."""
@@ -305,10 +388,8 @@ class _Session:
         return count + (self.rng.randrange(scale) < rest)
 
     def _act(self, action: Order | NonTradeRequest) -> None:
-        summary, state = self.summary, self.book.states.get(action.account_id)
-        if state is not None and state.valued_at != self.book.market.prices_at:
-            self.book.revalue(action.account_id)  # the client sees today's figures
-            summary.revaluations += 1
+        summary = self.summary
+        self._refresh(action.account_id)
         if isinstance(action, NonTradeRequest):
             summary.requests += 1
             try:
@@ -358,8 +439,11 @@ class _Session:
                 elif isinstance(event, Cancelled) and self.book.cancel(order_id):
                     self.summary.cancelled += 1
 
-    def _close(self) -> None:
+    def close(self) -> None:
         """Day orders expire; the accounts are revalued and placed against their lines."""
+        if self._closed:
+            return
+        self._closed = True
         self.exchange.close_day()
         self.summary.expired = self.book.expire_open_orders()
         self.summary.filled_orders = sum(

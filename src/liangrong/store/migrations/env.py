@@ -6,6 +6,8 @@ from alembic import context
 
 # The reference tables' module puts them on the ledger's metadata: one MetaData, whole store.
 from liangrong.store import (  # noqa: F401  (each registers its tables)
+    api_access,
+    clearing_records,
     eod_tables,
     other_collateral,
     restriction_tables,

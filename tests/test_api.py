@@ -1,0 +1,365 @@
+"""The HTTP service (issue #5 item 7, GOV-6, ORD-1/ORD-2 through the API): every route needs a
+key; each role is allowed exactly its actions and refused the rest; a client user is
+confined to their own account; orders and requests go through the book and change it
+exactly; refusals are 4xx with the book's code; every state-changing call is in the audit
+log; the end of day runs after the close and its files download byte for byte."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, text
+from sqlalchemy.exc import DBAPIError
+
+from api_helpers import ROLES, Live, open_live
+from conftest import make_sqlite_engine
+from liangrong.book.service import OrderStatus
+from liangrong.domain.access import Action, Role, permits
+from liangrong.domain.calculator import calculate
+from liangrong.domain.order_codes import OrderCode
+from liangrong.eod.files import day_dir
+from liangrong.store.api_access import audit_entries, issue_key
+
+CALCULATOR_DOC = {
+    "cash": "100000.00",
+    "holdings": [{"security": "600000.SH", "quantity": 10000, "price": "10.00", "haircut": "0.7"}],
+    "financing": [
+        {
+            "security": "600036.SH",
+            "quantity": 1000,
+            "amount": "30000.00",
+            "price": "32.10",
+            "haircut": "0.6",
+            "margin_ratio": "1.0",
+        }
+    ],
+    "lines": {"warning": "1.4", "liquidation": "1.3", "withdrawal": "3"},
+    "questions": [{"withdrawable": {}}],
+}
+
+
+@pytest.fixture
+def live(tmp_path: Path) -> Live:
+    return open_live(make_sqlite_engine(tmp_path), tmp_path / "reports")
+
+
+def _operations(live: Live) -> list[tuple[str, str]]:
+    """Every (method, path) of the OpenAPI document but ``/health``."""
+    paths = live.app.openapi()["paths"]
+    return [(m.upper(), p) for p, ops in paths.items() if p != "/health" for m in ops]
+
+
+def _concrete(path: str, live: Live) -> str:
+    return (
+        path.replace("{client_id}", live.own)
+        .replace("{order_id}", "NOPE-1")
+        .replace("{day}", live.service.session.day.isoformat())
+        .replace("{name}", "none.csv")
+    )
+
+
+def test_every_route_but_health_refuses_a_missing_or_unknown_key(live: Live) -> None:
+    operations = _operations(live)
+    assert len(operations) >= 20
+    for method, template in operations:
+        path = _concrete(template, live)
+        for headers in ({}, {"X-API-Key": "not-a-key"}):
+            answer = live.client.request(method, path, headers=headers, json={})
+            assert answer.status_code == 401, (method, path, answer.text)
+            assert answer.json()["code"] == "UNAUTHENTICATED"
+    assert live.client.get("/health").json()["trading_date"] == "2026-11-20"
+
+
+def _calls(live: Live) -> list[tuple[Action, str, str, Any]]:
+    """One call per action (method, path, body), chosen to pass the role check."""
+    day = live.service.session.day.isoformat()
+    order = {
+        "client_id": live.own,
+        "kind": "collateral_buy",
+        "symbol": "600000.SH",
+        "price": "1.00",
+        "quantity": 100,
+    }
+    deposit = {"client_id": live.own, "kind": "cash_deposit", "amount": "1.00"}
+    return [
+        (Action.READ_ACCOUNTS, "GET", f"/api/v1/accounts/{live.own}", None),
+        (Action.READ_ORDERS, "GET", "/api/v1/orders", None),
+        (Action.PLACE_ORDER, "POST", "/api/v1/orders", order),
+        (Action.CANCEL_ORDER, "DELETE", "/api/v1/orders/NOPE-1", None),
+        (Action.NON_TRADE, "POST", "/api/v1/requests", deposit),
+        (Action.READ_RISK, "GET", "/api/v1/risk", None),
+        (Action.LIQUIDATE, "POST", f"/api/v1/liquidations/{live.own}", None),
+        (Action.READ_EOD, "GET", f"/api/v1/eod/{day}", None),
+        (Action.RUN_EOD, "POST", f"/api/v1/eod/{day}", None),
+        (Action.CALCULATE, "POST", "/api/v1/calculator", CALCULATOR_DOC),
+        (Action.READ_AUDIT, "GET", "/api/v1/audit", None),
+        (Action.MANAGE_USERS, "POST", "/api/v1/users", {"user_id": "new", "role": "auditor"}),
+    ]
+
+
+def test_each_role_is_allowed_its_actions_and_refused_the_others(live: Live) -> None:
+    calls = _calls(live)
+    assert {action for action, *_ in calls} == set(Action)
+    for user, role in ROLES.items():
+        for action, method, path, body in calls:
+            answer = live.client.request(method, path, headers=live.headers(user), json=body)
+            if permits(role, action):
+                assert answer.status_code not in (401, 403), (user, action, answer.text)
+            else:
+                assert answer.status_code == 403, (user, action, answer.text)
+                assert answer.json()["code"] == "FORBIDDEN"
+                assert role.value in answer.json()["reason"]
+
+
+def test_the_grants_are_the_ones_the_business_needs() -> None:
+    assert not any(permits(Role.AUDITOR, a) for a in Action if a.changes_state)
+    assert all(permits(Role.AUDITOR, a) for a in Action if not a.changes_state)
+    assert permits(Role.RISK_OFFICER, Action.LIQUIDATE)
+    assert not permits(Role.MARGIN_DESK, Action.LIQUIDATE)
+    assert not permits(Role.CLIENT, Action.READ_RISK)
+    assert permits(Role.CLIENT, Action.PLACE_ORDER)
+    assert permits(Role.OPERATIONS, Action.RUN_EOD)
+    assert not permits(Role.OPERATIONS, Action.PLACE_ORDER)
+
+
+def test_a_client_user_sees_and_acts_on_their_own_account_only(live: Live) -> None:
+    page = live.get("client", "/api/v1/accounts").json()
+    assert page["total"] == 1 and page["accounts"][0]["client_id"] == live.own
+    assert live.get("client", f"/api/v1/accounts/{live.own}").status_code == 200
+    for path in ("", "/positions", "/contracts"):
+        refused = live.get("client", f"/api/v1/accounts/{live.other}{path}")
+        assert refused.status_code == 403 and refused.json()["code"] == "OUT_OF_SCOPE"
+    assert live.get("client", f"/api/v1/orders?client_id={live.other}").status_code == 403
+    order = {
+        "client_id": live.other,
+        "kind": "collateral_buy",
+        "symbol": "600000.SH",
+        "price": "1.00",
+        "quantity": 100,
+    }
+    before = len(live.service.session.book.orders)
+    assert live.post("client", "/api/v1/orders", order).status_code == 403
+    assert len(live.service.session.book.orders) == before
+    assert live.get("desk", "/api/v1/accounts").json()["total"] == 20
+
+
+def _resting_buy(live: Live, user: str, order_id: str) -> dict[str, Any]:
+    """A collateral buy 3% under the last price: inside the day's limits, below the ask."""
+    session = live.service.session
+    session.step()
+    symbol = max(session.book.mirrors[live.own].holdings)
+    last = session.book.market.prices_li[symbol]
+    tick = session.book.market.securities[symbol].tick_li
+    price_li = (last * 97 // 100) // tick * tick
+    return {
+        "client_id": live.own,
+        "kind": "collateral_buy",
+        "symbol": symbol,
+        "price": f"{price_li / 1000:.3f}",
+        "quantity": 100,
+        "order_id": order_id,
+    }
+
+
+def _cash(live: Live) -> int:
+    return int(live.get("desk", f"/api/v1/accounts/{live.own}").json()["cash_free_fen"])
+
+
+def test_an_order_is_placed_held_and_cancelled_through_the_book(live: Live) -> None:
+    cash_before = _cash(live)
+    body = _resting_buy(live, "desk", "T-1")
+    placed = live.post("desk", "/api/v1/orders", body)
+    assert placed.status_code == 201, placed.text
+    assert placed.json()["status"] == "open" and placed.json()["filled_quantity"] == 0
+    held = live.service.session.book.orders["T-1"].held
+    assert held.cash_fen > 0 and _cash(live) == cash_before - held.cash_fen
+    listed = live.get("client", "/api/v1/orders?open_only=true").json()
+    assert [o["order_id"] for o in listed] == ["T-1"]
+    again = live.post("desk", "/api/v1/orders", body)
+    assert again.status_code == 422 and again.json()["code"] == "DUPLICATE_ORDER_ID"
+    cancelled = live.delete("client", "/api/v1/orders/T-1")
+    assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
+    assert live.service.session.book.orders["T-1"].status is OrderStatus.CANCELLED
+    assert _cash(live) == cash_before
+    twice = live.delete("desk", "/api/v1/orders/T-1")
+    assert twice.status_code == 409 and "cancelled" in twice.json()["reason"]
+    assert live.delete("desk", "/api/v1/orders/NOPE-1").status_code == 404
+
+
+def test_the_book_refuses_with_its_code_in_both_languages_and_nothing_changes(
+    live: Live,
+) -> None:
+    body = _resting_buy(live, "desk", "T-2")
+    body["quantity"] = 150  # not a whole lot
+    journal = live.service.session.book.ledger
+    refused = live.post("desk", "/api/v1/orders", body)
+    assert refused.status_code == 422
+    code = OrderCode[refused.json()["code"]]
+    assert refused.json() == {"code": code.name, "reason": code.en, "reason_zh": code.zh}
+    assert "T-2" not in live.service.session.book.orders
+    outside = {**body, "quantity": 100, "price": "0.01", "order_id": "T-3"}
+    answer = live.post("desk", "/api/v1/orders", outside)
+    assert answer.json()["code"] == OrderCode.PRICE_OUTSIDE_LIMITS.name
+    assert journal is live.service.session.book.ledger
+
+
+def test_requests_post_exactly_and_malformed_ones_say_why(live: Live) -> None:
+    before = _cash(live)
+    done = live.post(
+        "client",
+        "/api/v1/requests",
+        {"client_id": live.own, "kind": "cash_deposit", "amount": "1234.56"},
+    )
+    assert done.status_code == 201 and done.json()["amount_fen"] == 123456
+    assert _cash(live) == before + 123456
+    too_much = live.post(
+        "desk",
+        "/api/v1/requests",
+        {"client_id": live.own, "kind": "cash_withdrawal", "amount": "999999999.99"},
+    )
+    assert too_much.status_code == 422 and too_much.json()["code"] in OrderCode.__members__
+    assert _cash(live) == before + 123456
+    mixed = live.post(
+        "desk",
+        "/api/v1/requests",
+        {
+            "client_id": live.own,
+            "kind": "cash_deposit",
+            "amount": "1.00",
+            "symbol": "600000.SH",
+            "quantity": 100,
+        },
+    )
+    assert mixed.status_code == 422 and mixed.json()["code"] == "INVALID_REQUEST"
+    places = live.post(
+        "desk",
+        "/api/v1/requests",
+        {"client_id": live.own, "kind": "cash_deposit", "amount": "1.001"},
+    )
+    assert places.status_code == 422 and "amount" in places.json()["reason"]
+    reused = {"client_id": live.own, "kind": "cash_deposit", "amount": "1.00", "request_id": "Q1"}
+    assert live.post("desk", "/api/v1/requests", reused).status_code == 201
+    assert live.post("desk", "/api/v1/requests", reused).status_code == 409
+    assert _cash(live) == before + 123456 + 100
+
+
+def test_malformed_bodies_are_422_with_the_field_named(live: Live) -> None:
+    answer = live.post("desk", "/api/v1/orders", {"client_id": live.own, "kind": "margin_buy"})
+    assert answer.status_code == 422 and answer.json()["code"] == "INVALID_REQUEST"
+    assert "symbol" in answer.json()["reason"] and "price" in answer.json()["reason"]
+    wrong = live.post(
+        "desk",
+        "/api/v1/orders",
+        {
+            "client_id": live.own,
+            "kind": "forced_sell",
+            "symbol": "600000.SH",
+            "price": "1",
+            "quantity": 1,
+        },
+    )
+    assert wrong.status_code == 422 and "kind" in wrong.json()["reason"]
+    unknown = live.get("desk", "/api/v1/accounts/C999999")
+    assert unknown.status_code == 404 and unknown.json()["code"] == "NOT_FOUND"
+
+
+def _finish_day(live: Live) -> None:
+    session = live.service.session
+    while session.step():
+        pass
+    live.service.market.close_day()
+
+
+def test_the_end_of_day_runs_after_the_close_and_its_files_download(live: Live) -> None:
+    day = live.service.session.day.isoformat()
+    early = live.post("ops", f"/api/v1/eod/{day}")
+    assert early.status_code == 409 and "after the close" in early.json()["reason"]
+    assert live.get("ops", f"/api/v1/reports/{day}").status_code == 404
+    _finish_day(live)
+    order = _resting_buy(live, "desk", "LATE-1")
+    late = live.post("desk", "/api/v1/orders", order)
+    assert late.status_code == 409 and late.json()["code"] == "MARKET_CLOSED"
+    assert live.post("ops", "/api/v1/eod/2026-11-19").status_code == 409
+    ran = live.post("ops", f"/api/v1/eod/{day}")
+    assert ran.status_code == 200 and ran.json()["complete"] is True
+    status = live.get("audit", f"/api/v1/eod/{day}").json()
+    assert [s["digest"] for s in status["steps"]] == [s["digest"] for s in ran.json()["steps"]]
+    files = {f["name"]: f["bytes"] for f in live.get("risk", f"/api/v1/reports/{day}").json()}
+    folder = day_dir(live.service.reports_dir, live.service.session.day)
+    assert files == {p.name: p.stat().st_size for p in folder.iterdir() if p.is_file()}
+    report = next(
+        name for name in files if name.startswith("rzrq_daily_SH") and name.endswith(".csv")
+    )
+    got = live.get("audit", f"/api/v1/reports/{day}/{report}")
+    assert got.status_code == 200 and got.content == (folder / report).read_bytes()
+    for name in ("..", "..%2F..%2Fetc%2Fpasswd", ".hidden", "nothing.csv"):
+        assert live.get("ops", f"/api/v1/reports/{day}/{name}").status_code in (404, 422)
+
+
+def test_the_calculator_answers_as_the_domain_does(live: Live) -> None:
+    answer = live.post("client", "/api/v1/calculator", CALCULATOR_DOC)
+    assert answer.status_code == 200 and answer.json() == json.loads(
+        json.dumps(calculate(CALCULATOR_DOC))
+    )
+    bad = live.post("client", "/api/v1/calculator", {"account": {"cash": "-x"}})
+    assert bad.status_code == 422 and bad.json()["code"] == "INVALID_REQUEST"
+
+
+def _audit_of(engine: Engine) -> list[tuple[str, str, str, int]]:
+    return [(e.user_id, e.action, e.method, e.status_code) for e in audit_entries(engine)]
+
+
+def test_every_state_changing_call_is_in_the_append_only_audit_log(live: Live) -> None:
+    engine = live.service.engine
+    body = _resting_buy(live, "desk", "A-1")
+    live.post("desk", "/api/v1/orders", body)
+    live.post("audit", "/api/v1/orders", {**body, "order_id": "A-2"})
+    live.client.post("/api/v1/orders", json=body)
+    live.post("desk", "/api/v1/orders", {"nonsense": True})
+    live.delete("desk", "/api/v1/orders/A-1")
+    made = live.post(
+        "ops", "/api/v1/users", {"user_id": "u2", "role": "client", "client_id": live.other}
+    )
+    live.get("desk", "/api/v1/orders")  # a read: not logged
+    assert _audit_of(engine) == [
+        ("desk", "place_order", "POST", 201),
+        ("audit", "place_order", "POST", 403),
+        ("(unauthenticated)", "place_order", "POST", 401),
+        ("desk", "place_order", "POST", 422),
+        ("desk", "cancel_order", "DELETE", 200),
+        ("ops", "manage_users", "POST", 201),
+    ]
+    entries = audit_entries(engine)
+    assert entries[0].subject == live.own and entries[0].request["order_id"] == "A-1"
+    assert entries[0].outcome["status"] == "open"
+    assert entries[5].outcome["api_key"] == "(redacted)"
+    key = made.json()["api_key"]
+    assert key not in json.dumps([e.outcome for e in entries])
+    mine = live.client.get("/api/v1/me", headers={"X-API-Key": key}).json()
+    assert mine["client_id"] == live.other and mine["role"] == "client"
+    with pytest.raises(DBAPIError), engine.begin() as conn:
+        conn.execute(text("UPDATE api_audit SET status_code = 200"))
+
+
+def test_a_client_user_needs_a_client_and_staff_none(live: Live) -> None:
+    engine, now = live.service.engine, live.service.now()
+    with pytest.raises(ValueError):
+        issue_key(engine, "c", Role.CLIENT, None, now)
+    with pytest.raises(ValueError):
+        issue_key(engine, "s", Role.AUDITOR, live.own, now)
+    refused = live.post("ops", "/api/v1/users", {"user_id": "desk", "role": "auditor"})
+    assert refused.status_code == 409
+
+
+def test_orders_and_audit_on_both_stores(store: Engine, tmp_path: Path) -> None:
+    live = open_live(store, tmp_path / "reports", clients=8, minutes=1)
+    body = _resting_buy(live, "client", "B-1")
+    assert live.post("client", "/api/v1/orders", body).status_code == 201
+    assert live.delete("client", "/api/v1/orders/B-1").json()["status"] == "cancelled"
+    assert _audit_of(store) == [
+        ("client", "place_order", "POST", 201),
+        ("client", "cancel_order", "DELETE", 200),
+    ]
