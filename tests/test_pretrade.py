@@ -4,12 +4,20 @@ reservation of an accepted order of every kind, and the documented precedence.""
 from __future__ import annotations
 
 from collections.abc import Callable
+from fractions import Fraction
 from pathlib import Path
 from typing import NamedTuple
 
 import pytest
 
 from liangrong.domain.fees import fee_reserve_fen
+from liangrong.domain.firm_limits import (
+    ClientExposure,
+    FirmRoom,
+    FirmUse,
+    Indicator,
+    SecurityExposure,
+)
 from liangrong.domain.money import trade_amount_fen
 from liangrong.domain.order_codes import CHECKED_BY_BOOK, PRECEDENCE, OrderCode
 from liangrong.domain.orders import (
@@ -39,10 +47,12 @@ from pretrade_helpers import (
     security,
     unlisted,
 )
+from test_firm_blocks import firm_room_of, stock_shares
 
 K = OrderKind
 N = NonTradeKind
 C = OrderCode
+I = Indicator  # noqa: E741
 ALL_KINDS = list(OrderKind)
 CLIENT_KINDS = [k for k in OrderKind if not k.is_forced]
 
@@ -499,6 +509,132 @@ CASES: list[Case] = [
         "negative-available",
         lambda: decide(order(K.MARGIN_BUY), account(available_margin_li=-1)),
     ),
+    # RISK-11: the firm-level limits.  One client: 5% of a net capital of 10,000,000 fen is
+    # 500,000 fen, less than the 1,000,510 fen a margin buy of 1,000 at 10.00 finances.
+    _case(
+        C.FIRM_CLIENT_LIMIT,
+        "margin-buy-past-the-cap",
+        lambda: decide(
+            order(K.MARGIN_BUY),
+            f=firm(
+                limits=firm_room_of(
+                    {I.CLIENT_FINANCING_TO_NET_CAPITAL: Fraction(1, 20)}, net_capital_fen=10_000_000
+                )
+            ),
+        ),
+    ),
+    _case(
+        C.FIRM_CLIENT_LIMIT,
+        "short-past-the-cap",
+        lambda: decide(
+            order(K.SHORT_SELL),
+            f=firm(
+                limits=firm_room_of(
+                    {I.CLIENT_LENDING_TO_NET_CAPITAL: Fraction(1, 20)}, net_capital_fen=10_000_000
+                )
+            ),
+        ),
+    ),
+    _case(
+        C.FIRM_CLIENT_LIMIT,
+        "client-at-the-cap-at-evaluation",
+        lambda: decide(
+            order(K.MARGIN_BUY, 100),
+            f=firm(
+                limits=firm_room_of(
+                    {I.CLIENT_FINANCING_TO_NET_CAPITAL: Fraction(1, 20)},
+                    net_capital_fen=100_000_000,
+                    clients=[ClientExposure("C001", 5_000_000, 0)],
+                )
+            ),
+        ),
+    ),
+    # One security: 5% of a float of 10,000 shares is 500 financed shares; 2% is 200 short.
+    _case(
+        C.FIRM_SECURITY_LIMIT,
+        "financed-holdings-of-float",
+        lambda: decide(
+            order(K.MARGIN_BUY),
+            f=firm(
+                limits=firm_room_of(
+                    {I.FINANCED_TO_FLOAT: Fraction(1, 20)}, shares=stock_shares(MAIN, float_=10_000)
+                )
+            ),
+        ),
+    ),
+    _case(
+        C.FIRM_SECURITY_LIMIT,
+        "shorts-of-float",
+        lambda: decide(
+            order(K.SHORT_SELL),
+            f=firm(
+                limits=firm_room_of(
+                    {I.SHORTS_TO_FLOAT: Fraction(1, 50)}, shares=stock_shares(MAIN, float_=10_000)
+                )
+            ),
+        ),
+    ),
+    *(
+        _case(
+            C.FIRM_SECURITY_LIMIT,
+            f"{k.value}-collateral-of-total",
+            lambda k=k: decide(
+                order(k),
+                f=firm(
+                    limits=firm_room_of(
+                        {I.COLLATERAL_TO_TOTAL_SHARES: Fraction(1, 5)},
+                        shares=stock_shares(MAIN, total=4_000),
+                    )
+                ),
+            ),
+        )
+        for k in (K.COLLATERAL_BUY, K.MARGIN_BUY)
+    ),
+    _case(
+        C.FIRM_SECURITY_LIMIT,
+        "security-amount-of-net-capital",
+        lambda: decide(
+            order(K.SHORT_SELL),
+            f=firm(
+                limits=firm_room_of(
+                    {I.SECURITY_TO_NET_CAPITAL: Fraction(1, 10)},
+                    net_capital_fen=20_000_000,
+                    securities=[SecurityExposure(MAIN, 1_500_000, 0, 0, 0, 0)],
+                    shares=stock_shares(MAIN),
+                )
+            ),
+        ),
+    ),
+    # The whole business: 4 × a net capital of 200,000 fen; 30% of 1,000,000 fen of lending.
+    _case(
+        C.FIRM_SCALE_LIMIT,
+        "total-of-net-capital",
+        lambda: decide(
+            order(K.MARGIN_BUY),
+            f=firm(
+                limits=firm_room_of({I.TOTAL_TO_NET_CAPITAL: Fraction(4)}, net_capital_fen=200_000)
+            ),
+        ),
+    ),
+    _case(
+        C.FIRM_SCALE_LIMIT,
+        "lending-of-net-capital",
+        lambda: decide(
+            order(K.SHORT_SELL),
+            f=firm(
+                limits=firm_room_of(
+                    {I.LENDING_TO_NET_CAPITAL: Fraction(3, 10)}, net_capital_fen=1_000_000
+                )
+            ),
+        ),
+    ),
+    _case(
+        C.FIRM_SCALE_LIMIT,
+        "held-by-open-orders",
+        lambda: decide(
+            order(K.MARGIN_BUY), f=firm(limits=_room_held(FirmUse.margin_buy(STAR, 200, 9_000_000)))
+        ),
+    ),
     # item 7 / ACC-3: the pools are never over-lent
     _case(
         C.FINANCING_POOL_EXHAUSTED,
@@ -584,6 +720,13 @@ CASES: list[Case] = [
         for kind in (N.DIRECT_REPAYMENT, N.CASH_WITHDRAWAL)
     ),
 ]
+
+
+def _room_held(use: FirmUse) -> FirmRoom:
+    """10,000,000 fen of financing room, ``use`` held by an open order."""
+    room = firm_room_of({I.FINANCING_TO_NET_CAPITAL: Fraction(1)}, net_capital_fen=10_000_000)
+    room.hold(use)
+    return room
 
 
 @pytest.mark.parametrize("case", CASES, ids=[f"{c.code.name}-{c.label}" for c in CASES])

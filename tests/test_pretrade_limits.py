@@ -3,9 +3,18 @@ limit + 1 in the limit's own unit (fen, li, li × bp, shares, bp of share, ticks
 
 from __future__ import annotations
 
+from fractions import Fraction
+
 import pytest
 
 from liangrong.domain.fees import fee_reserve_fen
+from liangrong.domain.firm_limits import (
+    ClientExposure,
+    FirmUse,
+    Indicator,
+    SecurityExposure,
+    SecurityShares,
+)
 from liangrong.domain.money import trade_amount_fen
 from liangrong.domain.order_codes import OrderCode
 from liangrong.domain.orders import NonTradeKind, OrderKind, Side
@@ -25,6 +34,7 @@ from pretrade_helpers import (
     request,
     security,
 )
+from test_firm_blocks import firm_room_of, stock_shares
 
 K = OrderKind
 N = NonTradeKind
@@ -146,6 +156,163 @@ def test_financing_pool(offset: int) -> None:
 def test_lending_pool(offset: int) -> None:
     f = firm(lending_pool_available={MAIN: QTY + offset})
     assert outcome(run(K.SHORT_SELL, account(), f=f)) == short_of(C.LENDING_POOL_EXHAUSTED, offset)
+
+
+# The firm-level limits (RISK-11): the room is room − 1, room and room + 1 of what the order
+# needs, in fen or shares.  I: the indicator; E: what the book already holds of it.
+
+I = Indicator  # noqa: E741
+
+
+@pytest.mark.parametrize("spare", [0, 19])  # a net capital that is not a multiple of 20
+@pytest.mark.parametrize("offset", OFFSETS)
+def test_firm_client_financing_cap(offset: int, spare: int) -> None:
+    used = 123_456  # the client's financing and open margin buys, as the book keeps it
+    cap = used + FINANCING + offset  # = ⌊5% of net capital⌋
+    f = firm(
+        limits=firm_room_of(
+            {I.CLIENT_FINANCING_TO_NET_CAPITAL: Fraction(1, 20)}, net_capital_fen=20 * cap + spare
+        )
+    )
+    a = account(financing_used_fen=used)
+    assert outcome(run(K.MARGIN_BUY, a, f=f)) == short_of(C.FIRM_CLIENT_LIMIT, offset)
+
+
+@pytest.mark.parametrize("offset", OFFSETS)
+def test_firm_client_lending_cap(offset: int) -> None:
+    used = 77_700
+    cap = used + AMOUNT + offset
+    f = firm(
+        limits=firm_room_of(
+            {I.CLIENT_LENDING_TO_NET_CAPITAL: Fraction(1, 20)}, net_capital_fen=20 * cap
+        )
+    )
+    a = account(short_used_fen=used)
+    assert outcome(run(K.SHORT_SELL, a, f=f)) == short_of(C.FIRM_CLIENT_LIMIT, offset)
+
+
+@pytest.mark.parametrize("offset", OFFSETS)
+def test_firm_client_cap_against_the_firms_line(offset: int) -> None:
+    """One client ÷ the firm's financing line (S1 art. 52): 2% of the line."""
+    f = firm(
+        limits=firm_room_of(
+            {I.CLIENT_FINANCING_TO_LINE: Fraction(1, 50)},
+            financing_line_fen=50 * (FINANCING + offset),
+        )
+    )
+    assert outcome(run(K.MARGIN_BUY, account(), f=f)) == short_of(C.FIRM_CLIENT_LIMIT, offset)
+
+
+@pytest.mark.parametrize("offset", OFFSETS)
+def test_firm_security_financed_float(offset: int) -> None:
+    e = 2_000  # financed shares of MAIN already in the book
+    exposure = SecurityExposure(MAIN, 0, 0, 0, e, 0)
+    shares = stock_shares(MAIN, float_=20 * (e + QTY + offset))  # 5% of float
+    f = firm(
+        limits=firm_room_of(
+            {I.FINANCED_TO_FLOAT: Fraction(1, 20)}, securities=[exposure], shares=shares
+        )
+    )
+    assert outcome(run(K.MARGIN_BUY, account(), f=f)) == short_of(C.FIRM_SECURITY_LIMIT, offset)
+
+
+@pytest.mark.parametrize("offset", OFFSETS)
+def test_firm_security_shorts_float(offset: int) -> None:
+    e = 700
+    exposure = SecurityExposure(MAIN, 0, 0, 0, 0, e)
+    shares = stock_shares(MAIN, float_=50 * (e + QTY + offset))  # 2% of float
+    f = firm(
+        limits=firm_room_of(
+            {I.SHORTS_TO_FLOAT: Fraction(1, 50)}, securities=[exposure], shares=shares
+        )
+    )
+    assert outcome(run(K.SHORT_SELL, account(), f=f)) == short_of(C.FIRM_SECURITY_LIMIT, offset)
+
+
+@pytest.mark.parametrize("kind", [K.COLLATERAL_BUY, K.MARGIN_BUY])
+@pytest.mark.parametrize("offset", OFFSETS)
+def test_firm_security_collateral_of_total(kind: OrderKind, offset: int) -> None:
+    e = 5_000  # shares of MAIN in all credit accounts
+    exposure = SecurityExposure(MAIN, 0, 0, e, 0, 0)
+    shares = stock_shares(MAIN, total=5 * (e + QTY + offset))  # 20% of total
+    f = firm(
+        limits=firm_room_of(
+            {I.COLLATERAL_TO_TOTAL_SHARES: Fraction(1, 5)}, securities=[exposure], shares=shares
+        )
+    )
+    assert outcome(run(kind, account(), f=f)) == short_of(C.FIRM_SECURITY_LIMIT, offset)
+
+
+def test_firm_security_collateral_rule_is_for_stocks_only() -> None:
+    etf = {MAIN: SecurityShares(total_shares=1, float_shares=1, stock=False)}
+    f = firm(limits=firm_room_of({I.COLLATERAL_TO_TOTAL_SHARES: Fraction(1, 5)}, shares=etf))
+    assert outcome(run(K.COLLATERAL_BUY, account(), f=f)) is None
+
+
+@pytest.mark.parametrize("offset", OFFSETS)
+def test_firm_security_amount_of_net_capital(offset: int) -> None:
+    e = 300_000  # financing + lending of MAIN, fen
+    exposure = SecurityExposure(MAIN, e, 0, 0, 0, 0)
+    f = firm(
+        limits=firm_room_of(
+            {I.SECURITY_TO_NET_CAPITAL: Fraction(1, 10)},
+            net_capital_fen=10 * (e + FINANCING + offset),
+            securities=[exposure],
+            shares=stock_shares(MAIN),
+        )
+    )
+    assert outcome(run(K.MARGIN_BUY, account(), f=f)) == short_of(C.FIRM_SECURITY_LIMIT, offset)
+
+
+@pytest.mark.parametrize("offset", OFFSETS)
+def test_firm_scale_total_of_net_capital(offset: int) -> None:
+    net_capital = 100_000_000
+    lending = 1_234_567
+    financing = 4 * net_capital - lending - FINANCING - offset  # room: FINANCING + offset
+    f = firm(
+        limits=firm_room_of(
+            {I.TOTAL_TO_NET_CAPITAL: Fraction(4)},
+            net_capital_fen=net_capital,
+            financing_fen=financing,
+            lending_fen=lending,
+        )
+    )
+    assert outcome(run(K.MARGIN_BUY, account(), f=f)) == short_of(C.FIRM_SCALE_LIMIT, offset)
+
+
+@pytest.mark.parametrize("offset", OFFSETS)
+def test_firm_scale_lending_of_net_capital(offset: int) -> None:
+    net_capital = 10_000_000  # 30%: 3,000,000 fen of lending
+    f = firm(
+        limits=firm_room_of(
+            {I.LENDING_TO_NET_CAPITAL: Fraction(3, 10)},
+            net_capital_fen=net_capital,
+            lending_fen=3_000_000 - AMOUNT - offset,
+        )
+    )
+    assert outcome(run(K.SHORT_SELL, account(), f=f)) == short_of(C.FIRM_SCALE_LIMIT, offset)
+
+
+@pytest.mark.parametrize("offset", OFFSETS)
+def test_firm_room_less_open_holds(offset: int) -> None:
+    """What orders accepted since the evaluation hold is not room any more."""
+    room = firm_room_of({I.FINANCING_TO_NET_CAPITAL: Fraction(1)}, net_capital_fen=10_000_000)
+    room.hold(FirmUse.margin_buy(STAR, 200, 10_000_000 - FINANCING - offset))
+    f = firm(limits=room)
+    assert outcome(run(K.MARGIN_BUY, account(), f=f)) == short_of(C.FIRM_SCALE_LIMIT, offset)
+    room.release(FirmUse.margin_buy(STAR, 200, 10_000_000 - FINANCING - offset))
+    assert outcome(run(K.MARGIN_BUY, account(), f=f)) is None
+
+
+def test_firm_client_at_its_cap_in_the_evaluation_is_blocked() -> None:
+    """A client the evaluation found at the cap (no fen of room) is refused any new
+    financing, even if the book's own figure would still fit."""
+    cap = 5_000_000
+    exposure = ClientExposure("C001", cap, 0)
+    limits = {I.CLIENT_FINANCING_TO_NET_CAPITAL: Fraction(1, 20)}
+    f = firm(limits=firm_room_of(limits, net_capital_fen=20 * cap, clients=[exposure]))
+    assert outcome(run(K.MARGIN_BUY, account(), f=f)) is C.FIRM_CLIENT_LIMIT
+    assert outcome(run(K.SHORT_SELL, account(), f=f)) is None  # lending is not blocked
 
 
 # Concentration (item 10), in basis points of share: both forms

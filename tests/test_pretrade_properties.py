@@ -5,12 +5,14 @@
   them in ``PRECEDENCE``;
 - applying every accepted reservation, order after order, never takes a limit past its
   bound: used + reserved ≤ limit, reserved margin ≤ available margin, pools, cash, sellable
-  and coverable quantities ≥ 0.
+  and coverable quantities ≥ 0; and what the accepted orders hold on the firm's room
+  (RISK-11) never passes a room: together they fit every firm, security and client limit.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Any
 
 import pytest
@@ -18,6 +20,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from liangrong.domain.fees import FeeSchedule, fee_reserve_fen
+from liangrong.domain.firm_limits import FirmRoom, Indicator
 from liangrong.domain.money import Rounding, li_to_fen, trade_amount_fen
 from liangrong.domain.order_codes import RANK, OrderCode
 from liangrong.domain.orders import (
@@ -27,7 +30,7 @@ from liangrong.domain.orders import (
     OrderKind,
     Side,
 )
-from liangrong.domain.pretrade import Reservation, check_nontrade, check_order
+from liangrong.domain.pretrade import Reservation, check_nontrade, check_order, firm_use
 from liangrong.domain.pretrade_state import AccountState, AccountStatus, FirmState
 from liangrong.domain.reservations import order_fee_fen
 from pretrade_helpers import (
@@ -43,9 +46,12 @@ from pretrade_helpers import (
     request,
     security,
 )
+from test_firm_blocks import firm_room_of, stock_shares
 
 K = OrderKind
 C = OrderCode
+I = Indicator  # noqa: E741
+NOT_ONE_FEN = Fraction(1, 10**15)  # a share of the tests' net capital that leaves no room
 
 
 @settings(max_examples=500)
@@ -84,13 +90,20 @@ class Spec:
     firm: dict[str, Any] = field(default_factory=dict)
     position: dict[str, Any] = field(default_factory=dict)
     unknown_security: bool = False
+    # The firm-level limits (RISK-11): generous unless a fault sets one that leaves no room.
+    firm_limits: dict[Indicator, Fraction] = field(
+        default_factory=lambda: {I.TOTAL_TO_NET_CAPITAL: Fraction(4)}
+    )
+    float_shares: int = 10**12
 
     def run(self) -> OrderCode | Reservation:
         fields = {"has_open_financing": True, **self.account}
         a = account(positions=holding(**self.position), **fields)
         s = None if self.unknown_security else security(**self.security)
         o = order(self.kind, self.quantity, **self.order)
-        return check_order(o, a, s, firm(**self.firm), FEES)
+        shares = stock_shares(MAIN, float_=self.float_shares)
+        room = firm_room_of(self.firm_limits, shares=shares)
+        return check_order(o, a, s, firm(limits=room, **self.firm), FEES)
 
 
 def _ordinary(s: Spec) -> None:
@@ -128,6 +141,15 @@ def _set(target: str, name: str, value: Any) -> Any:
     return apply
 
 
+def _firm_limit(indicator: Indicator, share: Fraction, float_shares: int | None = None) -> Any:
+    def apply(s: Spec) -> None:
+        s.firm_limits[indicator] = share
+        if float_shares is not None:
+            s.float_shares = float_shares
+
+    return apply
+
+
 def _quantity(value: int) -> Any:
     def apply(s: Spec) -> None:
         s.quantity = value
@@ -158,6 +180,9 @@ FAULTS: dict[OrderKind, dict[OrderCode, Any]] = {
         C.FINANCING_LIMIT: _set("account", "financing_limit_fen", 0),
         C.TOTAL_LIMIT: _set("account", "total_limit_fen", 0),
         C.INSUFFICIENT_MARGIN: _set("account", "available_margin_li", 0),
+        C.FIRM_CLIENT_LIMIT: _firm_limit(I.CLIENT_FINANCING_TO_NET_CAPITAL, NOT_ONE_FEN),
+        C.FIRM_SECURITY_LIMIT: _firm_limit(I.FINANCED_TO_FLOAT, Fraction(1, 20), 100),
+        C.FIRM_SCALE_LIMIT: _firm_limit(I.TOTAL_TO_NET_CAPITAL, NOT_ONE_FEN),
         C.FINANCING_POOL_EXHAUSTED: _set("firm", "financing_pool_available_fen", 0),
     },
     K.SHORT_SELL: {
@@ -172,6 +197,9 @@ FAULTS: dict[OrderKind, dict[OrderCode, Any]] = {
         C.SHORT_LIMIT: _set("account", "short_limit_fen", 0),
         C.TOTAL_LIMIT: _set("account", "total_limit_fen", 0),
         C.INSUFFICIENT_MARGIN: _set("account", "available_margin_li", 0),
+        C.FIRM_CLIENT_LIMIT: _firm_limit(I.CLIENT_LENDING_TO_NET_CAPITAL, NOT_ONE_FEN),
+        C.FIRM_SECURITY_LIMIT: _firm_limit(I.SHORTS_TO_FLOAT, Fraction(1, 50), 100),
+        C.FIRM_SCALE_LIMIT: _firm_limit(I.TOTAL_TO_NET_CAPITAL, NOT_ONE_FEN),
         C.LENDING_POOL_EXHAUSTED: _set("firm", "lending_pool_available", {}),
     },
     K.SELL_TO_REPAY: {
@@ -241,7 +269,8 @@ SECURITIES = {
 
 
 def _apply(r: Reservation, symbol: str, a: AccountState, f: FirmState) -> None:
-    """What the book does with an accepted reservation (the checks' contract with it)."""
+    """What the book does with an accepted reservation (the checks' contract with it); the
+    order's firm use is held on the firm's room by the caller."""
     a.reserved_margin_e4li += r.margin_e4li
     a.cash_free_fen -= r.cash_fen
     a.cash_locked_fen -= r.locked_cash_fen
@@ -254,6 +283,29 @@ def _apply(r: Reservation, symbol: str, a: AccountState, f: FirmState) -> None:
         p = a.positions[symbol]
         p.reserved_for_sale += r.sell_shares
         p.reserved_for_cover += r.cover_shares
+
+
+def _assert_within_firm_room(a: AccountState, room: FirmRoom) -> None:
+    """Together the accepted orders fit every firm room (nothing was held at evaluation)."""
+    b = room.blocks
+    for held, limit in ((room.financing_fen, b.financing), (room.lending_fen, b.lending)):
+        assert limit is None or held <= limit.amount
+    for symbol, rooms in b.securities.items():
+        held = room.held.get(symbol)
+        if held is None:
+            continue
+        for used, left in (
+            (held.financed_shares, rooms.financed_shares),
+            (held.short_shares, rooms.short_shares),
+            (held.intake_shares, rooms.collateral_shares),
+            (held.amount_fen, rooms.amount_fen),
+        ):
+            assert left is None or used <= left
+    for used, cap in (
+        (a.limits.financing_used_fen, b.client_financing_cap),
+        (a.limits.short_used_fen, b.client_lending_cap),
+    ):
+        assert cap is None or used <= cap.amount
 
 
 def _assert_within_limits(a: AccountState, f: FirmState) -> None:
@@ -322,9 +374,31 @@ def test_accepted_reservations_never_break_a_limit(data: st.DataObject) -> None:
         has_open_financing=draw(st.booleans()),
         margin_overrides_bp={(MAIN, K.MARGIN_BUY): 20_000},
     )
+    # Firm-level limits over a net capital of N fen and share counts of both securities.
+    net_capital = draw(st.integers(1, 6_000_000))
+    of_net_capital = st.sampled_from([Fraction(1, 10), Fraction(1, 2), Fraction(1), Fraction(3)])
+    kept = {  # each limit kept or not, so that each of them is sometimes the one that binds
+        I.TOTAL_TO_NET_CAPITAL: draw(st.none() | of_net_capital),
+        I.FINANCING_TO_NET_CAPITAL: draw(st.none() | of_net_capital),
+        I.LENDING_TO_NET_CAPITAL: draw(st.none() | of_net_capital),
+        I.CLIENT_FINANCING_TO_NET_CAPITAL: draw(st.none() | of_net_capital),
+        I.CLIENT_LENDING_TO_NET_CAPITAL: draw(st.none() | of_net_capital),
+        I.SECURITY_TO_NET_CAPITAL: draw(st.none() | of_net_capital),
+        I.COLLATERAL_TO_TOTAL_SHARES: draw(st.none() | st.just(Fraction(1, 5))),
+        I.FINANCED_TO_FLOAT: draw(st.none() | st.just(Fraction(1, 20))),
+        I.SHORTS_TO_FLOAT: draw(st.none() | st.just(Fraction(1, 50))),
+    }
+    firm_limits = {indicator: share for indicator, share in kept.items() if share is not None}
+    counts = st.integers(1, 300_000)
+    shares = {
+        **stock_shares(MAIN, draw(counts), draw(counts)),
+        **stock_shares(STAR, draw(counts), draw(counts)),
+    }
+    room = firm_room_of(firm_limits, net_capital_fen=net_capital, shares=shares)
     f = firm(
         financing_pool_available_fen=draw(sizes(5_000_000)),
         lending_pool_available={s: draw(sizes(5_000)) for s in SYMBOLS},
+        limits=room,
     )
     _assert_within_limits(a, f)
     for _ in range(draw(st.integers(1, 25))):
@@ -340,6 +414,10 @@ def test_accepted_reservations_never_break_a_limit(data: st.DataObject) -> None:
         else:
             o = order(draw(order_kinds), draw(quantities), draw(prices), symbol)
             result = check_order(o, a, SECURITIES[symbol], f, FEES)
+            use = firm_use(o, result) if isinstance(result, Reservation) else None
+            if use is not None:
+                room.hold(use)
         if isinstance(result, Reservation):
             _apply(result, symbol, a, f)
         _assert_within_limits(a, f)
+        _assert_within_firm_room(a, room)

@@ -3,6 +3,14 @@
 The exchange is not called from here: an accepted order is returned to the caller, which
 routes it (to the simulator or a gateway) and reports fills, rejections, cancels and expiry
 back.  That keeps the book deterministic and testable without a market.
+
+Firm-level limits (RISK-11): ``firm.limits`` is the room the desk's last evaluation left
+(None: no firm limit configured).  An accepted margin buy, short sale or collateral buy
+holds its ``FirmUse`` there, and so does an accepted transfer in of collateral (checked
+here after ``check_nontrade``, with the same codes, since it takes the shares in at once);
+a cancel, expiry or exchange rejection releases the unfilled part; a fill keeps its part
+held until the next evaluation, which counts it in the exposures (``set_firm_blocks``
+starts the fresh room holding only what open orders still hold; ``book.holds``).
 """
 
 from __future__ import annotations
@@ -29,11 +37,19 @@ from liangrong.book.nontrade import build_nontrade_transaction
 from liangrong.domain import accounts as acc
 from liangrong.domain.calendar import TradingCalendar
 from liangrong.domain.contracts import RepaymentOrder
-from liangrong.domain.fees import fill_fees
+from liangrong.domain.fees import Fees, fill_fees
+from liangrong.domain.firm_limits import FirmBlocks, FirmUse, firm_room
 from liangrong.domain.journal import Transaction, net_changes
+from liangrong.domain.money import trade_amount_fen
 from liangrong.domain.order_codes import OrderCode
-from liangrong.domain.orders import NonTradeRequest, Order, OrderKind
-from liangrong.domain.pretrade import Reservation, check_nontrade, check_order
+from liangrong.domain.orders import NonTradeKind, NonTradeRequest, Order, OrderKind
+from liangrong.domain.pretrade import (
+    Reservation,
+    check_nontrade,
+    check_order,
+    firm_refusal,
+    firm_use,
+)
 from liangrong.domain.pretrade_state import AccountState, FirmState
 from liangrong.domain.rule_book import terms_for
 from liangrong.domain.settlement import Fill
@@ -58,10 +74,19 @@ class OpenOrder:
     filled_quantity: int = 0
     filled_value_li: int = 0
     status: OrderStatus = OrderStatus.OPEN
+    firm_use: FirmUse | None = None  # what the whole order adds to the firm's exposures
+    filled_firm_fen: int = 0  # financing (amount + fees) or short amount its fills added
 
     @property
     def remaining(self) -> int:
         return self.order.quantity - self.filled_quantity
+
+    def unfilled_firm_use(self) -> FirmUse | None:
+        """The part of ``firm_use`` no fill took (what a cancel releases)."""
+        if self.firm_use is None:
+            return None
+        filled, quantity = self.filled_quantity, self.order.quantity
+        return holds.unfilled_use(self.firm_use, filled, quantity, self.filled_firm_fen)
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,7 +168,11 @@ class Book:
         if isinstance(result, OrderCode):
             return self._rejected(order, result)
         self._hold(state.client_id, order.symbol, result, 1)
-        self.orders[order.order_id] = OpenOrder(order, state.client_id, result)
+        use = firm_use(order, result)
+        room = self.firm.limits
+        if use is not None and room is not None:
+            room.hold(use)
+        self.orders[order.order_id] = OpenOrder(order, state.client_id, result, firm_use=use)
         self.outcomes["accepted"] += 1
         return Ack(order.order_id, None)
 
@@ -171,9 +200,27 @@ class Book:
             return False
         self._hold(order.client_id, order.order.symbol, order.held, -1)
         order.held = holds.minus(order.held, order.held)
+        unfilled, room = order.unfilled_firm_use(), self.firm.limits
+        if unfilled is not None and room is not None:
+            room.release(unfilled)
         order.status = status
         self.outcomes[status.value] += 1
         return True
+
+    # -- firm-level limits ---------------------------------------------------------------
+    def set_firm_blocks(self, blocks: FirmBlocks | None) -> None:
+        """A new evaluation of the firm's limits (the desk's): a fresh room from its blocks,
+        holding what the orders still open have not filled; None switches the limits off."""
+        if blocks is None:
+            self.firm.limits = None
+            return
+        self.firm.limits = firm_room(blocks, self.open_firm_uses())
+
+    def open_firm_uses(self) -> list[FirmUse]:
+        """What the open orders still hold on the firm's room (their unfilled parts)."""
+        open_orders = (o for o in self.orders.values() if o.status is OrderStatus.OPEN)
+        uses = (o.unfilled_firm_use() for o in open_orders)
+        return [use for use in uses if use is not None]
 
     # -- fills ---------------------------------------------------------------------------
     def on_fill(self, fill: Fill) -> bool:
@@ -194,6 +241,7 @@ class Book:
         self._learn(client, txn)
         self._remember_today(client, order.order.kind, fill)
         share = holds.scaled(order.held, fill.quantity, order.remaining)
+        order.filled_firm_fen += _firm_fen(order.order.kind, fill, fees)
         order.filled_quantity += fill.quantity
         order.filled_value_li += value_li
         if order.remaining == 0:
@@ -246,16 +294,32 @@ class Book:
             self.mirrors[state.client_id], self.market, self._withdrawal_line(state.client_id)
         )
         code = check_nontrade(request, state, security, self.firm, withdrawal_headroom_li=headroom)
+        intake, room = None, self.firm.limits
+        if request.kind is NonTradeKind.TRANSFER_IN and room is not None:
+            intake = FirmUse.intake(request.symbol, request.quantity)
+            if not isinstance(code, OrderCode):  # the firm's codes come after the request's
+                code = firm_refusal(room, intake, state) or code
         if isinstance(code, OrderCode):
             self.outcomes[code.name] += 1
             return Ack(request.request_id, code)
         txn = build_nontrade_transaction(self, request)
         self.ledger.post(txn)
+        if intake is not None and room is not None:
+            room.hold(intake)  # taken in now: held until the next evaluation counts it
         self._learn(state.client_id, txn)
         self._release_locked_if_no_short(state.client_id, request.request_id, txn.business_date)
         self.revalue(state.client_id)
         self.outcomes[request.kind.value] += 1
         return Ack(request.request_id, None)
+
+
+def _firm_fen(kind: OrderKind, fill: Fill, fees: Fees) -> int:
+    """What a fill adds to the firm's financing (amount + fees) or lending (amount)."""
+    if kind is OrderKind.MARGIN_BUY:
+        return trade_amount_fen(fill.quantity, fill.price_li) + fees.total_fen
+    if kind is OrderKind.SHORT_SELL:
+        return trade_amount_fen(fill.quantity, fill.price_li)
+    return 0
 
 
 Clock = Callable[[], datetime]

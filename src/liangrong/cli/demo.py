@@ -19,7 +19,13 @@ from rich.table import Table
 from sqlalchemy import Engine
 
 from liangrong.cli.demo_summary import DemoState, Section, build_summary
-from liangrong.cli.serve import DEFAULT_PORT, SERVE_CLIENTS, ServeOptions, run_main_job
+from liangrong.cli.serve import (
+    DEFAULT_PORT,
+    SERVE_CLIENTS,
+    ServeOptions,
+    run_main_job,
+    until_eod_default,
+)
 from liangrong.cli.simulate import DEFAULT_SEED
 from liangrong.cli.store_option import open_store, store_option
 from liangrong.domain.rule_codes import RuleRefused
@@ -69,8 +75,13 @@ def demo(
         float, typer.Option("--pace", min=0, help="Snapshots a second (0: as fast as it goes).")
     ] = 0.0,
     until_eod: Annotated[
-        bool, typer.Option("--until-eod", help="Exit 0 after the end of day (for scripts).")
-    ] = False,
+        bool | None,
+        typer.Option(
+            "--until-eod/--keep-serving",
+            help="Exit 0 after the end of day (for scripts), or keep serving until Ctrl-C "
+            "(default: keep serving when run from a terminal).",
+        ),
+    ] = None,
     reports: Annotated[
         Path, typer.Option("--reports", help="Folder of the day's report files.")
     ] = DEFAULT_REPORTS_DIR,
@@ -91,8 +102,10 @@ def demo(
     err.print(_report_text(report, store))
     print_summary(Console(), build_summary(state))
     if session:
-        options = ServeOptions(clients, minutes, seed, port, pace, until_eod, reports)
-        raise typer.Exit(run_main_job(engine, day, options))
+        until = until_eod_default(until_eod)
+        options = ServeOptions(clients, minutes, seed, port, pace, until, reports)
+        # A store that already ran the day says so; the summary above was still the job.
+        raise typer.Exit(run_main_job(engine, day, options, refused_status=0))
 
 
 def _load(engine: Engine, day: date, err: Console) -> LoadReport:

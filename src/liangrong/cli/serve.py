@@ -10,6 +10,7 @@ scripts).  The demo users' keys are printed once, when they are issued.
 from __future__ import annotations
 
 import socket
+import sys
 import threading
 import time as timer
 from dataclasses import dataclass
@@ -74,25 +75,40 @@ def serve(
         float, typer.Option("--pace", min=0, help="Snapshots a second (0: as fast as it goes).")
     ] = 0.0,
     until_eod: Annotated[
-        bool, typer.Option("--until-eod", help="Stop after the end of day and exit 0.")
-    ] = False,
+        bool | None,
+        typer.Option(
+            "--until-eod/--keep-serving",
+            help="Exit 0 after the end of day (for scripts), or keep serving until Ctrl-C "
+            "(default: keep serving when run from a terminal).",
+        ),
+    ] = None,
     reports: Annotated[Path, typer.Option("--reports")] = DEFAULT_REPORTS_DIR,
     store: str = store_option(),
 ) -> None:
     """Serve the book over HTTP while the simulated market trades, then run the end of day."""
-    options = ServeOptions(clients, minutes, seed, port, pace, until_eod, reports)
+    until = until_eod_default(until_eod)
+    options = ServeOptions(clients, minutes, seed, port, pace, until, reports)
     raise typer.Exit(run_main_job(open_store(store), parse_date(on), options))
 
 
-def run_main_job(engine: Engine, on: object, options: ServeOptions) -> int:
-    """The whole day; the exit status (0 when the day ended, its end of day complete)."""
+def until_eod_default(asked: bool | None) -> bool:
+    """Unless told, serve on after the end of day only for a person at a terminal: a script
+    or a CI job that starts the main job must get its exit status, not a service."""
+    return asked if asked is not None else not sys.stdin.isatty()
+
+
+def run_main_job(
+    engine: Engine, on: object, options: ServeOptions, refused_status: int = 1
+) -> int:
+    """The whole day; the exit status (0 when the day ended, its end of day complete;
+    ``refused_status`` when the store cannot take the day's session)."""
     err, out = Console(stderr=True), Console()
     config = SessionConfig(options.clients, options.minutes, options.seed, on)  # type: ignore[arg-type]
     try:
         service = _open(engine, config, options, err)
     except (SessionRefused, BookMismatch, NoReferenceData) as exc:
-        err.print(f"[red]no session:[/red] {exc}")
-        return 1
+        err.print(f"no session: {exc}")
+        return refused_status
     keys = service.demo_users(sorted(service.session.book.profiles)[0])
     server, url = _start_server(service, options.port, err)
     out.print(f"API at {url}/api/v1 — documentation at {url}/docs (OpenAPI: {url}/openapi.json)")

@@ -3,6 +3,14 @@
 
 See the package docstring for the invariants.  Times: every record carries the desk's clock
 reading (simulated in a session); status changes carry the price time they used.
+
+Firm-level limits (RISK-11).  With limits in force (``Desk.open`` reads them from the store
+for the trading date; none stored: none configured, nothing refused), the desk evaluates
+them from the engine's exposures (``risk.exposure``: the book version the engine holds, every
+posted fill included) at the open, after every settlement evaluation, and every
+``firm_every_s`` seconds of price time if set; each evaluation gives the book a fresh room
+(``Book.set_firm_blocks``: open orders keep their holds) and, when recording, appends the
+readings at the warning level or above and the blocks to ``firm_alerts``.
 """
 
 from __future__ import annotations
@@ -25,6 +33,8 @@ from liangrong.desk.liquidation import (
     submit_orders,
 )
 from liangrong.domain import margin
+from liangrong.domain.firm_limits import FirmEvaluation, FirmLimits, SecurityShares
+from liangrong.domain.firm_limits import evaluate as evaluate_firm
 from liangrong.domain.journal import Transaction
 from liangrong.domain.liquidation import (
     LiquidationPlan,
@@ -48,10 +58,14 @@ from liangrong.domain.money import fen_to_yuan_text
 from liangrong.domain.pretrade_state import AccountStatus
 from liangrong.domain.rule_book import lines_for, terms_for
 from liangrong.domain.rule_codec import exact_text
+from liangrong.domain.securities import Kind
 from liangrong.risk.engine import RiskEngine
+from liangrong.risk.exposure import book_exposure, firm_exposures
 from liangrong.risk.loader import load_book
 from liangrong.risk.statuses import StatusChange, rule_book_lines
 from liangrong.store import risk_records as records
+from liangrong.store.firm_alerts import alerts_of, load_firm_limits, save_firm_alerts
+from liangrong.store.reference import load_securities
 
 Clock = Callable[[], datetime]
 DEFAULT_BRANCH = "HQ"
@@ -87,7 +101,15 @@ class Desk:
         clock: Clock,
         branches: Mapping[str, str] | None = None,
         recording: bool = True,
+        *,
+        firm_limits: FirmLimits | None = None,
+        security_shares: Mapping[str, SecurityShares] | None = None,
+        firm_every_s: int | None = None,
     ) -> None:
+        """``firm_limits``: the firm-level limits in force today (None: none configured);
+        ``security_shares``: the share counts the security limits need; ``firm_every_s``:
+        re-evaluate the limits when the prices are that many seconds past the last
+        evaluation (None: only at the open and after settlement)."""
         self.store, self.book, self.risk, self.clock = store, book, risk, clock
         # False: a what-if view; decisions apply in memory only and nothing is stored.
         self.recording = recording
@@ -96,6 +118,11 @@ class Desk:
         self.liquidation_due: dict[str, LiquidationReason] = {}
         self.runs: dict[str, LiquidationRun] = {}
         self.status_changes = 0
+        self.firm_limits = firm_limits
+        self.security_shares = dict(security_shares or {})
+        self.firm_every_s = firm_every_s
+        self.firm_evaluation: FirmEvaluation | None = None
+        self._firm_at: datetime | None = None
         book.listeners.append(self._posted)
         self._restore()
 
@@ -108,10 +135,12 @@ class Desk:
         branches: Mapping[str, str] | None = None,
         prices_at: datetime | None = None,
         recording: bool = True,
+        firm_every_s: int | None = None,
     ) -> Desk:
         """The risk engine loaded from the store (which must hold what the book holds), with
-        the day's lists and opening prices (taken at ``prices_at``, by default now), and the
-        clients' call states restored."""
+        the day's lists and opening prices (taken at ``prices_at``, by default now), the
+        clients' call states restored, and the firm-level limits in force that day, if the
+        store holds any, evaluated at those prices."""
         market = book.market
         firm, own = rule_book_lines(market.rule_book, market.trading_date, sorted(book.profiles))
         risk = RiskEngine(load_book(store), firm, own)
@@ -120,8 +149,15 @@ class Desk:
             if client in known:
                 risk.statuses.restore(client, RatioStatus(status))
         risk.on_haircuts({symbol: market.haircut(symbol) for symbol in market.securities})
-        desk = cls(store, book, risk, clock, branches, recording)
-        desk.on_prices(prices_at or clock(), market.prices_li)
+        limits = load_firm_limits(store, market.trading_date)
+        shares = _security_shares(store, market.securities) if limits is not None else None
+        desk = cls(
+            store, book, risk, clock, branches, recording,
+            firm_limits=limits, security_shares=shares, firm_every_s=firm_every_s,
+        )  # fmt: skip
+        at = prices_at or clock()
+        desk.on_prices(at, market.prices_li)
+        desk.evaluate_firm_limits(at)
         return desk
 
     def _restore(self) -> None:
@@ -160,7 +196,26 @@ class Desk:
         market.prices_at = at.isoformat()
         changes = self.risk.on_prices(at, prices_li)
         self._record(changes)
+        every, last = self.firm_every_s, self._firm_at
+        if every is not None and last is not None and (at - last).total_seconds() >= every:
+            self.evaluate_firm_limits(at)
         return changes
+
+    # -- firm-level limits (RISK-11) -----------------------------------------------------------
+    def evaluate_firm_limits(self, at: datetime) -> FirmEvaluation | None:
+        """Evaluate the firm's limits on the book as the engine holds it now, give the book
+        the fresh room and record the alerts; None when no firm limit is configured."""
+        limits = self.firm_limits
+        if limits is None:
+            return None
+        exposures = firm_exposures(book_exposure(self.risk.book), limits.client_watch_fen())
+        evaluation = evaluate_firm(limits, exposures, self.security_shares)
+        self.book.set_firm_blocks(evaluation.blocks)
+        self.firm_evaluation, self._firm_at = evaluation, at
+        if self.recording:
+            on = self.book.market.trading_date
+            save_firm_alerts(self.store, alerts_of(evaluation, on, at.isoformat()))
+        return evaluation
 
     def _record(self, changes: list[StatusChange]) -> None:
         if not changes:
@@ -240,6 +295,7 @@ class Desk:
         for client in self.candidates() if clients is None else clients:
             report.decisions[client] = self.evaluate(client, EvaluationKind.SETTLEMENT, at)
             report.evaluated += 1
+        self.evaluate_firm_limits(at)
         return report
 
     # -- forced liquidation --------------------------------------------------------------------
@@ -353,6 +409,16 @@ _REASON_ZH = {
     LiquidationReason.JUDICIAL_ENFORCEMENT: "司法强制执行",
     LiquidationReason.EARLY_TERMINATION: "合同提前终止",
 }
+
+
+def _security_shares(store: Engine, symbols: Iterable[str]) -> dict[str, SecurityShares]:
+    """The master's share counts of the day's securities (the 20% rule is for stocks)."""
+    wanted = set(symbols)
+    return {
+        s.symbol: SecurityShares(s.total_shares, s.float_shares, s.kind is Kind.STOCK)
+        for s in load_securities(store)
+        if s.symbol in wanted
+    }
 
 
 def _lines_text(lines: margin.Lines) -> str:

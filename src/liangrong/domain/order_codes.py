@@ -15,8 +15,13 @@ need no holding (suspension, tick, price limits); list eligibility, exchange hal
 client's personal bans; the holdings the order draws on; the exchange's quantity and
 short-price rules (after the holding, since a sale's odd lot and the "beyond the short
 quantity" exception read it); the client's own limits (concentration, credit limits, then
-margin); the firm's pools, which are the firm's problem and said only when the client is
-otherwise fine; and last the cash that pays.
+margin); the firm-level limits of the business (RISK-11: one client, one security, the
+whole business against net capital, the firm's lines and the board's cap), which bind the
+firm and are said only when the client's own limits pass, narrowest first as the firm's
+room is checked; the firm's pools, which are the firm's problem and said only when the
+client is otherwise fine (a pool with cash left still may not lend past a firm limit, so
+the limit is named first: it is the reason the order cannot be served at all today); and
+last the cash that pays.
 """
 
 from __future__ import annotations
@@ -127,6 +132,23 @@ class OrderCode(Enum):
         "保证金可用余额不足",
         "the available margin does not cover the margin this order needs",
     )
+    FIRM_CLIENT_LIMIT = (
+        "超过公司对单一客户的融资或融券规模控制指标(占净资本或公司融资、融券总额度的比例)",
+        "the firm's limit on one client's financing or lending (a share of net capital or of "
+        "the firm's line) would be exceeded",
+    )
+    FIRM_SECURITY_LIMIT = (
+        "超过公司对单一证券的业务集中度控制指标(融资融券金额占净资本、融资持仓或融券余量占"
+        "流通股本、接受担保股票市值占总市值的比例)",
+        "the firm's limit on one security (its financing and lending against net capital, "
+        "financed holdings or shorts against its float, or collateral held against its total "
+        "value) would be exceeded",
+    )
+    FIRM_SCALE_LIMIT = (
+        "超过公司融资融券业务总规模控制指标(净资本倍数、公司融资或融券总额度、董事会规模上限)",
+        "the firm's limit on the whole business (a multiple of net capital, the firm's "
+        "financing or lending line, or the board's cap) would be exceeded",
+    )
     FINANCING_POOL_EXHAUSTED = (
         "公司融资专用资金账户余额不足, 不得超额融出资金",
         "the firm's financing cash pool cannot lend this much",
@@ -189,6 +211,9 @@ PRECEDENCE: tuple[OrderCode, ...] = (
     OrderCode.SHORT_LIMIT,
     OrderCode.TOTAL_LIMIT,
     OrderCode.INSUFFICIENT_MARGIN,
+    OrderCode.FIRM_CLIENT_LIMIT,
+    OrderCode.FIRM_SECURITY_LIMIT,
+    OrderCode.FIRM_SCALE_LIMIT,
     OrderCode.FINANCING_POOL_EXHAUSTED,
     OrderCode.LENDING_POOL_EXHAUSTED,
     OrderCode.WITHDRAWAL_LINE,

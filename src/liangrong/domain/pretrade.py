@@ -23,6 +23,15 @@ Units and formulas (exact integers, no division on any decision):
   when H × 10_000 ≥ L × B with B > 0 (already reaches, "达到" includes the bound) or when
   (H + V) × 10_000 > L × (B + V) (the buy would carry it past L).  A limit above 10_000 bp
   can never be reached: it switches the check off.
+- firm-level limits (RISK-11), when ``FirmState.limits`` is set: the order's ``FirmUse``
+  (margin buy: financing = amount + fees, financed and taken-in shares = quantity; short
+  sale: lending = amount, short shares = quantity; collateral buy: taken-in shares =
+  quantity) must fit the room ``FirmRoom.check`` leaves: for the client, new + the client's
+  used figure ≤ ⌊cap⌋ (``CreditLimits.*_used_fen``, open orders included); for a security or
+  the firm, new ≤ room − what orders accepted since the evaluation hold.  The indicator it
+  would carry past its limit gives the code by its scope (``FIRM_CODES``: client, security,
+  the firm's scale).  A rights subscription is not checked: the entitlement comes with
+  shares the firm already took in, and the next evaluation counts the new ones.
 
 Who is checked for what:
 - an account is ordinary if the book or the wire says so; every ``OrderKind`` is one of the
@@ -31,9 +40,10 @@ Who is checked for what:
 - status (RISK-6, item 13): CALL_RESTRICTED refuses collateral buys (rights subscriptions
   included), margin buys and short sales; LIQUIDATION refuses every client order;
 - forced orders (the firm's) skip the account status, lists, insider bans, concentration,
-  credit limits, margin and pools; they keep every exchange rule (suspension, tick, price
-  limits, lots, the short-price rule, no same-day cover) and the holdings and cash they draw
-  on.  Only the firm's liquidation function may create them (not checkable here);
+  credit limits, margin, the firm-level limits and pools (they only reduce exposure); they
+  keep every exchange rule (suspension, tick, price limits, lots, the short-price rule, no
+  same-day cover) and the holdings and cash they draw on.  Only the firm's liquidation
+  function may create them (not checkable here);
 - a rights subscription (business RIGHTS_SUBSCRIPTION) must be a collateral buy, pays the
   subscription amount from free cash (no fees, no locked proceeds, CA-3), and skips the lists,
   the lot and price-limit rules (its quantity and price are the entitlement's);
@@ -46,6 +56,7 @@ nothing and allocate only the returned ``Reservation``.
 from __future__ import annotations
 
 from liangrong.domain.fees import FeeSchedule
+from liangrong.domain.firm_limits import FirmRoom, FirmUse, Indicator, Scope
 from liangrong.domain.order_codes import OrderCode
 from liangrong.domain.orders import AccountType, BusinessType, Order, OrderKind
 from liangrong.domain.pretrade_nontrade import check_nontrade
@@ -58,7 +69,15 @@ from liangrong.domain.reservations import (
     order_fee_fen,
 )
 
-__all__ = ["Decision", "Reservation", "check_nontrade", "check_order"]
+__all__ = [
+    "FIRM_CODES",
+    "Decision",
+    "Reservation",
+    "check_nontrade",
+    "check_order",
+    "firm_refusal",
+    "firm_use",
+]
 
 Decision = OrderCode | Reservation
 
@@ -80,6 +99,14 @@ _COVERS = frozenset({OrderKind.BUY_TO_COVER, OrderKind.FORCED_BUY})
 
 _C = OrderCode
 _E4 = 10_000  # basis points per 1 (money.RATIO_SCALE)
+
+# The code of a firm-level refusal: by the scope of the indicator the order would break.
+_FIRM_CODE_OF_SCOPE = {
+    Scope.CLIENT: OrderCode.FIRM_CLIENT_LIMIT,
+    Scope.SECURITY: OrderCode.FIRM_SECURITY_LIMIT,
+    Scope.FIRM: OrderCode.FIRM_SCALE_LIMIT,
+}
+FIRM_CODES: dict[Indicator, OrderCode] = {i: _FIRM_CODE_OF_SCOPE[i.scope] for i in Indicator}
 
 
 def check_order(
@@ -137,7 +164,7 @@ def check_order(
     if kind in _SALES:
         return check_sale(order, account, security, fees)
     if kind is _COLLATERAL_BUY:
-        return _collateral_buy(order, account, security, fees)
+        return _collateral_buy(order, account, security, firm, fees)
     if kind is _SHORT_SELL:
         return _short_sell(order, account, security, firm, fees)
     if kind in _COVERS:
@@ -154,15 +181,25 @@ def _rights_subscription(value_li: int, account: AccountState) -> OrderCode | Re
 
 
 def _collateral_buy(
-    order: Order, account: AccountState, security: SecurityState, fees: FeeSchedule
+    order: Order,
+    account: AccountState,
+    security: SecurityState,
+    firm: FirmState,
+    fees: FeeSchedule,
 ) -> OrderCode | Reservation:
-    """Only collateral or target securities (item 2); lots; amount + fees from free cash,
-    except a money-market fund, which locked short proceeds pay first (ORD-5)."""
+    """Only collateral or target securities (item 2); lots; the firm's intake of the stock
+    (RISK-11); amount + fees from free cash, except a money-market fund, which locked short
+    proceeds pay first (ORD-5)."""
     if not (security.collateral or security.financing_target or security.short_target):
         return _C.NOT_COLLATERAL_OR_TARGET
     quantity = order.quantity
     if not lot_allows(quantity, security.lot_minimum, security.lot_step):
         return _C.LOT_SIZE
+    room = firm.limits
+    if room is not None:
+        code = firm_refusal(room, FirmUse.intake(order.symbol, quantity), account)
+        if code is not None:
+            return code
     value_li = quantity * order.price_li
     cost = (value_li + 5) // 10 + order_fee_fen(False, value_li, fees)
     locked = 0
@@ -181,7 +218,8 @@ def _margin_buy(
     fees: FeeSchedule,
 ) -> OrderCode | Reservation:
     """Financing target, not halted, not an insider; lots; concentration; financing and total
-    limits; margin; the financing pool.  Fees are financed with the amount."""
+    limits; margin; the firm-level limits; the financing pool.  Fees are financed with the
+    amount."""
     if not security.financing_target:
         return _C.NOT_FINANCING_TARGET
     if security.financing_halted:
@@ -213,6 +251,11 @@ def _margin_buy(
     margin = _margin_e4li(account, symbol, _MARGIN_BUY, security.financing_margin_bp, financing)
     if margin > account.available_margin_li * _E4 - account.reserved_margin_e4li:
         return _C.INSUFFICIENT_MARGIN
+    room = firm.limits
+    if room is not None:
+        code = firm_refusal(room, FirmUse.margin_buy(symbol, quantity, financing), account)
+        if code is not None:
+            return code
     if financing > firm.financing_pool_available_fen:
         return _C.FINANCING_POOL_EXHAUSTED
     return Reservation(margin_e4li=margin, financing_fen=financing)
@@ -236,8 +279,8 @@ def _short_sell(
     fees: FeeSchedule,
 ) -> OrderCode | Reservation:
     """Short target, not halted, not an insider or lock-up holder; lots; price not below the
-    latest trade; short and total limits; margin; the lending pool.  The fees come out of the
-    proceeds; free cash pays only the part the proceeds do not cover."""
+    latest trade; short and total limits; margin; the firm-level limits; the lending pool.
+    The fees come out of the proceeds; free cash pays only the part they do not cover."""
     if not security.short_target:
         return _C.NOT_SHORT_TARGET
     if security.short_halted:
@@ -264,6 +307,11 @@ def _short_sell(
     margin = _margin_e4li(account, symbol, _SHORT_SELL, security.short_margin_bp, amount)
     if margin > account.available_margin_li * _E4 - account.reserved_margin_e4li:
         return _C.INSUFFICIENT_MARGIN
+    room = firm.limits
+    if room is not None:
+        code = firm_refusal(room, FirmUse.short_sale(symbol, quantity, amount), account)
+        if code is not None:
+            return code
     if quantity > firm.lending_pool_available.get(symbol, 0):
         return _C.LENDING_POOL_EXHAUSTED
     shortfall = order_fee_fen(True, value_li, fees) - amount
@@ -274,3 +322,24 @@ def _short_sell(
             margin_e4li=margin, cash_fen=shortfall, short_value_fen=amount, pool_shares=quantity
         )
     return Reservation(margin_e4li=margin, short_value_fen=amount, pool_shares=quantity)
+
+
+def firm_refusal(room: FirmRoom, use: FirmUse, account: AccountState) -> OrderCode | None:
+    """The firm-level code ``use`` breaks (``FirmRoom.check``, the client's used figures from
+    its credit limits), else None.  Also what the book asks for a transfer in."""
+    limits = account.limits
+    found = room.check(use, account.client_id, limits.financing_used_fen, limits.short_used_fen)
+    return None if found is None else FIRM_CODES[found]
+
+
+def firm_use(order: Order, reservation: Reservation) -> FirmUse | None:
+    """What an accepted order adds to the firm's exposures while open: exactly the use its
+    check asked the firm's room about (None for an order that adds none)."""
+    kind = order.kind
+    if kind is _MARGIN_BUY:
+        return FirmUse.margin_buy(order.symbol, order.quantity, reservation.financing_fen)
+    if kind is _SHORT_SELL:
+        return FirmUse.short_sale(order.symbol, order.quantity, reservation.short_value_fen)
+    if kind is _COLLATERAL_BUY and order.business is _TRADE:
+        return FirmUse.intake(order.symbol, order.quantity)
+    return None

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 
 from liangrong.domain.concentration import ConcentrationClass
+from liangrong.domain.firm_limits import FirmRoom
 from liangrong.domain.orders import AccountType, OrderKind
 
 
@@ -105,7 +106,13 @@ class SecurityState:
 
 @dataclass(slots=True)
 class FirmState:
-    """The firm's lending pools, less what open orders have reserved."""
+    """The firm's lending pools, less what open orders have reserved, and the room the
+    firm-level limits leave (RISK-11).
+
+    ``limits``: the rooms of the desk's last evaluation of the firm's limits less what
+    orders accepted since hold (``firm_limits.FirmRoom``); None when no firm limit is
+    configured, and then no firm limit refuses anything."""
 
     financing_pool_available_fen: int
     lending_pool_available: dict[str, int] = field(default_factory=dict)  # symbol -> shares
+    limits: FirmRoom | None = None

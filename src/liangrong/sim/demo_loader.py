@@ -1,5 +1,6 @@
 """Loading the demo reference data into a store: the universe and its generated prices, the
-shipped calendar, the exchange's rule history and the demo firm policy, and the daily lists
+shipped calendar, the exchange's rule history and the demo firm policy, the demo firm's
+net capital and firm-level limits (``firm_limits_seed``), and the daily lists
 of the last few trading days up to a date (``liangrong.sim.demo_scenario``).
 
 Invariants: every step goes through ``liangrong.store`` and is idempotent, so loading the
@@ -19,6 +20,7 @@ from sqlalchemy import Engine
 from liangrong.domain.lists import ListEvent, ListLayer
 from liangrong.sim.calendar_data import SHIPPED_RESOURCE, read_shipped_sessions
 from liangrong.sim.demo_scenario import demo_list_history, demo_master, list_days
+from liangrong.sim.firm_limits_seed import save_demo_firm_limits
 from liangrong.sim.rules_seed import demo_rule_book, demo_security_ratios
 from liangrong.sim.universe import load_demo_universe
 from liangrong.store.calendar_loads import load_calendar, save_calendar_load
@@ -47,10 +49,17 @@ class LoadReport:
     list_publications: int
     list_days: tuple[date, ...]  # the trading days whose lists were published now
     events: tuple[tuple[date, ListEvent], ...]  # list events applied on those days
+    firm_limit_versions: int = 0  # net capital and firm-limit rule versions (RISK-11)
 
     @property
     def nothing_new(self) -> bool:
-        counts = (self.securities, self.calendar_loads, self.prices, self.rule_versions)
+        counts = (
+            self.securities,
+            self.calendar_loads,
+            self.prices,
+            self.rule_versions,
+            self.firm_limit_versions,
+        )
         return not any(counts) and not self.list_publications
 
 
@@ -90,6 +99,7 @@ def load_demo(engine: Engine, on: date, *, clock: Clock, step: Step = _nothing) 
     step("rules")
     book = demo_rule_book(demo_security_ratios(master))
     versions = save_rule_versions(engine, book, clock=clock)
+    firm_limit_versions = save_demo_firm_limits(engine, clock=clock)
     step("lists")
     latest_date = latest_publication(engine, ListLayer.EXCHANGE)
     latest = None
@@ -107,4 +117,5 @@ def load_demo(engine: Engine, on: date, *, clock: Clock, step: Step = _nothing) 
         list_publications=published,
         list_days=tuple(day.trading_date for day in history),
         events=tuple((day.trading_date, event) for day in history for event in day.events),
+        firm_limit_versions=firm_limit_versions,
     )

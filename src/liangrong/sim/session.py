@@ -37,8 +37,10 @@ from liangrong.domain.settlement import Fill
 from liangrong.ledger import schema as s
 from liangrong.ledger.digest import JournalDigest, journal_digest
 from liangrong.ledger.journal import Ledger
+from liangrong.sim.bank import DepositoryBank
 from liangrong.sim.book_generator import GeneratedBook, generate_book, profiles_on
 from liangrong.sim.calendar_data import load_shipped_calendar
+from liangrong.sim.clearing import ClearingHouse
 from liangrong.sim.demo_loader import load_demo
 from liangrong.sim.exchange import Cancelled, Event, Rejected, SimulatedExchange
 from liangrong.sim.exchange import Fill as ExchangeFill
@@ -51,6 +53,7 @@ from liangrong.sim.reference_day import (
     price_simulator,
     status_lines,
 )
+from liangrong.store.clearing_records import save_bank_file, save_clearing_file
 from liangrong.store.closing_prices import save_closing_prices
 
 CST = timezone(timedelta(hours=8), "CST")  # China Standard Time: no daylight saving
@@ -232,6 +235,13 @@ class Session:
         self.trading_day = self.sim.open_day()
         market = market_day(ref, self.trading_day)
         self.book = Book(ledger, market, ref.calendar, load_firm_state(engine))
+        # The clearing house's and the bank's own records of the day, kept from what each
+        # of them sees (fills, transfer instructions, payments), for the reconciliation.
+        self.clearing = ClearingHouse.resume(engine, self.day)
+        self.clearing.open_day(self.day, market.fees)
+        self.bank = DepositoryBank.resume(engine, self.day)
+        self.bank.open_day(self.day)
+        self.book.listeners.append(self.bank.on_posted)
         ids = [p.client_id for p in book_info.profiles]
         mirrors = load_mirrors(engine, ids)
         for profile in profiles_on(engine, book_info.profiles, self.day):
@@ -330,7 +340,15 @@ class Session:
         if self._closed:
             raise SessionClosed("the session has closed: requests are taken from the next open")
         self._refresh(request.account_id)
-        return self.book.request(request)
+        ack = self.book.request(request)
+        if ack.accepted:
+            self._instructed(request)
+        return ack
+
+    def _instructed(self, request: NonTradeRequest) -> None:
+        """A done request as the clearing house and the bank receive its instruction."""
+        self.clearing.on_request(request)
+        self.bank.on_request(request)
 
     def _prices(self, snap: Snapshot, before: np.ndarray) -> np.ndarray:
         """The book's prices and the risk engine's move together (``Desk.on_prices``)."""
@@ -398,6 +416,7 @@ class Session:
                 summary.requests_refused[f"ledger:{refused.code_name}"] += 1
                 return
             if ack.code is None:
+                self._instructed(action)
                 summary.requests_done[action.kind.value] += 1
             else:
                 summary.requests_refused[ack.code.name] += 1
@@ -414,6 +433,7 @@ class Session:
     def _events(self, events: Sequence[Event]) -> None:
         for event in events:
             if isinstance(event, ExchangeFill):
+                self.clearing.on_fill(event, self.book.orders[event.order_id].order)
                 fill = Fill(event.trade_id, event.order_id, event.symbol, event.side,
                             event.price_li, event.quantity, self.day)  # fmt: skip
                 if self.book.on_fill(fill):
@@ -464,4 +484,14 @@ class Session:
         self.summary.status_changes = self.desk.status_changes
         counts = self.desk.risk.statuses.counts()
         self.summary.engine_statuses = {status.value: n for status, n in counts.items()}
-        save_closing_prices(self.book.ledger.engine, self.day, self.book.market.prices_li)
+        engine = self.book.ledger.engine
+        save_closing_prices(engine, self.day, self.book.market.prices_li)
+        self._deliver_files(engine)
+
+    def _deliver_files(self, engine: Engine) -> None:
+        """The clearing house's and the bank's files of the day (nothing posts after)."""
+        cleared = self.clearing.close_day()
+        self.bank.on_settlement(cleared)
+        balances = self.bank.close_day()
+        save_clearing_file(engine, self.day, cleared.positions, clock=self.clock)
+        save_bank_file(engine, self.day, balances, clock=self.clock)
