@@ -7,6 +7,7 @@ import pytest
 from sqlalchemy import Engine
 
 from book_helpers import DAY1, DAY2, journal_of, open_book, order, profile
+from liangrong.book.loader import load_mirrors
 from liangrong.domain import operations as ops
 from liangrong.domain.order_codes import OrderCode
 from liangrong.domain.orders import NonTradeKind, NonTradeRequest, OrderKind, Side
@@ -41,6 +42,20 @@ def test_order_ids_are_unique_and_unknown_accounts_refused(store, fixed_clock, l
         order("o2", "NOBODY", OrderKind.COLLATERAL_BUY, "000001.SZ", 12_000, 100)
     )
     assert stranger.code is OrderCode.UNKNOWN_ACCOUNT
+
+
+def test_a_replayed_request_is_done_once_in_the_ledger_and_the_book(
+    store, fixed_clock, ledger
+) -> None:
+    """A retried request (same id, same payload): the ledger ignores the replay, and the
+    book must not learn it a second time either."""
+    book = day(store, fixed_clock)
+    deposit = NonTradeRequest("r-dep", A, NonTradeKind.CASH_DEPOSIT, amount_fen=12_345)
+    cash = book.mirrors[A].cash_fen
+    assert book.request(deposit).accepted
+    assert book.request(deposit).accepted  # the retry: done already
+    assert book.mirrors[A].cash_fen == cash + 12_345
+    assert load_mirrors(store, [A])[A].cash_fen == cash + 12_345
 
 
 def test_cancel_and_exchange_rejection_release_everything(store, fixed_clock, ledger) -> None:

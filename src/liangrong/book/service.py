@@ -303,7 +303,8 @@ class Book:
             self.outcomes[code.name] += 1
             return Ack(request.request_id, code)
         txn = build_nontrade_transaction(self, request)
-        self.ledger.post(txn)
+        if self.ledger.post(txn).replayed:  # done before: the mirror knows it already
+            return Ack(request.request_id, None)
         if intake is not None and room is not None:
             room.hold(intake)  # taken in now: held until the next evaluation counts it
         self._learn(state.client_id, txn)
