@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 from api_helpers import open_live
 from conftest import make_sqlite_engine
 from liangrong.cli import demo, serve
+from liangrong.cli import order as order_cli
 from liangrong.cli.serve import _start_server
 from liangrong.eod.steps import STEP_NAMES
 
@@ -59,5 +60,39 @@ def test_the_service_answers_over_http(tmp_path: Path) -> None:
         docs = httpx.get(f"{url}/openapi.json").json()
         assert "/api/v1/orders" in docs["paths"]
         assert docs["components"]["securitySchemes"]["APIKeyHeader"]["name"] == "X-API-Key"
+    finally:
+        server.should_exit = True
+
+
+def test_the_order_commands_place_list_and_cancel_through_the_service(tmp_path: Path) -> None:
+    live = open_live(make_sqlite_engine(tmp_path), tmp_path / "reports", clients=6, minutes=1)
+    session = live.service.session
+    session.step()
+    symbol = max(session.book.mirrors[live.own].holdings)
+    tick = session.book.market.securities[symbol].tick_li
+    price_li = session.book.market.prices_li[symbol] * 97 // 100 // tick * tick
+    server, url = _start_server(live.service, 0, Console())
+    app = typer.Typer()
+    order_cli.register(app)
+    env = {"LIANGRONG_API": url, "LIANGRONG_API_KEY": live.keys["client"], "COLUMNS": "200"}
+    try:
+        price = f"{price_li / 1000:.3f}"
+        head = ["order", "place", live.own, "collateral_buy", symbol, "--price", price]
+        args = [*head, "--quantity", "100", "--id", "CLI-1"]
+        placed = CliRunner().invoke(app, args, env=env)
+        assert placed.exit_code == 0, placed.output
+        assert "CLI-1" in placed.stdout and "open" in placed.stdout
+        assert session.book.orders["CLI-1"].order.quantity == 100
+        listed = CliRunner().invoke(app, ["order", "list", "--open"], env=env)
+        assert listed.exit_code == 0 and "CLI-1" in listed.stdout
+        odd_lot = [*head, "--quantity", "150"]  # not a whole lot: the book's code, exit 3
+        odd = CliRunner().invoke(app, odd_lot, env=env)
+        assert odd.exit_code == 3 and "REFUSED" in odd.output
+        cancelled = CliRunner().invoke(app, ["order", "cancel", "CLI-1"], env=env)
+        assert cancelled.exit_code == 0 and "cancelled" in cancelled.stdout
+        again = CliRunner().invoke(app, ["order", "cancel", "CLI-1"], env=env)
+        assert again.exit_code == 1 and "CONFLICT" in again.output
+        nokey = CliRunner().invoke(app, ["order", "list"], env={**env, "LIANGRONG_API_KEY": "x"})
+        assert nokey.exit_code == 1 and "UNAUTHENTICATED" in nokey.output
     finally:
         server.should_exit = True

@@ -1,11 +1,13 @@
-"""``liangrong order check``: run one order through the front-end checks against the stored
-state of an account, and print the decision.
+"""``liangrong order check|place|cancel|list``.
 
-The book that accepts orders lives in the memory of a running session (``liangrong
-simulate``), so there is no order to place or cancel across processes; this command answers
-what the book would decide now, and what an accepted order would hold (margin, cash, credit,
-pool shares).  It sends nothing to any exchange and posts nothing to the ledger.  Exit 0 when
-the order would be accepted, 3 when it would be refused, 1 when the account is unknown.
+``check`` runs one order through the front-end checks against the stored state of an account
+and prints what the book would decide and what an accepted order would hold (margin, cash,
+credit, pool shares); it sends nothing and posts nothing.  The book that takes orders lives
+in the running service (``liangrong serve`` or the main job), so ``place``, ``cancel`` and
+``list`` are its clients: they call the service's API with a user's key (``--api``,
+``--key`` or ``LIANGRONG_API``, ``LIANGRONG_API_KEY``), and the same checks, reservations,
+roles and audit log apply.  Exit 0 when done or accepted, 3 when refused by the book, 1 when
+the account is unknown, the service unreachable or the call refused otherwise.
 """
 
 from __future__ import annotations
@@ -13,13 +15,14 @@ from __future__ import annotations
 from dataclasses import fields
 from typing import Annotated
 
+import httpx
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from liangrong.cli.simulate import parse_date
 from liangrong.cli.store_option import open_store, store_option
-from liangrong.domain.money import MoneyFormatError, fen_to_yuan_text, yuan_to_li
+from liangrong.domain.money import MoneyFormatError, fen_to_yuan_text, li_to_yuan_text, yuan_to_li
 from liangrong.domain.order_codes import OrderCode
 from liangrong.domain.orders import AccountType, Order, OrderKind
 from liangrong.domain.reservations import Reservation
@@ -31,9 +34,17 @@ CHECK_ORDER_ID = "CHECK-1"
 CLIENT_KINDS = tuple(kind.value for kind in OrderKind if not kind.is_forced)
 
 order_app = typer.Typer(
-    help="Credit orders: check one against an account's stored state (sends nothing).",
+    help="Credit orders: check one against the stored state; place, cancel, list them through "
+    "the running service.",
     no_args_is_help=True,
 )
+DEFAULT_API = "http://127.0.0.1:8000"
+ApiOption = Annotated[
+    str, typer.Option("--api", envvar="LIANGRONG_API", help="The service's base URL.")
+]
+KeyOption = Annotated[
+    str, typer.Option("--key", envvar="LIANGRONG_API_KEY", help="Your API key (X-API-Key).")
+]
 
 
 def register(app: typer.Typer) -> None:
@@ -111,3 +122,85 @@ def _held(reservation: Reservation) -> Table:
             shown = f"{value:,}"
         table.add_row(_LABELS[field.name], shown)
     return table
+
+
+def _call(
+    method: str,
+    api: str,
+    key: str,
+    path: str,
+    body: object = None,
+    params: dict[str, str] | None = None,
+) -> httpx.Response:
+    url = f"{api.rstrip('/')}/api/v1{path}"
+    try:
+        return httpx.request(
+            method, url, headers={"X-API-Key": key}, json=body, params=params, timeout=30
+        )
+    except httpx.HTTPError as exc:
+        typer.echo(f"error: the service at {api} did not answer ({exc})", err=True)
+        raise typer.Exit(1) from None
+
+
+def _answer(response: httpx.Response) -> dict[str, object]:
+    """The body of a success; a refusal printed with its code and the exit status."""
+    body = response.json()
+    if response.is_success:
+        return body if isinstance(body, dict) else {"items": body}
+    code, reason = body.get("code", "?"), body.get("reason", response.text)
+    zh = f" / {body['reason_zh']}" if body.get("reason_zh") else ""
+    typer.echo(f"REFUSED {code}: {reason}{zh}", err=True)
+    raise typer.Exit(EXIT_REFUSED if code in OrderCode.__members__ else 1)
+
+
+def _print_orders(orders: list[dict[str, object]]) -> None:
+    table = Table("order", "client", "kind", "symbol", "price", "quantity", "filled", "status")
+    for o in orders:
+        table.add_row(
+            str(o["order_id"]), str(o["client_id"]), str(o["kind"]), str(o["symbol"]),
+            li_to_yuan_text(int(str(o["price_li"]))), f"{o['quantity']:,}",
+            f"{o['filled_quantity']:,}", str(o["status"]),
+        )  # fmt: skip
+    Console().print(table)
+
+
+@order_app.command("place")
+def place(
+    client: Annotated[str, typer.Argument(help="The client id, e.g. C000001.")],
+    kind: Annotated[str, typer.Argument(help=f"One of: {', '.join(CLIENT_KINDS)}.")],
+    symbol: Annotated[str, typer.Argument(help="The security, e.g. 600000.SH.")],
+    price: Annotated[str, typer.Option("--price", help="Limit price in yuan, e.g. 10.52.")],
+    quantity: Annotated[int, typer.Option("--quantity", help="Shares (bonds: 张).")],
+    order_id: Annotated[str | None, typer.Option("--id", help="Your id for the order.")] = None,
+    api: ApiOption = DEFAULT_API,
+    key: KeyOption = "",
+) -> None:
+    """Send an order to the running service: checked by the book, sent to the exchange."""
+    body = {"client_id": client, "kind": kind, "symbol": symbol, "price": price,
+            "quantity": quantity, **({"order_id": order_id} if order_id else {})}  # fmt: skip
+    _print_orders([_answer(_call("POST", api, key, "/orders", body))])
+
+
+@order_app.command("cancel")
+def cancel(
+    order_id: Annotated[str, typer.Argument(help="The order's id.")],
+    api: ApiOption = DEFAULT_API,
+    key: KeyOption = "",
+) -> None:
+    """Cancel what has not filled of an open order."""
+    _print_orders([_answer(_call("DELETE", api, key, f"/orders/{order_id}"))])
+
+
+@order_app.command("list")
+def list_orders(
+    client: Annotated[str | None, typer.Option("--client", help="One client's orders.")] = None,
+    open_only: Annotated[bool, typer.Option("--open", help="Open orders only.")] = False,
+    api: ApiOption = DEFAULT_API,
+    key: KeyOption = "",
+) -> None:
+    """Today's orders in the running service, newest first."""
+    params = {"client_id": client} if client else {}
+    if open_only:
+        params["open_only"] = "true"
+    found = _answer(_call("GET", api, key, "/orders", params=params))
+    _print_orders(list(found["items"]))  # type: ignore[call-overload]
