@@ -28,7 +28,8 @@ through the real ``Book`` (orders, fills, requests) over the store's reference d
 - C6: a margin buy on 10-09 repaid the same day (one day's management fee), the fee owed.
 
 After the last end of day, two things the rules require are probed through the book and
-the desk of the next day (``test_…`` marked xfail: what they show is reported as a bug).
+the desk of the next day: a repayment follows the maturity in force (F2 extended), and the
+overdue F1 is due for liquidation with the plan that repays it.
 """
 
 from __future__ import annotations
@@ -54,6 +55,13 @@ from liangrong.domain.contract_lifecycle import check_on
 from liangrong.domain.contracts import ContractKind, ContractTerms
 from liangrong.domain.default_records import DefaultKind, RecordStatus
 from liangrong.domain.exchange_report import DebtFigures, ReportRow
+from liangrong.domain.liquidation import (
+    CashRepayment,
+    LiquidationMode,
+    LiquidationPlan,
+    LiquidationReason,
+    PlannedOrder,
+)
 from liangrong.domain.money import ratio_text
 from liangrong.domain.orders import (
     AccountType,
@@ -62,6 +70,7 @@ from liangrong.domain.orders import (
     Order,
     OrderKind,
 )
+from liangrong.domain.pretrade_state import AccountStatus
 from liangrong.domain.settlement import Fill
 from liangrong.eod.contract_terms import TermEvents, suspensions_on
 from liangrong.eod.runner import run
@@ -425,6 +434,9 @@ def probe(scenario: Scenario, clock: Clock) -> None:
     scenario.probes["repaid"] = {c: before[c] - after[c].principal_outstanding for c in before}
     desk = Desk.open(engine, book, clock, recording=False)
     scenario.probes["due_today"] = desk.due_today()
+    scenario.probes["due"] = dict(desk.liquidation_due)
+    scenario.probes["status"] = {c: book.profiles[c].status for c in CLIENTS}
+    scenario.probes["plan"] = desk.plan("C1")
 
 
 BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
@@ -744,26 +756,56 @@ def yuan(fen: int) -> str:
     return f"{fen // 100}.{fen % 100:02d}"
 
 
-# --------------------------------------------------------------------------- probes (bugs)
+# --------------------------------------------------------------------------- probes
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: the book orders repayments by each contract's opening maturity; F2's "
-    "extension to 2027-04-08 is ignored, so F2 (opened to 2026-10-08) is repaid before F2B "
-    "(2026-12-15), the nearest maturity in force",
-)
 def test_a_repayment_follows_the_extended_maturity(scenario: Scenario) -> None:
+    """F2 (opened to 2026-10-08) was extended to 2027-04-08: F2B (2026-12-15) is now the
+    nearest maturity in force and takes the principal repaid after the charges."""
     assert scenario.probes["repaid"] == {"F2": 0, "F2B": 1_000_000}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="missing: nothing puts an overdue contract's client up for liquidation; the "
-    "overdue trigger (liquidate_from 2026-10-08) is recorded and never acted on by the desk",
-)
+def sale_fees_fen(value_li: int) -> int:
+    """The demo fees of a sale, each half up to the fen: commission 0.025% (at least 5
+    yuan), stamp duty 0.05%, transfer fee 0.001%."""
+    value = F(value_li, LI_PER_FEN)
+    commission = max(half_up(value * 25 / 100_000), 500)
+    return commission + half_up(value * 5 / 10_000) + half_up(value / 100_000)
+
+
 def test_an_overdue_contract_is_due_for_liquidation(scenario: Scenario) -> None:
-    assert "C1" in scenario.probes["due_today"]
+    """F1, overdue since 10-01 (trigger recorded 10-08, liquidation from 10-08), is the next
+    trading day's one liquidation: C1 in liquidation for the expired contract, the plan
+    selling the least whole lots of 600000 whose net proceeds, with C1's free cash, repay
+    F1's principal and the charges booked through 10-12, and nothing more."""
+    probes = scenario.probes
+    assert probes["due_today"] == ["C1"]
+    assert probes["due"] == {"C1": LiquidationReason.CONTRACT_EXPIRED}
+    assert probes["status"] == {
+        c: AccountStatus.LIQUIDATION if c == "C1" else AccountStatus.NORMAL for c in CLIENTS
+    }
+    owed = F1.amount_fen + sum(BY_ID["F1"].booked(OCT12).values())
+    assert owed == 10_000_000 + 29_028 + 60_000
+    price, cash = REFERENCE_LI[SH], CASH["C1"]  # the day's planning price; cash untouched
+
+    def net(quantity: int) -> int:
+        return half_up(F(quantity * price, LI_PER_FEN)) - sale_fees_fen(quantity * price)
+
+    lots = next(n for n in range(1, F1.quantity // 100 + 1) if net(n * 100) + cash >= owed)
+    quantity = lots * 100
+    plan = probes["plan"]
+    assert isinstance(plan, LiquidationPlan)
+    reason = LiquidationReason.CONTRACT_EXPIRED
+    assert (plan.reason, plan.mode, plan.reached, plan.recovery) == (
+        reason, LiquidationMode.REPAY_REQUIRED, True, None
+    )  # fmt: skip
+    amount = half_up(F(quantity * price, LI_PER_FEN))
+    sale = PlannedOrder(OrderKind.FORCED_SELL, SH, quantity, price, reason, amount,
+                        sale_fees_fen(quantity * price), repays_fen=net(quantity))  # fmt: skip
+    rest = owed - net(quantity)
+    assert plan.steps == (sale, CashRepayment(rest, rest, 0, reason))
+    assert net(quantity - 100) + cash < owed <= net(quantity) + cash  # the least lots
+    assert plan.debt_after_fen == 0
 
 
 @pytest.mark.xfail(

@@ -1,4 +1,10 @@
-"""Building the book's in-memory mirrors and pools from the ledger's projections, in bulk."""
+"""Building the book's in-memory mirrors and pools from the ledger's projections, in bulk.
+
+Invariants: a mirror's contract terms carry the maturity in force (the opening maturity
+folded with the recorded extensions and term changes, ``store.contract_terms``), so the
+book orders repayments by the maturity that binds today (CON-2, CON-3); everything is read
+with a fixed number of queries, whatever the number of clients and contracts.
+"""
 
 from __future__ import annotations
 
@@ -13,16 +19,20 @@ from liangrong.domain.contracts import ContractTerms
 from liangrong.domain.pretrade_state import FirmState
 from liangrong.ledger import schema as s
 from liangrong.ledger.journal import decode_events
+from liangrong.store.contract_terms import load_term_events
 
 
 def load_mirrors(engine: Engine, client_ids: Iterable[str]) -> dict[str, ClientMirror]:
-    """Every client's balances and open contracts as the ledger holds them now."""
+    """Every client's balances and open contracts as the ledger holds them now, each
+    contract with the terms in force (the events recorded so far)."""
     mirrors = {client: ClientMirror(client) for client in client_ids}
+    events = load_term_events(engine)
     with engine.connect() as conn:
         for row in conn.execute(select(s.contracts.c.client_id, s.contracts.c.terms_json)):
             mirror = mirrors.get(row.client_id)
             if mirror is not None:
-                terms = ContractTerms.from_event(decode_events(f"[{row.terms_json}]")[0])
+                opening = ContractTerms.from_event(decode_events(f"[{row.terms_json}]")[0])
+                terms = events.in_force(opening)
                 mirror.contracts[terms.contract_id] = OpenContract(terms, 0)
         rows = conn.execute(
             select(s.balances.c.account, s.balances.c.asset, s.balances.c.amount).where(

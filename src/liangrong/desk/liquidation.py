@@ -1,6 +1,7 @@
 """From the book to the liquidation planner and back: the planner's input built from a
-client's mirror, positions and the day's market, and the plan's steps as forced orders and
-direct repayments through the book (RISK-7).
+client's mirror, positions and the day's market (and, for expired contracts, what must be
+repaid), and the plan's steps as forced orders and direct repayments through the book
+(RISK-7, CON-3).
 
 Invariant: the planner sees what the checks see (``AccountState``: T+1, restricted shares,
 shares held by open orders) so every planned order passes the trading path's checks when
@@ -10,6 +11,7 @@ the market is where the plan priced it.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from enum import Enum
@@ -26,7 +28,9 @@ from liangrong.domain.liquidation import (
     LiquidationReason,
     LongPosition,
     PlannedOrder,
+    RepayRequirement,
     ShortObligation,
+    requirement_for,
 )
 from liangrong.domain.orders import AccountType, NonTradeKind, NonTradeRequest, Order
 from liangrong.domain.pretrade_state import PositionState, SecurityState
@@ -92,6 +96,17 @@ def liquidation_input(book: Book, client_id: str, reason: LiquidationReason) -> 
         longs=tuple(longs),
         shorts=tuple(owed),
     )
+
+
+def overdue_requirement(
+    book: Book, client_id: str, contract_ids: Iterable[str]
+) -> RepayRequirement:
+    """The least repayment that clears these (overdue) contracts as the book would allocate
+    it: its repayment order over the mirror's contracts, whose maturities are those in force,
+    so an expired contract comes first and only charges the order puts ahead are added."""
+    contracts = book.mirrors[client_id].contracts.values()
+    balances = tuple(c.balance() for c in contracts if c.is_open)
+    return requirement_for(balances, frozenset(contract_ids), book.repayment_order)
 
 
 @dataclass(frozen=True, slots=True)

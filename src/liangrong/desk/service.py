@@ -11,6 +11,18 @@ posted fill included) at the open, after every settlement evaluation, and every
 ``firm_every_s`` seconds of price time if set; each evaluation gives the book a fresh room
 (``Book.set_firm_blocks``: open orders keep their holds) and, when recording, appends the
 readings at the warning level or above and the blocks to ``firm_alerts``.
+
+Overdue contracts (CON-3, CLI-6 contract expiry).  The end of day records an ``overdue``
+trigger when a contract is owed after its maturity, with the first day its liquidation may
+start (``liquidate_from``), and clears it once the contract is repaid.  The desk opening a
+trading day on or after that day puts the client due for liquidation with the trigger's
+reason (``CONTRACT_EXPIRED``) and the account in liquidation, as a missed call does; the
+plan repays what clears the overdue contracts under the book's repayment order
+(``REPAY_REQUIRED``: their principal and charges and whatever that order puts ahead of
+them), selling no more than needed.  A trigger cleared, or a contract found repaid in the
+book, is never liquidated.  When a call's own liquidation has started too (emergency line,
+or the call's deadline past) the call's reason stands for the day's one run; the overdue
+contract, still uncleared, is taken up again the next trading day.
 """
 
 from __future__ import annotations
@@ -28,6 +40,7 @@ from liangrong.desk.liquidation import (
     Submitted,
     canonical_json,
     liquidation_input,
+    overdue_requirement,
     plan_json,
     repay_from_cash,
     submit_orders,
@@ -37,9 +50,12 @@ from liangrong.domain.firm_limits import FirmEvaluation, FirmLimits, SecuritySha
 from liangrong.domain.firm_limits import evaluate as evaluate_firm
 from liangrong.domain.journal import Transaction
 from liangrong.domain.liquidation import (
+    LiquidationMode,
     LiquidationPlan,
     LiquidationPolicy,
     LiquidationReason,
+    RepayRequirement,
+    default_mode,
     plan_liquidation,
 )
 from liangrong.domain.margin import RatioStatus
@@ -64,6 +80,7 @@ from liangrong.risk.exposure import book_exposure, firm_exposures
 from liangrong.risk.loader import load_book
 from liangrong.risk.statuses import StatusChange, rule_book_lines
 from liangrong.store import risk_records as records
+from liangrong.store.contract_terms import open_overdue
 from liangrong.store.firm_alerts import alerts_of, load_firm_limits, save_firm_alerts
 from liangrong.store.reference import load_securities
 
@@ -78,6 +95,14 @@ class LiquidationRun:
     run_id: str
     plan: LiquidationPlan
     submitted: tuple[Submitted, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class OverdueDue:
+    """A client's overdue contracts whose liquidation day has come, uncleared on record."""
+
+    reason: LiquidationReason  # the triggers' reason (``CONTRACT_EXPIRED``)
+    contract_ids: frozenset[str]
 
 
 @dataclass
@@ -116,6 +141,7 @@ class Desk:
         self.branches = dict(branches or {})
         self.calls: dict[str, MarginCall] = {}
         self.liquidation_due: dict[str, LiquidationReason] = {}
+        self.overdue: dict[str, OverdueDue] = {}
         self.runs: dict[str, LiquidationRun] = {}
         self.status_changes = 0
         self.firm_limits = firm_limits
@@ -161,18 +187,52 @@ class Desk:
         return desk
 
     def _restore(self) -> None:
-        """Open calls and restrictions carry over from earlier days."""
+        """Open calls and restrictions carry over from earlier days; so do the overdue
+        contracts whose liquidation may start today."""
+        on = self.book.market.trading_date
+        for trigger in open_overdue(self.store, on):
+            client = trigger.client_id
+            if client not in self.book.profiles or trigger.liquidate_from > on:
+                continue
+            known = self.overdue[client].contract_ids if client in self.overdue else frozenset()
+            ids = known | {trigger.contract_id}
+            self.overdue[client] = OverdueDue(LiquidationReason(trigger.reason), ids)
         latest = records.latest_calls(self.store, self.book.profiles)
         for client in sorted(self.book.profiles):
             record = latest.get(client)
             if record is None:  # no call on record: nothing restricts the account
-                self._restrict(client, AccountStatus.NORMAL)
+                self._apply_due(client, None, AccountStatus.NORMAL)
                 continue
             if record.call is not None:
                 self.calls[client] = record.call
-            if record.liquidation_reason is not None:
-                self.liquidation_due[client] = record.liquidation_reason
-            self._restrict(client, record.account_status)
+            self._apply_due(client, record.liquidation_reason, record.account_status)
+
+    def _apply_due(
+        self, client_id: str, reason: LiquidationReason | None, status: AccountStatus
+    ) -> None:
+        """The call's liquidation reason and restriction, unless an overdue contract is
+        still owed and the call's liquidation has not started: then the contract's reason
+        stands and the account is in liquidation."""
+        overdue = self.overdue.get(client_id)
+        call_started = reason is not None and self._call_started(client_id, reason)
+        if overdue is not None and self.overdue_owed(client_id) and not call_started:
+            reason, status = overdue.reason, AccountStatus.LIQUIDATION
+        if reason is None:
+            self.liquidation_due.pop(client_id, None)
+        else:
+            self.liquidation_due[client_id] = reason
+        self._restrict(client_id, status)
+
+    def overdue_owed(self, client_id: str) -> frozenset[str]:
+        """The client's overdue contracts due for liquidation and still owed in the book
+        (one repaid since the desk opened is not liquidated)."""
+        overdue = self.overdue.get(client_id)
+        if overdue is None:
+            return frozenset()
+        contracts = self.book.mirrors[client_id].contracts
+        return frozenset(
+            cid for cid in overdue.contract_ids if cid in contracts and contracts[cid].is_open
+        )
 
     def _restrict(self, client_id: str, status: AccountStatus) -> None:
         profile = self.book.profiles.get(client_id)
@@ -272,11 +332,7 @@ class Desk:
             self.calls.pop(client_id, None)
         else:
             self.calls[client_id] = decision.call
-        if decision.liquidation is None:
-            self.liquidation_due.pop(client_id, None)
-        else:
-            self.liquidation_due[client_id] = decision.liquidation
-        self._restrict(client_id, decision.account_status)
+        self._apply_due(client_id, decision.liquidation, decision.account_status)
         return decision
 
     def candidates(self) -> list[str]:
@@ -300,26 +356,39 @@ class Desk:
 
     # -- forced liquidation --------------------------------------------------------------------
     def plan(self, client_id: str, reason: LiquidationReason | None = None) -> LiquidationPlan:
-        """The plan for an account at the book's current prices (nothing is sent)."""
+        """The plan for an account at the book's current prices (nothing is sent); for an
+        expired contract, what repays the overdue contracts still owed."""
         why = reason or self.liquidation_due.get(client_id, LiquidationReason.CALL_MISSED)
         market = self.book.market
         target = terms_for(market.rule_book, client_id, market.trading_date).call_target
         policy = LiquidationPolicy(target)
-        return plan_liquidation(liquidation_input(self.book, client_id, why), policy, market.fees)
+        required: RepayRequirement | None = None
+        if default_mode(why) is LiquidationMode.REPAY_REQUIRED:
+            required = overdue_requirement(self.book, client_id, self.overdue_owed(client_id))
+        account = liquidation_input(self.book, client_id, why)
+        return plan_liquidation(account, policy, market.fees, required=required)
 
     def _run_id(self, client_id: str) -> str:
         return f"liquidation:{client_id}:{self.book.market.trading_date.isoformat()}"
 
+    def _call_started(self, client_id: str, reason: LiquidationReason) -> bool:
+        """A call's liquidation starts at once below the emergency line, else the day after
+        the call's deadline."""
+        if reason is LiquidationReason.EMERGENCY_LINE:
+            return True
+        call = self.calls.get(client_id)
+        return call is not None and self.book.market.trading_date > call.deadline
+
     def due_today(self) -> list[str]:
         """Accounts whose liquidation starts on or before today and has no run today yet:
-        at once below the emergency line, else from the day after the call's deadline."""
-        on = self.book.market.trading_date
+        at once below the emergency line, from the day after a call's deadline, and from
+        an overdue contract's liquidation day while it is owed."""
 
         def started(client: str) -> bool:
-            if self.liquidation_due[client] is LiquidationReason.EMERGENCY_LINE:
-                return True
-            call = self.calls.get(client)
-            return call is not None and on > call.deadline
+            reason, overdue = self.liquidation_due[client], self.overdue.get(client)
+            if overdue is not None and reason is overdue.reason:
+                return bool(self.overdue_owed(client))
+            return self._call_started(client, reason)
 
         return [
             client

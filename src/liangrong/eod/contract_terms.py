@@ -1,76 +1,48 @@
-"""Each contract's term in force (opening maturity, then every granted extension and every
-suspension or delisting change recorded by earlier end-of-day steps) and the securities'
-suspensions and last trading days.
+"""The securities' suspensions and last trading days, and (from ``store.contract_terms``)
+each contract's term in force: opening maturity, then every granted extension and every
+suspension or delisting change recorded by earlier end-of-day steps.
 
 Invariants: a term is the opening term folded with its contract's recorded term events in
-the order recorded (``contract_events`` seq), so it is the same on every read; events of a
-kind that does not change the term are ignored here.
+the order recorded (``contract_events`` seq), so it is the same on every read (one fold, in
+``store.contract_terms``, for the end of day, the book and the desk alike); a suspension is
+the latest one begun on or before the day, with its first later resumption.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Sequence
 from datetime import date
-from typing import Any
 
-from liangrong.domain.contract_lifecycle import Suspension, Term, opening_term
-from liangrong.domain.contracts import ContractTerms
-from liangrong.store.eod_records import (
-    LAST_TRADING_DAY,
-    RESUMED,
-    SUSPENDED,
-    ContractEvent,
-    SecurityTermEvent,
+from liangrong.domain.contract_lifecycle import Suspension
+from liangrong.store.contract_terms import (
+    EXPIRY_NOTICE,
+    EXTENSION_DECIDED,
+    OVERDUE,
+    OVERDUE_CLEARED,
+    TERM_CHANGED,
+    TERM_KINDS,
+    TermEvents,
+    cleared_id,
+    overdue_id,
 )
+from liangrong.store.eod_records import LAST_TRADING_DAY, RESUMED, SUSPENDED, SecurityTermEvent
 
-EXTENSION_DECIDED = "extension_decided"
-TERM_CHANGED = "term_changed"
-EXPIRY_NOTICE = "expiry_notice"
-OVERDUE = "overdue"
-OVERDUE_CLEARED = "overdue_cleared"
-TERM_KINDS = frozenset({EXTENSION_DECIDED, TERM_CHANGED})
-
-
-class TermEvents:
-    """The recorded term events of every contract that has some."""
-
-    def __init__(self, events: Iterable[ContractEvent]) -> None:
-        self._by_contract: dict[str, list[ContractEvent]] = defaultdict(list)
-        for event in events:
-            if event.kind in TERM_KINDS:
-                self._by_contract[event.contract_id].append(event)
-
-    def contracts(self) -> frozenset[str]:
-        return frozenset(self._by_contract)
-
-    def term(self, terms: ContractTerms) -> Term:
-        term = opening_term(terms)
-        for event in self._by_contract.get(terms.contract_id, ()):
-            term = _applied(term, event.payload)
-        return term
-
-    def maturity(self, contract_id: str, opening: date) -> tuple[date, int]:
-        """(maturity, extensions) in force, from the opening maturity alone."""
-        term = Term(contract_id, opening, opening)
-        for event in self._by_contract.get(contract_id, ()):
-            term = _applied(term, event.payload)
-        return term.maturity, term.extensions
-
-
-def _applied(term: Term, payload: Mapping[str, Any]) -> Term:
-    if payload["type"] == EXTENSION_DECIDED:
-        if not payload["granted"]:
-            return term
-        return Term(
-            term.contract_id,
-            term.maturity,
-            date.fromisoformat(str(payload["new_maturity"])),
-            bool(payload["provisional"]),
-            term.extensions + 1,
-        )
-    new = date.fromisoformat(str(payload["new_maturity"]))
-    return Term(term.contract_id, term.started, new, bool(payload["provisional"]), term.extensions)
+# The contract-event kinds, the term in force and the overdue ids live in the store layer
+# (``store.contract_terms``: the book and the desk read them too); re-exported for the steps.
+__all__ = [
+    "EXPIRY_NOTICE",
+    "EXTENSION_DECIDED",
+    "OVERDUE",
+    "OVERDUE_CLEARED",
+    "TERM_CHANGED",
+    "TERM_KINDS",
+    "TermEvents",
+    "cleared_id",
+    "last_trading_days",
+    "overdue_id",
+    "postponed",
+    "suspensions_on",
+]
 
 
 def suspensions_on(events: Sequence[SecurityTermEvent], day: date) -> dict[str, Suspension]:
@@ -98,15 +70,6 @@ def last_trading_days(events: Sequence[SecurityTermEvent]) -> dict[str, date]:
         if event.kind == LAST_TRADING_DAY:
             found[event.symbol] = event.on
     return found
-
-
-def overdue_id(contract_id: str, maturity: date) -> str:
-    return f"{OVERDUE}:{contract_id}:{maturity.isoformat()}"
-
-
-def cleared_id(overdue_event_id: str) -> str:
-    """The id of the record that an overdue contract was repaid."""
-    return "cleared:" + overdue_event_id.split(":", 1)[1]
 
 
 def postponed(suspension: Suspension | None, maturity: date) -> bool:

@@ -364,7 +364,8 @@ class Session:
         )
 
     def _liquidate_due(self) -> None:
-        """Accounts whose liquidation is due (a missed call, the emergency line)."""
+        """Accounts whose liquidation is due (a missed call, the emergency line, an overdue
+        contract)."""
         for client in self.desk.due_today():
             self.liquidate(client)
 

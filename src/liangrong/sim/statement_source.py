@@ -11,8 +11,8 @@ Where each part comes from (all read only):
   dated up to the day.  Business dates, not sequence numbers: the journal is not in date
   order (the generated book posts its history after the fact, each dated when it happened);
 - contracts: the ``contracts`` projection, those opened on or before the day; the maturity
-  in force: the latest granted extension or term change recorded on or before the period's
-  end (``contract_events``), else the opening maturity;
+  in force: the opening maturity folded with the granted extensions and term changes
+  recorded on or before the period's end (``store.contract_terms``, as the book reads it);
 - the period's trades: its ``margin_buy_fill`` and ``short_sell_fill`` transactions; each
   opened one contract (``contracts.opened_seq``), whose terms give price and quantity; the
   fees are the transaction's postings to the firm's fee income and to the levies;
@@ -66,15 +66,13 @@ from liangrong.sim.reference_day import (
     status_lines,
 )
 from liangrong.store.closing_prices import load_closing_prices
-from liangrong.store.eod_records import load_contract_events
+from liangrong.store.contract_terms import TermEvents, load_term_events
 
 Progress = Callable[[int, int], None]  # (statements done, total)
 CHUNK_CLIENTS = 1_000  # clients per bulk read
 _IN_CHUNK = 400  # keeps IN-lists well below every driver's parameter limit
 _FEW_PROFILES = 8  # up to this many clients, plan each profile alone (not the whole book)
 FILL_KINDS = {"margin_buy_fill": TradeKind.MARGIN_BUY, "short_sell_fill": TradeKind.SHORT_SELL}
-# The contract events that set a new maturity (``eod.contract_terms.TERM_KINDS``).
-EXTENSION_DECIDED, TERM_CHANGED = "extension_decided", "term_changed"
 _FEE_ACCOUNTS = (acc.INCOME_FEES, acc.TAX_AND_LEVIES)
 _OWN_CHARGE = {
     ContractKind.FINANCING: ChargeKind.INTEREST,
@@ -308,18 +306,6 @@ def _profiles(engine: Engine, clients: Sequence[str]) -> dict[str, ClientProfile
     return {p.client_id: p for p in book_profiles(engine, marker).profiles if p.client_id in wanted}
 
 
-def maturities_in_force(engine: Engine, end: date) -> dict[str, tuple[date, bool]]:
-    """Each contract's maturity set by its latest term event on or before ``end`` (the
-    contracts with none keep their opening maturity): (maturity, provisional)."""
-    found: dict[str, tuple[date, bool]] = {}
-    for event in load_contract_events(engine, kinds=(EXTENSION_DECIDED, TERM_CHANGED), through=end):
-        if event.kind == EXTENSION_DECIDED and not event.payload.get("granted"):
-            continue
-        assert event.maturity is not None, event.event_id
-        found[event.contract_id] = (event.maturity, bool(event.payload.get("provisional")))
-    return found
-
-
 # --------------------------------------------------------------------------- one statement
 
 
@@ -390,8 +376,7 @@ def _li(value_fen: Fraction) -> int:
 
 
 def _contract_lines(
-    mirror: ClientMirror, chunk: _Chunk, start: date, at: Valuation,
-    maturities: dict[str, tuple[date, bool]],
+    mirror: ClientMirror, chunk: _Chunk, start: date, at: Valuation, terms_in_force: TermEvents,
 ) -> tuple[ContractLine, ...]:  # fmt: skip
     """Contracts open at the end, opened in the period, or whose debt moved in it."""
     lines = []
@@ -404,12 +389,12 @@ def _contract_lines(
             value_li = owed * LI_PER_FEN
         else:
             value_li = owed * at.market.prices_li.get(t.security, t.price_li)
-        due, provisional = maturities.get(cid, (t.maturity, t.maturity_provisional))
+        term = terms_in_force.term(t)
         lines.append(
             ContractLine(
-                cid, t.kind, t.security, t.open_date, due, provisional, t.annual_rate,
-                t.quantity, t.amount_fen, owed, value_li, _accrued(chunk, cid, t.kind),
-                contract.charges_outstanding_fen,
+                cid, t.kind, t.security, t.open_date, term.maturity, term.provisional,
+                t.annual_rate, t.quantity, t.amount_fen, owed, value_li,
+                _accrued(chunk, cid, t.kind), contract.charges_outstanding_fen,
             )
         )  # fmt: skip
     return tuple(lines)
@@ -461,7 +446,7 @@ class _Period:
     end: date
     opening: Valuation | None
     closing: Valuation
-    maturities: dict[str, tuple[date, bool]]
+    terms_in_force: TermEvents  # the term events recorded on or before the end
 
 
 def _statement(
@@ -487,7 +472,9 @@ def _statement(
         opening=opening,
         closing=figures_of(at_end, profile, period.closing),
         positions=_positions(at_end, period.closing),
-        contracts=_contract_lines(at_end, chunk, period.start, period.closing, period.maturities),
+        contracts=_contract_lines(
+            at_end, chunk, period.start, period.closing, period.terms_in_force
+        ),
         trades=_trades(chunk, terms),
         notes=tuple(notes),
     )
@@ -513,7 +500,7 @@ def load_statements(
     closing = valuation_on(engine, end)
     period = _Period(
         start, end, _opening_valuation(engine, start, closing), closing,
-        maturities_in_force(engine, end),
+        load_term_events(engine, through=end),
     )  # fmt: skip
     profiles = _profiles(engine, ids)
     progress(0, len(ids))
