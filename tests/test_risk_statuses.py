@@ -6,6 +6,11 @@
 - Every change is an event with its time, the exact ratio, the lines and the prices' time.
 - Client overrides, optional lines, no debt, stale figures, the rule book's lines.
 - On generated books and price paths, every status equals the exact formulas' status.
+- A client whose agreement names another fair-value rule (RISK-2) is decided at its own
+  rule's prices: two clients holding the same suspended security, exactly at a line under
+  one rule and below it under the other, get different statuses; the set of such accounts
+  follows their holdings; on generated books every status equals the exact status at the
+  client's own prices.
 """
 
 from __future__ import annotations
@@ -21,10 +26,21 @@ from hypothesis import strategies as st
 from ledger_helpers import financing_terms, short_terms
 from liangrong.domain import margin, parameters
 from liangrong.domain import operations as ops
+from liangrong.domain.fair_value import FairValueRule
 from liangrong.domain.journal import Transaction
 from liangrong.domain.margin import RatioStatus
+from liangrong.domain.securities import Status
 from liangrong.risk.book_arrays import BookArrays
 from liangrong.risk.engine import RiskEngine
+from liangrong.risk.fair_values import (
+    FairValueInputs,
+    FairValuePlan,
+    LastClose,
+    client_account,
+    clients_off_firm_rule,
+    feed,
+    plan,
+)
 from liangrong.risk.layout import BookData
 from liangrong.risk.revaluation import Revaluer
 from liangrong.risk.statuses import StaleFigures, rule_book_lines, status_lines
@@ -299,3 +315,147 @@ def test_compaction_keeps_statuses_and_figures() -> None:
     assert engine.statuses.status("c1") is RatioStatus.WARNING
     (change,) = engine.on_prices(T0 + timedelta(seconds=3), {STOCK: 9_000})
     assert change.new is RatioStatus.LIQUIDATION
+
+
+# --- own fair-value rules (RISK-2) ------------------------------------------------------------
+
+FRIDAY, MONDAY = date(2026, 2, 27), DAY
+ON_MONDAY = T0 + timedelta(hours=1)
+
+
+def suspended_plan(
+    agreed: dict[str, FairValueRule | None], symbol: str = STOCK, close_li: int = 9_000
+) -> FairValuePlan:
+    """``symbol`` suspended since Monday, last close Friday; the CSI 300 from 4,000 on Friday
+    to 3,999.6 now.  Firm: LAST_CLOSE, ``close_li``; INDEX_MOVED: × 0.9999, half up."""
+    inputs = FairValueInputs(
+        day=MONDAY,
+        statuses={symbol: Status.SUSPENDED},
+        last_closes={symbol: LastClose(FRIDAY, close_li)},
+        indexes={"CSI300": {FRIDAY: Fraction(4_000), MONDAY: Fraction("3999.6")}},
+        default_index="CSI300",
+    )
+    return plan(inputs, FairValueRule.LAST_CLOSE, agreed)
+
+
+def test_two_clients_on_different_rules_get_different_exact_statuses_at_a_line() -> None:
+    # Both owe 9,000 yuan against 1,300 suspended shares.  The firm's rule: 9.000, exactly
+    # 130% (at the liquidation line: WARNING); "own" agreed INDEX_MOVED: 8.999 (8,999.1),
+    # 129.987%: below it.
+    txns = financed("firm", 900_000, 1_300) + financed("own", 900_000, 1_300)
+    engine = engine_of(txns, {STOCK: 9_500})  # 137.2% each before the suspension
+    assert {engine.statuses.status(c) for c in ("firm", "own")} == {RatioStatus.WARNING}
+    fair = suspended_plan({"own": FairValueRule.INDEX_MOVED, "firm": None})
+    assert fair.for_client("own")[STOCK].price_li == 8_999
+    changes = feed(engine, ON_MONDAY, fair)
+    assert [(c.client_id, c.old, c.new, c.ratio) for c in changes] == [
+        ("own", RatioStatus.WARNING, RatioStatus.LIQUIDATION, Fraction(1_300 * 8_999, 9_000_000))
+    ]
+    assert engine.statuses.status("firm") is RatioStatus.WARNING
+    assert margin.maintenance_ratio(exact_account(engine.book, 0)) == FIRM.liquidation
+    # The arrays (and their float figures) hold the firm's price for both: the status of
+    # "own" comes from its exact account at its own price, not from the screen.
+    own = engine.book.account_of("own")
+    assert engine.revaluer.figures(None).ratio[own] == 1.3
+    assert margin.maintenance_ratio(client_account(engine.book, "own", fair)) == changes[0].ratio
+    assert clients_off_firm_rule(engine.book, fair) == ["own"]
+    # A snapshot moves nothing the suspended security is valued at: nothing changes.
+    assert engine.on_prices(ON_MONDAY + timedelta(seconds=3), {STOCK: 9_100, OTHER: 5_000}) == []
+    # 1.30 yuan of cash brings "own" exactly to the line at its own price; 1 fen less not.
+    assert engine.on_transaction(ops.deposit_cash("d1", DAY, "own", 129)) == []
+    (change,) = engine.on_transaction(ops.deposit_cash("d2", DAY, "own", 1))
+    assert (change.old, change.new, change.ratio) == (
+        RatioStatus.LIQUIDATION,
+        RatioStatus.WARNING,
+        FIRM.liquidation,
+    )
+    # Fed again, nothing moves; the firm's rule for everyone again: "own" back on the arrays.
+    assert feed(engine, ON_MONDAY, fair) == []
+    assert feed(engine, ON_MONDAY, suspended_plan({"own": None})) == []  # 130.0144%: WARNING
+    assert engine.statuses.own_prices == {}
+
+
+def test_the_accounts_valued_at_their_own_prices_follow_their_holdings() -> None:
+    # "later" agreed INDEX_MOVED and owes 9,000 yuan against 1,000 OTHER at 10.800 (120%):
+    # no suspended share, so the arrays value it rightly.
+    terms = financing_terms("F-later", "later", 900_000, 1_000, OTHER, DAY)
+    txns = [*financed("firm", 900_000, 1_300), ops.open_financing("m-later", terms)]
+    engine = engine_of(txns, {STOCK: 9_500, OTHER: 10_800})
+    fair = suspended_plan({"later": FairValueRule.INDEX_MOVED})
+    assert feed(engine, ON_MONDAY, fair) == []
+    assert engine.statuses.own_prices == {} and clients_off_firm_rule(engine.book, fair) == []
+    # 200 suspended shares transferred in: exactly 140% at the firm's 9.000 (ATTENTION), but
+    # 12,599.80 ÷ 9,000 at its own 8.999: below the warning line.
+    (change,) = engine.on_transaction(ops.transfer_collateral_in("in", DAY, "later", STOCK, 200))
+    later = engine.book.account_of("later")
+    assert engine.statuses.own_prices[later][STOCK] == 8_999
+    own_ratio = Fraction(1_000 * 10_800 + 200 * 8_999, 9_000_000)
+    assert (change.client_id, change.old, change.new, change.ratio) == (
+        "later",
+        RatioStatus.LIQUIDATION,
+        RatioStatus.WARNING,
+        own_ratio,
+    )
+    assert margin.maintenance_ratio(exact_account(engine.book, later)) == Fraction(7, 5)
+    assert margin.maintenance_ratio(client_account(engine.book, "later", fair)) == own_ratio
+    assert clients_off_firm_rule(engine.book, fair) == ["later"]
+    # Transferred out again: nothing ruled left, back on the arrays' prices.
+    (change,) = engine.on_transaction(ops.transfer_collateral_out("out", DAY, "later", STOCK, 200))
+    assert (change.new, change.ratio) == (RatioStatus.LIQUIDATION, Fraction(6, 5))
+    assert engine.statuses.own_prices == {}
+
+
+def test_own_prices_wait_for_the_first_snapshot_like_every_status() -> None:
+    book = BookArrays(BookData.empty())
+    engine = RiskEngine(book, FIRM)
+    for txn in financed("own", 900_000, 1_300):
+        engine.on_transaction(txn)
+    fair = suspended_plan({"own": FairValueRule.INDEX_MOVED})
+    assert feed(engine, ON_MONDAY, fair) == []  # no snapshot yet: nothing decided
+    assert engine.book.valuation_rule(STOCK) == "last_close"
+    assert engine.revaluer.figures(None).assets_li[0] == 1_300 * 9_000  # revalued, though
+    (change,) = engine.on_prices(ON_MONDAY, {STOCK: 9_500})  # the first decides all
+    assert (change.new, change.ratio) == (
+        RatioStatus.LIQUIDATION,
+        Fraction(1_300 * 8_999, 9_000_000),
+    )
+
+
+def _own_statuses(engine: RiskEngine, fair: FairValuePlan) -> list[RatioStatus]:
+    book = engine.book
+    return [
+        margin.ratio_status(
+            margin.maintenance_ratio(client_account(book, book.accounts.ids[a], fair)),
+            engine.statuses.lines_of(a),
+        )
+        for a in range(book.n_accounts)
+    ]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    book=books(),
+    suspended=st.integers(0, len(SYMBOLS) - 1),
+    close_li=st.integers(1_000, 2 * 10**6),
+    agreed=st.lists(st.booleans(), min_size=6, max_size=6),
+    moves=st.lists(
+        st.dictionaries(st.integers(0, len(SYMBOLS) - 1), st.integers(1, 2 * 10**6), max_size=4),
+        max_size=4,
+    ),
+)
+def test_every_status_equals_the_exact_status_at_the_clients_own_prices(
+    book: Book, suspended: int, close_li: int, agreed: list[bool], moves: list[dict[int, int]]
+) -> None:
+    arrays = arrays_of(book)
+    engine = RiskEngine(arrays, FIRM, full_share=0.5)
+    engine.revalue_all()
+    rules = {f"c{i}": FairValueRule.INDEX_MOVED for i, on in enumerate(agreed) if on}
+    fair = suspended_plan(dict(rules), SYMBOLS[suspended], close_li)
+    feed(engine, ON_MONDAY, fair)
+    statuses = [engine.statuses.status_of(a) for a in range(arrays.n_accounts)]
+    assert statuses == _own_statuses(engine, fair)
+    for step, move in enumerate(moves, start=1):
+        at = ON_MONDAY + timedelta(seconds=3 * step)
+        engine.on_prices(at, {SYMBOLS[s]: p for s, p in move.items()})
+        statuses = [engine.statuses.status_of(a) for a in range(arrays.n_accounts)]
+        assert statuses == _own_statuses(engine, fair)

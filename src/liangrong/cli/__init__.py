@@ -27,6 +27,7 @@ COMMAND_MODULES = (
     "calendar",
     "risk",
     "stress",
+    "stress_history",
     "eod",
     "serve",
     "statement",

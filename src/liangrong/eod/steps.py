@@ -20,6 +20,7 @@ from liangrong.eod.reconcile import reconcile_step
 from liangrong.eod.reports import reports_step
 from liangrong.eod.settlement import settle
 from liangrong.eod.statuses import statuses_step
+from liangrong.eod.stress_step import stress_step
 from liangrong.eod.term_rules import term_rules_step
 
 
@@ -37,6 +38,9 @@ STEPS: tuple[Step, ...] = (
     Step("term_rules", "suspension and delisting terms", term_rules_step),
     Step("statuses", "statuses and margin calls", statuses_step),
     Step("next_day", "next day's lists and parameters", next_day_step),
+    # The book at the close is final once the statuses are decided; the next day's
+    # reference data are dated later and change nothing of the day's.
+    Step("stress", "stress scenarios", stress_step),
     Step("reports", "reports", reports_step),
     Step("reconcile", "reconcile", reconcile_step),
 )

@@ -69,6 +69,9 @@ class StalePrices(ValueError):
     """A price update older than the prices already applied."""
 
 
+Valuation = tuple[int, str]  # a fair value: (price_li, the rule's name)
+
+
 @dataclass(frozen=True, slots=True)
 class PriceMoves:
     """Securities whose valuation price changed, with the float price before."""
@@ -123,6 +126,34 @@ class BookArrays:
 
     def _security(self, symbol: str) -> int:
         return self.securities.add(symbol)  # the indexes take new keys as rows are added
+
+    def holders_of(self, securities: list[int]) -> IndexArray:
+        """Accounts (sorted) holding, owing financing on or short any of these securities:
+        the accounts whose exact contents carry one of their prices."""
+        blocks, fin, sh = self.blocks, self.financing, self.shorts
+        slots, source = self.slots_by_security.gather(securities)
+        live = (blocks.sec[slots] == source) & (blocks.qty[slots] > 0)
+        rows, _ = self.financing_by_security.gather(securities)
+        owed = rows[(fin.outstanding[rows] > 0) | (fin.charges[rows] > 0)]
+        short_rows, _ = self.shorts_by_security.gather(securities)
+        shorted = short_rows[sh.outstanding[short_rows] > 0]
+        found: IndexArray = np.unique(
+            np.concatenate(
+                [blocks.owner[slots[live] // BLOCK], fin.account[owed], sh.account[shorted]]
+            )
+        )
+        return found
+
+    def securities_of(self, a: int) -> set[int]:
+        """The securities the account holds, owes financing on or is short (``holders_of``
+        for one account)."""
+        fin, sh = self.financing, self.shorts
+        found = set(self.held(a))
+        rows = self.financing_by_account.get(a)
+        found.update(fin.security[rows[(fin.outstanding[rows] > 0) | (fin.charges[rows] > 0)]])
+        rows = self.shorts_by_account.get(a)
+        found.update(sh.security[rows[sh.outstanding[rows] > 0]])
+        return {int(s) for s in found}
 
     # -- holdings ------------------------------------------------------------------------
     def _chain(self, a: int) -> list[int]:
@@ -387,6 +418,22 @@ class BookArrays:
         s = self.security_of(symbol)
         self.securities.rule[s] = 0
         return self._revalue_one(s, int(self.securities.market_li[s]))
+
+    def set_valuations(self, at: datetime, changes: Mapping[str, Valuation | None]) -> PriceMoves:
+        """Several ``set_valuation`` (a (price, rule)) or ``clear_valuation`` (None) at once,
+        in symbol order; every security whose valuation price moved, once."""
+        moved: list[PriceMoves] = []
+        for symbol, change in sorted(changes.items()):
+            if change is None:
+                moved.append(self.clear_valuation(at, symbol))
+            else:
+                moved.append(self.set_valuation(at, symbol, *change))
+        if not moved:
+            return PriceMoves(np.zeros(0, np.intp), np.zeros(0))
+        return PriceMoves(
+            np.concatenate([m.securities for m in moved]),
+            np.concatenate([m.previous_f for m in moved]),
+        )
 
     def _revalue_one(self, s: int, price_li: int) -> PriceMoves:
         previous = float(self.securities.value_f[s])

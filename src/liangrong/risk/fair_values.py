@@ -3,32 +3,38 @@
 Given the securities' statuses, the securities removed from the firm's collateral list and
 those in transit from a rights event, the last closes and the index levels, ``plan``
 values every security that needs a fair value under each rule in use: the firm's and every
-rule a client's agreement names (``domain.fair_value``).  ``feed`` gives the engine the
-firm's values (``RiskEngine.on_fair_value``: the arrays hold one valuation price per
-security, recorded with its rule's name) and returns the securities no rule values any
-more to the market price.
+rule a client's agreement names (``domain.fair_value``).  The last closes come from the
+store (``store_closes``: a suspended security's last close before its suspension began,
+however long ago; any other's latest close on or before the day).
 
-Clients whose agreement names another rule: the arrays' screen uses the firm's price for
-them too; ``client_account`` is their exact account at their own rule's prices, and
-``clients_off_firm_rule`` names those among them who hold or owe a security the rules value
-differently, so their decisions can be taken on ``client_account``.
+``feed`` gives the engine the day's values as one event (``RiskEngine.on_fair_values``):
+the firm's rule's prices for the arrays (one valuation price per security, recorded with
+its rule's name; the securities no rule values any more back to the market price), and
+for every client whose agreement names another rule its own prices (``client_prices``):
+the engine decides those of its accounts that hold a security the two rules value
+differently exactly at their own prices.  ``client_account`` is such a client's exact
+account at its own prices (what the engine decides on); ``clients_off_firm_rule`` names
+the clients concerned.  ``firm_changes`` serves a reader of the arrays without an engine
+(the stress step).
 
 Invariants: a security needing a fair value without the inputs its rule needs (no close,
-no index level) is reported in ``FairValuePlan.missing`` with the reason and left at the
-market price, never valued by a guess; index levels are exact (floats from a data file
-are read through their decimal text); the engine receives the rule's name with each price.
+no index level, no known last trading day for a rule that reads the index since then) is
+reported in ``FairValuePlan.missing`` with the reason and left at the market price, never
+valued by a guess; index levels are exact (floats from a data file are read through their
+decimal text); the engine receives the rule's name with each price.
 """
 
 from __future__ import annotations
 
 from bisect import bisect_right
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from fractions import Fraction
 from types import MappingProxyType
 
 import numpy as np
+from sqlalchemy import Engine
 
 from liangrong.domain import margin
 from liangrong.domain.fair_value import (
@@ -45,20 +51,28 @@ from liangrong.domain.lists import DailyLists
 from liangrong.domain.money import parse_ratio
 from liangrong.domain.rule_book import NoRuleInForce, RuleBook
 from liangrong.domain.securities import Status
-from liangrong.risk.book_arrays import BookArrays
+from liangrong.risk.book_arrays import BookArrays, Valuation
 from liangrong.risk.engine import RiskEngine
-from liangrong.risk.statuses import StatusChange
+from liangrong.risk.statuses import OwnPrices, StatusChange, repriced
 from liangrong.risk.views import exact_account
+from liangrong.store.closing_prices import last_closes, last_closes_before
 
 IndexLevels = Mapping[date, Fraction]  # one index: trading day -> level (close)
+_NOT_TRADING = frozenset({Status.SUSPENDED, Status.DELISTED})  # no close of their own
 
 
 @dataclass(frozen=True, slots=True)
 class LastClose:
-    """A security's last close: before a suspension, the close of its last trading day."""
+    """A security's last close: before a suspension, the close of its last trading day.
+
+    ``day_known`` False: a suspended security whose suspension has no recorded start; its
+    recorded closes repeat its last traded one, so the price is right but ``day`` may be
+    later than its last trading day, and a rule reading the index since then cannot use it.
+    """
 
     day: date
     close_li: int
+    day_known: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,6 +167,8 @@ def _reference(inputs: FairValueInputs, symbol: str, rule: FairValueRule) -> Ref
         return f"no last close of {listed}"
     if rule is FairValueRule.LAST_CLOSE:
         return ReferenceClose(close.close_li, close.day)
+    if not close.day_known:
+        return f"the suspension of {listed} has no recorded start"
     name = inputs.index_of.get(listed, inputs.default_index)
     levels = inputs.indexes.get(name, {})
     then = _level(levels, close.day, exact_day=True)
@@ -195,21 +211,65 @@ def plan(
     )
 
 
-def feed(engine: RiskEngine, at: datetime, fair: FairValuePlan) -> list[StatusChange]:
-    """Value the firm's fair values in the engine from ``at`` on, and return to the market
-    price every security a rule valued before and none values now; the status changes."""
-    changes: list[StatusChange] = []
+def store_closes(
+    store: Engine, inputs: FairValueInputs, suspended_from: Mapping[str, date]
+) -> dict[str, LastClose]:
+    """The last closes ``inputs`` needs, from the store's closing prices: for a security
+    suspended on the day (``suspended_from``: the first day of each suspension in force)
+    the last close strictly before its suspension began; for any other, and for a
+    suspended one with no recorded start (``LastClose.day_known`` False), its latest close
+    on or before the day (at the close, the day's own)."""
+    listed = {inputs.in_transit.get(symbol, symbol) for symbol in _needing(inputs)}
+    since = {symbol: suspended_from[symbol] for symbol in listed if symbol in suspended_from}
+    found = {
+        symbol: LastClose(close.trading_date, close.price_li)
+        for symbol, close in last_closes_before(store, since).items()
+    }
+    untraded = {s for s, status in inputs.statuses.items() if status in _NOT_TRADING}
+    latest = last_closes(store, listed - set(since), inputs.day, inclusive=True)
+    for symbol, close in latest.items():
+        found[symbol] = LastClose(close.trading_date, close.price_li, symbol not in untraded)
+    return found
+
+
+def client_prices(fair: FairValuePlan) -> dict[str, OwnPrices]:
+    """Each client on another rule: every security its rule values differently from the
+    firm's, at its rule's price (None: its rule cannot value it, the market price does).
+    Clients on the same rule share one mapping."""
     firm = fair.firm_values()
-    sec = engine.book.securities
-    for symbol, value in firm.items():
-        if _valued_so(engine.book, value):
-            continue  # no event: nothing would move
-        changes += engine.on_fair_value(at, symbol, value.price_li, value.rule_name)
+    by_rule: dict[FairValueRule, OwnPrices] = {}
+    for rule in set(fair.client_rules.values()):
+        own = fair.values[rule]
+        prices: dict[str, int | None] = {}
+        for symbol in sorted({*own, *firm}):
+            mine = own[symbol].price_li if symbol in own else None
+            if mine != (firm[symbol].price_li if symbol in firm else None):
+                prices[symbol] = mine
+        by_rule[rule] = MappingProxyType(prices)
+    return {client: by_rule[rule] for client, rule in sorted(fair.client_rules.items())}
+
+
+def firm_changes(book: BookArrays, fair: FairValuePlan) -> dict[str, Valuation | None]:
+    """What the arrays must change to hold the firm's values: (price, rule) for each value
+    they do not hold yet, None for each security a rule valued before and none values now."""
+    firm = fair.firm_values()
+    changes: dict[str, Valuation | None] = {
+        symbol: (value.price_li, value.rule_name)
+        for symbol, value in firm.items()
+        if not _valued_so(book, value)  # nothing would move
+    }
+    sec = book.securities
     ruled = np.flatnonzero(sec.rule[: sec.n] != 0).tolist()
     for symbol in sorted(sec.symbols[s] for s in ruled):
         if symbol not in firm:
-            changes += engine.on_fair_value(at, symbol, None)
+            changes[symbol] = None
     return changes
+
+
+def feed(engine: RiskEngine, at: datetime, fair: FairValuePlan) -> list[StatusChange]:
+    """The day's fair values into the engine from ``at`` on, as one event: the firm's in
+    the arrays, each other rule's for its clients; the status changes."""
+    return engine.on_fair_values(at, firm_changes(engine.book, fair), client_prices(fair))
 
 
 def _valued_so(book: BookArrays, value: FairValue) -> bool:
@@ -224,56 +284,24 @@ def _valued_so(book: BookArrays, value: FairValue) -> bool:
 
 
 def client_account(book: BookArrays, client_id: str, fair: FairValuePlan) -> margin.Account:
-    """The client's exact account at the prices of the client's own rule.
-
-    The arrays value at the firm's rule; where the client's agreement names another, each
-    position in a security that rule values is repriced."""
+    """The client's exact account at the prices of the client's own rule (the arrays hold
+    the firm's): what the engine decides such a client's status on."""
     account = exact_account(book, book.account_of(client_id))
-    own = fair.for_client(client_id)
     if client_id not in fair.client_rules:
         return account
-
-    def price(symbol: str, current: int) -> int:
-        value = own.get(symbol)
-        if value is not None:
-            return value.price_li
-        # The firm's rule valued it but the client's cannot (inputs missing): market price.
-        return _market(book, symbol) if symbol in fair.firm_values() else current
-
-    return replace(
-        account,
-        holdings=tuple(
-            replace(h, price_li=price(h.security, h.price_li)) for h in account.holdings
-        ),
-        financing=tuple(
-            replace(f, price_li=price(f.security, f.price_li)) for f in account.financing
-        ),
-        shorts=tuple(replace(s, price_li=price(s.security, s.price_li)) for s in account.shorts),
-    )
-
-
-def _market(book: BookArrays, symbol: str) -> int:
-    sec = book.securities
-    s = sec.index[symbol]
-    return int(sec.market_li[s]) or int(sec.value_li[s])
+    return repriced(book, account, client_prices(fair)[client_id])
 
 
 def clients_off_firm_rule(book: BookArrays, fair: FairValuePlan) -> list[str]:
     """Clients whose own rule prices some security they hold or owe differently from the
-    arrays (their decisions are taken on ``client_account``), sorted."""
-    firm = fair.firm_values()
+    firm's (their decisions are taken on ``client_account``), sorted."""
+    sec = book.securities
     found = []
-    for client_id in sorted(fair.client_rules):
-        if client_id not in book.accounts.index:
+    for client_id, prices in client_prices(fair).items():
+        a = book.accounts.index.get(client_id)
+        if a is None:
             continue
-        own = fair.for_client(client_id)
-        account = exact_account(book, book.account_of(client_id))
-        symbols = {h.security for h in account.holdings}
-        symbols |= {f.security for f in account.financing} | {x.security for x in account.shorts}
-        differs = (
-            (own[s].price_li if s in own else None) != (firm[s].price_li if s in firm else None)
-            for s in symbols
-        )
-        if any(differs):
+        held = book.securities_of(a)
+        if any(sec.index.get(symbol) in held for symbol in prices):
             found.append(client_id)
     return found

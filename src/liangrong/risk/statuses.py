@@ -17,12 +17,20 @@ Invariants:
 - every change is a ``StatusChange`` event: account, old and new status, when it took
   effect, the exact ratio, the lines applied and the time of the prices used;
 - decisions are taken only on figures of the book's current version and price time
-  (``StaleFigures`` otherwise): a status never rests on a superseded ratio.
+  (``StaleFigures`` otherwise): a status never rests on a superseded ratio;
+- own valuations (RISK-2): the arrays hold one valuation price per security, the firm's
+  fair-value rule's.  An account whose client's agreement names another rule, and which
+  holds, owes or is short a security that rule values differently, is given its own prices
+  (``set_own_prices``: symbol -> price, None for the market price); its float figures stay
+  at the firm's prices, so the screen does not judge it: it is confirmed exactly, at its
+  own prices (``repriced``), every time its figures are screened.  The set is small (the
+  holders of the few securities needing a fair value, among the clients on another rule).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from fractions import Fraction
 
@@ -47,6 +55,9 @@ LEVELS = (
 )
 _LEVEL_OF = {status: level for level, status in enumerate(LEVELS)}
 Levels = npt.NDArray[np.int8]
+# An account's own valuations: symbol -> its price (li) under the client's fair-value rule,
+# None where that rule cannot value it and the market price does (RISK-2).
+OwnPrices = Mapping[str, int | None]
 
 
 class StaleFigures(ValueError):
@@ -99,6 +110,37 @@ def rule_book_lines(
     return firm, own
 
 
+def own_price(book: BookArrays, symbol: str, own: int | None) -> int:
+    """The price an own valuation stands for: its own, else the market's (the valuation
+    price when no snapshot has priced the security yet)."""
+    if own is not None:
+        return own
+    sec = book.securities
+    s = sec.index[symbol]
+    return int(sec.market_li[s]) or int(sec.value_li[s])
+
+
+def repriced(book: BookArrays, account: margin.Account, prices: OwnPrices) -> margin.Account:
+    """``account`` (at the arrays' prices) with every position in a security of ``prices``
+    at the client's own price."""
+    if not prices:
+        return account
+
+    def price(symbol: str, current: int) -> int:
+        return own_price(book, symbol, prices[symbol]) if symbol in prices else current
+
+    return replace(
+        account,
+        holdings=tuple(
+            replace(h, price_li=price(h.security, h.price_li)) for h in account.holdings
+        ),
+        financing=tuple(
+            replace(f, price_li=price(f.security, f.price_li)) for f in account.financing
+        ),
+        shorts=tuple(replace(x, price_li=price(x.security, x.price_li)) for x in account.shorts),
+    )
+
+
 def _float_lines(lines: margin.Lines) -> tuple[float, float, float, float]:
     """(emergency, liquidation, warning, attention) as floats; absent lines never cross."""
 
@@ -126,6 +168,8 @@ class StatusBoard:
         self.firm_lines = firm_lines
         self.tolerance = tolerance
         self.overrides: dict[int, margin.Lines] = {}
+        self.own_prices: dict[int, OwnPrices] = {}  # accounts valued at their own rule's
+        self._own: npt.NDArray[np.bool_] = np.zeros(0, dtype=np.bool_)
         self._levels: Levels = np.zeros(0, dtype=np.int8)
         # Per account, its four lines (emergency..attention) × (1 ∓ tolerance); one row per
         # account so an incremental screen gathers one cache line per account.
@@ -140,6 +184,7 @@ class StatusBoard:
         if n <= old:
             return
         self._levels = grown(self._levels, n)
+        self._own = grown(self._own, n)
         capacity = len(self._levels)
         low, high = np.empty((capacity, 4)), np.empty((capacity, 4))
         low[:old], high[:old] = self._low, self._high
@@ -174,6 +219,23 @@ class StatusBoard:
         self._write_lines(np.asarray([account], dtype=np.intp), self.lines_of(account))
         return account
 
+    # -- own valuations -----------------------------------------------------------------
+    def set_own_prices(self, account: int, prices: OwnPrices | None) -> None:
+        """The account's own valuations (None or empty: the arrays' prices again); the
+        caller rechecks the account."""
+        self._grow()
+        if prices:
+            self.own_prices[account] = prices
+        else:
+            self.own_prices.pop(account, None)
+        self._own[account] = bool(prices)
+
+    def exact(self, account: int) -> margin.Account:
+        """The account as its status is decided: exact, at its own prices where it has some."""
+        exact = exact_account(self.book, account)
+        own = self.own_prices.get(account)
+        return exact if own is None else repriced(self.book, exact, own)
+
     # -- statuses ------------------------------------------------------------------------
     def status_of(self, account: int) -> RatioStatus:
         self._grow()
@@ -203,6 +265,8 @@ class StatusBoard:
         low = _levels(figures.ratio, self._low[pick])  # below (1 − tol)·line: surely below
         high = _levels(figures.ratio, self._high[pick])  # below (1 + tol)·line: maybe
         suspect = (low != high) | (high != self._levels[pick])
+        if self.own_prices:  # figures at the firm's prices do not judge these
+            suspect |= self._own[pick]
         suspects: IndexArray = accounts[suspect]
         return suspects
 
@@ -217,7 +281,7 @@ class StatusBoard:
         for account in self.screen(figures).tolist():
             self.confirmations += 1
             lines = self.lines_of(account)
-            ratio = margin.maintenance_ratio(exact_account(book, account))
+            ratio = margin.maintenance_ratio(self.exact(account))
             new = margin.ratio_status(ratio, lines)
             old = LEVELS[int(self._levels[account])]
             if new is not old:

@@ -22,6 +22,7 @@ from liangrong.sim.calendar_data import SHIPPED_RESOURCE, read_shipped_sessions
 from liangrong.sim.demo_scenario import demo_list_history, demo_master, list_days
 from liangrong.sim.firm_limits_seed import save_demo_firm_limits
 from liangrong.sim.rules_seed import demo_rule_book, demo_security_ratios
+from liangrong.sim.stress_seed import seed_stress_scenarios
 from liangrong.sim.universe import load_demo_universe
 from liangrong.store.calendar_loads import load_calendar, save_calendar_load
 from liangrong.store.list_publications import (
@@ -50,6 +51,7 @@ class LoadReport:
     list_days: tuple[date, ...]  # the trading days whose lists were published now
     events: tuple[tuple[date, ListEvent], ...]  # list events applied on those days
     firm_limit_versions: int = 0  # net capital and firm-limit rule versions (RISK-11)
+    stress_scenario_sets: int = 0  # the firm's dated end-of-day stress scenario sets (RISK-12)
 
     @property
     def nothing_new(self) -> bool:
@@ -59,6 +61,7 @@ class LoadReport:
             self.prices,
             self.rule_versions,
             self.firm_limit_versions,
+            self.stress_scenario_sets,
         )
         return not any(counts) and not self.list_publications
 
@@ -81,8 +84,16 @@ def load_shipped_calendar_into(engine: Engine, *, clock: Clock) -> int:
     return 0 if load is None else 1
 
 
-def load_demo(engine: Engine, on: date, *, clock: Clock, step: Step = _nothing) -> LoadReport:
-    """Load the demo reference data for ``on`` into a migrated store."""
+def load_demo(
+    engine: Engine,
+    on: date,
+    *,
+    clock: Clock,
+    step: Step = _nothing,
+    stress_scenarios: bool = True,
+) -> LoadReport:
+    """Load the demo reference data for ``on`` into a migrated store (``stress_scenarios``
+    False: a firm that has set no end-of-day stress scenarios)."""
     step("universe")
     universe = load_demo_universe()
     master = demo_master(universe)
@@ -100,6 +111,7 @@ def load_demo(engine: Engine, on: date, *, clock: Clock, step: Step = _nothing) 
     book = demo_rule_book(demo_security_ratios(master))
     versions = save_rule_versions(engine, book, clock=clock)
     firm_limit_versions = save_demo_firm_limits(engine, clock=clock)
+    stress_sets = seed_stress_scenarios(engine, clock=clock) if stress_scenarios else 0
     step("lists")
     latest_date = latest_publication(engine, ListLayer.EXCHANGE)
     latest = None
@@ -118,4 +130,5 @@ def load_demo(engine: Engine, on: date, *, clock: Clock, step: Step = _nothing) 
         list_days=tuple(day.trading_date for day in history),
         events=tuple((day.trading_date, event) for day in history for event in day.events),
         firm_limit_versions=firm_limit_versions,
+        stress_scenario_sets=stress_sets,
     )

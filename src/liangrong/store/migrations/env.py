@@ -13,6 +13,7 @@ from liangrong.store import (  # noqa: F401  (each registers its tables)
     other_collateral,
     restriction_tables,
     risk_tables,
+    stress_records,
 )
 from liangrong.store.schema import metadata
 
