@@ -39,11 +39,11 @@ from liangrong.store.migrate import upgrade
 from sim_helpers import DAY
 
 SEED = 20261120
-KILLS = 32
+KILLS = 45  # ~5 a step over nine steps: enough to land between the accrual's commits
 KILLS_PER_CHAIN = 4
 BATCH = 8  # ledger transactions per commit: the accrual commits many times
 RECORDS = ("eod_steps", "contract_events", "call_events", "notices", "status_events",
-           "closing_prices", "eod_accruals", "list_publications")  # fmt: skip
+           "closing_prices", "eod_accruals", "list_publications", "stress_runs")  # fmt: skip
 FORK = multiprocessing.get_context("fork")
 READY = "ready"
 

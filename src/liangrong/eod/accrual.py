@@ -92,6 +92,7 @@ class _Plan:
     contracts: Contracts
     state: AccrualState
     owed_before: Ints
+    charges_before: Ints  # charges owed before the step, fen
     changes: Changes
     first_day: int
 
@@ -153,7 +154,8 @@ def _plan(run: StepRun, resume: date | None, previous: AccrualRows) -> _Plan:
         cols.financing, cols.used, starts, _maturities(run, cols), cols.price_li,
         cols.used_base_li(),
     )  # fmt: skip
-    return _Plan(cols, contracts, _state(cols, previous), now - later, changes, first)
+    charges = np.fromiter((owed.charges.get(c, 0) for c in cols.ids), np.int64, cols.size)
+    return _Plan(cols, contracts, _state(cols, previous), now - later, charges, changes, first)
 
 
 def _changes(
@@ -210,7 +212,8 @@ class _Rates:
                 agreed[client].append(i)
         self.agreed = {c: np.asarray(ix, dtype=np.intp) for c, ix in agreed.items()}
         self._terms: dict[tuple[str | None, int], Terms] = {}
-        rates: set[Fraction] = set(cols.rates)
+        own_rates = {id(rate): rate for rate in cols.rates}  # a few objects, read once each
+        rates: set[Fraction] = set(own_rates.values())
         parties: tuple[str | None, ...] = (None, *self.agreed)
         for day in days:
             rates.add(self.policies.charges_on(date.fromordinal(day)).management_fee_rate)
@@ -218,8 +221,9 @@ class _Rates:
                 t = self._terms_on(party, day)
                 rates |= {t.financing_rate, t.lending_fee_rate, t.penalty_rate}
         self.denominator = lcm(common_denominator(rates), carried // UNIT_PER_L)
+        scaled_by_id = {key: scaled(rate, self.denominator) for key, rate in own_rates.items()}
         self.contract_rates = np.fromiter(
-            (scaled(r, self.denominator) for r in cols.rates), np.int64, cols.size
+            (scaled_by_id[id(r)] for r in cols.rates), np.int64, cols.size
         )
 
     @property
@@ -309,18 +313,27 @@ def _split_event(
     }
 
 
-def _snapshot(cols: ContractColumns, state: AccrualState, owed_end: Ints) -> AccrualRows:
+def _snapshot(
+    cols: ContractColumns, state: AccrualState, owed_end: Ints, charges_end: Ints
+) -> AccrualRows:
     """The state to carry: contracts still owing at the close, kinds with anything booked
-    (the contract's own kind always, so it is carried even while nothing is booked)."""
+    (the contract's own kind always, so it is carried even while nothing is booked).
+
+    A contract whose principal is settled but whose charges are still owed is carried too,
+    with nothing booked: its accrual period has ended, and were it dropped, the next end of
+    day would take it up as new and charge it again from its day of use."""
     own = np.zeros_like(state.booked, dtype=np.bool_)
     own[np.arange(cols.size), np.where(cols.financing, INTEREST, LENDING_FEE)] = True
-    carried = (owed_end > 0)[:, None] & ((state.booked != 0) | (state.residue != 0) | own)
+    settled = ((owed_end <= 0) & (charges_end > 0))[:, None]
+    booked = np.where(settled, 0, state.booked)
+    residue = np.where(settled, 0, state.residue)
+    carried = ((owed_end > 0)[:, None] & ((booked != 0) | (residue != 0) | own)) | (settled & own)
     rows, kinds = np.nonzero(carried)
     return AccrualRows(
         [cols.ids[i] for i in rows.tolist()],
         [KIND_NAMES[k] for k in kinds.tolist()],
-        state.booked[rows, kinds].tolist(),
-        state.residue[rows, kinds].tolist(),
+        booked[rows, kinds].tolist(),
+        residue[rows, kinds].tolist(),
         [state.unit] * len(rows),
     )
 
@@ -365,7 +378,8 @@ def accrue_step(run: StepRun) -> StepOutcome:
     )
     by_client = _by_client(plan.cols, posted)
     count = transaction_count(by_client)
-    replace_accruals(run.ctx.engine, day, _snapshot(plan.cols, state, owed_end))
+    charges_end = plan.charges_before + posted.sum(axis=1)
+    replace_accruals(run.ctx.engine, day, _snapshot(plan.cols, state, owed_end, charges_end))
     _post(run, _transactions(day, plan.cols, plan.contracts.start, posted, by_client), count)
     digest = hashlib.sha256()
     digest.update("\n".join(plan.cols.ids).encode())
