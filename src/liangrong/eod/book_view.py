@@ -9,7 +9,6 @@ contracts in the same order on every run.
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from sqlalchemy import Engine, func, or_, select
 from liangrong.domain.contracts import ContractKind, ContractTerms
 from liangrong.ledger import schema as s
 from liangrong.ledger.journal import decode_events
+from liangrong.ledger.projections import contract_fields
 
 Ints = npt.NDArray[np.int64]
 Bools = npt.NDArray[np.bool_]
@@ -70,49 +70,70 @@ class ContractColumns:
         return np.where(self.financing, self.amount_fen * 10, self.quantity * self.price_li)
 
 
+_COLUMN_TERMS = ("quantity", "amount_fen", "price_li", "used_date", "maturity", "annual_rate")
+
+
 def load_contract_columns(engine: Engine, wanted: Collection[str]) -> ContractColumns:
     """The opening terms of the ``wanted`` contracts (unknown ids are left out)."""
-    picked: list[dict[str, object]] = []
-    for batch in _raw_rows(engine, "SELECT contract_id, terms_json FROM contracts"):
-        texts = [terms for cid, terms in batch if cid in wanted]
-        if texts:
-            picked.extend(json.loads("[" + ",".join(texts) + "]"))
-    picked.sort(key=lambda e: str(e["contract_id"]))
+    with engine.connect() as conn:
+        picked = [
+            row for rows in contract_fields(conn, _COLUMN_TERMS) for row in rows if row[0] in wanted
+        ]
+    picked.sort(key=lambda row: str(row[0]))
+    size = len(picked)
 
-    def ints(key: str) -> Ints:
-        return np.fromiter((int(e[key]) for e in picked), dtype=np.int64, count=len(picked))  # type: ignore[call-overload]
+    def ints(position: int) -> Ints:
+        return np.fromiter((int(row[position]) for row in picked), np.int64, size)
 
-    def days(key: str) -> Ints:
-        return np.fromiter((_ordinal(str(e[key])) for e in picked), np.int64, len(picked))
+    def days(position: int) -> Ints:
+        return np.fromiter((_ordinal(str(row[position])) for row in picked), np.int64, size)
 
+    # rows: (contract_id, client_id, kind, security, *_COLUMN_TERMS)
     return ContractColumns(
-        ids=[str(e["contract_id"]) for e in picked],
-        clients=[str(e["client_id"]) for e in picked],
-        securities=[str(e["security"]) for e in picked],
-        financing=np.fromiter((e["kind"] == FINANCING for e in picked), np.bool_, len(picked)),
-        quantity=ints("quantity"),
-        amount_fen=ints("amount_fen"),
-        price_li=ints("price_li"),
-        used=days("used_date"),
-        maturity=days("maturity"),
-        rates=[_fraction(str(e["annual_rate"])) for e in picked],
+        ids=[str(row[0]) for row in picked],
+        clients=[str(row[1]) for row in picked],
+        securities=[str(row[3]) for row in picked],
+        financing=np.fromiter((row[2] == FINANCING for row in picked), np.bool_, size),
+        quantity=ints(4),
+        amount_fen=ints(5),
+        price_li=ints(6),
+        used=days(7),
+        maturity=days(8),
+        rates=[_fraction(str(row[9])) for row in picked],
     )
 
 
 def load_terms(engine: Engine, ids: Iterable[str]) -> dict[str, ContractTerms]:
-    """Full opening terms of a few contracts."""
+    """Full opening terms of some contracts (checked again as they are built)."""
     wanted = sorted(set(ids))
     found: dict[str, ContractTerms] = {}
+    with engine.connect() as conn:
+        marker = "?" if conn.dialect.name == "sqlite" else "%s"
+        for start in range(0, len(wanted), _KEY_CHUNK):
+            chunk = wanted[start : start + _KEY_CHUNK]
+            markers = ", ".join([marker] * len(chunk))
+            rows = conn.exec_driver_sql(
+                f"SELECT terms_json FROM contracts WHERE contract_id IN ({markers})", tuple(chunk)
+            ).all()
+            for event in decode_events("[" + ",".join(terms for (terms,) in rows) + "]"):
+                terms = ContractTerms.from_event(event)
+                found[terms.contract_id] = terms
+    return found
+
+
+def holder_names(engine: Engine, clients: Iterable[str]) -> dict[str, str]:
+    """The holder name of each of these clients' credit accounts (looked up by key)."""
+    wanted = sorted(set(clients))
+    table = s.credit_accounts
+    names: dict[str, str] = {}
     with engine.connect() as conn:
         for start in range(0, len(wanted), _KEY_CHUNK):
             chunk = wanted[start : start + _KEY_CHUNK]
             rows = conn.execute(
-                select(s.contracts.c.terms_json).where(s.contracts.c.contract_id.in_(chunk))
+                select(table.c.client_id, table.c.holder_name).where(table.c.client_id.in_(chunk))
             )
-            for (terms_json,) in rows:
-                terms = ContractTerms.from_event(decode_events(f"[{terms_json}]")[0])
-                found[terms.contract_id] = terms
-    return found
+            names.update({client: name for client, name in rows})
+    return names
 
 
 @dataclass(frozen=True)
@@ -129,7 +150,11 @@ def owed_now(engine: Engine) -> Owed:
     principal: dict[str, int] = {}
     charges: dict[str, int] = {}
     clients: dict[str, str] = {}
-    query = "SELECT account, amount FROM balances WHERE account LIKE 'client:%' AND amount <> 0"
+    # the debt accounts, ``client:…``, as a range of the balances' key (not a LIKE scan)
+    query = (
+        "SELECT account, amount FROM balances "
+        "WHERE account >= 'client:' AND account < 'client;' AND amount <> 0"
+    )
     for batch in _raw_rows(engine, query):
         for account, amount in batch:
             _, client, kind, contract = account.split(":")
@@ -164,7 +189,12 @@ def principal_moves(engine: Engine, since: date) -> dict[int, list[tuple[str, in
         rows = conn.execute(
             select(p.c.account, t.c.business_date, func.sum(p.c.amount))
             .join(t, t.c.seq == p.c.txn_seq)
-            .where(t.c.business_date >= since, _debt_accounts(p.c.account))  # type: ignore[arg-type]
+            .where(
+                # the day's transactions first: their postings by key, not every posting
+                p.c.txn_seq.in_(select(t.c.seq).where(t.c.business_date >= since)),
+                t.c.business_date >= since,
+                _debt_accounts(p.c.account),  # type: ignore[arg-type]
+            )
             .group_by(p.c.account, t.c.business_date)
             .order_by(t.c.business_date, p.c.account)
         )

@@ -18,11 +18,12 @@ from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, create_engine, event
 
 from liangrong.book.market import MarketDay
 from liangrong.eod.book_view import ContractColumns, load_contract_columns
 from liangrong.eod.settings import EodSettings
+from liangrong.ledger.engine import is_sqlite, open_engine
 from liangrong.sim.reference_day import ReferenceDay, load_reference_day, opening_market
 from liangrong.sim.session import CST, SimClock
 from liangrong.store.closing_prices import SESSION, load_closing_prices
@@ -41,7 +42,10 @@ class EodContext:
     _ref: ReferenceDay | None = field(default=None, repr=False)
     _closes: tuple[dict[str, int], str] | None = field(default=None, repr=False)
     _columns: ContractColumns | None = field(default=None, repr=False)
+    _column_ids: frozenset[str] = field(default=frozenset(), repr=False)
     _market: MarketDay | None = field(default=None, repr=False)
+    _records: Engine | None = field(default=None, repr=False)
+    _reader: Engine | None = field(default=None, repr=False)
 
     @property
     def out_dir(self) -> Path:
@@ -66,8 +70,9 @@ class EodContext:
         """Opening terms of the ``wanted`` contracts (kept for the next step that asks for
         no more than these: terms never change once written)."""
         cached = self._columns
-        if cached is None or not set(wanted) <= set(cached.ids):
+        if cached is None or not all(cid in self._column_ids for cid in wanted):
             cached = self._columns = load_contract_columns(self.engine, wanted)
+            self._column_ids = frozenset(cached.ids)
         return cached
 
     def closing_market(self) -> MarketDay:
@@ -81,6 +86,58 @@ class EodContext:
             market.prices_at = f"closes of {self.day.isoformat()} ({self.closes()[1]})"
             self._market = market
         return self._market
+
+    def records_engine(self) -> Engine:
+        """The store for a step's many small idempotent records (status changes, call
+        decisions, each its own commit).  On SQLite its commits are not each flushed to
+        disk (``synchronous=NORMAL`` under WAL): a killed process loses none of them, a
+        power cut at most the last ones, never part of one; the step's own record is then
+        committed through ``engine`` (``FULL``), and flushing the WAL flushes every commit
+        before it.  So a step recorded as done has all its records on disk, and one that
+        is not reruns and finds what survived, as after any crash."""
+        if not is_sqlite(self.engine):
+            return self.engine
+        if self._records is None:
+            records = open_engine(self.engine.url.render_as_string(hide_password=False))
+
+            @event.listens_for(records, "connect")
+            def _normal(dbapi_connection: Any, _record: Any) -> None:
+                cursor = dbapi_connection.cursor()
+                cursor.execute("PRAGMA synchronous=NORMAL")
+                cursor.close()
+
+            self._records = records
+        return self._records
+
+    def reader_engine(self) -> Engine:
+        """The store for reading side by side on several connections.  ``engine`` begins
+        every transaction by taking SQLite's write lock (so a reader would wait for
+        another); this one's connections only read (``query_only``) and begin as readers
+        do.  A caller that needs one state for all of them holds the write lock on
+        ``engine`` meanwhile: no writer can commit, so every reader sees that state."""
+        if not is_sqlite(self.engine):
+            return self.engine
+        if self._reader is None:
+            reader = create_engine(
+                self.engine.url.render_as_string(hide_password=False),
+                connect_args={"timeout": 30},
+            )
+
+            @event.listens_for(reader, "connect")
+            def _read_only(dbapi_connection: Any, _record: Any) -> None:
+                cursor = dbapi_connection.cursor()
+                cursor.execute("PRAGMA query_only=ON")
+                cursor.execute("PRAGMA cache_size=-65536")
+                cursor.close()
+
+            self._reader = reader
+        return self._reader
+
+    def close(self) -> None:
+        for extra in (self._records, self._reader):
+            if extra is not None:
+                extra.dispose()
+        self._records = self._reader = None
 
     def previous_day(self) -> date:
         return self.reference().calendar.previous_trading_day(self.day)

@@ -102,7 +102,7 @@ def _decide(run: StepRun, pending: list[tuple[int, ExtensionRequestRecord]]) -> 
             ctx.day, EXTENSION_DECIDED, decision.new_maturity,
             {**decision.to_event(), "request_id": request.request_id},
         )  # fmt: skip
-        save_contract_events(ctx.engine, [event], run.stamp(position))
+        save_contract_events(ctx.records_engine(), [event], run.stamp(position))
         decided.append(event)
     return decided
 
@@ -191,7 +191,8 @@ def maturities_step(run: StepRun) -> StepOutcome:
         _decide(run, pending)
     found = _checks(run)
     for number, start in enumerate(range(0, len(found), _BATCH)):
-        save_contract_events(ctx.engine, found[start : start + _BATCH], run.stamp(10_000 + number))
+        records, batch = ctx.records_engine(), found[start : start + _BATCH]
+        save_contract_events(records, batch, run.stamp(10_000 + number))
         run.progress(min(start + _BATCH, len(found)), len(found))
     digest = Digest()
     today = load_contract_events(ctx.engine, on=ctx.day)

@@ -3,8 +3,9 @@ every difference listed in ``reconciliation_{date}.csv``, none fixed.
 
 Checks:
 - ``balances``: each account's balance in the projection equals the sum of its postings in
-  the journal (the projection is never repaired here: ``liangrong ledger rebuild`` does that,
-  on purpose);
+  the journal, every account, every day (the projection is never repaired here:
+  ``liangrong ledger rebuild`` does that, on purpose); one pass over the journal in its
+  stored order gives the sums (``projections.check_projection``), no sort of it;
 - ``contracts``: each row of the contracts projection names a transaction that opened it,
   and there are as many rows as transactions that opened contracts;
 - ``conservation``: every asset's postings and balances sum to zero;
@@ -12,7 +13,11 @@ Checks:
   charges, shares lent per security);
 - ``report``: the exchange daily report's financing balance and short quantity per
   security, read back from its file, equal the ledger's debts at the close;
-- ``accrual``: what the day's accrual posted equals what its step recorded.
+- ``accrual``: what the day's accrual posted equals what its step recorded;
+- ``clearing``: each credit account's positions at the close equal the clearing house's
+  file of the day, and ``bank``: each client's credit cash equals the depository bank's
+  (``external_checks``; a day without a file is itself a difference, ``missing``); copies of
+  both received files are written beside the reconciliation file.
 
 Invariants: read only but for the file; the file lists each check once as ``ok`` or each of
 its differences, sorted, with no time in it.
@@ -20,35 +25,37 @@ its differences, sorted, with no time in it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import date
+from typing import TypeVar
 
-from sqlalchemy import Connection, select, text
+from sqlalchemy import Connection, Engine, select, text
 
 from liangrong.domain import accounts as acc
 from liangrong.eod.context import Digest, StepOutcome, StepRun
+from liangrong.eod.external_checks import external_differences, received_files
 from liangrong.eod.files import csv_bytes, write_atomic
 from liangrong.ledger import schema as s
-from liangrong.ledger.projections import conservation_breaks
+from liangrong.ledger.projections import (
+    BALANCES,
+    JOURNAL,
+    account_ranges,
+    asset_totals,
+    balance_differences,
+    breaks_of,
+)
 from liangrong.reports.daily_source import ledger_differences
 from liangrong.reports.exchange_files import read_report_rows
 from liangrong.store.eod_records import completed_steps
 
 HEADER = ("check", "status", "subject", "expected", "found")
 Row = tuple[str, str, str, str, str]
+Check = Callable[[Connection], list[Row]]  # one check, or one part of it, on a connection
+T = TypeVar("T")
+_PARTS = 8  # ranges of account names for the balances check
+_THREADS = 2
 
-_BALANCES = """
-WITH journal AS (
-    SELECT account, asset, SUM(amount) AS total FROM journal_postings GROUP BY account, asset
-)
-SELECT j.account, j.asset, j.total, b.amount
-FROM journal j LEFT JOIN balances b ON b.account = j.account AND b.asset = j.asset
-WHERE j.total <> COALESCE(b.amount, 0)
-UNION ALL
-SELECT b.account, b.asset, 0, b.amount FROM balances b
-WHERE b.amount <> 0 AND NOT EXISTS (
-    SELECT 1 FROM journal_postings p WHERE p.account = b.account AND p.asset = b.asset
-)
-"""
 _CONTRACTS_UNOPENED = """
 SELECT c.contract_id FROM contracts c LEFT JOIN journal_transactions t ON t.seq = c.opened_seq
 WHERE t.seq IS NULL
@@ -77,8 +84,8 @@ GROUP BY asset
 """
 _LATER = """
 SELECT p.account, p.asset, SUM(p.amount)
-FROM journal_postings p JOIN journal_transactions t ON t.seq = p.txn_seq
-WHERE t.business_date > :day
+FROM journal_postings p
+WHERE p.txn_seq IN (SELECT seq FROM journal_transactions WHERE business_date > :day)
   AND (p.account LIKE 'client:%:financing:%' OR p.account LIKE 'client:%:short:%')
 GROUP BY p.account, p.asset
 """
@@ -89,10 +96,24 @@ WHERE t.command_id LIKE :prefix AND p.account = :receivable
 """
 
 
-def _balances(conn: Connection) -> list[Row]:
+def _balances(low: str, high: str | None) -> Check:
+    def rows(conn: Connection) -> list[Row]:
+        return [
+            ("balances", "difference", f"{account} {asset}", str(journal), str(projection))
+            for account, asset, journal, projection in balance_differences(conn, low, high)
+        ]
+
+    return rows
+
+
+def _conservation(conn: Connection, balances: dict[str, int], exact: bool) -> list[Row]:
+    """Every asset's postings and balances sum to zero.  ``exact``: the balances check found
+    every key's balance equal to the sum of its postings, so each asset's postings sum to
+    what its balances sum to (no second pass over the journal); else they are summed."""
+    journal = balances if exact else asset_totals(conn, JOURNAL)
     return [
-        ("balances", "difference", f"{account} {asset}", str(journal), str(projection))
-        for account, asset, journal, projection in conn.execute(text(_BALANCES))
+        ("conservation", "difference", key, "0", str(total))
+        for key, total in sorted(breaks_of(journal, balances).items())
     ]
 
 
@@ -191,23 +212,43 @@ def _accrual(run: StepRun, conn: Connection, recorded: int) -> list[Row]:
     return [("accrual", "difference", run.ctx.day.isoformat(), str(recorded), str(posted))]
 
 
+def _on_connection(engine: Engine, check: Callable[[Connection], T]) -> T:
+    with engine.connect() as conn:
+        return check(conn)
+
+
 def reconcile_step(run: StepRun) -> StepOutcome:
-    found: dict[str, list[Row]] = {}
-    accrued = completed_steps(run.ctx.engine, run.ctx.day).get("accrue")
+    engine = run.ctx.engine
+    accrued = completed_steps(engine, run.ctx.day).get("accrue")
     recorded = sum(accrued.summary["booked_fen"].values()) if accrued else 0
-    with run.ctx.engine.connect() as conn:
-        found["balances"] = _balances(conn)
-        run.progress(1, 5)
-        found["contracts"] = _contracts(conn)
-        found["receivables"] = _receivables(conn)
-        run.progress(2, 5)
-        found["report"] = _report(run, conn)
-        found["accrual"] = _accrual(run, conn, recorded)
-    found["conservation"] = [
-        ("conservation", "difference", key, "0", str(total))
-        for key, total in sorted(conservation_breaks(run.ctx.engine).items())
-    ]
-    run.progress(4, 5)
+    reader = run.ctx.reader_engine()
+    # Each check, or part of one (the balances: a range of account names each), on its own
+    # reading connection, ``_THREADS`` at a time: the store does the work (the driver lets
+    # go of the interpreter while a query runs), so they overlap; ``guard`` holds the write
+    # lock meanwhile, so every one of them reads the same state.  A check is a list of rows.
+    with engine.connect() as guard, ThreadPoolExecutor(_THREADS) as pool:
+        ranges = account_ranges(guard, _PARTS)
+
+        def start(check: Callable[[Connection], T]) -> Future[T]:
+            return pool.submit(_on_connection, reader, check)
+
+        balance_totals = start(lambda conn: asset_totals(conn, BALANCES))
+        parts: dict[str, list[Future[list[Row]]]] = {
+            "balances": [start(_balances(low, high)) for low, high in ranges],
+            "contracts": [start(_contracts)],
+            "receivables": [start(_receivables)],
+            "report": [start(lambda conn: _report(run, conn))],
+            "accrual": [start(lambda conn: _accrual(run, conn, recorded))],
+        }
+        external = start(lambda conn: external_differences(conn, run.ctx.day))
+        copies = start(lambda conn: received_files(conn, run.ctx.day))
+        found: dict[str, list[Row]] = {}
+        for done, (check, futures) in enumerate(parts.items(), start=1):
+            found[check] = [row for future in futures for row in future.result()]
+            run.progress(done, len(parts) + 2)
+        exact = not found["balances"]
+        found["conservation"] = _conservation(guard, balance_totals.result(), exact)
+        found.update(external.result())
     rows: list[Row] = []
     for check in sorted(found):
         rows += sorted(found[check]) or [(check, "ok", "", "", "")]
@@ -216,6 +257,9 @@ def reconcile_step(run: StepRun) -> StepOutcome:
     write_atomic(run.ctx.out_dir / name, data)
     digest = Digest()
     digest.data(name, data)
-    run.progress(5, 5)
+    for copy_name, copy in sorted(copies.result().items()):
+        write_atomic(run.ctx.out_dir / copy_name, copy)
+        digest.data(copy_name, copy)
+    run.progress(1, 1)
     differences = {check: len(items) for check, items in sorted(found.items())}
     return StepOutcome(digest.hexdigest(), {"differences": differences})

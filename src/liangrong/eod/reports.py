@@ -16,7 +16,6 @@ over the bytes of every file written.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import date
 from fractions import Fraction
 from pathlib import Path
@@ -27,12 +26,12 @@ from liangrong.domain.default_records import DefaultEvent, DefaultKind, default_
 from liangrong.domain.exchange_report import ReportRow
 from liangrong.domain.lists import ListLayer
 from liangrong.domain.money import Rounding, li_to_fen, ratio_text
+from liangrong.eod.book_view import holder_names
 from liangrong.eod.context import Digest, StepOutcome, StepRun
 from liangrong.eod.contract_terms import OVERDUE, OVERDUE_CLEARED, cleared_id
 from liangrong.eod.files import csv_bytes, write_atomic
 from liangrong.eod.statuses import day_call_events
-from liangrong.ledger import schema as s
-from liangrong.reports.daily_source import build_daily_report, opening_rows
+from liangrong.reports.daily_source import OpenDebts, build_daily_report, opening_rows
 from liangrong.reports.exchange_files import (
     read_report_rows,
     report_file_names,
@@ -53,22 +52,15 @@ MISSED = "missed"
 CLOSING = ("closed", "cured")
 
 
-def previous_rows(run: StepRun) -> tuple[ReportRow, ...]:
+def previous_rows(run: StepRun, debts: OpenDebts | None = None) -> tuple[ReportRow, ...]:
     """Yesterday's report from its files; the first report stands on the ledger's debts at
-    yesterday's close instead."""
+    yesterday's close instead (``debts``: the ledger's debts now, when already read)."""
     ctx = run.ctx
     previous = ctx.previous_day()
     folder = ctx.settings.reports_dir / f"{previous:%Y%m%d}"
     if (folder / report_file_names(previous, "SH")["utf-8"]).exists():
         return read_report_rows(folder, previous)
-    return opening_rows(ctx.engine, previous)
-
-
-def _holder_names(run: StepRun, clients: Iterable[str]) -> dict[str, str]:
-    wanted = set(clients)
-    with run.ctx.engine.connect() as conn:
-        rows = conn.execute(select(s.credit_accounts.c.client_id, s.credit_accounts.c.holder_name))
-        return {client: name for client, name in rows if client in wanted}
+    return opening_rows(ctx.engine, previous, debts_now=debts)
 
 
 def _missed_calls(run: StepRun) -> list[tuple[str, str, date, date | None]]:
@@ -108,7 +100,7 @@ def default_events(run: StepRun) -> list[DefaultEvent]:
             amount, cured_on = _owed_fen(e.payload, closes), repaid.get(cleared_id(e.event_id))
             found.append((e.event_id, e.client_id, DefaultKind.OVERDUE_DEBT, e.trading_date,
                           amount, cured_on, f"{e.contract_id} maturity {e.maturity}"))  # fmt: skip
-    names = _holder_names(run, {f[1] for f in found})
+    names = holder_names(ctx.engine, {f[1] for f in found})
     return [
         DefaultEvent(event_id, client, names.get(client, client), kind, on, amount, cured_on, note)
         for event_id, client, kind, on, amount, cured_on, note in found
@@ -152,7 +144,10 @@ def reports_step(run: StepRun) -> StepOutcome:
     out = ctx.out_dir
     exchange = load_list_store(ctx.engine, ctx.day, ctx.day).lists_on(ListLayer.EXCHANGE, ctx.day)
     targets = set(exchange.financing_targets | exchange.short_targets) if exchange else set()
-    report = build_daily_report(ctx.engine, ctx.day, previous_rows(run), ctx.closes()[0], targets)
+    with ctx.engine.connect() as conn:  # read once for both closes (nothing posts meanwhile)
+        debts = OpenDebts(conn)
+    previous = previous_rows(run, debts)
+    report = build_daily_report(ctx.engine, ctx.day, previous, ctx.closes()[0], targets, debts)
     written: list[Path] = write_report_files(out, report)
     run.progress(1, 4)
     defaults = default_record_rows(ctx.day, default_events(run))

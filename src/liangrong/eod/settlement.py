@@ -52,8 +52,10 @@ def day_clearing(run: StepRun) -> dict[str, Clearing]:
     with run.ctx.engine.connect() as conn:
         rows = conn.execute(
             select(p.c.txn_seq, p.c.asset, p.c.amount)
-            .join(t, t.c.seq == p.c.txn_seq)
-            .where(t.c.business_date == run.ctx.day, p.c.account == acc.MARKET)
+            .where(  # the day's transactions first, then their postings by key
+                p.c.txn_seq.in_(select(t.c.seq).where(t.c.business_date == run.ctx.day)),
+                p.c.account == acc.MARKET,
+            )
             .order_by(p.c.txn_seq, p.c.line_no)
         )
         for seq, asset, amount in rows:

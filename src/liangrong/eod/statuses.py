@@ -27,8 +27,8 @@ from liangrong.book.service import Book
 from liangrong.desk.service import Desk
 from liangrong.domain.margin import RatioStatus
 from liangrong.domain.margin_calls import EvaluationKind
+from liangrong.eod.book_view import holder_names
 from liangrong.eod.context import Digest, StepOutcome, StepRun
-from liangrong.ledger import schema as s
 from liangrong.ledger.journal import Ledger
 from liangrong.risk.engine import RiskEngine
 from liangrong.risk.loader import load_book
@@ -65,13 +65,6 @@ def day_call_events(run: StepRun, day: date) -> list[CallEventRow]:
         return [CallEventRow(*row) for row in conn.execute(query)]
 
 
-def _names(run: StepRun, clients: list[str]) -> dict[str, str]:
-    wanted = set(clients)
-    with run.ctx.engine.connect() as conn:
-        rows = conn.execute(select(s.credit_accounts.c.client_id, s.credit_accounts.c.holder_name))
-        return {client: name for client, name in rows if client in wanted}
-
-
 def _profile(client_id: str, name: str) -> ClientProfile:
     """What an evaluation needs of a profile: who it is (limits play no part in a call)."""
     return ClientProfile(client_id, name, 0, 0, 0, 0)
@@ -92,7 +85,8 @@ def statuses_step(run: StepRun) -> StepOutcome:
     risk.on_haircuts({symbol: market.haircut(symbol) for symbol in market.securities})
     run.progress(1, 3)
     firm_state = load_firm_state(engine)
-    screen = Desk(engine, Book(ledger, market, ref.calendar, firm_state), risk, clock)
+    store = ctx.records_engine()  # a commit per decision, flushed with the step's record
+    screen = Desk(store, Book(ledger, market, ref.calendar, firm_state), risk, clock)
     screen.on_prices(at, market.prices_li)  # records what the closes changed
     statuses = Counter(risk.statuses.status(c) for c in clients)
     latest = records.latest_calls(engine)
@@ -103,10 +97,10 @@ def statuses_step(run: StepRun) -> StepOutcome:
     run.progress(2, 3)
     book = Book(ledger, market, ref.calendar, firm_state)
     mirrors = load_mirrors(engine, candidates)
-    names = _names(run, candidates)
+    names = holder_names(engine, candidates)
     for client in candidates:
         book.add_client(_profile(client, names.get(client, client)), mirrors[client])
-    desk = Desk(engine, book, risk, clock)
+    desk = Desk(store, book, risk, clock)
     desk.settle(at)
     run.progress(3, 3)
     # What is recorded, not what this run decided: an interrupted run's rerun re-decides

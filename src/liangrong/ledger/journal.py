@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, select, text
 
+from liangrong.domain import accounts as acc
 from liangrong.domain import journal as dj
 from liangrong.domain.journal import BalanceKey, Transaction
 from liangrong.domain.rejections import LedgerCode, Rejection
@@ -170,17 +171,37 @@ class Ledger:
         self._open_clients.update(o.client_id for o in openings)
         return len(new)
 
-    def _is_open(self, conn: Connection, client_id: str) -> bool:
-        if client_id in self._open_clients:
-            return True
-        found = conn.execute(
-            select(s.credit_accounts.c.client_id)
-            .where(s.credit_accounts.c.client_id == client_id)
-            .limit(1)
-        ).first()
-        if found is not None:
-            self._open_clients.add(client_id)
-        return found is not None
+    def _open_check(self, conn: Connection, txns: Sequence[Transaction]) -> Callable[[str], bool]:
+        """Whether a client's credit account is open, for one batch: the first client not
+        yet known makes one bulk query for every client the batch names (not one each)."""
+        asked_batch = False
+
+        def is_open(client_id: str) -> bool:
+            nonlocal asked_batch
+            if client_id in self._open_clients:
+                return True
+            named = {client_id}
+            if not asked_batch:
+                asked_batch = True
+                named |= _clients_named(txns)
+            self._learn_open(conn, named)
+            return client_id in self._open_clients
+
+        return is_open
+
+    def _learn_open(self, conn: Connection, client_ids: Iterable[str]) -> None:
+        """Remember which of these clients have a credit account (one query per chunk).
+        Only open clients are remembered: an account, once opened, is never removed from
+        ``credit_accounts`` (append-only), so the set never holds a client that is not open;
+        a client opened later by another writer is simply not in it yet and is asked for."""
+        unknown = sorted({c for c in client_ids if c not in self._open_clients})
+        for chunk in _chunks(unknown, _KEY_CHUNK):
+            rows = conn.exec_driver_sql(
+                "SELECT DISTINCT client_id FROM credit_accounts "
+                f"WHERE client_id IN ({_markers(conn, len(chunk))})",
+                tuple(chunk),
+            )
+            self._open_clients.update(client for (client,) in rows)
 
     # -- posting ---------------------------------------------------------------------------
     def post(self, txn: Transaction) -> PostResult:
@@ -216,6 +237,7 @@ class Ledger:
         pending: list[tuple[int, Transaction, str, str]] = []
         results: list[PostResult] = []
         batch_ids: dict[str, tuple[int, str]] = {}
+        is_open = self._open_check(conn, txns)
         for txn in txns:
             events_json = txn.events_json()
             digest = txn.payload_digest(events_json)
@@ -225,7 +247,7 @@ class Ledger:
                     raise Rejection(LedgerCode.IDEMPOTENCY_CONFLICT, txn.command_id)
                 results.append(PostResult(txn.command_id, previous[0], True))
                 continue
-            dj.validate(txn, lambda client: self._is_open(conn, client))
+            dj.validate(txn, is_open)
             seq += 1
             batch_ids[txn.command_id] = (seq, digest)
             pending.append((seq, txn, digest, events_json))
@@ -293,6 +315,16 @@ class Ledger:
 
     def _now(self) -> str:
         return self._clock().isoformat(timespec="microseconds")
+
+
+def _clients_named(txns: Sequence[Transaction]) -> set[str]:
+    clients: set[str] = set()
+    for txn in txns:
+        for posting in txn.postings():
+            parsed = acc.parse_account(posting.account)
+            if parsed is not None and parsed.client_id is not None:
+                clients.add(parsed.client_id)
+    return clients
 
 
 def _credit_rows(conn: Connection, column: str, keys: Iterable[str]) -> list[Any]:

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import re
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from itertools import pairwise
+from typing import Any
 
 from sqlalchemy import Connection, Engine, func, select, text
 
@@ -125,17 +129,113 @@ def _debt_keys(t: ContractTerms) -> tuple[tuple[str, str], tuple[str, str]]:
     return principal, (acc.charges_debt(t.client_id, t.contract_id), acc.CASH_ASSET)
 
 
+# The journal's sums are materialised once and serve both halves: a balance row with no
+# postings is looked up among the sums, not among the postings (an account such as the
+# market's holds hundreds of assets over millions of postings).
+_DIFFERENCES = """
+WITH journal AS MATERIALIZED (
+    SELECT account, asset, SUM(amount) AS total FROM journal_postings
+    WHERE {journal_range}
+    GROUP BY account, asset
+)
+SELECT j.account, j.asset, j.total, b.amount
+FROM journal j LEFT JOIN balances b ON b.account = j.account AND b.asset = j.asset
+WHERE j.total <> COALESCE(b.amount, 0)
+UNION ALL
+SELECT b.account, b.asset, 0, b.amount FROM balances b
+WHERE {balance_range} AND b.amount <> 0
+  AND NOT EXISTS (SELECT 1 FROM journal j WHERE j.account = b.account AND j.asset = b.asset)
+"""
+
+
+def balance_differences(
+    conn: Connection, low: str = "", high: str | None = None
+) -> list[tuple[str, str, int, int | None]]:
+    """Every key of the accounts in ``[low, high)`` (``high`` None: no end) whose balance
+    in the projection is not the sum of its postings in the journal: (account, asset, the
+    journal's sum, the projection's balance or None when it has no row).  The store does
+    the sums and the comparison; only differences come back."""
+    marker = "?" if conn.dialect.name == "sqlite" else "%s"
+    bounds: tuple[str, ...] = (low,) if high is None else (low, high)
+
+    def within(column: str) -> str:
+        below = "" if high is None else f" AND {column} < {marker}"
+        return f"{column} >= {marker}{below}"
+
+    query = _DIFFERENCES.format(journal_range=within("account"), balance_range=within("b.account"))
+    rows = conn.exec_driver_sql(query, bounds + bounds).all()
+    return [(str(a), str(b), int(total), None if amount is None else int(amount))
+            for a, b, total, amount in rows]  # fmt: skip
+
+
+def account_ranges(conn: Connection, parts: int) -> list[tuple[str, str | None]]:
+    """``parts`` ranges of account names covering every name, about as many balance rows
+    in each (so ``balance_differences`` can check them side by side)."""
+    count = int(conn.execute(select(func.count()).select_from(s.balances)).scalar_one())
+    marker = "?" if conn.dialect.name == "sqlite" else "%s"
+    cuts: list[str] = []
+    for part in range(1, parts):
+        row = conn.exec_driver_sql(
+            f"SELECT account FROM balances ORDER BY account LIMIT 1 OFFSET {marker}",
+            (count * part // parts,),
+        ).first()
+        if row is not None and (not cuts or row[0] > cuts[-1]) and row[0] > "":
+            cuts.append(str(row[0]))
+    bounds: list[str | None] = ["", *cuts, None]
+    return [(str(low), high) for low, high in pairwise(bounds)]
+
+
 def conservation_breaks(engine: Engine) -> dict[str, int]:
     """Assets whose postings or balances do not sum to zero (empty when the book conserves)."""
     with engine.connect() as conn:
-        rows = conn.execute(
-            select(s.journal_postings.c.asset, func.sum(s.journal_postings.c.amount)).group_by(
-                s.journal_postings.c.asset
-            )
-        )
-        breaks = {f"journal:{asset}": int(total) for asset, total in rows if total != 0}
-        rows = conn.execute(
-            select(s.balances.c.asset, func.sum(s.balances.c.amount)).group_by(s.balances.c.asset)
-        )
-        breaks.update({f"balances:{asset}": int(total) for asset, total in rows if total != 0})
+        return breaks_of(asset_totals(conn, JOURNAL), asset_totals(conn, BALANCES))
+
+
+JOURNAL, BALANCES = "journal", "balances"
+
+
+def asset_totals(conn: Connection, side: str) -> dict[str, int]:
+    """Each asset's sum over the journal's postings (``JOURNAL``) or the balances."""
+    table = s.journal_postings if side == JOURNAL else s.balances
+    rows = conn.execute(select(table.c.asset, func.sum(table.c.amount)).group_by(table.c.asset))
+    return {asset: int(total) for asset, total in rows}
+
+
+def breaks_of(journal: dict[str, int], balances: dict[str, int]) -> dict[str, int]:
+    """``conservation_breaks`` from each side's totals by asset."""
+    breaks = {f"{JOURNAL}:{asset}": total for asset, total in journal.items() if total != 0}
+    breaks.update({f"{BALANCES}:{asset}": total for asset, total in balances.items() if total})
     return breaks
+
+
+CONTRACT_KEYS = ("contract_id", "client_id", "kind", "security")
+_ROWS_PER_FETCH = 50_000
+_TERM_FIELD = re.compile(r"[a-z_]+")
+
+
+def contract_fields(conn: Connection, fields: Sequence[str]) -> Iterator[Sequence[Any]]:
+    """Every contract of the projection in the table's own order (opening order on SQLite),
+    in batches of rows ``(contract_id, client_id, kind, security, *fields)``, the fields
+    read from its opening terms: by the store itself on SQLite (``json_extract``: the
+    terms' JSON is never parsed row by row in Python), else from the parsed JSON."""
+    if not all(_TERM_FIELD.fullmatch(name) for name in fields):
+        raise ValueError(f"not a terms field: {fields}")
+    keys = ", ".join(CONTRACT_KEYS)
+    if conn.dialect.name == "sqlite":
+        extracts = "".join(f", json_extract(terms_json, '$.{name}')" for name in fields)
+        yield from _batches(conn, f"SELECT {keys}{extracts} FROM contracts")
+        return
+    for rows in _batches(conn, f"SELECT {keys}, terms_json FROM contracts"):
+        terms = decode_events("[" + ",".join(row[-1] for row in rows) + "]")
+        yield [
+            (*row[:-1], *(event[name] for name in fields))
+            for row, event in zip(rows, terms, strict=True)
+        ]
+
+
+def _batches(conn: Connection, query: str) -> Iterator[Sequence[Any]]:
+    """Plain DBAPI rows in batches: millions of rows skip SQLAlchemy's row objects."""
+    cursor = conn.exec_driver_sql(query).cursor
+    assert cursor is not None
+    while rows := cursor.fetchmany(_ROWS_PER_FETCH):
+        yield rows

@@ -22,10 +22,9 @@ from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import date
 
-from sqlalchemy import ColumnElement, Connection, Engine, func, or_, select
+from sqlalchemy import ColumnElement, Connection, Engine, Table, func, or_, select
 
 from liangrong.domain import accounts as acc
-from liangrong.domain.accounts import AccountKind
 from liangrong.domain.contracts import ContractKind
 from liangrong.domain.exchange_report import (
     DebtFigures,
@@ -45,7 +44,17 @@ from liangrong.domain.exchange_report import (
 from liangrong.ledger import schema as s
 
 _KEY_CHUNK = 400  # IN-lists well below every driver's parameter limit
+_BULK = 10_000  # more contracts than this: one scan of the contracts, not IN-lists
+_ROWS_PER_FETCH = 50_000
 DebtsBySecurity = dict[str, tuple[int, int]]  # security -> (financing fen, short shares)
+Key = tuple[str, str]  # (account, asset)
+Placed = tuple[ContractKind, str]  # (side, security)
+# The chart's debt accounts, ``client:{client}:{side}:{contract}``; ids hold no colon.
+_DEBT_PARTS = acc.financing_debt("c", "k").split(":")
+_SIDES = {
+    acc.financing_debt("c", "k").split(":")[2]: ContractKind.FINANCING,
+    acc.short_debt("c", "k").split(":")[2]: ContractKind.SHORT,
+}
 
 
 def _debt_filter(account: ColumnElement[str]) -> ColumnElement[bool]:
@@ -53,22 +62,33 @@ def _debt_filter(account: ColumnElement[str]) -> ColumnElement[bool]:
     return or_(account.like("client:%:financing:%"), account.like("client:%:short:%"))
 
 
+def _dated(postings: Table, day: date, equal: bool) -> ColumnElement[bool]:
+    """Postings of the transactions dated ``day`` (``equal``) or later: found through the
+    transactions' dates, then their postings by key (not every posting of the journal)."""
+    t = s.journal_transactions
+    dated = t.c.business_date == day if equal else t.c.business_date > day
+    return postings.c.txn_seq.in_(select(t.c.seq).where(dated))
+
+
 def _debt_side(account: str) -> tuple[ContractKind, str] | None:
-    """(side, contract id) of a debt account; None for any other account."""
-    parsed = acc.parse_account(account)
-    if parsed is None or parsed.contract_id is None:
+    """(side, contract id) of a debt account; None for any other account.  The ledger took
+    only names of its chart, where no id holds a colon: splitting is parsing them."""
+    parts = account.split(":")
+    if len(parts) != len(_DEBT_PARTS) or parts[0] != _DEBT_PARTS[0]:
         return None
-    if parsed.kind is AccountKind.CLIENT_FINANCING_DEBT:
-        return ContractKind.FINANCING, parsed.contract_id
-    if parsed.kind is AccountKind.CLIENT_SHORT_DEBT:
-        return ContractKind.SHORT, parsed.contract_id
-    return None
+    side = _SIDES.get(parts[2])
+    return None if side is None else (side, parts[3])
 
 
 def _contract_securities(conn: Connection, contract_ids: Iterable[str]) -> dict[str, str]:
     ids = sorted(set(contract_ids))
     table = s.contracts
     found: dict[str, str] = {}
+    if len(ids) > _BULK:  # most of the book: one scan beats thousands of IN-lists
+        wanted = set(ids)
+        rows = conn.exec_driver_sql("SELECT contract_id, security FROM contracts")
+        found.update((cid, security) for cid, security in rows if cid in wanted)
+        return found
     for start in range(0, len(ids), _KEY_CHUNK):
         chunk = ids[start : start + _KEY_CHUNK]
         rows = conn.execute(
@@ -82,7 +102,7 @@ class _Securities:
     """Which security each debt posting belongs to: a financing contract's security from the
     contracts projection, a short's from the posting's asset (the shares owed)."""
 
-    def __init__(self, conn: Connection, keys: Iterable[tuple[str, str]]) -> None:
+    def __init__(self, conn: Connection, keys: Iterable[Key]) -> None:
         self.sides = {account: _debt_side(account) for account, _ in keys}
         financing = [
             side[1]
@@ -90,9 +110,20 @@ class _Securities:
             if side is not None and side[0] is ContractKind.FINANCING
         ]
         self.by_contract = _contract_securities(conn, financing)
+        self.missing = set(financing) - self.by_contract.keys()  # contracts not on record
         self.problems: list[ReportViolation] = []
 
-    def of(self, account: str, asset: str) -> tuple[ContractKind, str] | None:
+    def learn(self, conn: Connection, keys: Iterable[Key]) -> None:
+        """Place more accounts (those not seen yet)."""
+        new = [(account, asset) for account, asset in keys if account not in self.sides]
+        if new:
+            more = _Securities(conn, new)
+            self.sides.update(more.sides)
+            self.by_contract.update(more.by_contract)
+            self.missing |= more.missing
+
+    def placed(self, account: str, asset: str) -> Placed | None:
+        """The side and security, or None (not a debt account, or its contract unknown)."""
         side = self.sides[account]
         if side is None:
             return None
@@ -100,10 +131,18 @@ class _Securities:
         if kind is ContractKind.SHORT:
             return kind, asset
         security = self.by_contract.get(contract_id)
-        if security is None:
+        return None if security is None else (kind, security)
+
+    def unknown(self, account: str) -> bool:
+        """A financing debt account whose contract the projection does not hold."""
+        side = self.sides[account]
+        return side is not None and side[0] is ContractKind.FINANCING and side[1] in self.missing
+
+    def of(self, account: str, asset: str) -> Placed | None:
+        placed = self.placed(account, asset)
+        if placed is None and self.unknown(account):
             self.problems.append(ReportViolation(ReportCheck.UNKNOWN_CONTRACT, field=account))
-            return None
-        return kind, security
+        return placed
 
 
 def day_movements(
@@ -114,7 +153,7 @@ def day_movements(
     rows = conn.execute(
         select(t.c.kind, p.c.account, p.c.asset, p.c.amount)
         .join(t, t.c.seq == p.c.txn_seq)
-        .where(t.c.business_date == trading_date, _debt_filter(p.c.account))
+        .where(_dated(p, trading_date, equal=True), _debt_filter(p.c.account))
         .order_by(p.c.txn_seq, p.c.line_no)
     ).all()
     securities = _Securities(conn, ((account, asset) for _, account, asset, _ in rows))
@@ -135,34 +174,83 @@ def day_movements(
     return movements, problems
 
 
-def debts_at_close(
-    conn: Connection, trading_date: date
-) -> tuple[DebtsBySecurity, list[ReportViolation]]:
-    """Each security's financing debt (fen) and short quantity (shares) owed at the close of
-    ``trading_date``: the balances less what was posted with a later business date."""
-    b, t, p = s.balances, s.journal_transactions, s.journal_postings
-    owed: dict[tuple[str, str], int] = defaultdict(int)
-    for account, asset, amount in conn.execute(
-        select(b.c.account, b.c.asset, b.c.amount).where(_debt_filter(b.c.account))
-    ):
-        owed[(account, asset)] -= amount  # a debt is a negative balance
+class OpenDebts:
+    """Every debt account's balance now, each placed on its security, read once; the debts at
+    the close of any date are these less what was posted with a later business date, so the
+    first report's two dates (yesterday's close, today's) share one reading of the book."""
+
+    def __init__(self, conn: Connection) -> None:
+        owed: dict[Key, int] = {}
+        cursor = conn.exec_driver_sql(
+            "SELECT account, asset, amount FROM balances "
+            "WHERE account LIKE 'client:%:financing:%' OR account LIKE 'client:%:short:%'"
+        ).cursor
+        assert cursor is not None
+        while rows := cursor.fetchmany(_ROWS_PER_FETCH):
+            for account, asset, amount in rows:
+                owed[(account, asset)] = -amount  # a debt is a negative balance
+        self.owed = owed
+        self.securities = _Securities(conn, owed)
+        totals: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+        counts: dict[str, int] = defaultdict(int)  # debts owing something, per security
+        for (account, asset), value in owed.items():
+            placed = self.securities.placed(account, asset) if value else None
+            if placed is not None:
+                totals[placed[1]][_column(placed[0])] += value
+                counts[placed[1]] += 1
+        self._totals, self._counts = totals, counts
+
+    def at_close(
+        self, conn: Connection, trading_date: date
+    ) -> tuple[DebtsBySecurity, list[ReportViolation]]:
+        """Each security's financing debt (fen) and short quantity (shares) owed at the close
+        of ``trading_date``, and every debt account owing then whose contract is unknown."""
+        later = _posted_after(conn, trading_date)
+        securities = self.securities
+        securities.learn(conn, later)
+        totals = {k: list(v) for k, v in self._totals.items()}
+        counts = dict(self._counts)
+        for key, amount in later.items():
+            now = self.owed.get(key, 0)
+            placed = securities.placed(*key)
+            if placed is None or not amount:
+                continue
+            side, security = placed
+            totals.setdefault(security, [0, 0])[_column(side)] += amount
+            counts[security] = counts.get(security, 0) + bool(now + amount) - bool(now)
+        # the debts owing at the close in the order they are read (balances, then the
+        # accounts only later postings name), each unknown contract listed once
+        problems: list[ReportViolation] = []
+        if securities.missing:  # never for a ledger that opened its contracts itself
+            for key in [*self.owed, *(k for k in later if k not in self.owed)]:
+                if securities.unknown(key[0]) and self.owed.get(key, 0) + later.get(key, 0):
+                    problems.append(ReportViolation(ReportCheck.UNKNOWN_CONTRACT, field=key[0]))
+        debts = {k: (v[0], v[1]) for k, v in totals.items() if counts.get(k, 0) > 0}
+        return debts, problems
+
+
+def _column(side: ContractKind) -> int:
+    return 0 if side is ContractKind.FINANCING else 1
+
+
+def _posted_after(conn: Connection, trading_date: date) -> dict[Key, int]:
+    """What was posted on each debt account with a business date after ``trading_date``."""
+    p = s.journal_postings
     later = conn.execute(
         select(p.c.account, p.c.asset, func.sum(p.c.amount))
-        .join(t, t.c.seq == p.c.txn_seq)
-        .where(t.c.business_date > trading_date, _debt_filter(p.c.account))
+        .where(_dated(p, trading_date, equal=False), _debt_filter(p.c.account))
         .group_by(p.c.account, p.c.asset)
     )
-    for account, asset, amount in later:
-        owed[(account, asset)] += int(amount)
-    open_debts = {key: value for key, value in owed.items() if value}
-    securities = _Securities(conn, open_debts)
-    totals: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    for (account, asset), value in open_debts.items():
-        placed = securities.of(account, asset)
-        if placed is not None:
-            side, security = placed
-            totals[security][0 if side is ContractKind.FINANCING else 1] += value
-    return {k: (v[0], v[1]) for k, v in totals.items()}, securities.problems
+    return {(account, asset): int(amount) for account, asset, amount in later}
+
+
+def debts_at_close(
+    conn: Connection, trading_date: date, debts: OpenDebts | None = None
+) -> tuple[DebtsBySecurity, list[ReportViolation]]:
+    """Each security's financing debt (fen) and short quantity (shares) owed at the close of
+    ``trading_date``: the balances less what was posted with a later business date.
+    ``debts``: the book's debts already read on this connection's snapshot."""
+    return (debts or OpenDebts(conn)).at_close(conn, trading_date)
 
 
 def ledger_differences(
@@ -190,13 +278,15 @@ def build_daily_report(
     previous: Sequence[ReportRow],
     closes_li: Mapping[str, int],
     targets: Collection[str],
+    debts_now: OpenDebts | None = None,
 ) -> ExchangeReport:
     """The day's report from the ledger and yesterday's rows, validated against both.
     ``closes_li``: the day's closing prices; ``targets``: the exchange's financing and short
-    targets that day.  Raises ``ReportRefused`` listing every problem found."""
+    targets that day; ``debts_now``: the ledger's debts already read (else read here).
+    Raises ``ReportRefused`` listing every problem found."""
     with engine.connect() as conn:
         movements, problems = day_movements(conn, trading_date)
-        debts, unplaced = debts_at_close(conn, trading_date)
+        debts, unplaced = debts_at_close(conn, trading_date, debts_now)
     found = problems + unplaced
     try:
         rows = build_rows(trading_date, previous, movements, closes_li, targets)
@@ -209,13 +299,16 @@ def build_daily_report(
 
 
 def opening_rows(
-    engine: Engine, as_of: date, closes_li: Mapping[str, int] | None = None
+    engine: Engine,
+    as_of: date,
+    closes_li: Mapping[str, int] | None = None,
+    debts_now: OpenDebts | None = None,
 ) -> tuple[ReportRow, ...]:
     """Rows of the debts open at the close of ``as_of`` with no flows: yesterday's rows for
     the first report, when no report of ``as_of`` was kept.  The target flag is False
     (it is not read back by the next day's checks)."""
     with engine.connect() as conn:
-        debts, problems = debts_at_close(conn, as_of)
+        debts, problems = debts_at_close(conn, as_of, debts_now)
     refuse_if_any(problems)
     closes = closes_li or {}
     rows = []

@@ -4,23 +4,43 @@ Invariant: the arrays hold exactly what the ledger holds now: every credit accou
 (with or without balances), each client's cash (free + locked), holdings per security,
 and every contract still owing principal or charges with those amounts.  The firm's own
 accounts and the outside world are not read.
+
+Read in bulk for millions of rows: plain DBAPI batches, the contracts' terms fields taken
+by the store (``projections.contract_fields``), account names split on their colons
+against the chart's shapes (``_ClientAccounts``: the ledger holds only names of its chart,
+where no id holds a colon, so splitting is parsing them), and each distinct ratio or date
+text converted once.  The terms were checked when the contract opened
+(``ContractTerms``), so they are copied, not checked again.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable, Iterator, Sequence
+from datetime import date
+from fractions import Fraction
+from functools import cache
+from operator import itemgetter
+from typing import Any
 
 import numpy as np
-from sqlalchemy import Engine, select
+from sqlalchemy import Connection, Engine, select
 
-from liangrong.domain.accounts import AccountKind, parse_account
-from liangrong.domain.contracts import ContractKind, ContractTerms
+from liangrong.domain import accounts as acc
+from liangrong.domain.accounts import AccountKind
+from liangrong.domain.contracts import ContractKind
 from liangrong.domain.money import scaled_ratio
 from liangrong.ledger import schema as s
-from liangrong.ledger.journal import decode_events
+from liangrong.ledger.projections import contract_fields
 from liangrong.risk.book_arrays import BookArrays
 from liangrong.risk.layout import BookData, ContractData
 from liangrong.store.other_collateral import load_counted_values
+
+_ROWS_PER_FETCH = 50_000
+_TERMS = ("margin_ratio", "open_date", "price_li", "quantity", "amount_fen")
+_CLIENT, _OTHER = "\x00client", "\x00other"  # placeholders: no colon in either
+_SECURITIES, _CHARGES = AccountKind.CLIENT_SECURITIES, AccountKind.CLIENT_CHARGES_DEBT
+_DEBTS = frozenset({AccountKind.CLIENT_FINANCING_DEBT, AccountKind.CLIENT_SHORT_DEBT})
 
 
 def load_book(engine: Engine) -> BookArrays:
@@ -31,41 +51,98 @@ def load_book(engine: Engine) -> BookArrays:
     return book
 
 
+# the fixed parts' getter and texts, the kind, where the client and the other id stand
+_Shape = tuple[Callable[[list[str]], object], tuple[str, ...], AccountKind, int, int]
+
+
+class _ClientAccounts:
+    """The chart's client accounts by shape: ``kind_of(name)`` is (kind, client, contract)
+    for a client's cash, locked cash, securities or debt account, None for any other."""
+
+    def __init__(self) -> None:
+        shapes = (
+            (acc.client_cash(_CLIENT), AccountKind.CLIENT_CASH),
+            (acc.client_locked_cash(_CLIENT), AccountKind.CLIENT_LOCKED_CASH),
+            (acc.client_securities(_CLIENT, _OTHER), AccountKind.CLIENT_SECURITIES),
+            (acc.financing_debt(_CLIENT, _OTHER), AccountKind.CLIENT_FINANCING_DEBT),
+            (acc.short_debt(_CLIENT, _OTHER), AccountKind.CLIENT_SHORT_DEBT),
+            (acc.charges_debt(_CLIENT, _OTHER), AccountKind.CLIENT_CHARGES_DEBT),
+        )
+        self.shapes: dict[tuple[int, str], list[_Shape]] = defaultdict(list)
+        # what every such name starts with (before the client id): the rows to read
+        self.prefixes = sorted({name[: name.index(_CLIENT)] for name, _ in shapes})
+        for name, kind in shapes:
+            parts = name.split(":")
+            fixed = [i for i, p in enumerate(parts) if p not in (_CLIENT, _OTHER)]
+            assert len(fixed) > 1  # the getter then returns a tuple
+            other = parts.index(_OTHER) if _OTHER in parts else -1
+            texts = tuple(parts[i] for i in fixed)
+            shape = (itemgetter(*fixed), texts, kind, parts.index(_CLIENT), other)
+            self.shapes[(len(parts), parts[0])].append(shape)
+
+    def kind_of(self, account: str) -> tuple[AccountKind, str, str] | None:
+        parts = account.split(":")
+        for fixed, texts, kind, client, other in self.shapes.get((len(parts), parts[0]), ()):
+            if fixed(parts) == texts:
+                return kind, parts[client], parts[other] if other >= 0 else ""
+        return None
+
+
+@cache
+def _ratio_bp(text: str) -> int:
+    return scaled_ratio(Fraction(text))
+
+
+@cache
+def _ordinal(text: str) -> int:
+    return date.fromisoformat(text).toordinal()
+
+
+def _balances(conn: Connection, prefix: str) -> Iterator[Sequence[Any]]:
+    """Non-zero balances of the accounts named ``prefix…``: a range of the balances' key."""
+    marker = "?" if conn.dialect.name == "sqlite" else "%s"
+    end = prefix[:-1] + chr(ord(prefix[-1]) + 1)  # the first name after every ``prefix…``
+    query = (
+        "SELECT account, asset, amount FROM balances "
+        f"WHERE account >= {marker} AND account < {marker} AND amount <> 0"
+    )
+    cursor = conn.exec_driver_sql(query, (prefix, end)).cursor
+    assert cursor is not None
+    while rows := cursor.fetchmany(_ROWS_PER_FETCH):
+        yield rows
+
+
 def load_data(engine: Engine) -> BookData:
-    """The book as columns, read in three queries."""
+    """The book as columns, read in three scans."""
     with engine.connect() as conn:
         clients = sorted({row[0] for row in conn.execute(select(s.credit_accounts.c.client_id))})
-        terms = [
-            ContractTerms.from_event(decode_events(f"[{row[0]}]")[0])
-            for row in conn.execute(select(s.contracts.c.terms_json))
+        index = {client: a for a, client in enumerate(clients)}
+        cash = [0] * len(clients)
+        held: dict[tuple[int, str], int] = defaultdict(int)
+        owed: dict[str, int] = {}
+        charges: dict[str, int] = {}
+        chart = _ClientAccounts()
+        for rows in (batch for prefix in chart.prefixes for batch in _balances(conn, prefix)):
+            for account, asset, amount in rows:
+                parsed = chart.kind_of(account)
+                if parsed is None or parsed[1] not in index:
+                    continue
+                kind, client, contract = parsed
+                if kind is _SECURITIES:
+                    held[(index[client], asset)] += amount
+                elif kind is _CHARGES:
+                    charges[contract] = -amount
+                elif kind in _DEBTS:
+                    owed[contract] = -amount  # debts are negative balances
+                else:  # free and locked cash
+                    cash[index[client]] += amount
+        open_rows = [
+            row
+            for rows in contract_fields(conn, _TERMS)
+            for row in rows
+            if owed.get(row[0], 0) > 0 or charges.get(row[0], 0) > 0
         ]
-        rows = conn.execute(
-            select(s.balances.c.account, s.balances.c.asset, s.balances.c.amount).where(
-                s.balances.c.amount != 0
-            )
-        ).all()
-    index = {client: a for a, client in enumerate(clients)}
-    cash = [0] * len(clients)
-    held: dict[tuple[int, str], int] = defaultdict(int)
-    owed: dict[str, int] = {}
-    charges: dict[str, int] = {}
-    for account, asset, amount in rows:
-        parsed = parse_account(account)
-        if parsed is None or parsed.client_id not in index:
-            continue
-        a, kind = index[parsed.client_id], parsed.kind
-        if kind in (AccountKind.CLIENT_CASH, AccountKind.CLIENT_LOCKED_CASH):
-            cash[a] += amount
-        elif kind is AccountKind.CLIENT_SECURITIES:
-            held[(a, asset)] += amount
-        elif kind in (AccountKind.CLIENT_FINANCING_DEBT, AccountKind.CLIENT_SHORT_DEBT):
-            owed[str(parsed.contract_id)] = -amount  # debts are negative balances
-        elif kind is AccountKind.CLIENT_CHARGES_DEBT:
-            charges[str(parsed.contract_id)] = -amount
-    open_terms = [
-        t for t in terms if owed.get(t.contract_id, 0) > 0 or charges.get(t.contract_id, 0) > 0
-    ]
-    symbols = sorted({symbol for _, symbol in held} | {t.security for t in open_terms})
+    symbols = sorted({symbol for _, symbol in held} | {row[3] for row in open_rows})
     sec = {symbol: i for i, symbol in enumerate(symbols)}
     positions = sorted((a, sec[symbol], q) for (a, symbol), q in held.items() if q)
     return BookData(
@@ -76,33 +153,43 @@ def load_data(engine: Engine) -> BookData:
         position_security=np.asarray([p[1] for p in positions], dtype=np.intp),
         position_quantity=np.asarray([p[2] for p in positions], dtype=np.int64),
         financing=_contracts(
-            [t for t in open_terms if t.kind is ContractKind.FINANCING], index, sec, owed, charges
+            _of_kind(open_rows, ContractKind.FINANCING), index, sec, owed, charges
         ),
-        shorts=_contracts(
-            [t for t in open_terms if t.kind is ContractKind.SHORT], index, sec, owed, charges
-        ),
+        shorts=_contracts(_of_kind(open_rows, ContractKind.SHORT), index, sec, owed, charges),
     )
 
 
+def _of_kind(rows: list[Sequence[Any]], kind: ContractKind) -> list[Sequence[Any]]:
+    value = kind.value
+    return [row for row in rows if row[2] == value]
+
+
+FINANCING, SHORT = ContractKind.FINANCING, ContractKind.SHORT
+
+
 def _contracts(
-    terms: list[ContractTerms],
+    rows: list[Sequence[Any]],
     clients: dict[str, int],
     securities: dict[str, int],
     owed: dict[str, int],
     charges: dict[str, int],
 ) -> ContractData:
-    def ints(values: list[int]) -> np.ndarray[tuple[int], np.dtype[np.int64]]:
-        return np.asarray(values, dtype=np.int64)
+    """Rows ``(id, client, kind, security, margin_ratio, open_date, price_li, quantity,
+    amount_fen)`` as columns."""
 
+    def ints(values: Iterator[int]) -> np.ndarray[tuple[int], np.dtype[np.int64]]:
+        return np.fromiter(values, dtype=np.int64, count=len(rows))
+
+    ids = [str(r[0]) for r in rows]
     return ContractData(
-        account=np.asarray([clients[t.client_id] for t in terms], dtype=np.intp),
-        security=np.asarray([securities[t.security] for t in terms], dtype=np.intp),
-        ids=[t.contract_id for t in terms],
-        outstanding=ints([owed.get(t.contract_id, 0) for t in terms]),
-        charges=ints([charges.get(t.contract_id, 0) for t in terms]),
-        ratio_bp=ints([scaled_ratio(t.margin_ratio) for t in terms]),
-        open=ints([t.open_date.toordinal() for t in terms]),
-        price_li=ints([t.price_li for t in terms]),
-        bought=ints([t.quantity for t in terms]),
-        amount=ints([t.amount_fen for t in terms]),
+        account=np.fromiter((clients[r[1]] for r in rows), dtype=np.intp, count=len(rows)),
+        security=np.fromiter((securities[r[3]] for r in rows), dtype=np.intp, count=len(rows)),
+        ids=ids,
+        outstanding=ints(owed.get(cid, 0) for cid in ids),
+        charges=ints(charges.get(cid, 0) for cid in ids),
+        ratio_bp=ints(_ratio_bp(str(r[4])) for r in rows),
+        open=ints(_ordinal(str(r[5])) for r in rows),
+        price_li=ints(int(r[6]) for r in rows),
+        bought=ints(int(r[7]) for r in rows),
+        amount=ints(int(r[8]) for r in rows),
     )

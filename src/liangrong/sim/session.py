@@ -37,13 +37,12 @@ from liangrong.domain.settlement import Fill
 from liangrong.ledger import schema as s
 from liangrong.ledger.digest import JournalDigest, journal_digest
 from liangrong.ledger.journal import Ledger
-from liangrong.sim.bank import DepositoryBank
 from liangrong.sim.book_generator import GeneratedBook, generate_book, profiles_on
 from liangrong.sim.calendar_data import load_shipped_calendar
-from liangrong.sim.clearing import ClearingHouse
 from liangrong.sim.demo_loader import load_demo
 from liangrong.sim.exchange import Cancelled, Event, Rejected, SimulatedExchange
 from liangrong.sim.exchange import Fill as ExchangeFill
+from liangrong.sim.external_sides import ExternalSides
 from liangrong.sim.order_flow import OrderFlow, Quote
 from liangrong.sim.prices import SNAPSHOTS_PER_DAY, Snapshot
 from liangrong.sim.reference_day import (
@@ -53,7 +52,6 @@ from liangrong.sim.reference_day import (
     price_simulator,
     status_lines,
 )
-from liangrong.store.clearing_records import save_bank_file, save_clearing_file
 from liangrong.store.closing_prices import save_closing_prices
 
 CST = timezone(timedelta(hours=8), "CST")  # China Standard Time: no daylight saving
@@ -237,10 +235,8 @@ class Session:
         self.book = Book(ledger, market, ref.calendar, load_firm_state(engine))
         # The clearing house's and the bank's own records of the day, kept from what each
         # of them sees (fills, transfer instructions, payments), for the reconciliation.
-        self.clearing = ClearingHouse.resume(engine, self.day)
-        self.clearing.open_day(self.day, market.fees)
-        self.bank = DepositoryBank.resume(engine, self.day)
-        self.bank.open_day(self.day)
+        self.sides = ExternalSides.open(engine, self.day, market.fees)
+        self.clearing, self.bank = self.sides.clearing, self.sides.bank
         self.book.listeners.append(self.bank.on_posted)
         ids = [p.client_id for p in book_info.profiles]
         mirrors = load_mirrors(engine, ids)
@@ -487,12 +483,4 @@ class Session:
         self.summary.engine_statuses = {status.value: n for status, n in counts.items()}
         engine = self.book.ledger.engine
         save_closing_prices(engine, self.day, self.book.market.prices_li)
-        self._deliver_files(engine)
-
-    def _deliver_files(self, engine: Engine) -> None:
-        """The clearing house's and the bank's files of the day (nothing posts after)."""
-        cleared = self.clearing.close_day()
-        self.bank.on_settlement(cleared)
-        balances = self.bank.close_day()
-        save_clearing_file(engine, self.day, cleared.positions, clock=self.clock)
-        save_bank_file(engine, self.day, balances, clock=self.clock)
+        self.sides.deliver(engine, self.day, self.clock)  # nothing posts after
