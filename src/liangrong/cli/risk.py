@@ -210,7 +210,8 @@ def plan(
     on: DateOption = None,
     store: str = store_option(),
 ) -> None:
-    """The least sold that restores the call target, or repays an overdue contract, at the day's reference prices."""
+    """The least sold that restores the call target, or repays an overdue contract, at the
+    day's reference prices."""
     desk = _desk(store, on, execute)
     _known(desk, client)
     console = Console()
