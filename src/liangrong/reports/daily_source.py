@@ -22,7 +22,7 @@ from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import date
 
-from sqlalchemy import ColumnElement, Connection, Engine, Table, func, or_, select
+from sqlalchemy import ColumnElement, Connection, Engine, Table, func, or_, select, text
 
 from liangrong.domain import accounts as acc
 from liangrong.domain.contracts import ContractKind
@@ -181,9 +181,13 @@ class OpenDebts:
 
     def __init__(self, conn: Connection) -> None:
         owed: dict[Key, int] = {}
-        cursor = conn.exec_driver_sql(
-            "SELECT account, asset, amount FROM balances "
-            "WHERE account LIKE 'client:%:financing:%' OR account LIKE 'client:%:short:%'"
+        # Bound patterns: a literal '%' in driver SQL is a placeholder to psycopg.
+        cursor = conn.execute(
+            text(
+                "SELECT account, asset, amount FROM balances "
+                "WHERE account LIKE :financing OR account LIKE :short"
+            ),
+            {"financing": "client:%:financing:%", "short": "client:%:short:%"},
         ).cursor
         assert cursor is not None
         while rows := cursor.fetchmany(_ROWS_PER_FETCH):
