@@ -53,7 +53,7 @@ HEADER = ("check", "status", "subject", "expected", "found")
 Row = tuple[str, str, str, str, str]
 Check = Callable[[Connection], list[Row]]  # one check, or one part of it, on a connection
 T = TypeVar("T")
-_PARTS = 8  # ranges of account names for the balances check
+_PARTS = 32  # ranges of account names for the balances check
 _THREADS = 2
 
 _CONTRACTS_UNOPENED = """
@@ -232,13 +232,15 @@ def reconcile_step(run: StepRun) -> StepOutcome:
         def start(check: Callable[[Connection], T]) -> Future[T]:
             return pool.submit(_on_connection, reader, check)
 
+        # the checks in one part first, the many small parts of the balances check after:
+        # the threads share them out as they finish
         balance_totals = start(lambda conn: asset_totals(conn, BALANCES))
         parts: dict[str, list[Future[list[Row]]]] = {
-            "balances": [start(_balances(low, high)) for low, high in ranges],
             "contracts": [start(_contracts)],
-            "receivables": [start(_receivables)],
             "report": [start(lambda conn: _report(run, conn))],
+            "receivables": [start(_receivables)],
             "accrual": [start(lambda conn: _accrual(run, conn, recorded))],
+            "balances": [start(_balances(low, high)) for low, high in ranges],
         }
         external = start(lambda conn: external_differences(conn, run.ctx.day))
         copies = start(lambda conn: received_files(conn, run.ctx.day))

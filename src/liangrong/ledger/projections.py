@@ -169,18 +169,21 @@ def balance_differences(
 
 
 def account_ranges(conn: Connection, parts: int) -> list[tuple[str, str | None]]:
-    """``parts`` ranges of account names covering every name, about as many balance rows
-    in each (so ``balance_differences`` can check them side by side)."""
+    """About ``parts`` ranges of account names covering every name, about as many balance
+    rows in each (so ``balance_differences`` can check them side by side); the cuts are
+    found in one pass over the balances' key."""
     count = int(conn.execute(select(func.count()).select_from(s.balances)).scalar_one())
+    step = max(1, -(-count // max(1, parts)))
     marker = "?" if conn.dialect.name == "sqlite" else "%s"
+    rows = conn.exec_driver_sql(
+        "SELECT account FROM (SELECT account, ROW_NUMBER() OVER (ORDER BY account) AS n "
+        f"FROM balances) AS numbered WHERE n > 1 AND (n - 1) % {marker} = 0 ORDER BY n",
+        (step,),
+    )
     cuts: list[str] = []
-    for part in range(1, parts):
-        row = conn.exec_driver_sql(
-            f"SELECT account FROM balances ORDER BY account LIMIT 1 OFFSET {marker}",
-            (count * part // parts,),
-        ).first()
-        if row is not None and (not cuts or row[0] > cuts[-1]) and row[0] > "":
-            cuts.append(str(row[0]))
+    for (account,) in rows:
+        if not cuts or account > cuts[-1]:  # an account with several assets: one range
+            cuts.append(str(account))
     bounds: list[str | None] = ["", *cuts, None]
     return [(str(low), high) for low, high in pairwise(bounds)]
 
