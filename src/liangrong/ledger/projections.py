@@ -174,10 +174,12 @@ def account_ranges(conn: Connection, parts: int) -> list[tuple[str, str | None]]
     found in one pass over the balances' key."""
     count = int(conn.execute(select(func.count()).select_from(s.balances)).scalar_one())
     step = max(1, -(-count // max(1, parts)))
-    marker = "?" if conn.dialect.name == "sqlite" else "%s"
+    sqlite = conn.dialect.name == "sqlite"
+    # psycopg's driver SQL takes '%' as a placeholder: its modulo is written '%%'.
+    marker, modulo = ("?", "%") if sqlite else ("%s", "%%")
     rows = conn.exec_driver_sql(
         "SELECT account FROM (SELECT account, ROW_NUMBER() OVER (ORDER BY account) AS n "
-        f"FROM balances) AS numbered WHERE n > 1 AND (n - 1) % {marker} = 0 ORDER BY n",
+        f"FROM balances) AS numbered WHERE n > 1 AND (n - 1) {modulo} {marker} = 0 ORDER BY n",
         (step,),
     )
     cuts: list[str] = []
