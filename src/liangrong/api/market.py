@@ -5,7 +5,8 @@ Invariants:
 - the book, the desk and the simulated exchange are touched only under ``lock``: a snapshot
   step, an order from a user, a read of an account and the end of day never interleave, so
   every response shows a state the book was in between two steps;
-- the end of day runs once, after the session closed, and only then (``EodNotReady``);
+- the end of day runs after the session closed, and only then (``EodNotReady``): whoever
+  waits for the market runs it (the main job, or an operations user through the API);
 - the market thread never swallows an error: it is kept (``failure``) and the service
   reports it, and the day does not pretend to have ended.
 """
@@ -14,17 +15,14 @@ from __future__ import annotations
 
 import threading
 import time as timer
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from sqlalchemy import Engine
 
-from liangrong.eod.runner import RunReport, run
+from liangrong.eod.runner import Progress, RunReport, no_progress, run
 from liangrong.eod.settings import EodSettings, opening_accrual
 from liangrong.sim.session import Session
-
-StepProgress = Callable[[str, int, int], None]  # (step, done, total)
 
 
 class EodNotReady(RuntimeError):
@@ -36,13 +34,12 @@ class DayState:
     """What the service reports about its day (read under the lock)."""
 
     eod: RunReport | None = None
-    failure: str | None = None  # the market thread's or the end of day's error
-    eod_progress: dict[str, tuple[int, int]] = field(default_factory=dict)
+    failure: str | None = None  # the market thread's error
 
 
 class LiveMarket:
     """A session stepped by a background thread at ``pace`` snapshots a second (0: as fast
-    as it goes), then closed; the end of day follows when ``eod_at_close``."""
+    as it goes), then closed."""
 
     def __init__(
         self,
@@ -50,21 +47,16 @@ class LiveMarket:
         session: Session,
         reports_dir: Path,
         pace: float = 0.0,
-        eod_at_close: bool = True,
     ) -> None:
         if pace < 0:
             raise ValueError("pace: snapshots per second, 0 for as fast as possible")
         self.engine, self.session, self.reports_dir = engine, session, reports_dir
-        self.pace, self.eod_at_close = pace, eod_at_close
+        self.pace = pace
         self.lock = threading.RLock()
         self.state = DayState()
         self.done = threading.Event()  # set when the day is over (or failed)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-
-    @property
-    def trading_date(self) -> object:
-        return self.session.day
 
     def start(self) -> None:
         if self._thread is not None:
@@ -97,26 +89,19 @@ class LiveMarket:
         finally:
             self.done.set()
 
-    def close_day(self) -> RunReport | None:
-        """Close the session (idempotent) and, when configured, run the end of day."""
+    def close_day(self) -> None:
+        """Close the session (idempotent): open orders expire, the day settles."""
         with self.lock:
             self.session.close()
-        return self.run_eod() if self.eod_at_close else None
 
-    def run_eod(self, progress: StepProgress | None = None) -> RunReport:
+    def run_eod(self, progress: Progress = no_progress) -> RunReport:
         """The day's end of day (its remaining steps), after the close."""
         with self.lock:
             if not self.session.closed:
                 raise EodNotReady("the session is still open: the end of day runs after the close")
             settings = EodSettings(self.reports_dir, accrued_through=opening_accrual(self.engine))
             started = timer.perf_counter()
-
-            def told(step: str, done: int, total: int) -> None:
-                self.state.eod_progress[step] = (done, total)
-                if progress is not None:
-                    progress(step, done, total)
-
-            report = run(self.engine, self.session.day, settings, told)
+            report = run(self.engine, self.session.day, settings, progress)
             self.state.eod = report
             self.session.summary.timings["end of day"] = timer.perf_counter() - started
             return report

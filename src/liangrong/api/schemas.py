@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from liangrong.domain.orders import NonTradeKind, OrderKind
+from liangrong.domain.orders import CLIENT_ORDER_KINDS, NonTradeKind
 
 ID_PATTERN = r"^[A-Za-z0-9_.:-]{1,48}$"
 CLIENT_PATTERN = r"^[A-Za-z0-9_-]{1,32}$"
@@ -26,7 +26,6 @@ Symbol = Annotated[str, Field(pattern=SYMBOL_PATTERN)]
 Yuan = Annotated[str, Field(pattern=YUAN_PATTERN, description="yuan as decimal text")]
 Shares = Annotated[int, Field(gt=0, le=1_000_000_000)]
 
-CLIENT_ORDER_KINDS = tuple(kind.value for kind in OrderKind if not kind.is_forced)
 ClientOrderKind = Literal[
     "collateral_buy",
     "collateral_sell",

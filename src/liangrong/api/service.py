@@ -48,8 +48,8 @@ class Service:
     def __init__(self, engine: Engine, market: LiveMarket, clock: Clock = wall_clock) -> None:
         self.engine, self.market, self.now = engine, market, clock
         self._ids = 0
-        # Request ids taken today, done or refused: a replayed id would post again in the
-        # book's mirror while the ledger ignores it, so it is refused here.
+        # Request ids taken today, done or refused: like an order id, a request id is used
+        # once a day, so a reuse (a different request, or a retry) is refused, never run.
         self._request_ids: set[str] = set()
 
     @property
@@ -101,12 +101,11 @@ def open_service(
     reports_dir: Path,
     *,
     pace: float = 0.0,
-    eod_at_close: bool = True,
     clock: Clock = wall_clock,
     progress: Progress | None = None,
 ) -> Service:
     """The day's session opened on the store (reference data, the generated book, the
     desk), wrapped for the background market and the service."""
     session = open_session(engine, config, progress)
-    market = LiveMarket(engine, session, reports_dir, pace, eod_at_close)
+    market = LiveMarket(engine, session, reports_dir, pace)
     return Service(engine, market, clock)

@@ -26,6 +26,7 @@ from liangrong.domain import margin
 from liangrong.domain.calculator import figures
 from liangrong.domain.margin_calls import MarginCall, Notice
 from liangrong.domain.money import Rounding, li_to_fen
+from liangrong.domain.pretrade_state import CreditLimits
 from liangrong.domain.rule_book import terms_for
 from liangrong.sim.reference_day import status_lines
 from liangrong.sim.session import Session
@@ -48,8 +49,7 @@ def account_row(session: Session, client_id: str) -> AccountRow:
     )
 
 
-def _limits(session: Session, client_id: str) -> Limits:
-    limits = session.book.revalue(client_id).limits
+def _limits(limits: CreditLimits) -> Limits:
     used = limits.financing_used_fen + limits.short_used_fen
     return Limits(
         financing_limit_fen=limits.financing_limit_fen,
@@ -80,7 +80,7 @@ def account(session: Session, client_id: str) -> AccountOut:
         cash_free_fen=state.cash_free_fen,
         cash_locked_fen=state.cash_locked_fen,
         withdrawable_fen=min(state.cash_free_fen, li_to_fen(headroom_li, Rounding.DOWN)),
-        limits=_limits(session, client_id),
+        limits=_limits(state.limits),
         figures=Figures.model_validate(figures(margin_account(mirror, market), lines)),
     )
 

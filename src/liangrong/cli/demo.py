@@ -8,7 +8,6 @@ store and date; the progress bar and what the load recorded go to stderr.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -22,7 +21,14 @@ from liangrong.cli.demo_summary import DemoState, Section, build_summary
 from liangrong.cli.serve import (
     DEFAULT_PORT,
     SERVE_CLIENTS,
+    ClientsOption,
+    MinutesOption,
+    PaceOption,
+    PortOption,
+    ReportsOption,
+    SeedOption,
     ServeOptions,
+    UntilEodOption,
     run_main_job,
     until_eod_default,
 )
@@ -61,30 +67,13 @@ def demo(
             help="Then serve the book and run the day's market and end of day (liangrong serve).",
         ),
     ] = True,
-    clients: Annotated[
-        int, typer.Option("--clients", min=1, help="Clients in the session's book.")
-    ] = SERVE_CLIENTS,
-    minutes: Annotated[
-        int, typer.Option("--minutes", min=1, max=MAX_MINUTES, help="Simulated minutes.")
-    ] = MAX_MINUTES,
-    seed: Annotated[int, typer.Option("--seed", help="The session's seed.")] = DEFAULT_SEED,
-    port: Annotated[int, typer.Option("--port", min=0, max=65535, help="The API's port.")] = (
-        DEFAULT_PORT
-    ),
-    pace: Annotated[
-        float, typer.Option("--pace", min=0, help="Snapshots a second (0: as fast as it goes).")
-    ] = 0.0,
-    until_eod: Annotated[
-        bool | None,
-        typer.Option(
-            "--until-eod/--keep-serving",
-            help="Exit 0 after the end of day (for scripts), or keep serving until Ctrl-C "
-            "(default: keep serving when run from a terminal).",
-        ),
-    ] = None,
-    reports: Annotated[
-        Path, typer.Option("--reports", help="Folder of the day's report files.")
-    ] = DEFAULT_REPORTS_DIR,
+    clients: ClientsOption = SERVE_CLIENTS,
+    minutes: MinutesOption = MAX_MINUTES,
+    seed: SeedOption = DEFAULT_SEED,
+    port: PortOption = DEFAULT_PORT,
+    pace: PaceOption = 0.0,
+    until_eod: UntilEodOption = None,
+    reports: ReportsOption = DEFAULT_REPORTS_DIR,
     store: str = store_option(),
 ) -> None:
     """Initialise the store, load the demo reference data and print the day's lists and

@@ -8,6 +8,8 @@ reason on stderr; the steps before it stay recorded).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -20,6 +22,7 @@ from liangrong.cli.simulate import parse_date
 from liangrong.cli.store_option import open_store, store_option
 from liangrong.domain.exchange_report import ReportRefused
 from liangrong.eod.runner import EodRefused, RunReport, run, status
+from liangrong.eod.runner import Progress as StepProgress
 from liangrong.eod.settings import DEFAULT_BATCH, DEFAULT_REPORTS_DIR, EodSettings, opening_accrual
 from liangrong.eod.steps import STEPS
 from liangrong.sim.reference_day import NoReferenceData
@@ -57,17 +60,22 @@ def run_command(
     _print_report(Console(), report)
 
 
-def _run_with_progress(
-    engine: object, day: object, settings: EodSettings, err: Console
-) -> RunReport:
-    titles = {step.name: step.title for step in STEPS}
-    with Progress(
+def step_bars(err: Console) -> Progress:
+    """Bars on stderr, one a task: its title, count and time."""
+    return Progress(
         TextColumn("{task.description:<34}"),
         BarColumn(),
         TextColumn("{task.completed:,}/{task.total:,}"),
         TimeElapsedColumn(),
         console=err,
-    ) as bar:
+    )
+
+
+@contextmanager
+def eod_progress(err: Console) -> Iterator[StepProgress]:
+    """A bar for each end-of-day step as it reports progress."""
+    titles = {step.name: step.title for step in STEPS}
+    with step_bars(err) as bar:
         tasks: dict[str, TaskID] = {}
 
         def progress(step: str, done: int, total: int) -> None:
@@ -75,6 +83,13 @@ def _run_with_progress(
                 tasks[step] = bar.add_task(titles[step], total=max(total, 1))
             bar.update(tasks[step], completed=done, total=max(total, 1))
 
+        yield progress
+
+
+def _run_with_progress(
+    engine: object, day: object, settings: EodSettings, err: Console
+) -> RunReport:
+    with eod_progress(err) as progress:
         return run(engine, day, settings, progress)  # type: ignore[arg-type]
 
 

@@ -24,14 +24,13 @@ from liangrong.cli.simulate import parse_date
 from liangrong.cli.store_option import open_store, store_option
 from liangrong.domain.money import MoneyFormatError, fen_to_yuan_text, li_to_yuan_text, yuan_to_li
 from liangrong.domain.order_codes import OrderCode
-from liangrong.domain.orders import AccountType, Order, OrderKind
+from liangrong.domain.orders import CLIENT_ORDER_KINDS, AccountType, Order, OrderKind
 from liangrong.domain.reservations import Reservation
 from liangrong.sim.account_view import UnknownAccount, check_order, load_account
 from liangrong.sim.reference_day import NoReferenceData
 
 EXIT_REFUSED = 3
 CHECK_ORDER_ID = "CHECK-1"
-CLIENT_KINDS = tuple(kind.value for kind in OrderKind if not kind.is_forced)
 
 order_app = typer.Typer(
     help="Credit orders: check one against the stored state; place, cancel, list them through "
@@ -54,7 +53,7 @@ def register(app: typer.Typer) -> None:
 @order_app.command("check")
 def check(
     client: Annotated[str, typer.Argument(help="The client id, e.g. C000001.")],
-    kind: Annotated[str, typer.Argument(help=f"One of: {', '.join(CLIENT_KINDS)}.")],
+    kind: Annotated[str, typer.Argument(help=f"One of: {', '.join(CLIENT_ORDER_KINDS)}.")],
     symbol: Annotated[str, typer.Argument(help="The security, e.g. 600000.SH.")],
     price: Annotated[str, typer.Option("--price", help="Limit price in yuan, e.g. 10.52.")],
     quantity: Annotated[int, typer.Option("--quantity", help="Shares (bonds: 张).")],
@@ -66,9 +65,10 @@ def check(
 ) -> None:
     """Check an order against the account as stored now: print ACCEPTED and what it would
     hold, or REFUSED and the code.  Does NOT send or post anything: orders are placed and
-    cancelled only inside a running session (liangrong simulate)."""
-    if kind not in CLIENT_KINDS:
-        raise typer.BadParameter(f"{kind!r}: one of {', '.join(CLIENT_KINDS)}", param_hint="KIND")
+    cancelled in the running service (liangrong order place / cancel)."""
+    if kind not in CLIENT_ORDER_KINDS:
+        kinds = ", ".join(CLIENT_ORDER_KINDS)
+        raise typer.BadParameter(f"{kind!r}: one of {kinds}", param_hint="KIND")
     try:
         price_li = yuan_to_li(price)
     except MoneyFormatError as exc:
@@ -167,7 +167,7 @@ def _print_orders(orders: list[dict[str, object]]) -> None:
 @order_app.command("place")
 def place(
     client: Annotated[str, typer.Argument(help="The client id, e.g. C000001.")],
-    kind: Annotated[str, typer.Argument(help=f"One of: {', '.join(CLIENT_KINDS)}.")],
+    kind: Annotated[str, typer.Argument(help=f"One of: {', '.join(CLIENT_ORDER_KINDS)}.")],
     symbol: Annotated[str, typer.Argument(help="The security, e.g. 600000.SH.")],
     price: Annotated[str, typer.Option("--price", help="Limit price in yuan, e.g. 10.52.")],
     quantity: Annotated[int, typer.Option("--quantity", help="Shares (bonds: 张).")],

@@ -20,12 +20,13 @@ from typing import Annotated
 import typer
 import uvicorn
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from rich.progress import TaskID
 from rich.table import Table
 from sqlalchemy import Engine
 
 from liangrong.api.app import create_app
 from liangrong.api.service import IssuedKey, Service, open_service
+from liangrong.cli.eod import eod_progress, step_bars
 from liangrong.cli.simulate import DEFAULT_SEED, parse_date, print_session
 from liangrong.cli.store_option import open_store, store_option
 from liangrong.domain.margin import RatioStatus
@@ -44,6 +45,29 @@ SERVE_CLIENTS = 300
 HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
 REFRESH_SECONDS = 0.25
+
+
+# The main job's options, shared by ``serve`` and ``demo``.
+ClientsOption = Annotated[
+    int, typer.Option("--clients", min=1, help="Clients in the session's book.")
+]
+MinutesOption = Annotated[
+    int, typer.Option("--minutes", min=1, max=MAX_MINUTES, help="Minutes the market runs.")
+]
+SeedOption = Annotated[int, typer.Option("--seed", help="Seeds the book, prices and orders.")]
+PortOption = Annotated[int, typer.Option("--port", min=0, max=65535, help="The API's port.")]
+PaceOption = Annotated[
+    float, typer.Option("--pace", min=0, help="Snapshots a second (0: as fast as it goes).")
+]
+UntilEodOption = Annotated[
+    bool | None,
+    typer.Option(
+        "--until-eod/--keep-serving",
+        help="Exit 0 after the end of day (for scripts), or keep serving until Ctrl-C "
+        "(default: keep serving when run from a terminal).",
+    ),
+]
+ReportsOption = Annotated[Path, typer.Option("--reports", help="Folder of the day's report files.")]
 
 
 def register(app: typer.Typer) -> None:
@@ -65,24 +89,13 @@ def serve(
     on: Annotated[
         str | None, typer.Option("--date", help="Trading day, YYYY-MM-DD (default: today).")
     ] = None,
-    clients: Annotated[int, typer.Option("--clients", min=1)] = SERVE_CLIENTS,
-    minutes: Annotated[
-        int, typer.Option("--minutes", min=1, max=MAX_MINUTES, help="Minutes the market runs.")
-    ] = MAX_MINUTES,
-    seed: Annotated[int, typer.Option("--seed")] = DEFAULT_SEED,
-    port: Annotated[int, typer.Option("--port", min=0, max=65535)] = DEFAULT_PORT,
-    pace: Annotated[
-        float, typer.Option("--pace", min=0, help="Snapshots a second (0: as fast as it goes).")
-    ] = 0.0,
-    until_eod: Annotated[
-        bool | None,
-        typer.Option(
-            "--until-eod/--keep-serving",
-            help="Exit 0 after the end of day (for scripts), or keep serving until Ctrl-C "
-            "(default: keep serving when run from a terminal).",
-        ),
-    ] = None,
-    reports: Annotated[Path, typer.Option("--reports")] = DEFAULT_REPORTS_DIR,
+    clients: ClientsOption = SERVE_CLIENTS,
+    minutes: MinutesOption = MAX_MINUTES,
+    seed: SeedOption = DEFAULT_SEED,
+    port: PortOption = DEFAULT_PORT,
+    pace: PaceOption = 0.0,
+    until_eod: UntilEodOption = None,
+    reports: ReportsOption = DEFAULT_REPORTS_DIR,
     store: str = store_option(),
 ) -> None:
     """Serve the book over HTTP while the simulated market trades, then run the end of day."""
@@ -97,9 +110,7 @@ def until_eod_default(asked: bool | None) -> bool:
     return asked if asked is not None else not sys.stdin.isatty()
 
 
-def run_main_job(
-    engine: Engine, on: object, options: ServeOptions, refused_status: int = 1
-) -> int:
+def run_main_job(engine: Engine, on: object, options: ServeOptions, refused_status: int = 1) -> int:
     """The whole day; the exit status (0 when the day ended, its end of day complete;
     ``refused_status`` when the store cannot take the day's session)."""
     err, out = Console(stderr=True), Console()
@@ -132,7 +143,7 @@ def run_main_job(
 
 
 def _open(engine: Engine, config: SessionConfig, options: ServeOptions, err: Console) -> Service:
-    with _bar(err) as bar:
+    with step_bars(err) as bar:
         task: list[TaskID] = []
 
         def progress(phase: str, done: int, total: int) -> None:
@@ -141,19 +152,8 @@ def _open(engine: Engine, config: SessionConfig, options: ServeOptions, err: Con
             bar.update(task[0], completed=done)
 
         return open_service(
-            engine, config, options.reports, pace=options.pace, eod_at_close=False,
-            progress=progress,
+            engine, config, options.reports, pace=options.pace, progress=progress,
         )  # fmt: skip
-
-
-def _bar(err: Console) -> Progress:
-    return Progress(
-        TextColumn("{task.description:<34}"),
-        BarColumn(),
-        TextColumn("{task.completed:,}/{task.total:,}"),
-        TimeElapsedColumn(),
-        console=err,
-    )
 
 
 def _bound_socket(port: int) -> socket.socket:
@@ -200,7 +200,7 @@ def _risk_text(service: Service) -> str:
 def _watch_market(service: Service, err: Console) -> None:
     """A bar for the market's snapshots, described by the risk engine's counts now."""
     market = service.market
-    with _bar(err) as bar:
+    with step_bars(err) as bar:
         task = bar.add_task("market", total=service.session.total_snapshots)
         while True:
             finished = market.wait(REFRESH_SECONDS)
@@ -212,15 +212,7 @@ def _watch_market(service: Service, err: Console) -> None:
 
 
 def _run_eod(service: Service, err: Console) -> RunReport:
-    titles = {step.name: step.title for step in STEPS}
-    with _bar(err) as bar:
-        tasks: dict[str, TaskID] = {}
-
-        def progress(step: str, done: int, total: int) -> None:
-            if step not in tasks:
-                tasks[step] = bar.add_task(titles[step], total=max(total, 1))
-            bar.update(tasks[step], completed=done, total=max(total, 1))
-
+    with eod_progress(err) as progress:
         return service.market.run_eod(progress)
 
 

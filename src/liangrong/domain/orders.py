@@ -42,6 +42,8 @@ class OrderKind(Enum):
 _BUYS = frozenset(
     {OrderKind.COLLATERAL_BUY, OrderKind.MARGIN_BUY, OrderKind.BUY_TO_COVER, OrderKind.FORCED_BUY}
 )
+# What a client (or the desk for a client) may send: every kind but the firm's forced ones.
+CLIENT_ORDER_KINDS = tuple(kind.value for kind in OrderKind if not kind.is_forced)
 
 
 class BusinessType(Enum):

@@ -118,27 +118,36 @@ def _missing(check: str, day: date) -> list[Row]:
     return [(check, "missing", day.isoformat(), "a file", "none")]
 
 
-def clearing_differences(conn: Connection, day: date) -> list[Row]:
-    received = load_clearing_file(conn, day)
+def clearing_differences(
+    conn: Connection, day: date, received: dict[Position, int] | None
+) -> list[Row]:
     if received is None:
         return _missing(CLEARING_CHECK, day)
     ledger = ledger_positions(conn, day)
     return _differences(CLEARING_CHECK, ledger, received, lambda key: f"{key[0]} {key[1]}")
 
 
-def bank_differences(conn: Connection, day: date) -> list[Row]:
-    received = load_bank_file(conn, day)
+def bank_differences(conn: Connection, day: date, received: dict[str, int] | None) -> list[Row]:
     if received is None:
         return _missing(BANK_CHECK, day)
     return _differences(BANK_CHECK, ledger_credit_cash(conn, day), received, str)
 
 
-def external_differences(conn: Connection, day: date) -> dict[str, list[Row]]:
-    """Each check's differences (an empty list: none), as ``reconcile_step`` collects them."""
-    return {
-        CLEARING_CHECK: clearing_differences(conn, day),
-        BANK_CHECK: bank_differences(conn, day),
+def external_reconciliation(
+    conn: Connection, day: date
+) -> tuple[dict[str, list[Row]], dict[str, bytes]]:
+    """Each check's differences (an empty list: none), as ``reconcile_step`` collects them,
+    and the copies of the received files to write beside them; each file is read once."""
+    positions, balances = load_clearing_file(conn, day), load_bank_file(conn, day)
+    differences = {
+        CLEARING_CHECK: clearing_differences(conn, day, positions),
+        BANK_CHECK: bank_differences(conn, day, balances),
     }
+    return differences, _copies(day, positions, balances)
+
+
+def external_differences(conn: Connection, day: date) -> dict[str, list[Row]]:
+    return external_reconciliation(conn, day)[0]
 
 
 def external_check_rows(conn: Connection, day: date) -> list[Row]:
@@ -152,12 +161,16 @@ def external_check_rows(conn: Connection, day: date) -> list[Row]:
 def received_files(conn: Connection, day: date) -> dict[str, bytes]:
     """Copies of the day's received files as CSV (only those received), to write beside the
     reconciliation file: both sides of every listed difference in one folder."""
+    return _copies(day, load_clearing_file(conn, day), load_bank_file(conn, day))
+
+
+def _copies(
+    day: date, positions: dict[Position, int] | None, balances: dict[str, int] | None
+) -> dict[str, bytes]:
     files: dict[str, bytes] = {}
-    positions = load_clearing_file(conn, day)
     if positions is not None:
         lines = [(a, x, q) for (a, x), q in sorted(positions.items())]
         files[f"clearing_positions_{day:%Y%m%d}.csv"] = csv_bytes(CLEARING_HEADER, lines)
-    balances = load_bank_file(conn, day)
     if balances is not None:
         lines_fen = sorted(balances.items())
         files[f"bank_balances_{day:%Y%m%d}.csv"] = csv_bytes(BANK_HEADER, lines_fen)

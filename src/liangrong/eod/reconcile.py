@@ -34,7 +34,7 @@ from sqlalchemy import Connection, Engine, select, text
 
 from liangrong.domain import accounts as acc
 from liangrong.eod.context import Digest, StepOutcome, StepRun
-from liangrong.eod.external_checks import external_differences, received_files
+from liangrong.eod.external_checks import external_reconciliation
 from liangrong.eod.files import csv_bytes, write_atomic
 from liangrong.ledger import schema as s
 from liangrong.ledger.projections import (
@@ -242,15 +242,15 @@ def reconcile_step(run: StepRun) -> StepOutcome:
             "accrual": [start(lambda conn: _accrual(run, conn, recorded))],
             "balances": [start(_balances(low, high)) for low, high in ranges],
         }
-        external = start(lambda conn: external_differences(conn, run.ctx.day))
-        copies = start(lambda conn: received_files(conn, run.ctx.day))
+        external = start(lambda conn: external_reconciliation(conn, run.ctx.day))
         found: dict[str, list[Row]] = {}
         for done, (check, futures) in enumerate(parts.items(), start=1):
             found[check] = [row for future in futures for row in future.result()]
             run.progress(done, len(parts) + 2)
         exact = not found["balances"]
         found["conservation"] = _conservation(guard, balance_totals.result(), exact)
-        found.update(external.result())
+        external_found, copies = external.result()
+        found.update(external_found)
     rows: list[Row] = []
     for check in sorted(found):
         rows += sorted(found[check]) or [(check, "ok", "", "", "")]
@@ -259,7 +259,7 @@ def reconcile_step(run: StepRun) -> StepOutcome:
     write_atomic(run.ctx.out_dir / name, data)
     digest = Digest()
     digest.data(name, data)
-    for copy_name, copy in sorted(copies.result().items()):
+    for copy_name, copy in sorted(copies.items()):
         write_atomic(run.ctx.out_dir / copy_name, copy)
         digest.data(copy_name, copy)
     run.progress(1, 1)

@@ -83,7 +83,7 @@ def _collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _nothing(_step: str, _done: int, _total: int) -> None:
+def no_progress(_step: str, _done: int, _total: int) -> None:
     pass
 
 
@@ -95,7 +95,7 @@ def run(
     engine: Engine,
     on: date,
     settings: EodSettings | None = None,
-    progress: Progress = _nothing,
+    progress: Progress = no_progress,
     stop_after: str | None = None,
 ) -> RunReport:
     """Run the date's remaining steps in order (through ``stop_after`` when given)."""

@@ -236,8 +236,7 @@ class Session:
         # The clearing house's and the bank's own records of the day, kept from what each
         # of them sees (fills, transfer instructions, payments), for the reconciliation.
         self.sides = ExternalSides.open(engine, self.day, market.fees)
-        self.clearing, self.bank = self.sides.clearing, self.sides.bank
-        self.book.listeners.append(self.bank.on_posted)
+        self.book.listeners.append(self.sides.bank.on_posted)
         ids = [p.client_id for p in book_info.profiles]
         mirrors = load_mirrors(engine, ids)
         for profile in profiles_on(engine, book_info.profiles, self.day):
@@ -343,8 +342,8 @@ class Session:
 
     def _instructed(self, request: NonTradeRequest) -> None:
         """A done request as the clearing house and the bank receive its instruction."""
-        self.clearing.on_request(request)
-        self.bank.on_request(request)
+        self.sides.clearing.on_request(request)
+        self.sides.bank.on_request(request)
 
     def _prices(self, snap: Snapshot, before: np.ndarray) -> np.ndarray:
         """The book's prices and the risk engine's move together (``Desk.on_prices``)."""
@@ -430,7 +429,7 @@ class Session:
     def _events(self, events: Sequence[Event]) -> None:
         for event in events:
             if isinstance(event, ExchangeFill):
-                self.clearing.on_fill(event, self.book.orders[event.order_id].order)
+                self.sides.clearing.on_fill(event, self.book.orders[event.order_id].order)
                 fill = Fill(event.trade_id, event.order_id, event.symbol, event.side,
                             event.price_li, event.quantity, self.day)  # fmt: skip
                 if self.book.on_fill(fill):
