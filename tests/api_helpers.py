@@ -55,7 +55,7 @@ class Live:
 
 def open_live(engine: Engine, reports: Path, clients: int = 20, minutes: int = 2) -> Live:
     config = SessionConfig(clients, minutes, 1, DAY)
-    service = open_service(engine, config, reports, eod_at_close=False, clock=ticking_clock())
+    service = open_service(engine, config, reports, clock=ticking_clock())
     ids = sorted(service.session.book.profiles)
     keys = {}
     for user, role in ROLES.items():
