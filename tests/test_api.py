@@ -299,6 +299,17 @@ def test_the_end_of_day_runs_after_the_close_and_its_files_download(live: Live) 
         assert live.get("ops", f"/api/v1/reports/{day}/{name}").status_code in (404, 422)
 
 
+def test_a_liquidation_takes_its_reason_and_refuses_an_unknown_one(live: Live) -> None:
+    path = f"/api/v1/liquidations/{live.own}"
+    plan = live.get("risk", f"{path}/plan?reason=judicial_enforcement").json()
+    assert (plan["reason"], plan["mode"]) == ("judicial_enforcement", "repay_all")
+    refused = live.get("risk", f"{path}/plan?reason=a_whim")
+    assert refused.status_code == 422 and "reason" in refused.text
+    answer = live.client.post(f"{path}?reason=early_termination", headers=live.headers("risk"))
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["reason"] == "early_termination"
+
+
 def test_the_calculator_answers_as_the_domain_does(live: Live) -> None:
     answer = live.post("client", "/api/v1/calculator", CALCULATOR_DOC)
     assert answer.status_code == 200 and answer.json() == json.loads(

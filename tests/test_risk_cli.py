@@ -104,3 +104,24 @@ def test_liquidate_plan_prints_without_recording_then_executes(session_store) ->
     desk, _ = open_desk(engine, DAY)
     ratio = desk.ratio(client)[1]
     assert run.reached and (ratio is None or ratio >= run.ratio_planned)
+
+
+def test_a_court_order_liquidates_everything_owed_with_its_reason(session_store) -> None:
+    engine, url, _ = session_store
+    desk, _ = open_desk(engine, DAY)
+    calls = records.latest_calls(engine)
+    client = next(
+        c for c in sorted(desk.book.profiles)
+        if c not in calls and any(k.is_open for k in desk.book.mirrors[c].contracts.values())
+    )  # fmt: skip
+    args = ("liquidate", "plan", client, "--date", DAY.isoformat(), "--store", url)
+    shown = invoke(*args, "--reason", "judicial_enforcement")
+    assert shown.exit_code == 0, shown.output
+    assert f"plan for {client} (judicial_enforcement, repay_all)" in shown.stdout
+    assert "(call_missed, restore_target)" in invoke(*args).stdout  # nothing on record
+    refused = invoke(*args, "--reason", "a_whim")
+    assert refused.exit_code == 2 and "a_whim" in refused.output
+    done = invoke(*args, "--execute", "--reason", "judicial_enforcement")
+    assert done.exit_code == 0, done.output
+    (run,) = [r for r in records.liquidation_history(engine) if r.client_id == client]
+    assert (run.reason, run.mode) == ("judicial_enforcement", "repay_all")

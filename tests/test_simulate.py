@@ -3,6 +3,7 @@ same journal on PostgreSQL, and ``liangrong simulate`` and ``liangrong demo`` ru
 
 from __future__ import annotations
 
+from fractions import Fraction
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,17 @@ from liangrong.cli import simulate as simulate_cli
 from liangrong.domain.margin import RatioStatus
 from liangrong.ledger.digest import journal_digest, journal_lines
 from liangrong.ledger.projections import conservation_breaks, rebuild
+from liangrong.sim.calendar_data import load_shipped_calendar
+from liangrong.sim.index_history import load_window
 from liangrong.sim.session import SessionConfig, SessionRefused, SessionSummary, run_session
+from liangrong.sim.simulated_index import (
+    INDEX_NAME,
+    day_number,
+    index_move,
+    known_levels,
+    simulated_close,
+)
+from liangrong.store.index_closes import SIMULATED, load_index_closes
 from sim_helpers import DAY
 
 # Busier clients than the default, so that two minutes show many kinds of refusal.
@@ -75,6 +86,18 @@ def test_the_counts_add_up(two_runs) -> None:
     assert len(s.refused) >= 8  # the mistakes and the limits show many codes
     assert conservation_breaks(engine) == {}
     assert rebuild(engine).identical
+
+
+def test_the_close_records_the_simulated_index_level(two_runs) -> None:
+    engine, _ = two_runs[0]
+    calendar = load_shipped_calendar()
+    (close,) = load_index_closes(engine, INDEX_NAME)
+    assert (close.trading_date, close.source) == (DAY, SIMULATED)
+    assert close.recorded_at == f"{DAY.isoformat()}T15:00:00+08:00"
+    assert close == simulated_close(engine, calendar, DAY, close.recorded_at)  # as recomputed
+    previous = max(d for d in known_levels(engine) if d < DAY)  # the history's last close
+    move = index_move(load_window(), day_number(calendar, DAY))
+    assert abs(close.level - known_levels(engine)[previous] * move) <= Fraction(1, 200)
 
 
 def test_a_store_runs_one_session_a_day(two_runs) -> None:

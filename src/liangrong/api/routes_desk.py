@@ -17,6 +17,7 @@ from liangrong.api.schemas import CLIENT_PATTERN, CallOut, LiquidationOut, Notic
 from liangrong.desk.liquidation import plan_json
 from liangrong.domain.access import Action
 from liangrong.domain.calculator import SnapshotError, calculate
+from liangrong.domain.liquidation import LiquidationReason
 from liangrong.sim.session import SessionClosed
 from liangrong.store.risk_records import load_notices
 
@@ -53,27 +54,40 @@ def notices(
     return [views.notice(n) for n in reversed(found[-limit:])]
 
 
+ReasonQuery = Annotated[
+    LiquidationReason | None,
+    Query(
+        description="Why: a court's enforcement or an early termination repays everything "
+        "owed; by default the reason the desk has on record, else a missed call."
+    ),
+]
+
+
 @router.get("/liquidations/{client_id}/plan", tags=["risk"])
 def liquidation_plan(
-    client_id: ClientPath, caller: Annotated[Caller, Depends(allow(Action.READ_RISK))]
+    client_id: ClientPath,
+    caller: Annotated[Caller, Depends(allow(Action.READ_RISK))],
+    reason: ReasonQuery = None,
 ) -> dict[str, Any]:
     """What forced liquidation would send now, at the book's prices (nothing is sent)."""
     with caller.service.market.lock:
         session = known_session(caller, client_id)
-        plan: dict[str, Any] = json.loads(plan_json(session.desk.plan(client_id)))
+        plan: dict[str, Any] = json.loads(plan_json(session.desk.plan(client_id, reason)))
         return plan
 
 
 @router.post("/liquidations/{client_id}", response_model=LiquidationOut, tags=["risk"])
 def liquidate(
-    client_id: ClientPath, caller: Annotated[Caller, Depends(allow(Action.LIQUIDATE))]
+    client_id: ClientPath,
+    caller: Annotated[Caller, Depends(allow(Action.LIQUIDATE))],
+    reason: ReasonQuery = None,
 ) -> LiquidationOut:
     """Plan and send the forced orders through the book and the exchange; recorded with
     the plan, any recovery case and the report to the client.  Once a day per account."""
     with caller.service.market.lock:
         session = known_session(caller, client_id)
         try:
-            run = session.liquidate(client_id)
+            run = session.liquidate(client_id, reason)
         except SessionClosed as exc:
             raise Problem(409, MARKET_CLOSED, str(exc)) from None
         orders = session.book.orders

@@ -20,9 +20,8 @@ from liangrong.api.schemas import (
     PositionOut,
     RiskOut,
 )
-from liangrong.book.accounts import margin_account, withdrawal_headroom_li
+from liangrong.book.accounts import withdrawal_headroom_li
 from liangrong.book.service import OpenOrder
-from liangrong.domain import margin
 from liangrong.domain.calculator import figures
 from liangrong.domain.margin_calls import MarginCall, Notice
 from liangrong.domain.money import Rounding, li_to_fen
@@ -33,8 +32,7 @@ from liangrong.sim.session import Session
 
 
 def _ratio(session: Session, client_id: str) -> str | None:
-    account = margin_account(session.book.mirrors[client_id], session.book.market)
-    ratio = margin.maintenance_ratio(account)
+    _, ratio = session.desk.ratio(client_id)  # at the client's fair values (RISK-2)
     return None if ratio is None else str(ratio)
 
 
@@ -81,7 +79,7 @@ def account(session: Session, client_id: str) -> AccountOut:
         cash_locked_fen=state.cash_locked_fen,
         withdrawable_fen=min(state.cash_free_fen, li_to_fen(headroom_li, Rounding.DOWN)),
         limits=_limits(state.limits),
-        figures=Figures.model_validate(figures(margin_account(mirror, market), lines)),
+        figures=Figures.model_validate(figures(session.desk.ratio(client_id)[0], lines)),
     )
 
 

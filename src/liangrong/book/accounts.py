@@ -9,6 +9,7 @@ here), so a state can always be recomputed and compared.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
 
@@ -66,10 +67,11 @@ def _short_value_fen(contract: OpenContract) -> int:
 
 
 def _financed_positions(
-    mirror: ClientMirror, market: MarketDay
+    mirror: ClientMirror, market: MarketDay, prices_li: Mapping[str, int] | None = None
 ) -> tuple[list[margin.FinancedPosition], dict[str, int]]:
     """One position per open financing contract, with the shares still backing it (the
     bought quantity scaled by what is still owed, never more than is held)."""
+    prices = market.prices_li if prices_li is None else prices_li
     left = dict(mirror.holdings)
     positions: list[margin.FinancedPosition] = []
     financed: dict[str, int] = defaultdict(int)
@@ -85,7 +87,7 @@ def _financed_positions(
                 symbol,
                 quantity,
                 contract.principal_outstanding,
-                market.prices_li.get(symbol, terms.price_li),
+                prices.get(symbol, terms.price_li),
                 market.haircut(symbol),
                 terms.margin_ratio,
             )
@@ -93,14 +95,18 @@ def _financed_positions(
     return positions, financed
 
 
-def margin_account(mirror: ClientMirror, market: MarketDay) -> margin.Account:
-    """The exchange formulas' view of the account at the market's prices."""
-    financing, financed = _financed_positions(mirror, market)
+def margin_account(
+    mirror: ClientMirror, market: MarketDay, prices_li: Mapping[str, int] | None = None
+) -> margin.Account:
+    """The exchange formulas' view of the account at the market's prices, or at
+    ``prices_li`` (the market's with the client's fair values over them, RISK-2)."""
+    prices = market.prices_li if prices_li is None else prices_li
+    financing, financed = _financed_positions(mirror, market, prices)
     holdings = tuple(
         margin.Holding(
             symbol,
             quantity - financed.get(symbol, 0),
-            market.prices_li[symbol],
+            prices[symbol],
             market.haircut(symbol),
         )
         for symbol, quantity in sorted(mirror.holdings.items())
@@ -111,7 +117,7 @@ def margin_account(mirror: ClientMirror, market: MarketDay) -> margin.Account:
             c.terms.security,
             c.principal_outstanding,
             _short_value_fen(c),
-            market.prices_li.get(c.terms.security, c.terms.price_li),
+            prices.get(c.terms.security, c.terms.price_li),
             market.haircut(c.terms.security),
             c.terms.margin_ratio,
         )

@@ -21,7 +21,12 @@ from liangrong.cli.account import percent, yuan
 from liangrong.cli.simulate import parse_date
 from liangrong.cli.store_option import open_store, store_option
 from liangrong.desk.service import Desk
-from liangrong.domain.liquidation import CashRepayment, LiquidationPlan, PlannedOrder
+from liangrong.domain.liquidation import (
+    CashRepayment,
+    LiquidationPlan,
+    LiquidationReason,
+    PlannedOrder,
+)
 from liangrong.domain.margin import RatioStatus
 from liangrong.domain.margin_calls import Notice
 from liangrong.domain.settlement import Fill
@@ -207,18 +212,25 @@ def plan(
     execute: Annotated[
         bool, typer.Option(help="Send the forced orders, fill them at the planned prices, record.")
     ] = False,
+    reason: Annotated[
+        LiquidationReason | None,
+        typer.Option(
+            help="Why (e.g. judicial_enforcement, early_termination: everything owed is "
+            "repaid); by default the reason the desk has on record, else call_missed."
+        ),
+    ] = None,
     on: DateOption = None,
     store: str = store_option(),
 ) -> None:
-    """The least sold that restores the call target, or repays an overdue contract, at the
-    day's reference prices."""
+    """The least sold that restores the call target, or repays an overdue contract (or
+    everything owed, for a court or an early termination), at the day's reference prices."""
     desk = _desk(store, on, execute)
     _known(desk, client)
     console = Console()
     if not execute:
-        print_plan(console, desk.plan(client))
+        print_plan(console, desk.plan(client, reason))
         return
-    run = desk.liquidate(client)
+    run = desk.liquidate(client, reason)
     print_plan(console, run.plan)
     for sent in run.submitted:
         if sent.order is None or not sent.ack.accepted:

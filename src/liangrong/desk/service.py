@@ -27,6 +27,7 @@ contract, still uncleared, is taken up again the next trading day.
 
 from __future__ import annotations
 
+from collections import ChainMap
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -35,6 +36,7 @@ from fractions import Fraction
 from sqlalchemy import Engine
 
 from liangrong.book.accounts import margin_account
+from liangrong.book.market import MarketDay
 from liangrong.book.service import Book
 from liangrong.desk.liquidation import (
     Submitted,
@@ -46,6 +48,7 @@ from liangrong.desk.liquidation import (
     submit_orders,
 )
 from liangrong.domain import margin
+from liangrong.domain.fair_value import FairValueRule
 from liangrong.domain.firm_limits import FirmEvaluation, FirmLimits, SecurityShares
 from liangrong.domain.firm_limits import evaluate as evaluate_firm
 from liangrong.domain.journal import Transaction
@@ -75,8 +78,10 @@ from liangrong.domain.pretrade_state import AccountStatus
 from liangrong.domain.rule_book import lines_for, terms_for
 from liangrong.domain.rule_codec import exact_text
 from liangrong.domain.securities import Kind
+from liangrong.risk import fair_values
 from liangrong.risk.engine import RiskEngine
 from liangrong.risk.exposure import book_exposure, firm_exposures
+from liangrong.risk.fair_values import FairValuePlan
 from liangrong.risk.loader import load_book
 from liangrong.risk.statuses import StatusChange, rule_book_lines
 from liangrong.store import risk_records as records
@@ -149,6 +154,8 @@ class Desk:
         self.firm_every_s = firm_every_s
         self.firm_evaluation: FirmEvaluation | None = None
         self._firm_at: datetime | None = None
+        self.fair: FairValuePlan | None = None  # the day's fair values (RISK-2), once fed
+        self._fair_prices: dict[FairValueRule, Mapping[str, int]] = {}
         book.listeners.append(self._posted)
         self._restore()
 
@@ -162,11 +169,12 @@ class Desk:
         prices_at: datetime | None = None,
         recording: bool = True,
         firm_every_s: int | None = None,
+        fair: FairValuePlan | None = None,
     ) -> Desk:
         """The risk engine loaded from the store (which must hold what the book holds), with
         the day's lists and opening prices (taken at ``prices_at``, by default now), the
-        clients' call states restored, and the firm-level limits in force that day, if the
-        store holds any, evaluated at those prices."""
+        day's fair values (``fair``), the clients' call states restored, and the firm-level
+        limits in force that day, if the store holds any, evaluated at those prices."""
         market = book.market
         firm, own = rule_book_lines(market.rule_book, market.trading_date, sorted(book.profiles))
         risk = RiskEngine(load_book(store), firm, own)
@@ -175,14 +183,15 @@ class Desk:
             if client in known:
                 risk.statuses.restore(client, RatioStatus(status))
         risk.on_haircuts({symbol: market.haircut(symbol) for symbol in market.securities})
-        limits = load_firm_limits(store, market.trading_date)
-        shares = _security_shares(store, market.securities) if limits is not None else None
+        limits, shares = firm_limits_on(store, market)
         desk = cls(
             store, book, risk, clock, branches, recording,
             firm_limits=limits, security_shares=shares, firm_every_s=firm_every_s,
         )  # fmt: skip
         at = prices_at or clock()
         desk.on_prices(at, market.prices_li)
+        if fair is not None:
+            desk.on_fair_values(at, fair)
         desk.evaluate_firm_limits(at)
         return desk
 
@@ -261,6 +270,32 @@ class Desk:
             self.evaluate_firm_limits(at)
         return changes
 
+    # -- fair values (RISK-2) ------------------------------------------------------------------
+    def on_fair_values(self, at: datetime, fair: FairValuePlan) -> list[StatusChange]:
+        """The day's fair values from ``at`` on, in the engine (``fair_values.feed``) and in
+        the desk's own evaluations; the status changes they make are recorded."""
+        self.use_fair_values(fair)
+        changes = fair_values.feed(self.risk, at, fair)
+        self._record(changes)
+        return changes
+
+    def use_fair_values(self, fair: FairValuePlan) -> None:
+        """Evaluate at ``fair`` (an engine that holds them already: nothing is fed)."""
+        self.fair, self._fair_prices = fair, {}
+
+    def valuation_prices(self, client_id: str) -> Mapping[str, int]:
+        """The prices the client's account is valued at: the market's, with the fair value
+        of each security that needs one under the client's rule over them."""
+        fair, market = self.fair, self.book.market
+        if fair is None:
+            return market.prices_li
+        rule = fair.client_rules.get(client_id, fair.firm_rule)
+        prices = self._fair_prices.get(rule)
+        if prices is None:  # read through: the market's prices move under it
+            own = {symbol: value.price_li for symbol, value in fair.values[rule].items()}
+            prices = self._fair_prices[rule] = ChainMap(own, market.prices_li)
+        return prices
+
     # -- firm-level limits (RISK-11) -----------------------------------------------------------
     def evaluate_firm_limits(self, at: datetime) -> FirmEvaluation | None:
         """Evaluate the firm's limits on the book as the engine holds it now, give the book
@@ -306,7 +341,9 @@ class Desk:
 
     # -- margin calls --------------------------------------------------------------------------
     def ratio(self, client_id: str) -> tuple[margin.Account, Fraction | None]:
-        account = margin_account(self.book.mirrors[client_id], self.book.market)
+        """The client's account at its valuation prices (``valuation_prices``), and ratio."""
+        mirror, market = self.book.mirrors[client_id], self.book.market
+        account = margin_account(mirror, market, self.valuation_prices(client_id))
         return account, margin.maintenance_ratio(account)
 
     def evaluate(self, client_id: str, kind: EvaluationKind, at: datetime) -> CallDecision:
@@ -478,6 +515,17 @@ _REASON_ZH = {
     LiquidationReason.JUDICIAL_ENFORCEMENT: "司法强制执行",
     LiquidationReason.EARLY_TERMINATION: "合同提前终止",
 }
+
+
+def firm_limits_on(
+    store: Engine, market: MarketDay
+) -> tuple[FirmLimits | None, dict[str, SecurityShares] | None]:
+    """The firm-level limits in force on the market's day, if the store holds any, and the
+    share counts their security limits need."""
+    limits = load_firm_limits(store, market.trading_date)
+    if limits is None:
+        return None, None
+    return limits, _security_shares(store, market.securities)
 
 
 def _security_shares(store: Engine, symbols: Iterable[str]) -> dict[str, SecurityShares]:

@@ -25,10 +25,11 @@ from liangrong.store.contract_terms import (
     cleared_id,
     overdue_id,
 )
-from liangrong.store.eod_records import LAST_TRADING_DAY, RESUMED, SUSPENDED, SecurityTermEvent
+from liangrong.store.eod_records import LAST_TRADING_DAY, SecurityTermEvent, suspensions_on
 
 # The contract-event kinds, the term in force and the overdue ids live in the store layer
-# (``store.contract_terms``: the book and the desk read them too); re-exported for the steps.
+# (``store.contract_terms``: the book and the desk read them too), the suspensions in
+# ``store.eod_records`` (the session's fair values read them): re-exported for the steps.
 __all__ = [
     "EXPIRY_NOTICE",
     "EXTENSION_DECIDED",
@@ -43,24 +44,6 @@ __all__ = [
     "postponed",
     "suspensions_on",
 ]
-
-
-def suspensions_on(events: Sequence[SecurityTermEvent], day: date) -> dict[str, Suspension]:
-    """Each security's latest suspension begun on or before ``day``, with its resumption when
-    one is recorded (the first trading day again, possibly announced ahead)."""
-    found: dict[str, Suspension] = {}
-    for event in sorted(events, key=lambda e: (e.symbol, e.on, e.kind)):
-        if event.kind == SUSPENDED and event.on <= day:
-            found[event.symbol] = Suspension(event.symbol, event.on)
-        elif event.kind == RESUMED:
-            current = found.get(event.symbol)
-            if (
-                current is not None
-                and current.resumed_on is None
-                and event.on > current.suspended_from
-            ):
-                found[event.symbol] = Suspension(event.symbol, current.suspended_from, event.on)
-    return found
 
 
 def last_trading_days(events: Sequence[SecurityTermEvent]) -> dict[str, date]:

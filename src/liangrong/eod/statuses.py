@@ -24,7 +24,7 @@ from sqlalchemy import select
 from liangrong.book.accounts import ClientProfile
 from liangrong.book.loader import load_firm_state, load_mirrors
 from liangrong.book.service import Book
-from liangrong.desk.service import Desk
+from liangrong.desk.service import Desk, firm_limits_on
 from liangrong.domain.margin import RatioStatus
 from liangrong.domain.margin_calls import EvaluationKind
 from liangrong.eod.book_view import holder_names
@@ -33,6 +33,7 @@ from liangrong.ledger.journal import Ledger
 from liangrong.risk.engine import RiskEngine
 from liangrong.risk.loader import load_book
 from liangrong.risk.statuses import rule_book_lines
+from liangrong.sim.fair_value_day import day_fair_values
 from liangrong.store import risk_records as records
 from liangrong.store.risk_tables import call_events
 
@@ -83,11 +84,13 @@ def statuses_step(run: StepRun) -> StepOutcome:
         if client in risk_book.accounts.index:
             risk.statuses.restore(client, RatioStatus(status))
     risk.on_haircuts({symbol: market.haircut(symbol) for symbol in market.securities})
+    fair = day_fair_values(engine, ref, clients)
     run.progress(1, 3)
     firm_state = load_firm_state(engine)
     store = ctx.records_engine()  # a commit per decision, flushed with the step's record
     screen = Desk(store, Book(ledger, market, ref.calendar, firm_state), risk, clock)
     screen.on_prices(at, market.prices_li)  # records what the closes changed
+    screen.on_fair_values(at, fair)  # and what the fair values change
     statuses = Counter(risk.statuses.status(c) for c in clients)
     latest = records.latest_calls(engine)
     candidates = sorted(
@@ -100,8 +103,10 @@ def statuses_step(run: StepRun) -> StepOutcome:
     names = holder_names(engine, candidates)
     for client in candidates:
         book.add_client(_profile(client, names.get(client, client)), mirrors[client])
-    desk = Desk(store, book, risk, clock)
-    desk.settle(at)
+    limits, shares = firm_limits_on(engine, market)
+    desk = Desk(store, book, risk, clock, firm_limits=limits, security_shares=shares)
+    desk.use_fair_values(fair)  # the engine holds them: the desk evaluates at them too
+    desk.settle(at)  # and the firm's limits, on the whole book at the close
     run.progress(3, 3)
     # What is recorded, not what this run decided: an interrupted run's rerun re-decides
     # only the accounts still open, the records are those of one whole run.
@@ -110,6 +115,13 @@ def statuses_step(run: StepRun) -> StepOutcome:
     digest = Digest()
     for level in RatioStatus:
         digest.line("status", level.value, statuses[level])
+    for symbol, value in sorted(fair.firm_values().items()):
+        digest.line("fair", symbol, value.rule_name, value.price_li)
+    for symbol, why in sorted(fair.missing.items()):
+        digest.line("fair_missing", symbol, why)
+    evaluation = desk.firm_evaluation
+    levels = Counter(a.level.name for a in evaluation.alerts) if evaluation else Counter()
+    digest.line("firm", *sorted(levels.items()))
     for e in events:
         digest.line(*e)
     return StepOutcome(
@@ -119,5 +131,9 @@ def statuses_step(run: StepRun) -> StepOutcome:
             "statuses": {level.value: statuses[level] for level in RatioStatus},
             "decisions": dict(sorted(decided.items())),
             "prices": market.prices_at,
+            "fair_values": len(fair.firm_values()),
+            "fair_values_missing": dict(sorted(fair.missing.items())),
+            "clients_on_own_rule": len(fair.client_rules),
+            "firm_limits": dict(sorted(levels.items())) if evaluation else None,
         },
     )

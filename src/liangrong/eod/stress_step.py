@@ -4,9 +4,9 @@ written to ``stress_{date}.csv`` (RISK-12).
 The book is the ledger's after the day's settlement, accrual and statuses
 (``risk.loader.load_book``), valued as the statuses step values it: the firm's haircuts,
 the day's closes (``EodContext.closes``), and the firm's fair-value rule for the securities
-that need one (RISK-2, ``day_fair_values``: a suspended security at its last close before
-the suspension, read from the store).  The scenarios are the firm's scenario set in force
-on the day (``store.stress_records.scenario_set_on``: reference data, seeded by the demo in
+that need one (RISK-2, ``sim.fair_value_day``: a suspended security at its last close
+before the suspension, read from the store).  The scenarios are the firm's scenario set in
+force on the day (``store.stress_records.scenario_set_on``: reference data, seeded by the demo in
 ``sim.stress_seed``), preceded by the book as it is (``BEFORE``); each client's own lines,
 the firm's call target; betas and volumes from ``sim.stress_seed.stress_market``.  No set
 in force: only ``BEFORE`` is run, and the summary says so.
@@ -23,32 +23,18 @@ rule's prices (one price per security in the stress pass).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
 from datetime import date
 from fractions import Fraction
-from functools import cache
 from typing import Any
 
-from liangrong.domain.fair_value import FairValueRule
 from liangrong.domain.money import li_to_yuan_text
 from liangrong.domain.rule_book import terms_for
-from liangrong.domain.securities import Status
 from liangrong.domain.stress import UNCHANGED, Scenario
 from liangrong.eod.context import Digest, EodContext, StepOutcome, StepRun
-from liangrong.eod.contract_terms import suspensions_on
 from liangrong.eod.files import csv_bytes, write_atomic
 from liangrong.risk.book_arrays import BookArrays
 from liangrong.risk.executors import LocalPoolExecutor
-from liangrong.risk.fair_values import (
-    FairValueInputs,
-    FairValuePlan,
-    IndexLevels,
-    index_levels,
-    plan,
-    removed_from_list,
-    rules_in_force,
-    store_closes,
-)
+from liangrong.risk.fair_values import FairValuePlan
 from liangrong.risk.fair_values import firm_changes as fair_value_changes
 from liangrong.risk.loader import load_book
 from liangrong.risk.statuses import rule_book_lines
@@ -62,10 +48,8 @@ from liangrong.risk.stress import (
     run_stress,
     stress_book,
 )
-from liangrong.sim.index_history import load_csi300
+from liangrong.sim.fair_value_day import day_fair_values
 from liangrong.sim.stress_seed import build_scenarios, stress_market
-from liangrong.store.eod_records import load_security_events
-from liangrong.store.list_publications import load_list_store
 from liangrong.store.stress_records import (
     StressRecord,
     load_stress_runs,
@@ -74,7 +58,6 @@ from liangrong.store.stress_records import (
 )
 
 BEFORE = "before"  # the book as it is at the close (not a scenario text: no clash)
-DEFAULT_INDEX = "CSI300"
 PERCENTILES = {"p1": Fraction(1, 100), "p10": Fraction(1, 10), "median": Fraction(1, 2)}
 HEADER = (
     "seq", "scenario", "set_version", "prices", "accounts", "no_debt",
@@ -86,50 +69,6 @@ HEADER = (
 )  # fmt: skip
 
 
-# --- the day's fair values ----------------------------------------------------------------
-
-
-@cache
-def _csi300_levels() -> IndexLevels:
-    history = load_csi300()
-    return index_levels(history.dates, history.close)
-
-
-def day_fair_values(ctx: EodContext, clients: Sequence[str] = ()) -> FairValuePlan:
-    """The day's fair values at the close: every security needing one (suspended, risk
-    warning, off the firm's collateral list since the previous trading day) valued by the
-    firm's rule and by each rule ``clients``' agreements name, from the store's closes.
-    A security is suspended when the master says so or a suspension on record (the
-    ``term_rules`` step's events) is in force on the day; its reference close is the last
-    before the recorded suspension began."""
-    ref, day = ctx.reference(), ctx.day
-    previous = ctx.previous_day()
-    try:
-        before = load_list_store(ctx.engine, previous, previous).firm_lists_on(previous).lists
-    except LookupError:
-        before = None  # no lists the day before: nothing was removed since
-    suspended = {
-        symbol: s.suspended_from
-        for symbol, s in suspensions_on(load_security_events(ctx.engine), day).items()
-        if s.resumed_on is None or s.resumed_on > day
-    }
-    # The master is the current state; a suspension on record for the day suspends too.
-    statuses = {s.symbol: s.status for s in ref.master}
-    statuses.update({symbol: Status.SUSPENDED for symbol in suspended})
-    inputs = FairValueInputs(
-        day=day,
-        statuses=statuses,
-        last_closes={},
-        indexes={DEFAULT_INDEX: _csi300_levels()},
-        default_index=DEFAULT_INDEX,
-        removed_from_list=removed_from_list(before, ref.firm_lists),
-    )
-    closes = store_closes(ctx.engine, inputs, suspended)
-    firm, agreed = rules_in_force(ref.rule_book, clients, day)
-    rules: dict[str, FairValueRule | None] = dict(agreed)
-    return plan(replace(inputs, last_closes=closes), firm, rules)
-
-
 # --- the book at the close ----------------------------------------------------------------
 
 
@@ -138,7 +77,7 @@ def _book_at_close(run: StepRun) -> tuple[BookArrays, FairValuePlan]:
     at, market = run.moment(), ctx.closing_market()
     book = load_book(ctx.engine)
     book.set_haircuts({symbol: market.haircut(symbol) for symbol in market.securities})
-    fair = day_fair_values(ctx)
+    fair = day_fair_values(ctx.engine, ctx.reference())
     book.set_valuations(at, fair_value_changes(book, fair))
     closes, _ = ctx.closes()
     book.set_prices(at, {s: p for s, p in sorted(closes.items()) if s in book.securities.index})

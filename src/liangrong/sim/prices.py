@@ -311,7 +311,9 @@ class PriceSimulator:
         money_market: Iterable[str] = (),
         limit_overrides: Mapping[str, int] | None = None,
         risk_warning_pct: int = 5,
+        first_day_number: int = 0,
     ) -> None:
+        """``first_day_number``: which of ``index_returns`` the first day replays."""
         if not calendar.is_trading_day(start):
             raise ValueError(f"{start} is not a trading day")
         self.table = SecurityTable(tuple(securities))
@@ -336,7 +338,7 @@ class PriceSimulator:
         self.extra_suspended = frozenset(suspended)
         self._draw_statics(frozenset(money_market))
         self.next_day = start
-        self.day_number = 0  # index of the next day into `index_returns` (wrapping)
+        self.day_number = first_day_number  # the next day's move in `index_returns` (wrapping)
         self.current: TradingDay | None = None
 
     def _draw_statics(self, money_market: frozenset[str]) -> None:

@@ -32,6 +32,7 @@ from liangrong.sim.concentration_seed import concentration_rule_for
 from liangrong.sim.fee_seed import fee_schedule_on
 from liangrong.sim.index_history import DEFAULT_WINDOW, load_window
 from liangrong.sim.prices import ETF_LIMIT_OVERRIDES, PriceSimulator, TradingDay
+from liangrong.sim.simulated_index import day_number
 from liangrong.sim.universe import load_demo_universe
 from liangrong.store.calendar_loads import CalendarNotLoaded, load_calendar
 from liangrong.store.list_publications import load_list_store
@@ -123,6 +124,9 @@ def price_simulator(ref: ReferenceDay, seed: int) -> PriceSimulator:
         calendar=ref.calendar,
         start=ref.trading_date,
         index_returns=load_window(DEFAULT_WINDOW).returns,
+        # The day replays its year's day's move (``simulated_index``): a day's market move
+        # is the same whichever day a session started on.
+        first_day_number=day_number(ref.calendar, ref.trading_date),
         money_market=ref.money_market,
         limit_overrides=ETF_LIMIT_OVERRIDES,
     )

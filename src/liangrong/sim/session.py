@@ -26,11 +26,11 @@ from datetime import date, datetime, time, timedelta, timezone
 import numpy as np
 from sqlalchemy import Engine, func, select
 
-from liangrong.book.accounts import margin_account
 from liangrong.book.loader import load_firm_state, load_mirrors
 from liangrong.book.service import Ack, Book, OrderStatus
 from liangrong.desk.service import Desk, LiquidationRun
 from liangrong.domain import margin
+from liangrong.domain.liquidation import LiquidationReason
 from liangrong.domain.orders import NonTradeRequest, Order
 from liangrong.domain.rejections import Rejection
 from liangrong.domain.settlement import Fill
@@ -43,6 +43,7 @@ from liangrong.sim.demo_loader import load_demo
 from liangrong.sim.exchange import Cancelled, Event, Rejected, SimulatedExchange
 from liangrong.sim.exchange import Fill as ExchangeFill
 from liangrong.sim.external_sides import ExternalSides
+from liangrong.sim.fair_value_day import day_fair_values
 from liangrong.sim.order_flow import OrderFlow, Quote
 from liangrong.sim.prices import SNAPSHOTS_PER_DAY, Snapshot
 from liangrong.sim.reference_day import (
@@ -52,7 +53,9 @@ from liangrong.sim.reference_day import (
     price_simulator,
     status_lines,
 )
+from liangrong.sim.simulated_index import simulated_close
 from liangrong.store.closing_prices import save_closing_prices
+from liangrong.store.index_closes import save_index_closes
 
 CST = timezone(timedelta(hours=8), "CST")  # China Standard Time: no daylight saving
 SNAPSHOTS_PER_MINUTE = 20
@@ -241,7 +244,13 @@ class Session:
         mirrors = load_mirrors(engine, ids)
         for profile in profiles_on(engine, book_info.profiles, self.day):
             self.book.add_client(profile, mirrors[profile.client_id])
-        self.desk = Desk.open(engine, self.book, clock, prices_at=_moment(self.day, time(9, 15)))
+        self.desk = Desk.open(
+            engine,
+            self.book,
+            clock,
+            prices_at=_moment(self.day, time(9, 15)),
+            fair=day_fair_values(engine, ref, ids),
+        )
         self.runs: list[LiquidationRun] = []
         self.exchange = SimulatedExchange(self.sim.table)
         self.exchange.open_day(self.trading_day)
@@ -364,13 +373,14 @@ class Session:
         for client in self.desk.due_today():
             self.liquidate(client)
 
-    def liquidate(self, client_id: str) -> LiquidationRun:
+    def liquidate(self, client_id: str, reason: LiquidationReason | None = None) -> LiquidationRun:
         """The desk's forced orders for an account go to the exchange like any accepted
-        order (a second run the same day is the first one, sent nothing again)."""
+        order (a second run the same day is the first one, sent nothing again); ``reason``
+        as ``Desk.liquidate``."""
         if self._closed:
             raise SessionClosed("the session has closed: forced orders go from the next open")
         known = len(self.desk.runs)
-        run = self.desk.liquidate(client_id)
+        run = self.desk.liquidate(client_id, reason)
         if len(self.desk.runs) == known:
             return run
         self.runs.append(run)
@@ -467,11 +477,11 @@ class Session:
         )
         for run in self.runs:
             self.desk.complete(run)
-        book, market = self.book, self.book.market
-        for client, mirror in book.mirrors.items():
+        book = self.book
+        for client in book.mirrors:
             book.revalue(client)
             lines = status_lines(self.ref, client)
-            ratio = margin.maintenance_ratio(margin_account(mirror, market))
+            _, ratio = self.desk.ratio(client)
             self.summary.statuses[margin.ratio_status(ratio, lines).value] += 1
         close = _moment(self.day, time(15, 0))
         self.clock.set(close)
@@ -482,4 +492,6 @@ class Session:
         self.summary.engine_statuses = {status.value: n for status, n in counts.items()}
         engine = self.book.ledger.engine
         save_closing_prices(engine, self.day, self.book.market.prices_li)
+        index_close = simulated_close(engine, self.ref.calendar, self.day, close.isoformat())
+        save_index_closes(engine, [index_close])
         self.sides.deliver(engine, self.day, self.clock)  # nothing posts after

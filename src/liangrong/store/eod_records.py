@@ -22,6 +22,7 @@ from typing import Any
 
 from sqlalchemy import Engine, delete, func, select
 
+from liangrong.domain.contract_lifecycle import Suspension
 from liangrong.store.eod_tables import (
     contract_events,
     eod_accruals,
@@ -336,3 +337,21 @@ def load_security_events(engine: Engine) -> list[SecurityTermEvent]:
     with engine.connect() as conn:
         rows = conn.execute(select(t).order_by(t.c.on_date, t.c.event_id))
         return [SecurityTermEvent(r.event_id, r.symbol, r.kind, r.on_date, r.source) for r in rows]
+
+
+def suspensions_on(events: Sequence[SecurityTermEvent], day: date) -> dict[str, Suspension]:
+    """Each security's latest suspension begun on or before ``day``, with its resumption when
+    one is recorded (the first trading day again, possibly announced ahead)."""
+    found: dict[str, Suspension] = {}
+    for event in sorted(events, key=lambda e: (e.symbol, e.on, e.kind)):
+        if event.kind == SUSPENDED and event.on <= day:
+            found[event.symbol] = Suspension(event.symbol, event.on)
+        elif event.kind == RESUMED:
+            current = found.get(event.symbol)
+            if (
+                current is not None
+                and current.resumed_on is None
+                and event.on > current.suspended_from
+            ):
+                found[event.symbol] = Suspension(event.symbol, current.suspended_from, event.on)
+    return found
