@@ -18,6 +18,7 @@ from liangrong.domain.identity_expiry import (
     IdentityExpiryPolicy,
     check_document,
     monitor,
+    notice_text,
     on_file,
     restriction_starts,
 )
@@ -92,3 +93,23 @@ def test_an_institution_is_restricted_by_any_of_its_documents() -> None:
 def test_policy_values_are_checked() -> None:
     with pytest.raises(ValueError):
         IdentityExpiryPolicy(-1, 0, ExpiryAction.REMIND_ONLY)
+
+
+def test_the_reminder_says_when_the_restriction_starts() -> None:
+    expiring = notice_text(check_document(CARD, D(2026, 10, 21), POLICY), POLICY)
+    assert expiring == (
+        "您的身份证将于2026-10-31到期(剩余10天), 请及时更新。 "
+        "逾期未更新的, 自2026-11-11起暂停融资买入和融券卖出。",
+        "Your identity card expires on 2026-10-31 (10 days left): please renew it. "
+        "If it is not renewed, margin buys and short sales stop from 2026-11-11.",
+    )
+    expired = notice_text(check_document(CARD, D(2026, 11, 3), POLICY), POLICY)
+    assert expired[1].startswith("Your identity card expired on 2026-10-31: please renew it.")
+    restricted = notice_text(check_document(CARD, D(2026, 11, 11), POLICY), POLICY)
+    assert "暂停融资买入和融券卖出, 更新后恢复" in restricted[0]
+    remind = replace(POLICY, action=ExpiryAction.REMIND_ONLY)
+    only = notice_text(check_document(CARD, D(2026, 12, 1), remind), remind)
+    assert only == ("您的身份证已于2026-10-31到期, 请尽快更新。",
+                    "Your identity card expired on 2026-10-31: please renew it.")  # fmt: skip
+    with pytest.raises(ValueError):
+        notice_text(check_document(replace(CARD, valid_until=None), D(2026, 1, 1), POLICY), POLICY)

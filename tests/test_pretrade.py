@@ -204,6 +204,15 @@ CASES: list[Case] = [
         )
         for kind in (N.CASH_WITHDRAWAL, N.TRANSFER_OUT)
     ),
+    # CLI-6: an identity document past its grace refuses new financing and shorts
+    *(
+        _case(
+            C.IDENTITY_DOCUMENT_EXPIRED,
+            k.value,
+            lambda k=k: decide(order(k), account(new_debt_refused=True)),
+        )
+        for k in (K.MARGIN_BUY, K.SHORT_SELL)
+    ),
     # in forced liquidation only the firm's orders and deposits of collateral
     *(
         _case(

@@ -172,6 +172,7 @@ FAULTS: dict[OrderKind, dict[OrderCode, Any]] = {
     K.MARGIN_BUY: {
         **COMMON,
         C.ACCOUNT_CALL_RESTRICTED: _status,
+        C.IDENTITY_DOCUMENT_EXPIRED: _set("account", "new_debt_refused", True),
         C.NOT_FINANCING_TARGET: _set("security", "financing_target", False),
         C.FINANCING_HALTED: _set("security", "financing_halted", True),
         C.INSIDER_TRADING: _set("account", "insider_symbols", frozenset({MAIN})),
@@ -188,6 +189,7 @@ FAULTS: dict[OrderKind, dict[OrderCode, Any]] = {
     K.SHORT_SELL: {
         **COMMON,
         C.ACCOUNT_CALL_RESTRICTED: _status,
+        C.IDENTITY_DOCUMENT_EXPIRED: _set("account", "new_debt_refused", True),
         C.NOT_SHORT_TARGET: _set("security", "short_target", False),
         C.SHORT_HALTED: _set("security", "short_halted", True),
         C.INSIDER_TRADING: _set("account", "insider_symbols", frozenset({MAIN})),

@@ -37,6 +37,7 @@ class ClientProfile:
     insider_symbols: frozenset[str] = frozenset()
     lockup_symbols: frozenset[str] = frozenset()
     restricted_shares: dict[str, int] = field(default_factory=dict)  # frozen, seized, ...
+    identity_restriction: str | None = None  # CLI-6: why new debt is refused, if it is
 
 
 @dataclass(slots=True)
@@ -190,6 +191,7 @@ def refresh(
         margin_overrides_bp=state.margin_overrides_bp if state is not None else {},
         insider_symbols=profile.insider_symbols,
         lockup_symbols=profile.lockup_symbols,
+        new_debt_refused=profile.identity_restriction is not None,
         has_open_financing=financing_owed > 0
         or any(c.charges_outstanding_fen for c in mirror.open_contracts(ContractKind.FINANCING)),
         concentration_caps_bp=_tiered_caps(account, profile, market),

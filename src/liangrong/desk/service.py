@@ -87,6 +87,7 @@ from liangrong.risk.statuses import StatusChange, rule_book_lines
 from liangrong.store import risk_records as records
 from liangrong.store.contract_terms import open_overdue
 from liangrong.store.firm_alerts import alerts_of, load_firm_limits, save_firm_alerts
+from liangrong.store.identity_documents import restricted_clients
 from liangrong.store.reference import load_securities
 
 Clock = Callable[[], datetime]
@@ -197,8 +198,15 @@ class Desk:
 
     def _restore(self) -> None:
         """Open calls and restrictions carry over from earlier days; so do the overdue
-        contracts whose liquidation may start today."""
+        contracts whose liquidation may start today, and the refusal of new debt to a
+        client whose identity document expired past its grace (CLI-6)."""
         on = self.book.market.trading_date
+        restricted = restricted_clients(self.store, on)
+        for client, profile in sorted(self.book.profiles.items()):
+            reason = restricted.get(client)
+            if profile.identity_restriction != reason:
+                profile.identity_restriction = reason
+                self.book.revalue(client)
         for trigger in open_overdue(self.store, on):
             client = trigger.client_id
             if client not in self.book.profiles or trigger.liquidate_from > on:

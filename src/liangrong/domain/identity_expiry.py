@@ -141,3 +141,41 @@ def restriction_starts(document: IdentityDocument, policy: IdentityExpiryPolicy)
     if document.valid_until is None or policy.action is ExpiryAction.REMIND_ONLY:
         return None
     return document.valid_until + timedelta(days=policy.grace_days + 1)
+
+
+KIND_ZH: dict[DocumentKind, str] = {
+    DocumentKind.IDENTITY_CARD: "身份证",
+    DocumentKind.BUSINESS_LICENCE: "营业执照",
+    DocumentKind.ORGANISATION_CODE: "组织机构代码证",
+    DocumentKind.TAX_REGISTRATION: "税务登记证",
+    DocumentKind.AGENT_IDENTITY: "授权代理人身份证",
+    DocumentKind.LEGAL_REPRESENTATIVE_IDENTITY: "法定代表人身份证",
+}
+
+
+def notice_text(check: DocumentCheck, policy: IdentityExpiryPolicy) -> tuple[str, str]:
+    """The reminder of a document that needs attention: (zh, en).  It names the day the
+    restriction starts when the firm restricts, so the client knows the consequence before
+    it applies."""
+    document, until = check.document, check.document.valid_until
+    if until is None or check.days_left is None:
+        raise ValueError("a long-term document is never the subject of a reminder")
+    kind_zh, kind_en = KIND_ZH[document.kind], document.kind.value.replace("_", " ")
+    starts = restriction_starts(document, policy)
+    if check.status is DocumentStatus.EXPIRING:
+        zh = f"您的{kind_zh}将于{until.isoformat()}到期(剩余{check.days_left}天), 请及时更新。"
+        en = f"Your {kind_en} expires on {until.isoformat()} ({check.days_left} days left): "
+        en += "please renew it."
+    elif check.status is DocumentStatus.EXPIRED:
+        zh = f"您的{kind_zh}已于{until.isoformat()}到期, 请尽快更新。"
+        en = f"Your {kind_en} expired on {until.isoformat()}: please renew it."
+    else:
+        zh = f"您的{kind_zh}已于{until.isoformat()}到期且未在宽限期内更新, "
+        zh += "信用账户已暂停融资买入和融券卖出, 更新后恢复。"
+        en = f"Your {kind_en} expired on {until.isoformat()} and was not renewed within the "
+        en += "grace: margin buys and short sales are suspended until it is renewed."
+        return zh, en
+    if starts is not None:
+        zh += f" 逾期未更新的, 自{starts.isoformat()}起暂停融资买入和融券卖出。"
+        en += f" If it is not renewed, margin buys and short sales stop from {starts.isoformat()}."
+    return zh, en

@@ -65,6 +65,11 @@ class OrderCode(Enum):
         "the account is in forced liquidation: only the firm's forced orders and deposits of "
         "collateral are accepted",
     )
+    IDENTITY_DOCUMENT_EXPIRED = (
+        "身份证明文件已过期且未在宽限期内更新, 暂停融资买入和融券卖出",
+        "an identity document on file expired and was not renewed within the grace: margin "
+        "buys and short sales are suspended until it is renewed",
+    )
     SECURITY_SUSPENDED = ("证券停牌, 不接受委托", "the security is suspended")
     PRICE_TICK = ("委托价格不是最小价格变动单位的整数倍", "the price is not on the tick")
     PRICE_OUTSIDE_LIMITS = ("委托价格超出涨跌幅限制", "the price is outside today's price limits")
@@ -187,6 +192,7 @@ PRECEDENCE: tuple[OrderCode, ...] = (
     OrderCode.UNKNOWN_SECURITY,
     OrderCode.ACCOUNT_CALL_RESTRICTED,
     OrderCode.ACCOUNT_IN_LIQUIDATION,
+    OrderCode.IDENTITY_DOCUMENT_EXPIRED,
     OrderCode.SECURITY_SUSPENDED,
     OrderCode.PRICE_TICK,
     OrderCode.PRICE_OUTSIDE_LIMITS,

@@ -94,6 +94,7 @@ _SIDE = {kind: kind.side for kind in OrderKind}
 _FORCED = frozenset({OrderKind.FORCED_BUY, OrderKind.FORCED_SELL})
 # What CALL_RESTRICTED stops: everything that adds exposure (RISK-6: buys, margin, shorts).
 _OPENING = frozenset({_COLLATERAL_BUY, _MARGIN_BUY, _SHORT_SELL})
+_NEW_DEBT = frozenset({_MARGIN_BUY, _SHORT_SELL})
 _SALES = frozenset({OrderKind.COLLATERAL_SELL, OrderKind.SELL_TO_REPAY, OrderKind.FORCED_SELL})
 _COVERS = frozenset({OrderKind.BUY_TO_COVER, OrderKind.FORCED_BUY})
 
@@ -150,6 +151,8 @@ def check_order(
             return _C.ACCOUNT_IN_LIQUIDATION
         if kind in _OPENING:
             return _C.ACCOUNT_CALL_RESTRICTED
+    if account.new_debt_refused and kind in _NEW_DEBT:
+        return _C.IDENTITY_DOCUMENT_EXPIRED
     if security.suspended:
         return _C.SECURITY_SUSPENDED
     if price % security.tick_li:

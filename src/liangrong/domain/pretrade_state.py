@@ -75,6 +75,8 @@ class AccountState:
     insider_symbols: frozenset[str] = frozenset()  # directors, supervisors, managers, 5% holders
     lockup_symbols: frozenset[str] = frozenset()  # strategic placement investors in lock-up
     has_open_financing: bool = False
+    # CLI-6: an identity document past its grace, unrenewed; no new financing or shorts.
+    new_debt_refused: bool = False
     # The firm's tiered caps at the account's ratio (RISK-10), the client's agreed limit
     # applied, by class; a class not named here takes ``concentration_limit_bp``.
     concentration_caps_bp: dict[ConcentrationClass, int] = field(default_factory=dict)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from liangrong.eod.accrual import accrue_step
 from liangrong.eod.context import StepOutcome, StepRun
+from liangrong.eod.identity_step import identity_step
 from liangrong.eod.maturities import maturities_step
 from liangrong.eod.next_day import next_day_step
 from liangrong.eod.reconcile import reconcile_step
@@ -36,6 +37,7 @@ STEPS: tuple[Step, ...] = (
     Step("accrue", "accrue interest and fees", accrue_step),
     Step("maturities", "maturities and extensions", maturities_step),
     Step("term_rules", "suspension and delisting terms", term_rules_step),
+    Step("identity", "identity documents", identity_step),
     Step("statuses", "statuses and margin calls", statuses_step),
     Step("next_day", "next day's lists and parameters", next_day_step),
     # The book at the close is final once the statuses are decided; the next day's

@@ -44,6 +44,7 @@ from liangrong.sim.exchange import Cancelled, Event, Rejected, SimulatedExchange
 from liangrong.sim.exchange import Fill as ExchangeFill
 from liangrong.sim.external_sides import ExternalSides
 from liangrong.sim.fair_value_day import day_fair_values
+from liangrong.sim.identity_seed import seed_identity_documents
 from liangrong.sim.order_flow import OrderFlow, Quote
 from liangrong.sim.prices import SNAPSHOTS_PER_DAY, Snapshot
 from liangrong.sim.reference_day import (
@@ -178,6 +179,10 @@ def open_session(
     ledger = Ledger(engine, clock)
     phase = (lambda done, total: progress("book", done, total)) if progress else None
     book_info = generate_book(ledger, ref, config.seed, config.clients, phase, clock=clock)
+    # The clients' identity documents on file (CLI-6), dated from the book's first day: a
+    # reused book records nothing new.
+    ids = [p.client_id for p in book_info.profiles]
+    seed_identity_documents(engine, ids, book_info.marker.trading_date, config.seed, clock=clock)
     if book_info.marker.trading_date > day:
         raise SessionRefused(f"the store's book starts on {book_info.marker.trading_date}")
     tick("book generation" if book_info.posted else "book (planned again)")

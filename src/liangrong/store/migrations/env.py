@@ -10,6 +10,7 @@ from liangrong.store import (  # noqa: F401  (each registers its tables)
     clearing_records,
     eod_tables,
     firm_alerts,
+    identity_documents,
     index_closes,
     other_collateral,
     restriction_tables,
