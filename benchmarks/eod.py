@@ -49,6 +49,7 @@ from liangrong.ledger.journal import MAX_BATCH_TRANSACTIONS, CreditAccountOpenin
 from liangrong.sim.demo_loader import load_demo
 from liangrong.sim.external_sides import ExternalSides
 from liangrong.sim.fee_seed import fee_schedule_on
+from liangrong.sim.identity_seed import seed_identity_documents
 from liangrong.sim.reference_day import ReferenceDay, load_reference_day
 from liangrong.sim.session import CST
 from liangrong.store.migrate import upgrade
@@ -148,7 +149,18 @@ def prepare(path: Path, accounts: int, contracts: int, seed: int = SEED) -> dict
     # checks every position and every client's cash against them, as in production.
     ExternalSides.open(engine, DAY, fee_schedule_on(DAY), "bench:").deliver(engine, DAY, _clock)
     engine.dispose()  # checkpoints the WAL: the store is one file to copy
+    top_up(path, accounts, opened)
     return {"prepare_s": time.perf_counter() - started}
+
+
+def top_up(path: Path, accounts: int, opened: date) -> None:
+    """What a store prepared by an earlier version lacks, added (idempotent, not timed):
+    the later migrations and the clients' identity documents on file (CLI-6)."""
+    engine = open_engine(f"sqlite:///{path}")
+    upgrade(engine)
+    clients = [_client(n) for n in range(1, accounts + 1)]
+    seed_identity_documents(engine, clients, opened, SEED, clock=_clock)
+    engine.dispose()
 
 
 def _count(engine: Engine, table: object) -> int:
@@ -224,6 +236,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, float]:
             figures |= prepare(prepared, args.accounts, args.contracts)
             print(f"prepared in {figures['prepare_s']:.1f} s (not timed below)")
         shutil.copy(prepared, work / "store.sqlite")
+        if args.prepared is not None:  # built by this version or an earlier one
+            top_up(work / "store.sqlite", args.accounts, DAY - timedelta(days=LOOKBACK_DAYS + 20))
         timed, digests = run_eod(work / "store.sqlite", work / "reports", args.batch)
         figures |= timed
         if args.journal_digest:

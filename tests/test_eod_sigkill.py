@@ -157,10 +157,12 @@ def test_sigkill_at_random_points_then_rerun_is_byte_identical(
     whole = _copy(source, tmp_path / "whole")
     engine = open_engine(f"sqlite:///{whole}")
     ends: dict[str, float] = {}  # when each step told its last progress, to aim the kills
+    firsts: dict[str, float] = {}  # and its first (the accrual: its first batch committed)
     started = time.perf_counter()
 
     def clocked(name: str, done: int, total: int) -> None:
         ends[name] = time.perf_counter() - started
+        firsts.setdefault(name, ends[name])
 
     assert run(engine, DAY, _settings(whole.parent, through), clocked).complete
     engine.dispose()
@@ -185,7 +187,9 @@ def test_sigkill_at_random_points_then_rerun_is_byte_identical(
             child.start()
             sender.close()
             inside = STEP_NAMES[step] == "accrue" and len(partial) % 2 == 1
-            killed = _kill_inside(child, receiver, step, rng.uniform(0, took[step]), inside)
+            # Inside the accrual: within the span of its commits (its first batch to its last).
+            span = ends["accrue"] - firsts["accrue"] if inside else took[step]
+            killed = _kill_inside(child, receiver, step, rng.uniform(0, span), inside)
             child.join(120)
             receiver.close()
             if not killed or child.exitcode == 0:  # it finished first: no kill point

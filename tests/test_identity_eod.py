@@ -34,7 +34,7 @@ from liangrong.domain.identity_expiry import (
 from liangrong.domain.rule_codes import RuleRefused
 from liangrong.domain.versions import Version
 from liangrong.eod import identity_step as step_module
-from liangrong.eod.context import Digest, EodContext, StepOutcome, StepRun
+from liangrong.eod.context import EOD_START, STEP_MINUTES, Digest, EodContext, StepOutcome, StepRun
 from liangrong.eod.identity_step import identity_step
 from liangrong.eod.runner import run
 from liangrong.eod.settings import EodSettings
@@ -42,6 +42,7 @@ from liangrong.eod.steps import STEP_NAMES
 from liangrong.ledger.engine import open_engine
 from liangrong.ledger.schema import metadata
 from liangrong.sim.identity_seed import demo_documents, seed_identity_documents
+from liangrong.sim.session import CST
 from liangrong.store.identity_documents import (
     IDENTITY_TABLES,
     DocumentRecord,
@@ -174,7 +175,11 @@ def test_the_step_reminds_and_decides_the_next_days_restriction(
     assert (last_day.text_zh, last_day.text_en) == notice_text(
         check_document(IdentityDocument("LASTDAY", CARD, "", D, ON_FILE), D, POLICY), POLICY
     )
-    assert "2026-12-01" in last_day.text_zh and last_day.at == "2026-11-20T16:50:00.000000+08:00"
+    step_start = datetime.combine(D, EOD_START, CST) + timedelta(
+        minutes=STEP_MINUTES * STEP_NAMES.index("identity")
+    )  # the step's own fixed moment, whatever runs before it
+    assert "2026-12-01" in last_day.text_zh
+    assert last_day.at == step_start.isoformat(timespec="microseconds")
 
     decisions = load_decisions(engine, decided_on=D)
     assert [(d.client_id, d.effective, d.restricted, d.documents) for d in decisions] == [
