@@ -4,6 +4,7 @@ store, as canonical JSON; and PDFs for a smaller number of clients.
     .venv/bin/python benchmarks/statements.py                      # 2,000 clients, 20 PDFs
     .venv/bin/python benchmarks/statements.py --clients 10000 --pdf 50
     .venv/bin/python benchmarks/statements.py --prepared var/bench/statements.sqlite
+    .venv/bin/python benchmarks/statements.py --batch 1,2 --batch-pdf   # PDFs in the batch too
 
 The store (seeded, not timed, printed): the demo reference data and generated book of
 2026-11-20, a session of ``--minutes`` on that day and on the next trading day (2026-11-23),
@@ -12,6 +13,9 @@ close of the 20th, that day's fills and accruals, closing figures at its close).
 ``load_statements`` over every client (bulk reads, ``--chunk`` clients at a time) with each
 statement's JSON bytes; then the first ``--pdf`` clients' PDFs, when a font for Chinese is
 installed (``fonts-noto-cjk``), else the PDF figures are skipped and the reason printed.
+Then the batch (``liangrong statement batch``: every client's JSON written atomically, and the
+manifest) once per worker count of ``--batch``, into a fresh folder each time, and a rerun
+that finds every file written (what resuming costs when nothing is missing).
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ from liangrong.reports.statement_render import (
     statement_pdf_bytes,
 )
 from liangrong.sim.session import SessionConfig, run_session
+from liangrong.sim.statement_batch import BatchJob, run_batch
 from liangrong.sim.statement_source import CHUNK_CLIENTS, load_statements
 from liangrong.store.migrate import upgrade
 
@@ -92,6 +97,25 @@ def _pdf_run(engine: Engine, clients: int) -> dict[str, float]:
             "pdf_per_s": len(statements) / seconds}  # fmt: skip
 
 
+_BATCH_KEYS = ("s", "per_s", "rerun_s")
+
+
+def _batch_run(url: str, folder: Path, workers: int, pdf: bool) -> dict[str, float]:
+    """The batch into a fresh folder, then a rerun over the same folder."""
+    out = folder / f"batch-{workers}"
+    job = BatchJob(url, NEXT, NEXT, out, pdf=pdf, workers=workers)
+    started = time.perf_counter()
+    result = run_batch(job)
+    seconds = time.perf_counter() - started
+    assert result.complete and result.written == result.clients, result
+    started = time.perf_counter()
+    again = run_batch(job)
+    rerun = time.perf_counter() - started
+    assert again.written == 0 and again.skipped == result.clients, again
+    key = f"batch_{workers}"
+    return {f"{key}_s": seconds, f"{key}_per_s": result.written / seconds, f"{key}_rerun_s": rerun}
+
+
 def main(argv: Sequence[str] | None = None) -> dict[str, float]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--clients", type=int, default=2_000)
@@ -99,6 +123,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, float]:
     parser.add_argument("--pdf", type=int, default=20, help="PDFs to render (0: none)")
     parser.add_argument("--chunk", type=int, default=CHUNK_CLIENTS, help="clients per read")
     parser.add_argument("--prepared", type=Path, help="build the store here once, then reuse")
+    parser.add_argument("--batch", default="1,2", help="worker counts of the batch runs ('': none)")
+    parser.add_argument("--batch-pdf", action="store_true", help="the batch writes PDFs too")
     args = parser.parse_args(argv)
     folder = Path(tempfile.mkdtemp(prefix="statements-"))
     try:
@@ -122,6 +148,14 @@ def main(argv: Sequence[str] | None = None) -> dict[str, float]:
                 print(f"PDF: {figures['pdf']:,} statements in {figures['pdf_s']:.2f} s: "
                       f"{figures['pdf_per_s']:,.1f} statements/s")  # fmt: skip
         engine.dispose()
+        for workers in (int(w) for w in args.batch.split(",") if w):
+            run_figures = _batch_run(f"sqlite:///{path}", folder, workers, args.batch_pdf)
+            figures.update(run_figures)
+            kind = "JSON+PDF" if args.batch_pdf else "JSON"
+            seconds, rate, rerun = (run_figures[f"batch_{workers}_{k}"] for k in _BATCH_KEYS)
+            print(f"batch ({kind}, {workers} worker{'s' if workers > 1 else ''}): "
+                  f"{seconds:.2f} s: {rate:,.1f} statements/s; "
+                  f"rerun, every file there: {rerun:.2f} s")  # fmt: skip
         return figures
     finally:
         shutil.rmtree(folder, ignore_errors=True)

@@ -31,6 +31,7 @@ COMMAND_MODULES = (
     "eod",
     "serve",
     "statement",
+    "fees",
 )
 
 

@@ -183,7 +183,7 @@ def figure_rows(f: Figures) -> list[tuple[str, str]]:
 # --------------------------------------------------------------------------- HTML
 
 
-def _table(headers: Sequence[str], rows: Iterable[Sequence[str]], numeric_from: int) -> str:
+def html_table(headers: Sequence[str], rows: Iterable[Sequence[str]], numeric_from: int) -> str:
     head = "".join(f"<th>{escape(h)}</th>" for h in headers)
     body = []
     for row in rows:
@@ -205,7 +205,7 @@ def _figures_table(s: Statement) -> str:
         opening = dict(figure_rows(s.opening))
         rows = [(label, opening.get(label, "—"), value) for label, value in closing]
     headers = ("项目 Item", "期初 Opening", "期末 Closing")
-    return _table(headers, rows, 1)
+    return html_table(headers, rows, 1)
 
 
 def _accrued_text(c: ContractLine) -> str:
@@ -235,7 +235,7 @@ def _contracts_table(s: Statement) -> str:
         )
         for c in s.contracts
     ]
-    return _table(headers, rows, 5)
+    return html_table(headers, rows, 5)
 
 
 def _trades_table(s: Statement) -> str:
@@ -250,7 +250,7 @@ def _trades_table(s: Statement) -> str:
         )
         for t in s.trades
     ]  # fmt: skip
-    return _table(headers, rows, 4)
+    return html_table(headers, rows, 4)
 
 
 def _positions_table(s: Statement) -> str:
@@ -259,10 +259,10 @@ def _positions_table(s: Statement) -> str:
         (p.security, p.name, shares(p.quantity), price(p.price_li), yuan_held(p.value_li))
         for p in s.positions
     ]
-    return _table(headers, rows, 2)
+    return html_table(headers, rows, 2)
 
 
-_CSS = """
+PAGE_CSS = """
 @page { size: A4 landscape; margin: 14mm 12mm;
         @bottom-right { content: counter(page) " / " counter(pages); font-size: 8pt; } }
 body { font-family: "%(family)s"; font-size: 9pt; color: #111; }
@@ -296,7 +296,7 @@ def statement_html(s: Statement, family: str) -> str:
     family_css = family.replace('"', "")
     return f"""<!DOCTYPE html>
 <html lang="zh-CN"><head><meta charset="utf-8"><title>{escape(title)}</title>
-<style>{_CSS % {"family": family_css}}</style></head>
+<style>{PAGE_CSS % {"family": family_css}}</style></head>
 <body>
 <h1>融资融券对账单 Margin Account Statement</h1>
 <table class="meta">{meta_rows}</table>
