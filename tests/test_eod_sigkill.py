@@ -92,11 +92,25 @@ def _outcome(store: Path, reports: Path) -> dict[str, object]:
         engine.dispose()
 
 
-def _child(store: Path, reports: Path, through: object, pipe: Connection) -> None:
-    """Runs the end of day as the command does, telling the parent how far it got."""
+def _child(
+    store: Path, reports: Path, through: object, pipe: Connection, hold_at: int | None = None
+) -> None:
+    """Runs the end of day as the command does, telling the parent how far it got; with
+    ``hold_at``, it waits after the accrual's ``hold_at``-th commit (not its last) for the
+    parent, which kills it there: between two commits, however fast the machine."""
     engine = open_engine(f"sqlite:///{store}")
     pipe.send((READY, 0, 0))
-    run(engine, DAY, _settings(reports.parent, through), lambda *told: pipe.send(told))
+    commits = 0
+
+    def told(name: str, done: int, total: int) -> None:
+        nonlocal commits
+        pipe.send((name, done, total))
+        if hold_at is not None and name == "accrue" and done < total:
+            commits += 1
+            if commits == hold_at:
+                pipe.recv()  # never answered: the parent kills it here
+
+    run(engine, DAY, _settings(reports.parent, through), told)
     os._exit(0)
 
 
@@ -160,14 +174,19 @@ def test_sigkill_at_random_points_then_rerun_is_byte_identical(
     firsts: dict[str, float] = {}  # and its first (the accrual: its first batch committed)
     started = time.perf_counter()
 
+    accrual_commits = 0  # the accrual's commits before its last
+
     def clocked(name: str, done: int, total: int) -> None:
+        nonlocal accrual_commits
         ends[name] = time.perf_counter() - started
         firsts.setdefault(name, ends[name])
+        accrual_commits += name == "accrue" and done < total
 
     assert run(engine, DAY, _settings(whole.parent, through), clocked).complete
     engine.dispose()
     expected = _outcome(whole, whole.parent / "reports")
     assert "20261120/rzrq_daily_SH_20261120.xlsx" in expected["files"]  # type: ignore[operator]
+    assert accrual_commits >= 2  # BATCH small enough for kills between the accrual's commits
     bounds = [0.0, *(ends[name] for name in STEP_NAMES)]
     took = [later - earlier for earlier, later in pairwise(bounds)]
 
@@ -182,12 +201,13 @@ def test_sigkill_at_random_points_then_rerun_is_byte_identical(
         kills = 0
         while kills < KILLS_PER_CHAIN and (done := _steps_done(store)) < len(STEP_NAMES):
             step = _least_hit(rng, killed_in, done)
-            receiver, sender = FORK.Pipe(duplex=False)
-            child = FORK.Process(target=_child, args=(store, reports, through, sender))
+            inside = STEP_NAMES[step] == "accrue" and len(partial) % 2 == 1
+            # Inside the accrual: held after one of its commits but the last, then killed.
+            hold = rng.randint(1, accrual_commits) if inside else None
+            receiver, sender = FORK.Pipe(duplex=True)
+            child = FORK.Process(target=_child, args=(store, reports, through, sender, hold))
             child.start()
             sender.close()
-            inside = STEP_NAMES[step] == "accrue" and len(partial) % 2 == 1
-            # Inside the accrual: within the span of its commits (its first batch to its last).
             span = ends["accrue"] - firsts["accrue"] if inside else took[step]
             killed = _kill_inside(child, receiver, step, rng.uniform(0, span), inside)
             child.join(120)
