@@ -171,7 +171,6 @@ def test_sigkill_at_random_points_then_rerun_is_byte_identical(
     whole = _copy(source, tmp_path / "whole")
     engine = open_engine(f"sqlite:///{whole}")
     ends: dict[str, float] = {}  # when each step told its last progress, to aim the kills
-    firsts: dict[str, float] = {}  # and its first (the accrual: its first batch committed)
     started = time.perf_counter()
 
     accrual_commits = 0  # the accrual's commits before its last
@@ -179,7 +178,6 @@ def test_sigkill_at_random_points_then_rerun_is_byte_identical(
     def clocked(name: str, done: int, total: int) -> None:
         nonlocal accrual_commits
         ends[name] = time.perf_counter() - started
-        firsts.setdefault(name, ends[name])
         accrual_commits += name == "accrue" and done < total
 
     assert run(engine, DAY, _settings(whole.parent, through), clocked).complete
@@ -208,8 +206,7 @@ def test_sigkill_at_random_points_then_rerun_is_byte_identical(
             child = FORK.Process(target=_child, args=(store, reports, through, sender, hold))
             child.start()
             sender.close()
-            span = ends["accrue"] - firsts["accrue"] if inside else took[step]
-            killed = _kill_inside(child, receiver, step, rng.uniform(0, span), inside)
+            killed = _kill_inside(child, receiver, step, rng.uniform(0, took[step]), inside)
             child.join(120)
             receiver.close()
             if not killed or child.exitcode == 0:  # it finished first: no kill point

@@ -18,8 +18,11 @@ refused (``LookupError``), never started from a guess.
 from __future__ import annotations
 
 from bisect import bisect_right
+from collections.abc import Mapping
 from datetime import date
 from fractions import Fraction
+from functools import cache
+from types import MappingProxyType
 
 from sqlalchemy import Engine
 
@@ -45,10 +48,15 @@ def index_move(window: IndexHistory, number: int) -> Fraction:
     return levels[window.dates[k + 1]] / levels[window.dates[k]]
 
 
+@cache
+def _shipped_levels() -> Mapping[date, Fraction]:
+    history = load_csi300()  # ~5,000 closes parsed once, exactly
+    return MappingProxyType(index_levels(history.dates, history.close))
+
+
 def known_levels(store: Engine, name: str = INDEX_NAME) -> dict[date, Fraction]:
     """Every level known: the shipped history, then the store's (which adds later days)."""
-    history = load_csi300()
-    levels = index_levels(history.dates, history.close)
+    levels = dict(_shipped_levels())
     levels.update({c.trading_date: c.level for c in load_index_closes(store, name)})
     return levels
 
