@@ -16,6 +16,7 @@ from liangrong.domain import accounts as acc
 from liangrong.domain import operations as ops
 from liangrong.domain.collection import (
     DEFAULT_COMPONENTS,
+    ChargeMove,
     CollectionLine,
     CollectionOrder,
     CollectionSchedule,
@@ -23,8 +24,12 @@ from liangrong.domain.collection import (
     ContractDebt,
     Roll,
     allocate,
+    charge_move,
     collect_on_repayment,
     collect_on_schedule,
+    collected_events,
+    history_needed,
+    split_owed,
 )
 from liangrong.domain.contracts import (
     ComponentOrder,
@@ -268,3 +273,76 @@ def test_with_one_kind_of_charge_it_is_allocate_repayment(
     mine = [line.allocation() for line in allocate(financing, cash, order)]
     theirs = allocate_repayment([d.balance() for d in financing], cash, order.repayment)
     assert mine == theirs
+
+
+# --- what a contract owes by component ------------------------------------------------------
+
+ACCRUALS = st.fixed_dictionaries(
+    {c: st.integers(0, 400) for c in (Component.FEES, Component.PENALTY, Component.INTEREST)}
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.one_of(ACCRUALS, st.integers(0, 1500)), min_size=1, max_size=12),
+    st.booleans(),
+    st.permutations([Component.FEES, Component.PENALTY, Component.INTEREST]),
+)
+def test_a_replayed_history_gives_the_split_the_payments_left(
+    steps: list[dict[Component, int] | int], recorded: bool, charge_order: list[Component]
+) -> None:
+    """Accruals by component and payments allocated in the order, replayed from the moves
+    (payments with their recorded split, or without one): the split tracked step by step."""
+    order = CollectionOrder((*charge_order, Component.PRINCIPAL))
+    owed = dict.fromkeys(charge_order, 0)
+    moves = []
+    for step in steps:
+        if isinstance(step, dict):
+            for component, amount in step.items():
+                owed[component] += amount
+            moves.append(ChargeMove(sum(step.values()), step))
+            continue
+        debt = ContractDebt(terms("K", D(2026, 9, 1))).with_charges(owed)
+        lines = allocate([debt], min(step, sum(owed.values())), order)
+        if not lines:
+            continue
+        line = lines[0]
+        taken = {
+            Component.FEES: line.fees_fen,
+            Component.PENALTY: line.penalty_fen,
+            Component.INTEREST: line.interest_fen,
+        }
+        for component, amount in taken.items():
+            owed[component] -= amount
+        event = collected_events(lines) if recorded else ()
+        moves.append(charge_move("K", -line.charges_fen, event))
+    expected = {c: n for c, n in owed.items() if n}
+    assert split_owed(moves, sum(owed.values()), Component.INTEREST, order.components) == expected
+
+
+def test_charges_without_a_recorded_split_are_the_contracts_own() -> None:
+    accrued = {"type": "charges_accrued", "contract_id": "K", "interest": 70, "penalty": 50}
+    moves = [
+        charge_move("K", 5_000, ()),  # opening interest, posted with no event
+        charge_move("K", 120, [{"type": "charges_accrued", "contract_id": "X"}, accrued]),
+        charge_move("K", -5_080, ()),  # paid: penalty first, then interest
+    ]
+    assert moves[1] == ChargeMove(120, {Component.INTEREST: 70, Component.PENALTY: 50,
+                                        Component.FEES: 0})  # fmt: skip
+    assert split_owed(moves, 40, Component.INTEREST) == {Component.INTEREST: 40}
+    # a balance the history does not reach (a move left out) is closed as the ledger says
+    assert split_owed(moves, 100, Component.INTEREST) == {Component.INTEREST: 100}
+    # a history above the balance: the excess taken in the order (penalty before interest)
+    assert split_owed(moves[:2], 5_100, Component.INTEREST) == {
+        Component.PENALTY: 30,
+        Component.INTEREST: 5_070,
+    }
+
+
+def test_only_a_contract_past_maturity_or_repaid_may_owe_more_than_its_own_charge() -> None:
+    day, later = D(2026, 11, 20), D(2026, 12, 1)
+    assert not history_needed(ContractKind.FINANCING, 1_000, later, day)
+    assert not history_needed(ContractKind.FINANCING, 1_000, day, day)  # penalty from tomorrow
+    assert history_needed(ContractKind.FINANCING, 1_000, D(2026, 11, 19), day)
+    assert history_needed(ContractKind.FINANCING, 0, later, day)  # a management fee, perhaps
+    assert not history_needed(ContractKind.SHORT, 0, later, day)  # its fees are all fees

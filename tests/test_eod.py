@@ -110,7 +110,11 @@ def build_store(path: Path) -> None:
     (F5)."""
     engine = open_engine(f"sqlite:///{path}")
     upgrade(engine)
-    load_demo(engine, D, clock=_clock)
+    # The store starts without the demo firm's collection policy: 11-20 is its collection
+    # day, which would take F2's matured principal from C2's cash before it could be found
+    # overdue (the next_day step's demo source records the policy for the days after;
+    # collection on the schedule: test_collection_eod.py).
+    load_demo(engine, D, clock=_clock, collection_policy=False)
     ticks = iter(range(10**6))
     ledger = Ledger(engine, lambda: _clock() + timedelta(microseconds=next(ticks)))
     ledger.open_credit_accounts(

@@ -2,21 +2,32 @@
 
 ORD-4: while the client has financing open, the proceeds of selling a security bought on
 margin (by any kind of sale) repay financing first, and a sell-to-repay always does; the
-split among contracts and between charges and principal follows the firm's order.
+split among contracts and among fees, penalty, interest and principal follows the firm's
+order (CON-6, ``domain.collection``), each contract's split recorded in a
+``charges_collected`` event.
 ORD-5: a buy to cover spends locked proceeds first; when the client's last short closes, the
 rest of the locked proceeds is released.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 from typing import TYPE_CHECKING
 
+from liangrong.book.mirror import OpenContract
+from liangrong.domain.collection import (
+    ContractDebt,
+    collect_on_repayment,
+    collected_events,
+    history_needed,
+    own_component,
+    split_owed,
+)
 from liangrong.domain.contract_opening import ContractRequest, contract_terms
 from liangrong.domain.contracts import (
     Allocation,
     ContractKind,
-    allocate_repayment,
     allocate_return,
 )
 from liangrong.domain.fees import Fees
@@ -31,6 +42,7 @@ from liangrong.domain.settlement import (
     settle_sale,
     settle_short_sell,
 )
+from liangrong.store.collections import charge_histories
 
 if TYPE_CHECKING:
     from liangrong.book.service import Book, OpenOrder
@@ -49,8 +61,9 @@ def build_fill_transaction(book: Book, order: OpenOrder, fill: Fill, fees: Fees)
     if kind is OrderKind.SHORT_SELL:
         return settle_short_sell(_terms(book, client, fill, amount, ContractKind.SHORT), fill, fees)
     if kind in _SALES:
-        repay = _sale_repayment(book, order, fill, amount - fees.total_fen)
-        return settle_sale(kind, client, fill, amount, fees, repay)
+        repay, events = _sale_repayment(book, order, fill, amount - fees.total_fen)
+        txn = settle_sale(kind, client, fill, amount, fees, repay)
+        return replace(txn, events=txn.events + events) if events else txn
     if kind in _COVERS:
         mirror = book.mirrors[client]
         from_locked = min(mirror.locked_fen, amount + fees.total_fen)
@@ -78,18 +91,48 @@ def _terms(book: Book, client: str, fill: Fill, amount_fen: int, kind: ContractK
     return contract_terms(book.market.rule_book, book.calendar, request)
 
 
-def _sale_repayment(
-    book: Book, order: OpenOrder, fill: Fill, net_proceeds_fen: int
-) -> list[Allocation]:
+Collected = tuple[list[Allocation], tuple[dict[str, object], ...]]
+
+
+def _sale_repayment(book: Book, order: OpenOrder, fill: Fill, net_proceeds_fen: int) -> Collected:
     mirror = book.mirrors[order.client_id]
-    financing = [c.balance() for c in mirror.open_contracts(ContractKind.FINANCING)]
+    financing = mirror.open_contracts(ContractKind.FINANCING)
     if not financing or net_proceeds_fen <= 0:
-        return []
+        return [], ()
     position = book.states[order.client_id].positions.get(fill.symbol)
     bought_on_margin = position is not None and position.financed_quantity > 0
     if order.order.kind is OrderKind.COLLATERAL_SELL and not bought_on_margin:
-        return []
-    return allocate_repayment(financing, net_proceeds_fen, book.repayment_order)
+        return [], ()
+    return repayment_allocation(book, order.client_id, financing, net_proceeds_fen)
+
+
+def repayment_allocation(
+    book: Book, client: str, financing: list[OpenContract], amount_fen: int
+) -> Collected:
+    """A cash repayment of the client's financing in the firm's order (CON-6): the
+    allocations to post and the events recording each contract's split by component.
+    A contract that may owe more than its interest has its split replayed from the journal."""
+    order = book.collection_order
+    on = book.market.trading_date
+    history = {
+        c.terms.contract_id: client
+        for c in financing
+        if c.charges_outstanding_fen > 0
+        and history_needed(c.terms.kind, c.principal_outstanding, c.terms.maturity, on)
+    }
+    moves = charge_histories(book.ledger.engine, history) if history else {}
+    debts = []
+    for c in financing:
+        cid, own = c.terms.contract_id, own_component(c.terms.kind)
+        charges = max(c.charges_outstanding_fen, 0)
+        split = (
+            split_owed(moves.get(cid, []), charges, own, order.components)
+            if cid in history
+            else {own: charges}
+        )
+        debts.append(ContractDebt(c.terms, principal=c.principal_outstanding).with_charges(split))
+    lines = collect_on_repayment(debts, amount_fen, order)
+    return [line.allocation() for line in lines], collected_events(lines)
 
 
 def _returns(book: Book, client: str, fill: Fill) -> list[Allocation]:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from liangrong.book.fills import repayment_allocation
 from liangrong.domain import operations as ops
-from liangrong.domain.contracts import ContractKind, allocate_repayment, allocate_return
+from liangrong.domain.contracts import ContractKind, allocate_return
 from liangrong.domain.journal import Transaction
 from liangrong.domain.orders import NonTradeKind, NonTradeRequest
 
@@ -26,9 +28,10 @@ def build_nontrade_transaction(book: Book, request: NonTradeRequest) -> Transact
     if kind is NonTradeKind.TRANSFER_OUT:
         return ops.transfer_collateral_out(command, on, client, request.symbol, request.quantity)
     if kind is NonTradeKind.DIRECT_REPAYMENT:
-        financing = [c.balance() for c in mirror.open_contracts(ContractKind.FINANCING)]
-        allocations = allocate_repayment(financing, request.amount_fen, book.repayment_order)
-        return ops.repay_financing(command, on, client, allocations)
+        financing = mirror.open_contracts(ContractKind.FINANCING)
+        allocations, events = repayment_allocation(book, client, financing, request.amount_fen)
+        txn = ops.repay_financing(command, on, client, allocations)
+        return replace(txn, events=events)
     assert kind is NonTradeKind.DIRECT_RETURN, kind
     shorts = [
         c.balance()

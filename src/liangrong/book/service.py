@@ -22,6 +22,8 @@ from datetime import date, datetime
 from enum import Enum
 from fractions import Fraction
 
+from sqlalchemy import Engine
+
 from liangrong.book import holds
 from liangrong.book.accounts import (
     ClientProfile,
@@ -31,12 +33,13 @@ from liangrong.book.accounts import (
     withdrawal_headroom_li,
 )
 from liangrong.book.fills import build_fill_transaction, lock_release
+from liangrong.book.loader import load_firm_state
 from liangrong.book.market import MarketDay
 from liangrong.book.mirror import ClientMirror
 from liangrong.book.nontrade import build_nontrade_transaction
 from liangrong.domain import accounts as acc
 from liangrong.domain.calendar import TradingCalendar
-from liangrong.domain.contracts import RepaymentOrder
+from liangrong.domain.collection import CollectionOrder
 from liangrong.domain.fees import Fees, fill_fees
 from liangrong.domain.firm_limits import FirmBlocks, FirmUse, firm_room
 from liangrong.domain.journal import Transaction, net_changes
@@ -54,8 +57,10 @@ from liangrong.domain.pretrade_state import AccountState, FirmState
 from liangrong.domain.rule_book import terms_for
 from liangrong.domain.settlement import Fill
 from liangrong.ledger.journal import Ledger
+from liangrong.store.collections import collection_order_on
 
-DEFAULT_REPAYMENT_ORDER = RepaymentOrder()  # nearest maturity first, charges before principal
+# fees, penalty, interest, principal; nearest maturity first: a store with no policy recorded
+DEFAULT_COLLECTION_ORDER = CollectionOrder()
 
 
 class OrderStatus(Enum):
@@ -108,13 +113,15 @@ class Book:
         market: MarketDay,
         calendar: TradingCalendar,
         firm: FirmState,
-        repayment_order: RepaymentOrder = DEFAULT_REPAYMENT_ORDER,
+        collection_order: CollectionOrder = DEFAULT_COLLECTION_ORDER,
     ) -> None:
         self.ledger = ledger
         self.market = market
         self.calendar = calendar
         self.firm = firm
-        self.repayment_order = repayment_order
+        # CON-6: every cash repayment is allocated in the firm's order in force that day.
+        self.collection_order = collection_order
+        self.repayment_order = collection_order.repayment
         self.profiles: dict[str, ClientProfile] = {}
         self.mirrors: dict[str, ClientMirror] = {}
         self.held: dict[str, Held] = {}
@@ -127,6 +134,15 @@ class Book:
         # Told of every transaction the ledger accepted, after the book learnt it (the risk
         # engine keeps its arrays in step this way): (client id, transaction).
         self.listeners: list[Callable[[str, Transaction], None]] = []
+
+    @classmethod
+    def open(
+        cls, engine: Engine, ledger: Ledger, market: MarketDay, calendar: TradingCalendar
+    ) -> Book:
+        """The book of ``market``'s day over the store: the lending pools as the ledger holds
+        them and the firm's collection order in force that day."""
+        order = collection_order_on(engine, market.trading_date)
+        return cls(ledger, market, calendar, load_firm_state(engine), order)
 
     # -- clients -------------------------------------------------------------------------
     def add_client(self, profile: ClientProfile, mirror: ClientMirror) -> None:

@@ -14,15 +14,24 @@ its fees and penalty are cash and are collected like a financing's.  Collection 
 the daily accrual has booked; once a contract's charges are settled (collected on schedule,
 or the contract repaid), its accrual period ends (``interest.ContractAccrual.settled``).
 
+What a contract owes by component: the ledger keeps one charges account per contract, so the
+split is the contract's history replayed (``split_owed``): each accrual adds its split by
+kind (its ``charges_accrued`` event), each payment takes its split (``charges_collected``)
+or, without one, takes the components in the order, which is how every allocation here
+takes a contract's charges.  A contract that can only ever have owed its own kind of charge
+(``history_needed`` false: never past its maturity, a financing still owing principal) owes
+it all in that component, with no history read.
+
 Invariants: an allocation never takes more than is owed on any component, never more than
 the cash offered, and follows the order exactly (nothing later is paid while anything
-earlier is unpaid); with a single kind of charge it equals ``contracts.allocate_repayment``.
+earlier is unpaid); with a single kind of charge it equals ``contracts.allocate_repayment``;
+a replayed split always sums to what the ledger says is owed.
 """
 
 from __future__ import annotations
 
 import calendar as _gregorian
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 from enum import Enum
@@ -37,6 +46,7 @@ from liangrong.domain.contracts import (
     RepaymentOrder,
     sort_contracts,
 )
+from liangrong.domain.interest import ChargeKind
 
 
 class Component(Enum):
@@ -59,6 +69,20 @@ class CollectionOrder:
     def __post_init__(self) -> None:
         if sorted(c.value for c in self.components) != sorted(c.value for c in Component):
             raise ValueError(f"the order names each component once: {self.components}")
+
+
+def own_component(kind: ContractKind) -> Component:
+    """The component of a contract's own charge: a financing's interest, a short's fee."""
+    return Component.INTEREST if kind is ContractKind.FINANCING else Component.FEES
+
+
+COMPONENT_OF_CHARGE = {
+    ChargeKind.INTEREST: Component.INTEREST,
+    ChargeKind.LENDING_FEE: Component.FEES,
+    ChargeKind.MANAGEMENT_FEE: Component.FEES,
+    ChargeKind.PENALTY: Component.PENALTY,
+}
+CHARGE_COMPONENTS = (Component.FEES, Component.PENALTY, Component.INTEREST)
 
 
 class Roll(Enum):
@@ -107,6 +131,15 @@ class CollectionSchedule:
         return day in self.dates_between(day, day, calendar)
 
 
+@dataclass(frozen=True, slots=True)
+class CollectionPolicy:
+    """The firm's collection policy: when charges are collected, and in what order cash is
+    allocated (on the schedule and on every repayment).  A dated firm parameter."""
+
+    schedule: CollectionSchedule
+    order: CollectionOrder = field(default_factory=CollectionOrder)
+
+
 def _months(start: date, end: date) -> Iterator[tuple[int, int]]:
     index = start.year * 12 + start.month - 2
     while index <= end.year * 12 + end.month:
@@ -149,6 +182,14 @@ class ContractDebt:
 
     def balance(self) -> ContractBalance:
         return ContractBalance(self.terms, self.principal, self.charges_fen)
+
+    def with_charges(self, owed: Mapping[Component, int]) -> ContractDebt:
+        return replace(
+            self,
+            fees_fen=owed.get(Component.FEES, 0),
+            penalty_fen=owed.get(Component.PENALTY, 0),
+            interest_fen=owed.get(Component.INTEREST, 0),
+        )
 
     def due_on(self, day: date) -> ContractDebt:
         """What a collection on ``day`` may take: every charge; principal only once due."""
@@ -228,3 +269,107 @@ def collect_on_repayment(
 ) -> list[CollectionLine]:
     """A repayment (direct, or a sale's proceeds): charges first, then principal, early too."""
     return allocate(debts, amount_fen, order)
+
+
+# ------------------------------------------------------------------ what is owed by component
+
+
+COLLECTED_EVENT = "charges_collected"
+ACCRUED_EVENT = "charges_accrued"
+
+
+def collected_events(lines: Iterable[CollectionLine]) -> tuple[dict[str, object], ...]:
+    """One ``charges_collected`` event per line: what it took, by component (non-zero)."""
+    events = []
+    for line in lines:
+        event: dict[str, object] = {"type": COLLECTED_EVENT, "contract_id": line.contract_id}
+        for name, amount in (
+            ("fees", line.fees_fen),
+            ("penalty", line.penalty_fen),
+            ("interest", line.interest_fen),
+            ("principal", line.principal_fen),
+        ):
+            if amount:
+                event[name] = amount
+        events.append(event)
+    return tuple(events)
+
+
+@dataclass(frozen=True, slots=True)
+class ChargeMove:
+    """One change of a contract's charges owed, in journal order: ``owed_fen`` more owed (an
+    accrual) or, negative, paid; ``split`` by component when the transaction recorded it."""
+
+    owed_fen: int
+    split: Mapping[Component, int] | None = None
+
+
+def charge_move(
+    contract_id: str, owed_fen: int, events: Iterable[Mapping[str, object]]
+) -> ChargeMove:
+    """The move of one transaction on a contract's charges account, with the split its
+    events record for the contract (``charges_accrued`` by kind, ``charges_collected``)."""
+    for event in events:
+        if event.get("contract_id") != contract_id:
+            continue
+        if event.get("type") == ACCRUED_EVENT:
+            split: dict[Component, int] = {}
+            for kind, component in COMPONENT_OF_CHARGE.items():
+                amount = event.get(kind.value, 0)
+                assert isinstance(amount, int)
+                split[component] = split.get(component, 0) + amount
+            return ChargeMove(owed_fen, split)
+        if event.get("type") == COLLECTED_EVENT:
+            taken = {c: event.get(c.value, 0) for c in CHARGE_COMPONENTS}
+            return ChargeMove(owed_fen, {c: n for c, n in taken.items() if isinstance(n, int)})
+    return ChargeMove(owed_fen)
+
+
+def history_needed(kind: ContractKind, principal: int, maturity: date, day: date) -> bool:
+    """Whether the contract may owe more than its own kind of charge on ``day``: penalty
+    accrues only past the maturity, the management fee only on a financing repaid the day
+    it was used (so owing no principal).  Otherwise all it owes is its own component."""
+    return maturity < day or (kind is ContractKind.FINANCING and principal <= 0)
+
+
+def split_owed(
+    moves: Iterable[ChargeMove],
+    owed_fen: int,
+    own: Component,
+    components: Sequence[Component] = DEFAULT_COMPONENTS,
+) -> dict[Component, int]:
+    """What a contract owes by charge component, from its history: each accrual adds its
+    split (unrecorded: its own component), each payment takes its recorded split or, without
+    one, the components in ``components`` order.  The result sums to ``owed_fen`` (the
+    ledger's balance): a history that does not (moves left out) is closed as the ledger
+    says, a shortfall added to ``own``, an excess taken in order."""
+    order = [c for c in components if c is not Component.PRINCIPAL]
+    owed = dict.fromkeys(CHARGE_COMPONENTS, 0)
+    for move in moves:
+        if move.split is not None and sum(move.split.values()) == abs(move.owed_fen):
+            sign = 1 if move.owed_fen > 0 else -1
+            for component, amount in move.split.items():
+                owed[component] += sign * amount
+        elif move.owed_fen > 0:
+            owed[own] += move.owed_fen
+        else:
+            _take_in_order(owed, -move.owed_fen, order)
+    if any(n < 0 for n in owed.values()):  # a recorded split the history cannot carry
+        total = sum(owed.values())
+        owed = dict.fromkeys(CHARGE_COMPONENTS, 0)
+        owed[own] = total
+    gap = owed_fen - sum(owed.values())
+    if gap > 0:
+        owed[own] += gap
+    elif gap < 0:
+        _take_in_order(owed, -gap, order)
+    return {c: n for c, n in owed.items() if n}
+
+
+def _take_in_order(owed: dict[Component, int], amount: int, order: Sequence[Component]) -> None:
+    for component in order:
+        take = min(owed[component], amount)
+        owed[component] -= take
+        amount -= take
+    if amount:  # paid beyond the recorded history: the own component goes below zero
+        owed[order[-1]] -= amount

@@ -8,10 +8,13 @@ with ``expected`` the ledger's figure and ``found`` the other side's:
   the day differs from the clearing side's; subject ``"{account} {symbol}"``, shares;
 - ``bank``: each client whose credit cash in the ledger at the close (free plus locked)
   differs from the bank side's balance of the client's credit fund account; subject the
-  client id, fen.  No item is in transit in this model: the ledger posts a trade's cash on
-  the trade date and the bank's file of the day includes that day's clearing result, and a
-  bank transfer is booked by both sides at once; an item in transit would be listed like
-  any other difference.
+  client id, fen.  The one item in transit is the end of day's collection of charges
+  (CON-6): its payment instructions leave after the bank cut the day's file, so the ledger's
+  figure adds back what ``collect`` took that day and the bank applies it the next day
+  (``sim.bank.DepositoryBank.resume``).  Nothing else is in transit: the ledger posts a
+  trade's cash on the trade date, the bank's file of the day includes that day's clearing
+  result, and a bank transfer is booked by both sides at once; any other item in transit
+  is listed like any other difference.
 A day whose file was not received is one row ``(check, "missing", date, "a file", "none")``,
 never ``ok``.  "At the close" is the projection less the postings of later business dates,
 so a day can be checked again after later days were posted.
@@ -40,6 +43,7 @@ from liangrong.store.clearing_records import (
     load_bank_file,
     load_clearing_file,
 )
+from liangrong.store.collections import collected_after_cutoff
 
 # eod.reconcile's row; named here too so that reconcile can import this module without a cycle.
 Row = tuple[str, str, str, str, str]
@@ -91,12 +95,14 @@ def ledger_positions(conn: Connection, day: date) -> dict[Position, int]:
 
 
 def ledger_credit_cash(conn: Connection, day: date) -> dict[str, int]:
-    """Each client's credit cash (free plus locked, fen) in the ledger at the close."""
+    """Each client's credit cash (free plus locked, fen) in the ledger at the close, as
+    the bank's file of the day sees it: the day's collection, still in transit, added back."""
     cash: Counter[str] = Counter()
     for (account, _), fen in _at_close(conn, day, _credit_cash).items():
         owner = credit_cash_owner(account)
         if owner is not None:
             cash[owner] += fen
+    cash.update(collected_after_cutoff(conn, day))
     return dict(cash)
 
 

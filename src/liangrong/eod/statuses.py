@@ -22,7 +22,7 @@ from typing import NamedTuple
 from sqlalchemy import select
 
 from liangrong.book.accounts import ClientProfile
-from liangrong.book.loader import load_firm_state, load_mirrors
+from liangrong.book.loader import load_mirrors
 from liangrong.book.service import Book
 from liangrong.desk.service import Desk, firm_limits_on
 from liangrong.domain.margin import RatioStatus
@@ -86,9 +86,8 @@ def statuses_step(run: StepRun) -> StepOutcome:
     risk.on_haircuts({symbol: market.haircut(symbol) for symbol in market.securities})
     fair = day_fair_values(engine, ref, clients)
     run.progress(1, 3)
-    firm_state = load_firm_state(engine)
     store = ctx.records_engine()  # a commit per decision, flushed with the step's record
-    screen = Desk(store, Book(ledger, market, ref.calendar, firm_state), risk, clock)
+    screen = Desk(store, Book.open(engine, ledger, market, ref.calendar), risk, clock)
     screen.on_prices(at, market.prices_li)  # records what the closes changed
     screen.on_fair_values(at, fair)  # and what the fair values change
     statuses = Counter(risk.statuses.status(c) for c in clients)
@@ -98,7 +97,7 @@ def statuses_step(run: StepRun) -> StepOutcome:
         | {c for c, r in latest.items() if r.call is not None or r.liquidation_reason is not None}
     )
     run.progress(2, 3)
-    book = Book(ledger, market, ref.calendar, firm_state)
+    book = Book.open(engine, ledger, market, ref.calendar)
     mirrors = load_mirrors(engine, candidates)
     names = holder_names(engine, candidates)
     for client in candidates:

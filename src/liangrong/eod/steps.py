@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from liangrong.eod.accrual import accrue_step
+from liangrong.eod.collection_step import collect_step
 from liangrong.eod.context import StepOutcome, StepRun
 from liangrong.eod.identity_step import identity_step
 from liangrong.eod.maturities import maturities_step
@@ -35,6 +36,8 @@ class Step:
 STEPS: tuple[Step, ...] = (
     Step("settle", "settle the day", settle),
     Step("accrue", "accrue interest and fees", accrue_step),
+    # Collected after the day's accrual: a collection day takes what has accrued through it.
+    Step("collect", "collect charges on the schedule", collect_step),
     Step("maturities", "maturities and extensions", maturities_step),
     Step("term_rules", "suspension and delisting terms", term_rules_step),
     Step("identity", "identity documents", identity_step),

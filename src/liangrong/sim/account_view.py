@@ -20,7 +20,7 @@ from fractions import Fraction
 from sqlalchemy import Engine, func, select
 
 from liangrong.book.accounts import ClientProfile, margin_account, withdrawal_headroom_li
-from liangrong.book.loader import load_firm_state, load_mirrors
+from liangrong.book.loader import load_mirrors
 from liangrong.book.market import MarketDay
 from liangrong.book.mirror import ClientMirror
 from liangrong.book.service import Book
@@ -128,7 +128,7 @@ def load_account(engine: Engine, client: str, on: date) -> AccountView:
 
 
 def _book(engine: Engine, ref: ReferenceDay, market: MarketDay, profile: ClientProfile) -> Book:
-    book = Book(Ledger(engine, _no_clock), market, ref.calendar, load_firm_state(engine))
+    book = Book.open(engine, Ledger(engine, _no_clock), market, ref.calendar)
     client = profile.client_id
     book.add_client(profile, load_mirrors(engine, [client])[client])
     return book

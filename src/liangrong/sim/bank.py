@@ -41,6 +41,7 @@ from liangrong.domain.purposes import Purpose
 from liangrong.ledger import schema as s
 from liangrong.sim.clearing import BOOK_PREFIX, ClearingDay, opening_sums
 from liangrong.store.clearing_records import BANK, latest_received_before, load_bank_file
+from liangrong.store.collections import collected_after_cutoff
 
 CLIENT_CASH_PREFIX = "firm:collateral_cash:"  # free and locked credit cash of each client
 _COLLECTIONS = frozenset({Purpose.COLLECT_DEBT, Purpose.INTEREST_FEES_TAXES})
@@ -81,12 +82,16 @@ class DepositoryBank:
     @classmethod
     def resume(cls, engine: Engine, day: date, opening_prefix: str = BOOK_PREFIX) -> DepositoryBank:
         """The bank as it stood at the close of the last day before ``day`` it recorded a
-        file for, or, before its first file, with the book's opening cash."""
+        file for, or, before its first file, with the book's opening cash.  The end of day's
+        collection of that day (CON-6), in transit at its cut-off, settles now."""
         with engine.connect() as conn:
             last = latest_received_before(conn, BANK, day)
             recorded = load_bank_file(conn, last) if last is not None else None
+            in_transit = collected_after_cutoff(conn, last) if last is not None else {}
         if recorded is not None:
-            return cls(recorded)
+            balances = Counter(recorded)
+            balances.subtract(in_transit)
+            return cls(balances)
         p = s.journal_postings
         sums = opening_sums(
             engine,

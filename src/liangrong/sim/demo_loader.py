@@ -25,6 +25,7 @@ from liangrong.sim.rules_seed import demo_rule_book, demo_security_ratios
 from liangrong.sim.stress_seed import seed_stress_scenarios
 from liangrong.sim.universe import load_demo_universe
 from liangrong.store.calendar_loads import load_calendar, save_calendar_load
+from liangrong.store.collections import seed_demo_collection_policy
 from liangrong.store.list_publications import (
     latest_publication,
     load_list_store,
@@ -52,6 +53,7 @@ class LoadReport:
     events: tuple[tuple[date, ListEvent], ...]  # list events applied on those days
     firm_limit_versions: int = 0  # net capital and firm-limit rule versions (RISK-11)
     stress_scenario_sets: int = 0  # the firm's dated end-of-day stress scenario sets (RISK-12)
+    collection_policies: int = 0  # the firm's dated collection policy (CON-6)
 
     @property
     def nothing_new(self) -> bool:
@@ -62,6 +64,7 @@ class LoadReport:
             self.rule_versions,
             self.firm_limit_versions,
             self.stress_scenario_sets,
+            self.collection_policies,
         )
         return not any(counts) and not self.list_publications
 
@@ -91,9 +94,11 @@ def load_demo(
     clock: Clock,
     step: Step = _nothing,
     stress_scenarios: bool = True,
+    collection_policy: bool = True,
 ) -> LoadReport:
     """Load the demo reference data for ``on`` into a migrated store (``stress_scenarios``
-    False: a firm that has set no end-of-day stress scenarios)."""
+    False: a firm that has set no end-of-day stress scenarios; ``collection_policy`` False:
+    one that collects charges only on repayment)."""
     step("universe")
     universe = load_demo_universe()
     master = demo_master(universe)
@@ -112,6 +117,7 @@ def load_demo(
     versions = save_rule_versions(engine, book, clock=clock)
     firm_limit_versions = save_demo_firm_limits(engine, clock=clock)
     stress_sets = seed_stress_scenarios(engine, clock=clock) if stress_scenarios else 0
+    policies = seed_demo_collection_policy(engine, clock=clock) if collection_policy else 0
     step("lists")
     latest_date = latest_publication(engine, ListLayer.EXCHANGE)
     latest = None
@@ -131,4 +137,5 @@ def load_demo(
         events=tuple((day.trading_date, event) for day in history for event in day.events),
         firm_limit_versions=firm_limit_versions,
         stress_scenario_sets=stress_sets,
+        collection_policies=policies,
     )

@@ -13,7 +13,7 @@ from datetime import date, datetime, time
 from sqlalchemy import Engine
 
 from liangrong.book.accounts import ClientProfile
-from liangrong.book.loader import load_firm_state, load_mirrors
+from liangrong.book.loader import load_mirrors
 from liangrong.book.service import Book
 from liangrong.desk.service import Clock, Desk
 from liangrong.ledger.journal import Ledger
@@ -39,7 +39,7 @@ def open_desk(engine: Engine, on: date, clock: Clock | None = None) -> tuple[Des
     plans: list[ClientProfile] = list(book_profiles(engine, marker, ref).profiles)
     market = opening_market(ref)
     ledger = Ledger(engine, clock or _no_clock)
-    book = Book(ledger, market, ref.calendar, load_firm_state(engine))
+    book = Book.open(engine, ledger, market, ref.calendar)
     mirrors = load_mirrors(engine, [p.client_id for p in plans])
     for profile in profiles_on(engine, plans, ref.trading_date):
         book.add_client(profile, mirrors[profile.client_id])

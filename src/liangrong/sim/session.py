@@ -26,7 +26,7 @@ from datetime import date, datetime, time, timedelta, timezone
 import numpy as np
 from sqlalchemy import Engine, func, select
 
-from liangrong.book.loader import load_firm_state, load_mirrors
+from liangrong.book.loader import load_mirrors
 from liangrong.book.service import Ack, Book, OrderStatus
 from liangrong.desk.service import Desk, LiquidationRun
 from liangrong.domain import margin
@@ -240,7 +240,7 @@ class Session:
         self.sim = price_simulator(ref, config.seed)
         self.trading_day = self.sim.open_day()
         market = market_day(ref, self.trading_day)
-        self.book = Book(ledger, market, ref.calendar, load_firm_state(engine))
+        self.book = Book.open(engine, ledger, market, ref.calendar)
         # The clearing house's and the bank's own records of the day, kept from what each
         # of them sees (fills, transfer instructions, payments), for the reconciliation.
         self.sides = ExternalSides.open(engine, self.day, market.fees)

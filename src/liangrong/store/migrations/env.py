@@ -8,6 +8,7 @@ from alembic import context
 from liangrong.store import (  # noqa: F401  (each registers its tables)
     api_access,
     clearing_records,
+    collections,
     eod_tables,
     firm_alerts,
     identity_documents,

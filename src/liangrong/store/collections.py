@@ -1,0 +1,269 @@
+"""The firm's collection policy (CON-6, migration ``0013_collection``) and what the journal
+says about collections: each contract's charges history, the end of day's own collection
+postings of a date.
+
+The policy (``domain.collection.CollectionPolicy``: the schedule and the allocation order) is
+a dated firm parameter, recorded as versions with their source in ``collection_policies``.
+
+Invariants:
+- the table is append-only (the database refuses UPDATE and DELETE); a version is keyed by
+  its id: recording it again changes nothing, the same id with another effective date,
+  value or source is refused (``CollectionPolicyConflict``), and loading rebuilds the
+  ``History`` through its own checks (effective dates strictly increasing);
+- the value is canonical JSON (sorted keys, every field written), read back exactly;
+- the journal readers only read; the end of day's collection of a date is every
+  transaction whose command id starts with ``collection_prefix(date)``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from datetime import date
+
+from sqlalchemy import (
+    Column,
+    Connection,
+    Date,
+    Engine,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    select,
+)
+
+from liangrong.domain import accounts as acc
+from liangrong.domain.collection import (
+    ChargeMove,
+    CollectionOrder,
+    CollectionPolicy,
+    CollectionSchedule,
+    Component,
+    Roll,
+    charge_move,
+)
+from liangrong.domain.contracts import ComponentOrder, ContractOrder, RepaymentOrder
+from liangrong.domain.versions import History, Version
+from liangrong.ledger.journal import decode_events
+from liangrong.ledger.schema import metadata
+from liangrong.store.reference import Clock, ReferenceConflict, stamp, write_lock
+
+collection_policies = Table(
+    "collection_policies",
+    metadata,
+    Column("version_id", String(64), primary_key=True),
+    Column("effective", Date, nullable=False),
+    Column("payload_json", Text, nullable=False),
+    Column("source", Text, nullable=False),
+    Column("recorded_at", String(32), nullable=False),
+    UniqueConstraint("effective", name="uq_collection_policies_effective"),
+)
+COLLECTION_APPEND_ONLY_TABLES = ("collection_policies",)
+_KEY_CHUNK = 400
+
+# The demo firm collects monthly on the 20th, the next trading day when the 20th is not one,
+# in the default order (fees, penalty, interest, principal; nearest maturity first).
+DEMO_COLLECTION = Version(
+    "2023-09-08",
+    date(2023, 9, 8),
+    CollectionPolicy(CollectionSchedule(20, Roll.FORWARD)),
+    "demo firm policy, credit committee: charges collected monthly on the 20th (S1 art. 73)",
+)
+
+
+class CollectionPolicyConflict(ReferenceConflict):
+    """A collection policy version id recorded with another date, value or source."""
+
+
+# --------------------------------------------------------------------------- the policy
+
+
+def encode_policy(policy: CollectionPolicy) -> str:
+    schedule, order = policy.schedule, policy.order
+    document = {
+        "day_of_month": schedule.day_of_month,
+        "roll": schedule.roll.value,
+        "months": sorted(schedule.months),
+        "components": [c.value for c in order.components],
+        "contracts": order.repayment.contracts.value,
+        "nesting": order.repayment.components.value,
+    }
+    return json.dumps(document, sort_keys=True, separators=(",", ":"))
+
+
+def decode_policy(text: str) -> CollectionPolicy:
+    document = json.loads(text)
+    schedule = CollectionSchedule(
+        int(document["day_of_month"]),
+        Roll(document["roll"]),
+        frozenset(int(m) for m in document["months"]),
+    )
+    order = CollectionOrder(
+        tuple(Component(c) for c in document["components"]),
+        RepaymentOrder(ContractOrder(document["contracts"]), ComponentOrder(document["nesting"])),
+    )
+    return CollectionPolicy(schedule, order)
+
+
+def _stored(conn: Connection) -> list[Version[CollectionPolicy]]:
+    t = collection_policies
+    rows = conn.execute(select(t).order_by(t.c.effective))
+    return [
+        Version(row.version_id, row.effective, decode_policy(row.payload_json), row.source)
+        for row in rows
+    ]
+
+
+def save_collection_policies(
+    engine: Engine, versions: Iterable[Version[CollectionPolicy]], *, clock: Clock
+) -> int:
+    """Record policy versions; returns how many were new.  A new version must come after
+    every recorded one (``History``'s order check, ``RuleRefused``)."""
+    with write_lock(engine) as conn:
+        stored = _stored(conn)
+        known = {v.version_id: v for v in stored}
+        fresh: list[Version[CollectionPolicy]] = []
+        for version in versions:
+            recorded = known.get(version.version_id)
+            if recorded is not None:
+                if recorded != version:
+                    raise CollectionPolicyConflict(
+                        f"collection policy {version.version_id} is recorded with another "
+                        "effective date, value or source; record a new version id instead"
+                    )
+                continue
+            fresh.append(version)
+            known[version.version_id] = version
+        if not fresh:
+            return 0
+        History(tuple(stored)).appended(fresh)  # refuses a version not after the last
+        recorded_at = stamp(clock)
+        conn.execute(
+            collection_policies.insert(),
+            [
+                {
+                    "version_id": v.version_id,
+                    "effective": v.effective,
+                    "payload_json": encode_policy(v.value),
+                    "source": v.source,
+                    "recorded_at": recorded_at,
+                }
+                for v in fresh
+            ],
+        )
+    return len(fresh)
+
+
+def load_collection_policies(engine: Engine) -> History[CollectionPolicy]:
+    with engine.connect() as conn:
+        return History(tuple(_stored(conn)))
+
+
+def collection_order_on(engine: Engine, day: date) -> CollectionOrder:
+    """The allocation order of the policy in force on ``day`` (the default order when the
+    firm has recorded none)."""
+    version = load_collection_policies(engine).version_at(day)
+    return version.value.order if version is not None else CollectionOrder()
+
+
+def seed_demo_collection_policy(engine: Engine, *, clock: Clock) -> int:
+    """The demo firm's collection policy (idempotent)."""
+    return save_collection_policies(engine, [DEMO_COLLECTION], clock=clock)
+
+
+# --------------------------------------------------------------------------- the journal
+
+
+def collection_prefix(day: date) -> str:
+    """Command ids of the end of day's collection of ``day``: ``eod:{day}:collect:{client}``."""
+    return f"eod:{day.isoformat()}:collect:"
+
+
+def _prefix_range(prefix: str) -> tuple[str, str]:
+    """``[prefix, after)``: every text starting with ``prefix`` (``:`` + 1 is ``;``)."""
+    return prefix, prefix[:-1] + chr(ord(prefix[-1]) + 1)
+
+
+def posted_collections(conn: Connection, day: date) -> dict[str, int]:
+    """The net cash postings (fen) by account of the end of day's collection of ``day``
+    committed so far (read by the command ids' key range)."""
+    low, high = _prefix_range(collection_prefix(day))
+    rows = conn.exec_driver_sql(
+        "SELECT p.account, SUM(p.amount) FROM journal_postings p "
+        "WHERE p.asset = 'CNY' AND p.txn_seq IN (SELECT seq FROM journal_transactions "
+        f"WHERE command_id >= {_marker(conn)} AND command_id < {_marker(conn)}) "
+        "GROUP BY p.account",
+        (low, high),
+    )
+    return {str(account): int(amount) for account, amount in rows if amount}
+
+
+def free_cash_by_client(engine: Engine) -> dict[str, int]:
+    """Every client's free credit cash (fen, non-zero), read as a key range of the balances
+    (the locked short proceeds, ``…:locked``, left out)."""
+    prefix = acc.client_cash("")
+    low, high = _prefix_range(prefix)
+    cash: dict[str, int] = {}
+    with engine.connect() as conn:
+        marker = _marker(conn)
+        cursor = conn.exec_driver_sql(
+            "SELECT account, amount FROM balances WHERE account >= "
+            f"{marker} AND account < {marker} AND asset = 'CNY' AND amount <> 0",
+            (low, high),
+        ).cursor
+        assert cursor is not None
+        while rows := cursor.fetchmany(50_000):
+            for account, amount in rows:
+                client = account[len(prefix) :]
+                if ":" not in client:
+                    cash[client] = int(amount)
+    return cash
+
+
+def collected_after_cutoff(conn: Connection, day: date) -> dict[str, int]:
+    """Cash (fen) the end of day's collection of ``day`` took from each client's credit cash
+    account: payment instructions sent after the bank's file of the day was cut."""
+    taken: dict[str, int] = {}
+    for account, amount in posted_collections(conn, day).items():
+        parsed = acc.parse_account(account)
+        if parsed is not None and parsed.kind is acc.AccountKind.CLIENT_CASH and amount:
+            assert parsed.client_id is not None
+            taken[parsed.client_id] = -amount
+    return taken
+
+
+def charge_histories(
+    engine: Engine, contracts: Mapping[str, str], leave_out: date | None = None
+) -> dict[str, list[ChargeMove]]:
+    """Each contract's moves of charges owed in journal order, with the splits their
+    transactions record (``contracts``: contract id -> client id), looked up by account key;
+    ``leave_out``: that date's end-of-day collection is left out (a rerun's own postings)."""
+    account_of = {acc.charges_debt(client, cid): cid for cid, client in contracts.items()}
+    accounts = sorted(account_of)
+    skip = _prefix_range(collection_prefix(leave_out)) if leave_out else ("", "")
+    moves: dict[str, list[tuple[int, ChargeMove]]] = defaultdict(list)
+    with engine.connect() as conn:
+        marker = _marker(conn)
+        for start in range(0, len(accounts), _KEY_CHUNK):
+            chunk = accounts[start : start + _KEY_CHUNK]
+            rows = conn.exec_driver_sql(
+                "SELECT p.txn_seq, p.account, SUM(p.amount), t.command_id, t.events_json "
+                "FROM journal_postings p JOIN journal_transactions t ON t.seq = p.txn_seq "
+                f"WHERE p.account IN ({', '.join([marker] * len(chunk))}) "
+                "GROUP BY p.txn_seq, p.account, t.command_id, t.events_json",
+                tuple(chunk),
+            )
+            for seq, account, amount, command, events_json in rows:
+                if skip[0] <= command < skip[1] or not amount:
+                    continue
+                cid = account_of[account]
+                # a positive posting on a debt account repays it: owed falls
+                move = charge_move(cid, -int(amount), decode_events(events_json))
+                moves[cid].append((int(seq), move))
+    return {cid: [m for _, m in sorted(found, key=lambda x: x[0])] for cid, found in moves.items()}
+
+
+def _marker(conn: Connection) -> str:
+    return "?" if conn.dialect.name == "sqlite" else "%s"
