@@ -267,3 +267,37 @@ def test_a_repayment_across_many_contracts_splits_into_legs(ledger: Ledger) -> N
     ledger.post(txn)
     assert all(c.principal_outstanding == 0 for c in contract_balances(ledger.engine, "C1"))
     assert conservation_breaks(ledger.engine) == {}
+
+
+def test_the_chart_parses_each_shape_and_refuses_anything_else() -> None:
+    """One alternation parses every owned account: its kind and owner; a near miss (an
+    unknown word, a missing or extra part, a trailing newline, a too long id) is no
+    account of the chart."""
+    K = acc.AccountKind
+    parsed = {
+        acc.client_cash("C1"): (K.CLIENT_CASH, "C1", None, None),
+        acc.client_locked_cash("C1"): (K.CLIENT_LOCKED_CASH, "C1", None, None),
+        acc.client_securities("C1", "SZ"): (K.CLIENT_SECURITIES, "C1", "SZ", None),
+        acc.financing_debt("C1", "F-1"): (K.CLIENT_FINANCING_DEBT, "C1", None, "F-1"),
+        acc.short_debt("C1", "S_1"): (K.CLIENT_SHORT_DEBT, "C1", None, "S_1"),
+        acc.charges_debt("C1", "F-1"): (K.CLIENT_CHARGES_DEBT, "C1", None, "F-1"),
+        acc.client_bank("C1"): (K.CLIENT_BANK, "C1", None, None),
+        acc.client_ordinary("C1", "SH"): (K.CLIENT_ORDINARY, "C1", "SH", None),
+        acc.FINANCING_POOL: (K.FINANCING_POOL, None, None, None),
+    }
+    for name, expected in parsed.items():
+        found = acc.parse_account(name)
+        assert found is not None, name
+        assert (found.kind, found.client_id, found.exchange, found.contract_id) == expected
+    for name in (
+        acc.client_cash("C1") + "\n",
+        acc.charges_debt("C1", "F1") + "\n",
+        "client:C1:loan:F1",
+        "client:C1:financing",
+        "firm:collateral_cash:C1:locked:x",
+        "firm:collateral_securities:C1:HK",
+        acc.client_cash("C" * 33),
+        acc.short_debt("C1", "S" * 49),
+        "client:C:1:financing:F1",
+    ):
+        assert acc.parse_account(name) is None, name

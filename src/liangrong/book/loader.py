@@ -8,42 +8,70 @@ with a fixed number of queries, whatever the number of clients and contracts.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 from sqlalchemy import Engine, select
 
 from liangrong.book.mirror import ClientMirror, OpenContract
 from liangrong.domain import accounts as acc
 from liangrong.domain.accounts import AccountKind
-from liangrong.domain.contracts import ContractTerms
+from liangrong.domain.contracts import ContractKind, ContractTerms
 from liangrong.domain.pretrade_state import FirmState
+from liangrong.domain.securities import Exchange
 from liangrong.ledger import schema as s
-from liangrong.ledger.journal import decode_events
+from liangrong.ledger.journal import decode_events, read_account_balances
 from liangrong.store.contract_terms import load_term_events
 
 
 def load_mirrors(engine: Engine, client_ids: Iterable[str]) -> dict[str, ClientMirror]:
     """Every client's balances and open contracts as the ledger holds them now, each
-    contract with the terms in force (the events recorded so far)."""
+    contract with the terms in force (the events recorded so far).  Read by key: the
+    clients' contracts by client id, then the balances of their accounts by name, so a few
+    clients cost a few lookups whatever the size of the book."""
     mirrors = {client: ClientMirror(client) for client in client_ids}
     events = load_term_events(engine)
+    c = s.contracts
     with engine.connect() as conn:
-        for row in conn.execute(select(s.contracts.c.client_id, s.contracts.c.terms_json)):
-            mirror = mirrors.get(row.client_id)
-            if mirror is not None:
+        for chunk in _chunks(sorted(mirrors)):
+            rows = conn.execute(
+                select(c.c.client_id, c.c.terms_json)
+                .where(c.c.client_id.in_(chunk))
+                .order_by(c.c.opened_seq)
+            )
+            for row in rows:
                 opening = ContractTerms.from_event(decode_events(f"[{row.terms_json}]")[0])
                 terms = events.in_force(opening)
-                mirror.contracts[terms.contract_id] = OpenContract(terms, 0)
-        rows = conn.execute(
-            select(s.balances.c.account, s.balances.c.asset, s.balances.c.amount).where(
-                s.balances.c.amount != 0
-            )
-        )
-        for account, asset, amount in rows:
+                mirrors[row.client_id].contracts[terms.contract_id] = OpenContract(terms, 0)
+        found = read_account_balances(conn, _accounts_of(mirrors.values()))
+    for (account, asset), amount in found.items():
+        if amount:
             _place(mirrors, account, asset, amount)
     for mirror in mirrors.values():
         mirror.forget_closed()
     return mirrors
+
+
+def _accounts_of(mirrors: Iterable[ClientMirror]) -> Iterator[str]:
+    """Every account of the clients: cash, locked cash, securities, each contract's debts."""
+    for mirror in mirrors:
+        client = mirror.client_id
+        yield acc.client_cash(client)
+        yield acc.client_locked_cash(client)
+        for exchange in Exchange:
+            yield acc.client_securities(client, exchange.value)
+        for cid, contract in mirror.contracts.items():
+            debt = (
+                acc.financing_debt
+                if contract.terms.kind is ContractKind.FINANCING
+                else acc.short_debt
+            )
+            yield debt(client, cid)
+            yield acc.charges_debt(client, cid)
+
+
+def _chunks(items: list[str], size: int = 400) -> Iterator[list[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
 
 
 def _place(mirrors: dict[str, ClientMirror], account: str, asset: str, amount: int) -> None:

@@ -148,37 +148,43 @@ _FIXED: dict[str, AccountKind] = {
     AUTHORITY: AccountKind.AUTHORITY,
 }
 
-_PATTERNS: tuple[tuple[re.Pattern[str], AccountKind], ...] = tuple(
-    (re.compile(pattern), kind)
-    for pattern, kind in (
-        (rf"^firm:collateral_cash:(?P<client>{_CLIENT_ID})$", AccountKind.CLIENT_CASH),
-        (
-            rf"^firm:collateral_cash:(?P<client>{_CLIENT_ID}):locked$",
-            AccountKind.CLIENT_LOCKED_CASH,
-        ),
-        (
-            rf"^firm:collateral_securities:(?P<client>{_CLIENT_ID}):(?P<exchange>SH|SZ)$",
-            AccountKind.CLIENT_SECURITIES,
-        ),
-        (
-            rf"^client:(?P<client>{_CLIENT_ID}):financing:(?P<contract>{_CONTRACT_ID})$",
-            AccountKind.CLIENT_FINANCING_DEBT,
-        ),
-        (
-            rf"^client:(?P<client>{_CLIENT_ID}):short:(?P<contract>{_CONTRACT_ID})$",
-            AccountKind.CLIENT_SHORT_DEBT,
-        ),
-        (
-            rf"^client:(?P<client>{_CLIENT_ID}):charges:(?P<contract>{_CONTRACT_ID})$",
-            AccountKind.CLIENT_CHARGES_DEBT,
-        ),
-        (rf"^external:bank:(?P<client>{_CLIENT_ID})$", AccountKind.CLIENT_BANK),
-        (
-            rf"^external:ordinary:(?P<client>{_CLIENT_ID}):(?P<exchange>SH|SZ)$",
-            AccountKind.CLIENT_ORDINARY,
-        ),
-    )
+_CLIENT = f"(?P<client>{_CLIENT_ID})"
+_EXCHANGE = "(?P<exchange>SH|SZ)"
+_CONTRACT = f"(?P<contract>{_CONTRACT_ID})"
+_PATTERNS: tuple[tuple[str, AccountKind], ...] = (
+    (f"firm:collateral_cash:{_CLIENT}", AccountKind.CLIENT_CASH),
+    (f"firm:collateral_cash:{_CLIENT}:locked", AccountKind.CLIENT_LOCKED_CASH),
+    (f"firm:collateral_securities:{_CLIENT}:{_EXCHANGE}", AccountKind.CLIENT_SECURITIES),
+    (f"client:{_CLIENT}:financing:{_CONTRACT}", AccountKind.CLIENT_FINANCING_DEBT),
+    (f"client:{_CLIENT}:short:{_CONTRACT}", AccountKind.CLIENT_SHORT_DEBT),
+    (f"client:{_CLIENT}:charges:{_CONTRACT}", AccountKind.CLIENT_CHARGES_DEBT),
+    (f"external:bank:{_CLIENT}", AccountKind.CLIENT_BANK),
+    (f"external:ordinary:{_CLIENT}:{_EXCHANGE}", AccountKind.CLIENT_ORDINARY),
 )
+
+
+def _one_pattern() -> tuple[re.Pattern[str], dict[str, tuple[AccountKind, int, int, int]]]:
+    """The chart's owned accounts as one alternation, each alternative an outer
+    named group (so ``lastgroup`` names it) with its own inner groups: one C-level match per
+    name, however many shapes the chart has (a name is parsed once per posting)."""
+    alternatives, groups = [], {}
+    offset = 0
+    for number, (body, kind) in enumerate(_PATTERNS):
+        inner = re.compile(body).groupindex
+        renamed = body
+        for name in inner:
+            renamed = renamed.replace(f"(?P<{name}>", f"(?P<{name}{number}>")
+        alternatives.append(f"(?P<a{number}>{renamed})")
+        # group numbers: the outer one, then the inner ones in the order they open
+        where = {name: offset + 1 + index for name, index in inner.items()}
+        groups[f"a{number}"] = (
+            kind, where.get("client", 0), where.get("exchange", 0), where.get("contract", 0)
+        )
+        offset += 1 + len(inner)
+    return re.compile("|".join(alternatives)), groups
+
+
+_CHART, _GROUPS = _one_pattern()
 
 
 @lru_cache(maxsize=1 << 16)
@@ -187,14 +193,16 @@ def parse_account(name: str) -> ParsedAccount | None:
     fixed = _FIXED.get(name)
     if fixed is not None:
         return ParsedAccount(fixed)
-    for pattern, kind in _PATTERNS:
-        match = pattern.match(name)
-        if match is not None:
-            groups = match.groupdict()
-            return ParsedAccount(
-                kind, groups.get("client"), groups.get("exchange"), groups.get("contract")
-            )
-    return None
+    match = _CHART.fullmatch(name)  # the whole name: ``$`` would let a final newline in
+    if match is None:
+        return None
+    kind, client, exchange, contract = _GROUPS[match.lastgroup or ""]
+    return ParsedAccount(
+        kind,
+        match.group(client) if client else None,
+        match.group(exchange) if exchange else None,
+        match.group(contract) if contract else None,
+    )
 
 
 def is_security_asset(asset: str) -> bool:

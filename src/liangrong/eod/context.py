@@ -24,6 +24,9 @@ from liangrong.book.market import MarketDay
 from liangrong.eod.book_view import ContractColumns, load_contract_columns
 from liangrong.eod.settings import EodSettings
 from liangrong.ledger.engine import is_sqlite, open_engine
+from liangrong.ledger.journal import last_seq
+from liangrong.risk.layout import BookData
+from liangrong.risk.loader import load_data
 from liangrong.sim.reference_day import ReferenceDay, load_reference_day, opening_market
 from liangrong.sim.session import CST, SimClock
 from liangrong.store.closing_prices import SESSION, load_closing_prices
@@ -46,6 +49,7 @@ class EodContext:
     _market: MarketDay | None = field(default=None, repr=False)
     _records: Engine | None = field(default=None, repr=False)
     _reader: Engine | None = field(default=None, repr=False)
+    _book: tuple[int, BookData] | None = field(default=None, repr=False)
 
     @property
     def out_dir(self) -> Path:
@@ -74,6 +78,16 @@ class EodContext:
             cached = self._columns = load_contract_columns(self.engine, wanted)
             self._column_ids = frozenset(cached.ids)
         return cached
+
+    def book_data(self) -> BookData:
+        """The risk book's columns as the ledger holds them now, kept while no transaction
+        is posted (the ``statuses`` and ``stress`` steps value the same book at the close;
+        each builds its own arrays from the columns, which nothing changes)."""
+        with self.engine.connect() as conn:
+            seq = last_seq(conn)
+        if self._book is None or self._book[0] != seq:
+            self._book = (seq, load_data(self.engine))
+        return self._book[1]
 
     def closing_market(self) -> MarketDay:
         """The book's view of the day valued at its closes."""

@@ -62,7 +62,7 @@ def _depository_securities(
 
 
 def _credit_cash(account: ColumnElement[str], asset: ColumnElement[str]) -> ColumnElement[bool]:
-    return and_(account.like(CLIENT_CASH_PREFIX + "%"), asset == acc.CASH_ASSET)
+    return and_(s.starts_with(account, CLIENT_CASH_PREFIX), asset == acc.CASH_ASSET)
 
 
 def _at_close(conn: Connection, day: date, where: Filter) -> Counter[tuple[str, str]]:

@@ -76,7 +76,7 @@ def statuses_step(run: StepRun) -> StepOutcome:
     engine, ref, market = ctx.engine, ctx.reference(), ctx.closing_market()
     at, clock = run.moment(), run.clock()
     ledger = Ledger(engine, clock)  # the desk evaluates; nothing here posts
-    risk_book = load_book(engine)
+    risk_book = load_book(engine, ctx.book_data())
     clients = list(risk_book.accounts.ids)
     firm, own = rule_book_lines(ref.rule_book, ctx.day, clients)
     risk = RiskEngine(risk_book, firm, own)

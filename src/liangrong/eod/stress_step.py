@@ -75,7 +75,7 @@ HEADER = (
 def _book_at_close(run: StepRun) -> tuple[BookArrays, FairValuePlan]:
     ctx = run.ctx
     at, market = run.moment(), ctx.closing_market()
-    book = load_book(ctx.engine)
+    book = load_book(ctx.engine, ctx.book_data())
     book.set_haircuts({symbol: market.haircut(symbol) for symbol in market.securities})
     fair = day_fair_values(ctx.engine, ctx.reference())
     book.set_valuations(at, fair_value_changes(book, fair))

@@ -270,10 +270,7 @@ class Ledger:
         return found
 
     def _last_seq(self, conn: Connection) -> int:
-        value = conn.execute(
-            text("SELECT COALESCE(MAX(seq), 0) FROM journal_transactions")
-        ).scalar_one()
-        return int(value)
+        return last_seq(conn)
 
     def _apply_all(self, conn: Connection, txns: Sequence[Transaction]) -> dict[BalanceKey, int]:
         changes = [dj.net_changes(txn) for txn in txns]
@@ -315,6 +312,13 @@ class Ledger:
 
     def _now(self) -> str:
         return self._clock().isoformat(timespec="microseconds")
+
+
+def last_seq(conn: Connection) -> int:
+    """The sequence number of the journal's last transaction (0 when it is empty): the
+    ledger's state, since only a posting changes it."""
+    value = conn.execute(text("SELECT COALESCE(MAX(seq), 0) FROM journal_transactions"))
+    return int(value.scalar_one())
 
 
 def _clients_named(txns: Sequence[Transaction]) -> set[str]:
@@ -403,15 +407,21 @@ def contract_row(seq: int, event: Mapping[str, object]) -> dict[str, object]:
 def read_balances(conn: Connection, keys: Iterable[BalanceKey]) -> dict[BalanceKey, int]:
     """Current balances of the given keys (absent keys are zero and left out)."""
     wanted = set(keys)
-    accounts = sorted({account for account, _ in wanted})
+    found = read_account_balances(conn, {account for account, _ in wanted})
+    return {key: amount for key, amount in found.items() if key in wanted}
+
+
+def read_account_balances(conn: Connection, accounts: Iterable[str]) -> dict[BalanceKey, int]:
+    """Current balances of every asset of the given accounts, by key (chunked IN lists on
+    the primary key: a few accounts cost a few lookups, whatever the size of the book)."""
     result: dict[BalanceKey, int] = {}
-    for chunk in _chunks(accounts, _KEY_CHUNK):
+    for chunk in _chunks(sorted(set(accounts)), _KEY_CHUNK):
         markers = _markers(conn, len(chunk))
         rows = conn.exec_driver_sql(
             f"SELECT account, asset, amount FROM balances WHERE account IN ({markers})",
             tuple(chunk),
         )
-        result.update({(a, b): v for a, b, v in rows if (a, b) in wanted})
+        result.update({(a, b): v for a, b, v in rows})
     return result
 
 

@@ -5,15 +5,29 @@ from __future__ import annotations
 from sqlalchemy import (
     BigInteger,
     Column,
+    ColumnElement,
     Date,
     Integer,
     MetaData,
     String,
     Table,
     Text,
+    and_,
 )
 
 metadata = MetaData()
+
+
+def prefix_end(prefix: str) -> str:
+    """The first text after every text starting with ``prefix`` (its last character + 1):
+    ``[prefix, prefix_end(prefix))`` is a key range an index serves."""
+    return prefix[:-1] + chr(ord(prefix[-1]) + 1)
+
+
+def starts_with(column: ColumnElement[str], prefix: str) -> ColumnElement[bool]:
+    """SQL: ``column`` starts with ``prefix``, as a key range (SQLite's LIKE is
+    case-insensitive, so it never uses the index; a range does, on either dialect)."""
+    return and_(column >= prefix, column < prefix_end(prefix))
 
 credit_accounts = Table(
     "credit_accounts",
@@ -34,7 +48,7 @@ journal_transactions = Table(
     ),
     Column("command_id", String(128), nullable=False, unique=True),
     Column("payload_digest", String(64), nullable=False),
-    Column("business_date", Date, nullable=False),
+    Column("business_date", Date, nullable=False, index=True),
     Column("kind", String(64), nullable=False),
     Column("events_json", Text, nullable=False),
     Column("recorded_at", String(32), nullable=False),

@@ -43,8 +43,10 @@ _SECURITIES, _CHARGES = AccountKind.CLIENT_SECURITIES, AccountKind.CLIENT_CHARGE
 _DEBTS = frozenset({AccountKind.CLIENT_FINANCING_DEBT, AccountKind.CLIENT_SHORT_DEBT})
 
 
-def load_book(engine: Engine) -> BookArrays:
-    book = BookArrays(load_data(engine))
+def load_book(engine: Engine, data: BookData | None = None) -> BookArrays:
+    """The risk arrays of the book the ledger holds now (``data``: its columns, already
+    read from this very state of the ledger)."""
+    book = BookArrays(data if data is not None else load_data(engine))
     for client, value_fen in sorted(load_counted_values(engine).items()):
         if client in book.accounts.index:
             book.set_other_collateral(client, value_fen)
@@ -101,7 +103,7 @@ def _ordinal(text: str) -> int:
 def _balances(conn: Connection, prefix: str) -> Iterator[Sequence[Any]]:
     """Non-zero balances of the accounts named ``prefix…``: a range of the balances' key."""
     marker = "?" if conn.dialect.name == "sqlite" else "%s"
-    end = prefix[:-1] + chr(ord(prefix[-1]) + 1)  # the first name after every ``prefix…``
+    end = s.prefix_end(prefix)
     query = (
         "SELECT account, asset, amount FROM balances "
         f"WHERE account >= {marker} AND account < {marker} AND amount <> 0"

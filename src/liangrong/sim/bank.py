@@ -95,7 +95,7 @@ class DepositoryBank:
         p = s.journal_postings
         sums = opening_sums(
             engine,
-            p.c.account.like(CLIENT_CASH_PREFIX + "%"),
+            s.starts_with(p.c.account, CLIENT_CASH_PREFIX),
             p.c.asset == acc.CASH_ASSET,
             opening_prefix,
         )

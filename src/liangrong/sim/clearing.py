@@ -68,7 +68,9 @@ _TRANSFERS = frozenset({NonTradeKind.TRANSFER_IN, NonTradeKind.TRANSFER_OUT,
 
 def depository_filter(account: ColumnElement[str]) -> ColumnElement[bool]:
     """SQL: ``account`` is held at the depository (the ledger's names of its accounts)."""
-    return or_(account.like(CLIENT_SECURITIES_PREFIX + "%"), account.in_(DEPOSITORY_FIRM_ACCOUNTS))
+    return or_(
+        s.starts_with(account, CLIENT_SECURITIES_PREFIX), account.in_(DEPOSITORY_FIRM_ACCOUNTS)
+    )
 
 
 def opening_sums(

@@ -47,7 +47,7 @@ from liangrong.domain.collection import (
 from liangrong.domain.contracts import ComponentOrder, ContractOrder, RepaymentOrder
 from liangrong.domain.versions import History, Version
 from liangrong.ledger.journal import decode_events
-from liangrong.ledger.schema import metadata
+from liangrong.ledger.schema import metadata, prefix_end
 from liangrong.store.reference import Clock, ReferenceConflict, stamp, write_lock
 
 collection_policies = Table(
@@ -183,7 +183,7 @@ def collection_prefix(day: date) -> str:
 
 def _prefix_range(prefix: str) -> tuple[str, str]:
     """``[prefix, after)``: every text starting with ``prefix`` (``:`` + 1 is ``;``)."""
-    return prefix, prefix[:-1] + chr(ord(prefix[-1]) + 1)
+    return prefix, prefix_end(prefix)
 
 
 def posted_collections(conn: Connection, day: date) -> dict[str, int]:
