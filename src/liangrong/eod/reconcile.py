@@ -68,7 +68,7 @@ _DEBTS = """
 SELECT CASE WHEN account LIKE 'client:%:financing:%' THEN 'financing'
             WHEN account LIKE 'client:%:short:%' THEN 'short' ELSE 'charges' END AS side,
        asset, -SUM(amount)
-FROM balances WHERE account LIKE 'client:%'
+FROM balances WHERE account >= 'client:' AND account < 'client;'
 GROUP BY side, asset
 """
 _FINANCING_OWED = """
@@ -79,7 +79,7 @@ GROUP BY c.security
 """
 _SHORTS_OWED = """
 SELECT asset, -SUM(amount) FROM balances
-WHERE account LIKE 'client:%:short:%'
+WHERE account >= 'client:' AND account < 'client;' AND account LIKE 'client:%:short:%'
 GROUP BY asset
 """
 _LATER = """
@@ -89,10 +89,13 @@ WHERE p.txn_seq IN (SELECT seq FROM journal_transactions WHERE business_date > :
   AND (p.account LIKE 'client:%:financing:%' OR p.account LIKE 'client:%:short:%')
 GROUP BY p.account, p.asset
 """
+# The day's accrual transactions by their command ids' key range, then their postings by key
+# (CROSS JOIN fixes that order on SQLite): the receivable's postings grow with every day.
 _ACCRUED = """
-SELECT COALESCE(SUM(p.amount), 0) FROM journal_postings p
-JOIN journal_transactions t ON t.seq = p.txn_seq
-WHERE t.command_id LIKE :prefix AND p.account = :receivable
+SELECT COALESCE(SUM(p.amount), 0) FROM journal_transactions t
+CROSS JOIN journal_postings p
+WHERE p.txn_seq = t.seq AND t.command_id >= :prefix AND t.command_id < :after
+  AND p.account = :receivable
 """
 
 
@@ -137,7 +140,8 @@ def _receivables(conn: Connection) -> list[Row]:
         (account, asset): int(amount)
         for account, asset, amount in conn.execute(
             text(
-                "SELECT account, asset, amount FROM balances WHERE account LIKE 'firm:receivable:%'"
+                "SELECT account, asset, amount FROM balances "
+                "WHERE account >= 'firm:receivable:' AND account < 'firm:receivable;'"
             )
         )
     }
@@ -201,11 +205,10 @@ def _report(run: StepRun, conn: Connection) -> list[Row]:
 
 
 def _accrual(run: StepRun, conn: Connection, recorded: int) -> list[Row]:
-    prefix = f"eod:{run.ctx.day.isoformat()}:charges:%"
+    prefix = f"eod:{run.ctx.day.isoformat()}:charges:"
+    bounds = {"prefix": prefix, "after": s.prefix_end(prefix)}
     posted = int(
-        conn.execute(
-            text(_ACCRUED), {"prefix": prefix, "receivable": acc.RECEIVABLE_CHARGES}
-        ).scalar_one()
+        conn.execute(text(_ACCRUED), {**bounds, "receivable": acc.RECEIVABLE_CHARGES}).scalar_one()
     )
     if posted == recorded:
         return []
