@@ -5,6 +5,7 @@
     .venv/bin/python benchmarks/eod.py --accounts 10000 --contracts 30000
     .venv/bin/python benchmarks/eod.py --prepared var/bench/eod.sqlite   # build once, reuse
     .venv/bin/python benchmarks/eod.py --accounts 3000 --contracts 9000 --journal-digest
+    .venv/bin/python benchmarks/eod.py --accounts 100000 --contracts 300000 --collection-day
 
 The book (seeded): the demo reference data of 2026-11-20; each client deposits cash and
 opens its share of the contracts (margin buys of financing targets at their reference
@@ -17,6 +18,11 @@ day (the reference prices stand as the closes).  Each step's time is printed as 
 as this process's CPU time (the machine is shared: the CPU time moves less with the load),
 then each step's recorded digest (and with ``--journal-digest`` the journal's), which must
 not change when only the speed does.
+
+The day is an ordinary one: the firm has recorded no collection policy.  With
+``--collection-day`` the demo firm's (monthly on the 20th) is recorded first (not timed), so
+the day is also a collection day: the ``collect`` step takes every client's charges from its
+cash (CON-6), once a month.
 """
 
 from __future__ import annotations
@@ -52,6 +58,7 @@ from liangrong.sim.fee_seed import fee_schedule_on
 from liangrong.sim.identity_seed import seed_identity_documents
 from liangrong.sim.reference_day import ReferenceDay, load_reference_day
 from liangrong.sim.session import CST
+from liangrong.store.collections import seed_demo_collection_policy
 from liangrong.store.migrate import upgrade
 
 DAY = date(2026, 11, 20)
@@ -116,7 +123,7 @@ def prepare(path: Path, accounts: int, contracts: int, seed: int = SEED) -> dict
     started = time.perf_counter()
     engine = open_engine(f"sqlite:///{path}")
     upgrade(engine)
-    load_demo(engine, DAY, clock=_clock)
+    load_demo(engine, DAY, clock=_clock, collection_policy=False)  # --collection-day adds it
     ref = load_reference_day(engine, DAY)
     ticks = iter(range(10**12))
     ledger = Ledger(engine, lambda: _clock() + timedelta(microseconds=next(ticks)))
@@ -163,6 +170,13 @@ def top_up(path: Path, accounts: int, opened: date) -> None:
     engine.dispose()
 
 
+def make_collection_day(path: Path) -> None:
+    """Record the demo firm's collection policy: ``DAY`` (the 20th) then collects."""
+    engine = open_engine(f"sqlite:///{path}")
+    seed_demo_collection_policy(engine, clock=_clock)
+    engine.dispose()
+
+
 def _count(engine: Engine, table: object) -> int:
     with engine.connect() as conn:
         return int(conn.execute(select(func.count()).select_from(table)).scalar_one())  # type: ignore[arg-type]
@@ -198,6 +212,8 @@ def run_eod(path: Path, reports: Path, batch: int) -> tuple[dict[str, float], di
     figures["contracts"] = float(accrual["contracts"])
     figures["accrued"] = float(accrual["accrued"])
     figures["transactions"] = float(accrual["transactions"])
+    collected = report.records["collect"].summary
+    figures["collected_clients"] = float(collected.get("clients", 0))
     figures["accounts"] = float(_count(engine, s.credit_accounts) // 2)
     differences = report.records["reconcile"].summary["differences"]
     figures["differences"] = float(sum(differences.values()))
@@ -216,6 +232,11 @@ def main(argv: Sequence[str] | None = None) -> dict[str, float]:
         "--batch", type=int, default=MAX_BATCH_TRANSACTIONS, help="accrual transactions per commit"
     )
     parser.add_argument("--prepared", type=Path, help="prepared store to build once and reuse")
+    parser.add_argument(
+        "--collection-day",
+        action="store_true",
+        help="record the demo firm's collection policy first: the day also collects charges",
+    )
     parser.add_argument(
         "--journal-digest",
         action="store_true",
@@ -238,6 +259,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, float]:
         shutil.copy(prepared, work / "store.sqlite")
         if args.prepared is not None:  # built by this version or an earlier one
             top_up(work / "store.sqlite", args.accounts, DAY - timedelta(days=LOOKBACK_DAYS + 20))
+        if args.collection_day:
+            make_collection_day(work / "store.sqlite")
         timed, digests = run_eod(work / "store.sqlite", work / "reports", args.batch)
         figures |= timed
         if args.journal_digest:
@@ -247,7 +270,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, float]:
     print(
         f"end of day of {DAY}: {figures['accounts']:,.0f} accounts, "
         f"{figures['contracts']:,.0f} open contracts ({figures['accrued']:,.0f} accrued in "
-        f"{figures['transactions']:,.0f} transactions), reconciliation differences "
+        f"{figures['transactions']:,.0f} transactions), charges collected from "
+        f"{figures['collected_clients']:,.0f} clients, reconciliation differences "
         f"{figures['differences']:.0f}"
     )
     print(f"  {'step':<12} {'wall':>8}   {'cpu':>8}")

@@ -19,7 +19,17 @@ def test_eod_benchmark_runs(capsys: pytest.CaptureFixture[str]) -> None:
     assert figures["accounts"] == 300 and figures["contracts"] == 900
     # every contract owes principal at the close: each accrues, one transaction per client
     assert figures["accrued"] == 900 and figures["transactions"] == 300
-    assert figures["differences"] == 0
+    assert figures["differences"] == 0 and figures["collected_clients"] == 0  # no policy
     assert all(figures[f"{name}_s"] >= 0 for name in STEP_NAMES)
     out = capsys.readouterr().out
     assert "accrue" in out and "reconcile" in out and "total" in out
+
+
+def test_eod_benchmark_runs_a_collection_day(capsys: pytest.CaptureFixture[str]) -> None:
+    """With the demo firm's policy recorded the day also collects: every client has cash
+    and owes the day's charges, so each pays; the bank counts it in transit (no difference)."""
+    figures = eod_benchmark.main(
+        ["--accounts", "200", "--contracts", "600", "--batch", "100", "--collection-day"]
+    )
+    assert figures["collected_clients"] == 200 and figures["differences"] == 0
+    assert "charges collected from 200 clients" in capsys.readouterr().out
