@@ -32,7 +32,7 @@ def load_mirrors(engine: Engine, client_ids: Iterable[str]) -> dict[str, ClientM
     events = load_term_events(engine)
     c = s.contracts
     with engine.connect() as conn:
-        for chunk in _chunks(sorted(mirrors)):
+        for chunk in s.key_chunks(sorted(mirrors)):
             rows = conn.execute(
                 select(c.c.client_id, c.c.terms_json)
                 .where(c.c.client_id.in_(chunk))
@@ -67,11 +67,6 @@ def _accounts_of(mirrors: Iterable[ClientMirror]) -> Iterator[str]:
             )
             yield debt(client, cid)
             yield acc.charges_debt(client, cid)
-
-
-def _chunks(items: list[str], size: int = 400) -> Iterator[list[str]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
 
 
 def _place(mirrors: dict[str, ClientMirror], account: str, asset: str, amount: int) -> None:

@@ -29,7 +29,6 @@ from liangrong.ledger.projections import contract_fields
 Ints = npt.NDArray[np.int64]
 Bools = npt.NDArray[np.bool_]
 _CHUNK = 50_000
-_KEY_CHUNK = 400
 FINANCING, SHORT, CHARGES = "financing", "short", "charges"
 
 
@@ -108,12 +107,11 @@ def load_terms(engine: Engine, ids: Iterable[str]) -> dict[str, ContractTerms]:
     wanted = sorted(set(ids))
     found: dict[str, ContractTerms] = {}
     with engine.connect() as conn:
-        marker = "?" if conn.dialect.name == "sqlite" else "%s"
-        for start in range(0, len(wanted), _KEY_CHUNK):
-            chunk = wanted[start : start + _KEY_CHUNK]
-            markers = ", ".join([marker] * len(chunk))
+        for chunk in s.key_chunks(wanted):
             rows = conn.exec_driver_sql(
-                f"SELECT terms_json FROM contracts WHERE contract_id IN ({markers})", tuple(chunk)
+                "SELECT terms_json FROM contracts "
+                f"WHERE contract_id IN ({s.markers(conn, len(chunk))})",
+                tuple(chunk),
             ).all()
             for event in decode_events("[" + ",".join(terms for (terms,) in rows) + "]"):
                 terms = ContractTerms.from_event(event)
@@ -127,8 +125,7 @@ def holder_names(engine: Engine, clients: Iterable[str]) -> dict[str, str]:
     table = s.credit_accounts
     names: dict[str, str] = {}
     with engine.connect() as conn:
-        for start in range(0, len(wanted), _KEY_CHUNK):
-            chunk = wanted[start : start + _KEY_CHUNK]
+        for chunk in s.key_chunks(wanted):
             rows = conn.execute(
                 select(table.c.client_id, table.c.holder_name).where(table.c.client_id.in_(chunk))
             )

@@ -87,7 +87,8 @@ def statuses_step(run: StepRun) -> StepOutcome:
     fair = day_fair_values(engine, ref, clients)
     run.progress(1, 3)
     store = ctx.records_engine()  # a commit per decision, flushed with the step's record
-    screen = Desk(store, Book.open(engine, ledger, market, ref.calendar), risk, clock)
+    opened = Book.open(engine, ledger, market, ref.calendar)  # the pools and the firm's order
+    screen = Desk(store, opened, risk, clock)
     screen.on_prices(at, market.prices_li)  # records what the closes changed
     screen.on_fair_values(at, fair)  # and what the fair values change
     statuses = Counter(risk.statuses.status(c) for c in clients)
@@ -97,7 +98,7 @@ def statuses_step(run: StepRun) -> StepOutcome:
         | {c for c, r in latest.items() if r.call is not None or r.liquidation_reason is not None}
     )
     run.progress(2, 3)
-    book = Book.open(engine, ledger, market, ref.calendar)
+    book = Book(ledger, market, ref.calendar, opened.firm, opened.collection_order)
     mirrors = load_mirrors(engine, candidates)
     names = holder_names(engine, candidates)
     for client in candidates:

@@ -19,7 +19,6 @@ from liangrong.ledger import schema as s
 Clock = Callable[[], datetime]
 MAX_BATCH_TRANSACTIONS = 10_000
 MAX_CACHED_BALANCES = 2_000_000
-_KEY_CHUNK = 400  # keeps IN-lists well below every driver's parameter limit
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,10 +194,10 @@ class Ledger:
         ``credit_accounts`` (append-only), so the set never holds a client that is not open;
         a client opened later by another writer is simply not in it yet and is asked for."""
         unknown = sorted({c for c in client_ids if c not in self._open_clients})
-        for chunk in _chunks(unknown, _KEY_CHUNK):
+        for chunk in s.key_chunks(unknown):
             rows = conn.exec_driver_sql(
                 "SELECT DISTINCT client_id FROM credit_accounts "
-                f"WHERE client_id IN ({_markers(conn, len(chunk))})",
+                f"WHERE client_id IN ({s.markers(conn, len(chunk))})",
                 tuple(chunk),
             )
             self._open_clients.update(client for (client,) in rows)
@@ -260,10 +259,10 @@ class Ledger:
 
     def _known_commands(self, conn: Connection, ids: list[str]) -> dict[str, tuple[int, str]]:
         found: dict[str, tuple[int, str]] = {}
-        for chunk in _chunks(sorted(set(ids)), _KEY_CHUNK):
+        for chunk in s.key_chunks(sorted(set(ids))):
             rows = conn.exec_driver_sql(
                 "SELECT command_id, seq, payload_digest FROM journal_transactions "
-                f"WHERE command_id IN ({_markers(conn, len(chunk))})",
+                f"WHERE command_id IN ({s.markers(conn, len(chunk))})",
                 tuple(chunk),
             )
             found.update({cid: (seq, digest) for cid, seq, digest in rows})
@@ -335,14 +334,9 @@ def _credit_rows(conn: Connection, column: str, keys: Iterable[str]) -> list[Any
     """Stored credit accounts whose ``column`` is one of ``keys`` (chunked IN lists)."""
     table = s.credit_accounts
     rows: list[Any] = []
-    for chunk in _chunks(sorted(set(keys)), _KEY_CHUNK):
+    for chunk in s.key_chunks(sorted(set(keys))):
         rows.extend(conn.execute(select(table).where(table.c[column].in_(chunk))))
     return rows
-
-
-def _chunks(items: Sequence[str], size: int) -> Iterable[Sequence[str]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
 
 
 _TXN_COLUMNS = (
@@ -363,7 +357,7 @@ def insert_rows(
     """Plain DBAPI executemany: the hot path skips per-row statement compilation."""
     if not rows:
         return
-    marker = "?" if conn.dialect.name == "sqlite" else "%s"
+    marker = s.marker(conn)
     sql = (
         f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join([marker] * len(columns))})"
     )
@@ -415,8 +409,8 @@ def read_account_balances(conn: Connection, accounts: Iterable[str]) -> dict[Bal
     """Current balances of every asset of the given accounts, by key (chunked IN lists on
     the primary key: a few accounts cost a few lookups, whatever the size of the book)."""
     result: dict[BalanceKey, int] = {}
-    for chunk in _chunks(sorted(set(accounts)), _KEY_CHUNK):
-        markers = _markers(conn, len(chunk))
+    for chunk in s.key_chunks(sorted(set(accounts))):
+        markers = s.markers(conn, len(chunk))
         rows = conn.exec_driver_sql(
             f"SELECT account, asset, amount FROM balances WHERE account IN ({markers})",
             tuple(chunk),
@@ -425,16 +419,11 @@ def read_account_balances(conn: Connection, accounts: Iterable[str]) -> dict[Bal
     return result
 
 
-def _markers(conn: Connection, count: int) -> str:
-    marker = "?" if conn.dialect.name == "sqlite" else "%s"
-    return ", ".join([marker] * count)
-
-
 def upsert_balances(conn: Connection, new: dict[BalanceKey, int]) -> None:
     """Set the given balances; the same SQL works on SQLite and PostgreSQL."""
     if not new:
         return
-    marker = "?" if conn.dialect.name == "sqlite" else "%s"
+    marker = s.marker(conn)
     conn.exec_driver_sql(
         f"INSERT INTO balances (account, asset, amount) VALUES ({marker}, {marker}, {marker}) "
         "ON CONFLICT (account, asset) DO UPDATE SET amount = excluded.amount",

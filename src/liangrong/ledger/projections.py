@@ -155,7 +155,7 @@ def balance_differences(
     in the projection is not the sum of its postings in the journal: (account, asset, the
     journal's sum, the projection's balance or None when it has no row).  The store does
     the sums and the comparison; only differences come back."""
-    marker = "?" if conn.dialect.name == "sqlite" else "%s"
+    marker = s.marker(conn)
     bounds: tuple[str, ...] = (low,) if high is None else (low, high)
 
     def within(column: str) -> str:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
+from typing import TypeVar
+
 from sqlalchemy import (
     BigInteger,
     Column,
     ColumnElement,
+    Connection,
     Date,
     Integer,
     MetaData,
@@ -16,6 +20,24 @@ from sqlalchemy import (
 )
 
 metadata = MetaData()
+
+KEY_CHUNK = 400  # keeps IN-lists well below every driver's parameter limit
+_T = TypeVar("_T")
+
+
+def key_chunks(items: Sequence[_T], size: int = KEY_CHUNK) -> Iterator[Sequence[_T]]:
+    """``items`` in slices of ``size``: one IN-list each."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def marker(conn: Connection) -> str:
+    """The driver's parameter placeholder in raw SQL (sqlite3 ``?``, psycopg ``%s``)."""
+    return "?" if conn.dialect.name == "sqlite" else "%s"
+
+
+def markers(conn: Connection, count: int) -> str:
+    return ", ".join([marker(conn)] * count)
 
 
 def prefix_end(prefix: str) -> str:
@@ -28,6 +50,7 @@ def starts_with(column: ColumnElement[str], prefix: str) -> ColumnElement[bool]:
     """SQL: ``column`` starts with ``prefix``, as a key range (SQLite's LIKE is
     case-insensitive, so it never uses the index; a range does, on either dialect)."""
     return and_(column >= prefix, column < prefix_end(prefix))
+
 
 credit_accounts = Table(
     "credit_accounts",

@@ -102,7 +102,7 @@ def _ordinal(text: str) -> int:
 
 def _balances(conn: Connection, prefix: str) -> Iterator[Sequence[Any]]:
     """Non-zero balances of the accounts named ``prefix…``: a range of the balances' key."""
-    marker = "?" if conn.dialect.name == "sqlite" else "%s"
+    marker = s.marker(conn)
     end = s.prefix_end(prefix)
     query = (
         "SELECT account, asset, amount FROM balances "

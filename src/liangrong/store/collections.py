@@ -47,7 +47,7 @@ from liangrong.domain.collection import (
 from liangrong.domain.contracts import ComponentOrder, ContractOrder, RepaymentOrder
 from liangrong.domain.versions import History, Version
 from liangrong.ledger.journal import decode_events
-from liangrong.ledger.schema import metadata, prefix_end
+from liangrong.ledger.schema import key_chunks, marker, markers, metadata, prefix_end
 from liangrong.store.reference import Clock, ReferenceConflict, stamp, write_lock
 
 collection_policies = Table(
@@ -61,7 +61,6 @@ collection_policies = Table(
     UniqueConstraint("effective", name="uq_collection_policies_effective"),
 )
 COLLECTION_APPEND_ONLY_TABLES = ("collection_policies",)
-_KEY_CHUNK = 400
 
 # The demo firm collects monthly on the 20th, the next trading day when the 20th is not one,
 # in the default order (fees, penalty, interest, principal; nearest maturity first).
@@ -193,7 +192,7 @@ def posted_collections(conn: Connection, day: date) -> dict[str, int]:
     rows = conn.exec_driver_sql(
         "SELECT p.account, SUM(p.amount) FROM journal_postings p "
         "WHERE p.asset = 'CNY' AND p.txn_seq IN (SELECT seq FROM journal_transactions "
-        f"WHERE command_id >= {_marker(conn)} AND command_id < {_marker(conn)}) "
+        f"WHERE command_id >= {marker(conn)} AND command_id < {marker(conn)}) "
         "GROUP BY p.account",
         (low, high),
     )
@@ -207,10 +206,9 @@ def free_cash_by_client(engine: Engine) -> dict[str, int]:
     low, high = _prefix_range(prefix)
     cash: dict[str, int] = {}
     with engine.connect() as conn:
-        marker = _marker(conn)
         cursor = conn.exec_driver_sql(
             "SELECT account, amount FROM balances WHERE account >= "
-            f"{marker} AND account < {marker} AND asset = 'CNY' AND amount <> 0",
+            f"{marker(conn)} AND account < {marker(conn)} AND asset = 'CNY' AND amount <> 0",
             (low, high),
         ).cursor
         assert cursor is not None
@@ -245,13 +243,11 @@ def charge_histories(
     skip = _prefix_range(collection_prefix(leave_out)) if leave_out else ("", "")
     moves: dict[str, list[tuple[int, ChargeMove]]] = defaultdict(list)
     with engine.connect() as conn:
-        marker = _marker(conn)
-        for start in range(0, len(accounts), _KEY_CHUNK):
-            chunk = accounts[start : start + _KEY_CHUNK]
+        for chunk in key_chunks(accounts):
             rows = conn.exec_driver_sql(
                 "SELECT p.txn_seq, p.account, SUM(p.amount), t.command_id, t.events_json "
                 "FROM journal_postings p JOIN journal_transactions t ON t.seq = p.txn_seq "
-                f"WHERE p.account IN ({', '.join([marker] * len(chunk))}) "
+                f"WHERE p.account IN ({markers(conn, len(chunk))}) "
                 "GROUP BY p.txn_seq, p.account, t.command_id, t.events_json",
                 tuple(chunk),
             )
@@ -263,7 +259,3 @@ def charge_histories(
                 move = charge_move(cid, -int(amount), decode_events(events_json))
                 moves[cid].append((int(seq), move))
     return {cid: [m for _, m in sorted(found, key=lambda x: x[0])] for cid, found in moves.items()}
-
-
-def _marker(conn: Connection) -> str:
-    return "?" if conn.dialect.name == "sqlite" else "%s"
