@@ -7,13 +7,15 @@ whether the operation is allowed (that is the checks' job) beyond asserting thei
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date
 
 from liangrong.domain import accounts as acc
 from liangrong.domain.contracts import Allocation, ContractKind, ContractTerms
 from liangrong.domain.fees import Fees
 from liangrong.domain.journal import Leg, Posting, Transaction
+from liangrong.domain.moves import MoveBatch
 from liangrong.domain.purposes import Purpose
 
 CNY = acc.CASH_ASSET
@@ -245,14 +247,47 @@ def accrue_charges(
     command_id: str, on: date, client_id: str, contract_id: str, amount_fen: int
 ) -> Transaction:
     """Interest, fees or penalty fall due on a contract: the client owes more, no cash moves."""
-    leg = _move(
-        Purpose.CHARGE_ACCRUAL,
-        CNY,
-        amount_fen,
-        acc.charges_debt(client_id, contract_id),
-        acc.RECEIVABLE_CHARGES,
+    accrual = ChargeAccrual(command_id, client_id, (contract_id,), (amount_fen,))
+    return charge_accruals(on, [accrual]).transaction(0)
+
+
+@dataclass(frozen=True, slots=True)
+class ChargeAccrual:
+    """One transaction of ``charge_accruals``: a leg per contract, in this order."""
+
+    command_id: str
+    client_id: str
+    contract_ids: Sequence[str]
+    amounts_fen: Sequence[int]
+    events: Sequence[Mapping[str, object]] = ()
+
+
+def charge_accruals(on: date, accruals: Sequence[ChargeAccrual]) -> MoveBatch:
+    """Charges falling due on many contracts, as moves: each leg takes the amount into the
+    contract's charges debt from the firm's receivable side (``Purpose.CHARGE_ACCRUAL``)."""
+    leg_ends: list[int] = []
+    sources: list[str] = []
+    amounts: list[int] = []
+    for accrual in accruals:
+        assert len(accrual.contract_ids) == len(accrual.amounts_fen)
+        assert all(amount > 0 for amount in accrual.amounts_fen)
+        client = accrual.client_id
+        sources.extend(acc.charges_debt(client, contract) for contract in accrual.contract_ids)
+        amounts.extend(accrual.amounts_fen)
+        leg_ends.append(len(amounts))
+    legs = len(amounts)
+    return MoveBatch(
+        on,
+        "charge_accrual",
+        [a.command_id for a in accruals],
+        leg_ends,
+        [Purpose.CHARGE_ACCRUAL] * legs,
+        [CNY] * legs,
+        sources,
+        [acc.RECEIVABLE_CHARGES] * legs,
+        amounts,
+        [a.events for a in accruals],
     )
-    return _txn(command_id, on, "charge_accrual", leg)
 
 
 def release_short_proceeds(

@@ -25,16 +25,17 @@ from __future__ import annotations
 import hashlib
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date, timedelta
 from fractions import Fraction
 from math import lcm
+from typing import TypeVar
 
 import numpy as np
 
 from liangrong.domain import operations as ops
 from liangrong.domain.interest import RateBasis, SameDayUse
-from liangrong.domain.journal import MAX_LEGS, Transaction
+from liangrong.domain.journal import MAX_LEGS
 from liangrong.domain.rule_book import Terms, terms_for
 from liangrong.eod.accrual_kernel import (
     INTEREST,
@@ -73,6 +74,7 @@ from liangrong.store.eod_records import (
 STEP = "accrue"
 _KIND_INDEX = {kind.value: i for i, kind in enumerate(KINDS)}
 KIND_NAMES = tuple(kind.value for kind in KINDS)
+T = TypeVar("T")
 
 
 def resume_date(run: StepRun) -> date | None:
@@ -267,32 +269,34 @@ def _by_client(cols: ContractColumns, posted: Ints) -> dict[str, list[int]]:
     return by_client
 
 
-def _transactions(
+def _accruals(
     day: date,
     cols: ContractColumns,
     starts: Ints,
     posted: Ints,
     by_client: dict[str, list[int]],
-) -> Iterator[Transaction]:
+) -> Iterator[ops.ChargeAccrual]:
     """One transaction per client (split every 16 contracts), legs in contract order,
     built as they are posted (a million clients' would not fit in memory at once)."""
     through = day.isoformat()
     for client in sorted(by_client):
         indices = by_client[client]
         amounts = posted[indices].tolist()
+        firsts = starts[indices].tolist()
         for part, start in enumerate(range(0, len(indices), MAX_LEGS)):
             command = f"eod:{through}:charges:{client}" + (f":{part}" if part else "")
             chunk = range(start, min(start + MAX_LEGS, len(indices)))
-            one_each = [
-                ops.accrue_charges(command, day, client, cols.ids[indices[j]], sum(amounts[j]))
-                for j in chunk
-            ]
-            events = tuple(
-                _split_event(cols.ids[indices[j]], int(starts[indices[j]]), through, amounts[j])
-                for j in chunk
+            contracts = [cols.ids[indices[j]] for j in chunk]
+            yield ops.ChargeAccrual(
+                command,
+                client,
+                contracts,
+                [sum(amounts[j]) for j in chunk],
+                [
+                    _split_event(contract, firsts[j], through, amounts[j])
+                    for contract, j in zip(contracts, chunk, strict=True)
+                ],
             )
-            legs = tuple(leg for txn in one_each for leg in txn.legs)
-            yield replace(one_each[0], legs=legs, events=events)
 
 
 def transaction_count(by_client: dict[str, list[int]]) -> int:
@@ -338,22 +342,22 @@ def _snapshot(
     )
 
 
-def _post(run: StepRun, txns: Iterable[Transaction], total: int) -> None:
+def _post(run: StepRun, accruals: Iterable[ops.ChargeAccrual], total: int) -> None:
     """Post in fixed batches, each at its own moment (a batch committed before a crash
     replays: nothing changes and the clock is not read)."""
     clock = run.clock()
     ledger = Ledger(run.ctx.engine, clock)
     size = run.ctx.settings.batch_transactions
     posted = 0
-    for number, batch in enumerate(batched(txns, size)):
+    for number, batch in enumerate(batched(accruals, size)):
         clock.set(run.moment(1 + number))
-        ledger.post_batch(batch)
+        ledger.post_moves(ops.charge_accruals(run.ctx.day, batch))
         posted += len(batch)
         run.progress(posted, total)
 
 
-def batched(items: Iterable[Transaction], size: int) -> Iterator[list[Transaction]]:
-    batch: list[Transaction] = []
+def batched(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    batch: list[T] = []
     for item in items:
         batch.append(item)
         if len(batch) == size:
@@ -380,7 +384,7 @@ def accrue_step(run: StepRun) -> StepOutcome:
     count = transaction_count(by_client)
     charges_end = plan.charges_before + posted.sum(axis=1)
     replace_accruals(run.ctx.engine, day, _snapshot(plan.cols, state, owed_end, charges_end))
-    _post(run, _transactions(day, plan.cols, plan.contracts.start, posted, by_client), count)
+    _post(run, _accruals(day, plan.cols, plan.contracts.start, posted, by_client), count)
     digest = hashlib.sha256()
     digest.update("\n".join(plan.cols.ids).encode())
     digest.update(posted.astype("<i8").tobytes())

@@ -12,7 +12,9 @@ from sqlalchemy import Connection, Engine, select, text
 
 from liangrong.domain import accounts as acc
 from liangrong.domain import journal as dj
+from liangrong.domain import moves
 from liangrong.domain.journal import BalanceKey, Transaction
+from liangrong.domain.moves import MoveBatch
 from liangrong.domain.rejections import LedgerCode, Rejection
 from liangrong.ledger import schema as s
 
@@ -213,12 +215,31 @@ class Ledger:
         with self.engine.begin() as conn:
             self._lock(conn)
             results, new_balances, last_seq = self._post_locked(conn, txns)
+        self._remember(new_balances, last_seq)
+        return results
+
+    def post_moves(self, batch: MoveBatch) -> list[PostResult]:
+        """Post a batch of simple moves, all or none: what ``post_batch`` would do with
+        ``batch.transactions()`` (the same checks, rows and results), proved column by
+        column.  A batch the columns do not prove (a replay, a rejection, a shape they do
+        not cover) is posted one by one, which says exactly what is wrong."""
+        if len(batch) > MAX_BATCH_TRANSACTIONS:
+            raise Rejection(LedgerCode.INVALID_COMMAND, f"batch above {MAX_BATCH_TRANSACTIONS}")
+        with self.engine.begin() as conn:
+            self._lock(conn)
+            posted = self._post_moves_locked(conn, batch)
+            if posted is None:
+                posted = self._post_locked(conn, batch.transactions())
+            results, new_balances, last_seq = posted
+        self._remember(new_balances, last_seq)
+        return results
+
+    def _remember(self, new_balances: dict[BalanceKey, int], seq: int) -> None:
         # Committed: only now may the cache learn the new balances.
         if len(self._balance_cache) > MAX_CACHED_BALANCES:
             self._balance_cache.clear()
         self._balance_cache.update(new_balances)
-        self._cache_seq = last_seq
-        return results
+        self._cache_seq = seq
 
     def _lock(self, conn: Connection) -> None:
         # SQLite took the write lock at BEGIN IMMEDIATE; PostgreSQL needs it said.
@@ -229,10 +250,7 @@ class Ledger:
         self, conn: Connection, txns: Sequence[Transaction]
     ) -> tuple[list[PostResult], dict[BalanceKey, int], int]:
         known = self._known_commands(conn, [t.command_id for t in txns])
-        seq = self._last_seq(conn)
-        if seq != self._cache_seq:
-            self._balance_cache.clear()  # another writer (or a failed batch) came between
-            self._cache_seq = seq
+        seq = self._synced_seq(conn)
         pending: list[tuple[int, Transaction, str, str]] = []
         results: list[PostResult] = []
         batch_ids: dict[str, tuple[int, str]] = {}
@@ -254,8 +272,40 @@ class Ledger:
         new_balances: dict[BalanceKey, int] = {}
         if pending:
             new_balances = self._apply_all(conn, [t for _, t, _, _ in pending])
-            self._write(conn, pending, new_balances)
+            self._write(
+                conn,
+                [_header(*item) for item in pending],
+                list(_posting_rows(pending)),
+                new_balances,
+                (txn.events for _, txn, _, _ in pending),
+            )
         return results, new_balances, seq
+
+    def _post_moves_locked(
+        self, conn: Connection, batch: MoveBatch
+    ) -> tuple[list[PostResult], dict[BalanceKey, int], int] | None:
+        """``_post_locked`` for a move batch, or ``None`` when the columns prove nothing."""
+        check = moves.admits(batch)
+        if check is None or self._known_commands(conn, list(batch.command_ids)):
+            return None
+        self._learn_open(conn, check.clients)
+        if not check.clients <= self._open_clients:
+            return None
+        first = self._synced_seq(conn) + 1
+        current = self._balances_of(conn, batch.balance_keys())
+        new_balances = moves.apply_moves(batch, current.__getitem__)
+        if new_balances is None:
+            return None
+        headers: list[tuple[int, str, str, date, str, str]] = []
+        postings: list[tuple[object, ...]] = []
+        for i, cid in enumerate(batch.command_ids):
+            events_json = batch.events_json(i)
+            digest = batch.payload_digest(i, events_json)
+            headers.append((first + i, cid, digest, batch.business_date, batch.kind, events_json))
+            postings.extend((first + i, *row) for row in batch.posting_rows(i))
+        self._write(conn, headers, postings, new_balances, batch.events)
+        results = [PostResult(cid, first + i, False) for i, cid in enumerate(batch.command_ids)]
+        return results, new_balances, first + len(batch) - 1
 
     def _known_commands(self, conn: Connection, ids: list[str]) -> dict[str, tuple[int, str]]:
         found: dict[str, tuple[int, str]] = {}
@@ -268,17 +318,28 @@ class Ledger:
             found.update({cid: (seq, digest) for cid, seq, digest in rows})
         return found
 
-    def _last_seq(self, conn: Connection) -> int:
-        return last_seq(conn)
+    def _synced_seq(self, conn: Connection) -> int:
+        """The journal's last sequence number; the balance cache is dropped if it is not
+        the one the cache was learnt at (another writer, or a failed batch, came between)."""
+        seq = last_seq(conn)
+        if seq != self._cache_seq:
+            self._balance_cache.clear()
+            self._cache_seq = seq
+        return seq
+
+    def _balances_of(self, conn: Connection, keys: Iterable[BalanceKey]) -> dict[BalanceKey, int]:
+        """The current balance of every key (zero when absent): cached, else read."""
+        cache = self._balance_cache
+        current = {key: cache[key] for key in keys if key in cache}
+        missing = [key for key in keys if key not in cache]
+        fetched = read_balances(conn, missing)
+        current.update({key: fetched.get(key, 0) for key in missing})
+        return current
 
     def _apply_all(self, conn: Connection, txns: Sequence[Transaction]) -> dict[BalanceKey, int]:
         changes = [dj.net_changes(txn) for txn in txns]
         keys = {key for change in changes for key in change}
-        cache = self._balance_cache
-        missing = [key for key in keys if key not in cache]
-        current = {key: cache[key] for key in keys if key in cache}
-        fetched = read_balances(conn, missing)
-        current.update({key: fetched.get(key, 0) for key in missing})
+        current = self._balances_of(conn, keys)
         for change in changes:
             current.update(dj.apply_changes(change, current.__getitem__))
         return {key: current[key] for key in keys if key in current}
@@ -286,26 +347,27 @@ class Ledger:
     def _write(
         self,
         conn: Connection,
-        pending: Sequence[tuple[int, Transaction, str, str]],
+        headers: Sequence[tuple[int, str, str, date, str, str]],
+        postings: Sequence[tuple[object, ...]],
         new: dict[BalanceKey, int],
+        events_of: Iterable[Sequence[Mapping[str, object]]],
     ) -> None:
+        """The transactions (seq, id, digest, date, kind, events JSON), their postings, the
+        new balances and the contracts the transactions' events open."""
         recorded_at = self._now()
         txn_rows = [
-            (
-                seq,
-                txn.command_id,
-                digest,
-                txn.business_date.isoformat(),
-                txn.kind,
-                events_json,
-                recorded_at,
-            )
-            for seq, txn, digest, events_json in pending
+            (seq, cid, digest, on.isoformat(), kind, events_json, recorded_at)
+            for seq, cid, digest, on, kind, events_json in headers
         ]
         insert_rows(conn, "journal_transactions", _TXN_COLUMNS, txn_rows)
-        insert_rows(conn, "journal_postings", _POSTING_COLUMNS, list(_posting_rows(pending)))
+        insert_rows(conn, "journal_postings", _POSTING_COLUMNS, postings)
         upsert_balances(conn, new)
-        contract_rows = list(_contract_rows(pending))
+        contract_rows = [
+            contract_row(seq, event)
+            for seq, events in zip((h[0] for h in headers), events_of, strict=True)
+            for event in events
+            if event.get("type") == "contract_opened"
+        ]
         if contract_rows:
             conn.execute(s.contracts.insert(), contract_rows)
 
@@ -376,13 +438,10 @@ def _posting_rows(
                 yield (seq, line, leg_no, purpose, posting.account, posting.asset, posting.amount)
 
 
-def _contract_rows(
-    pending: Sequence[tuple[int, Transaction, str, str]],
-) -> Iterable[dict[str, object]]:
-    for seq, txn, _, _ in pending:
-        for event in txn.events:
-            if event.get("type") == "contract_opened":
-                yield contract_row(seq, event)
+def _header(
+    seq: int, txn: Transaction, digest: str, events_json: str
+) -> tuple[int, str, str, date, str, str]:
+    return (seq, txn.command_id, digest, txn.business_date, txn.kind, events_json)
 
 
 def contract_row(seq: int, event: Mapping[str, object]) -> dict[str, object]:

@@ -1,0 +1,217 @@
+"""Batches of simple moves held column by column: the ledger's fast path for many
+same-shaped transactions (the end of day's accruals, a million a day).
+
+A ``MoveBatch`` stands for the ``Transaction``s of ``MoveBatch.transaction``: every leg moves
+one positive amount of one asset from a source account to a target account, so its postings
+are (source, -amount) then (target, +amount).  Invariants:
+- ``admits`` returns a ``MoveCheck`` only if ``journal.validate`` accepts every transaction
+  of the batch once the clients it names are open; what it cannot prove column by column it
+  leaves to the one-by-one check (``None``), which then raises the very rejection that
+  posting the transactions one by one would;
+- ``apply_moves`` returns the new balances only if no sign rule breaks after any transaction,
+  in order (the one-by-one ``journal.apply_changes``);
+- ``events_json``, ``payload_digest`` and ``posting_rows`` equal the transactions' own, so a
+  batch posted either way leaves the same journal, byte for byte.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+
+from liangrong.domain.accounts import ParsedAccount, Sign
+from liangrong.domain.journal import (
+    KIND_PATTERN,
+    MAX_ABS_AMOUNT,
+    MAX_LEGS,
+    BalanceKey,
+    Leg,
+    Posting,
+    Transaction,
+    canonical_json,
+    classify,
+    sign_rule,
+)
+from liangrong.domain.purposes import POOL_PAIRED, PURPOSE_FLOWS, Purpose
+
+MAX_COMMAND_ID = 128
+PostingRow = tuple[int, int, str, str, str, int]  # line, leg, purpose, account, asset, amount
+
+
+@dataclass(frozen=True, slots=True)
+class MoveBatch:
+    """Transactions of one kind and business date; transaction ``i`` holds the legs
+    ``leg_ends[i - 1]`` (0 for the first) up to ``leg_ends[i]``."""
+
+    business_date: date
+    kind: str
+    command_ids: Sequence[str]
+    leg_ends: Sequence[int]
+    purposes: Sequence[Purpose]
+    assets: Sequence[str]
+    sources: Sequence[str]
+    targets: Sequence[str]
+    amounts: Sequence[int]
+    events: Sequence[Sequence[Mapping[str, object]]]
+
+    def __post_init__(self) -> None:
+        legs = len(self.purposes)
+        assert len(self.leg_ends) == len(self.command_ids) == len(self.events)
+        assert len(self.assets) == len(self.sources) == len(self.targets) == len(self.amounts)
+        assert len(self.amounts) == legs, "one purpose, asset, source, target, amount per leg"
+        assert not self.leg_ends or self.leg_ends[-1] == legs
+
+    def __len__(self) -> int:
+        return len(self.command_ids)
+
+    def legs_of(self, i: int) -> range:
+        return range(self.leg_ends[i - 1] if i else 0, self.leg_ends[i])
+
+    def transaction(self, i: int) -> Transaction:
+        """Transaction ``i`` as the one-by-one path posts it."""
+        legs = tuple(
+            Leg(
+                self.purposes[j],
+                (
+                    Posting(self.sources[j], self.assets[j], -self.amounts[j]),
+                    Posting(self.targets[j], self.assets[j], self.amounts[j]),
+                ),
+            )
+            for j in self.legs_of(i)
+        )
+        return Transaction(
+            self.command_ids[i], self.business_date, self.kind, legs, tuple(self.events[i])
+        )
+
+    def transactions(self) -> list[Transaction]:
+        return [self.transaction(i) for i in range(len(self))]
+
+    def events_json(self, i: int) -> str:
+        events = self.events[i]
+        return canonical_json([dict(e) for e in events]) if events else "[]"
+
+    def payload_digest(self, i: int, events_json: str) -> str:
+        """``Transaction.payload_digest`` of transaction ``i``, without building it."""
+        parts = [self.business_date.isoformat(), self.kind]
+        for j in self.legs_of(i):
+            asset, amount = self.assets[j], self.amounts[j]
+            parts.append(self.purposes[j].value)
+            parts.append(f"{self.sources[j]}\x1f{asset}\x1f{-amount}")
+            parts.append(f"{self.targets[j]}\x1f{asset}\x1f{amount}")
+        parts.append(events_json)
+        return hashlib.sha256("\x1e".join(parts).encode("utf-8")).hexdigest()
+
+    def posting_rows(self, i: int) -> Iterator[PostingRow]:
+        """Transaction ``i``'s postings as the journal stores them (lines from 1)."""
+        first = self.leg_ends[i - 1] if i else 0
+        for j in self.legs_of(i):
+            leg_no, asset, amount = j - first, self.assets[j], self.amounts[j]
+            purpose = self.purposes[j].value
+            yield (2 * leg_no + 1, leg_no, purpose, self.sources[j], asset, -amount)
+            yield (2 * leg_no + 2, leg_no, purpose, self.targets[j], asset, amount)
+
+    def balance_keys(self) -> set[BalanceKey]:
+        return set(zip(self.sources, self.assets, strict=True)) | set(
+            zip(self.targets, self.assets, strict=True)
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class MoveCheck:
+    """A batch's transactions pass ``journal.validate`` if these clients are open."""
+
+    clients: frozenset[str]
+
+
+def admits(batch: MoveBatch) -> MoveCheck | None:
+    """The batch's static checks, column by column (``journal.validate``'s, in the same
+    terms); ``None``: not proved here, check the transactions one by one."""
+    if KIND_PATTERN.match(batch.kind) is None:
+        return None
+    if any(not cid or len(cid) > MAX_COMMAND_ID for cid in batch.command_ids):
+        return None
+    if len(set(batch.command_ids)) != len(batch.command_ids):
+        return None  # a repeated id is a replay or a conflict: the one-by-one path decides
+    if any(not 0 < amount <= MAX_ABS_AMOUNT for amount in batch.amounts):
+        return None
+    parsed = _parsed_accounts(batch)
+    if parsed is None or not _flows_permitted(batch, parsed):
+        return None
+    return _one_client_each(batch, parsed)
+
+
+def _parsed_accounts(batch: MoveBatch) -> dict[BalanceKey, ParsedAccount] | None:
+    parsed: dict[BalanceKey, ParsedAccount] = {}
+    for key in batch.balance_keys():
+        found = classify(*key)
+        if isinstance(found, tuple):
+            return None
+        parsed[key] = found
+    return parsed
+
+
+def _flows_permitted(batch: MoveBatch, parsed: Mapping[BalanceKey, ParsedAccount]) -> bool:
+    """Each leg takes only from a kind its purpose lets decrease and puts only into a kind it
+    lets increase; legs that must pair with a pool are left to the one-by-one check."""
+    for purpose, asset, source, target in zip(
+        batch.purposes, batch.assets, batch.sources, batch.targets, strict=True
+    ):
+        if purpose in POOL_PAIRED:
+            return False
+        may_decrease, may_increase = PURPOSE_FLOWS[purpose]
+        if parsed[(source, asset)].kind not in may_decrease:
+            return False
+        if parsed[(target, asset)].kind not in may_increase:
+            return False
+    return True
+
+
+def _one_client_each(
+    batch: MoveBatch, parsed: Mapping[BalanceKey, ParsedAccount]
+) -> MoveCheck | None:
+    clients: set[str] = set()
+    for i in range(len(batch)):
+        legs = batch.legs_of(i)
+        if not 1 <= len(legs) <= MAX_LEGS:
+            return None
+        named = {
+            client
+            for j in legs
+            for account in (batch.sources[j], batch.targets[j])
+            if (client := parsed[(account, batch.assets[j])].client_id) is not None
+        }
+        if len(named) > 1:
+            return None
+        clients |= named
+    return MoveCheck(frozenset(clients))
+
+
+def apply_moves(
+    batch: MoveBatch, balance_of: Callable[[BalanceKey], int]
+) -> dict[BalanceKey, int] | None:
+    """Every touched key's balance after the batch, or ``None`` if a sign rule breaks after
+    some transaction (the one-by-one path then says which)."""
+    current: dict[BalanceKey, int] = {}
+    signs: dict[str, Sign] = {}
+    for i in range(len(batch)):
+        changes: dict[BalanceKey, int] = {}
+        for j in batch.legs_of(i):
+            asset, amount = batch.assets[j], batch.amounts[j]
+            source, target = (batch.sources[j], asset), (batch.targets[j], asset)
+            changes[source] = changes.get(source, 0) - amount
+            changes[target] = changes.get(target, 0) + amount
+        for key, change in changes.items():
+            if change == 0:
+                continue
+            balance = (current[key] if key in current else balance_of(key)) + change
+            sign = signs.get(key[0])
+            if sign is None:
+                sign = signs[key[0]] = sign_rule(key[0])[0]
+            if (sign is Sign.NON_NEGATIVE and balance < 0) or (
+                sign is Sign.NON_POSITIVE and balance > 0
+            ):
+                return None
+            current[key] = balance
+    return current

@@ -1,0 +1,220 @@
+"""The ledger's move batches (``Ledger.post_moves``): the same journal, balances, results and
+rejections as posting the batch's transactions one by one (``post_batch``)."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Sequence
+from datetime import datetime
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import Engine
+
+from conftest import make_sqlite_engine
+from ledger_helpers import DAY, open_client
+from liangrong.domain import accounts as acc
+from liangrong.domain import operations as ops
+from liangrong.domain.moves import MoveBatch, MoveCheck, admits
+from liangrong.domain.purposes import Purpose
+from liangrong.domain.rejections import LedgerCode, Rejection
+from liangrong.ledger.digest import journal_digest
+from liangrong.ledger.journal import Ledger, PostResult
+from liangrong.ledger.projections import balances_under
+
+CNY = acc.CASH_ASSET
+CLIENTS = ("C1", "C2", "C3")
+
+
+def _clock() -> datetime:
+    return datetime(2026, 3, 2, 16, 0)
+
+
+def _book(engine: Engine) -> Ledger:
+    """Two open clients (C3 never opens) with cash; the same on every store."""
+    ledger = Ledger(engine, _clock)
+    for client in CLIENTS[:2]:
+        open_client(ledger, client)
+        ledger.post(ops.deposit_cash(f"dep-{client}", DAY, client, 1_000_00))
+    return ledger
+
+
+def _moves(
+    rows: Sequence[tuple[str, str, Purpose, str, str, int]], kind: str = "mixed"
+) -> MoveBatch:
+    """One leg per row (command id, client, purpose, source, target, amount); a new
+    transaction whenever the command id changes."""
+    leg_ends: list[int] = []
+    ids: list[str] = []
+    for number, (cid, *_rest) in enumerate(rows):
+        if ids and ids[-1] == cid:
+            leg_ends[-1] = number + 1
+        else:
+            ids.append(cid)
+            leg_ends.append(number + 1)
+    return MoveBatch(
+        DAY,
+        kind,
+        ids,
+        leg_ends,
+        [r[2] for r in rows],
+        [CNY] * len(rows),
+        [r[3] for r in rows],
+        [r[4] for r in rows],
+        [r[5] for r in rows],
+        [({"type": "note", "n": i},) if i % 2 else () for i in range(len(ids))],
+    )
+
+
+def _outcome(post: object) -> list[PostResult] | LedgerCode:
+    try:
+        return post()  # type: ignore[operator, no-any-return]
+    except Rejection as rejection:
+        assert isinstance(rejection.code, LedgerCode)
+        return rejection.code
+
+
+def _both(fast: Ledger, slow: Ledger, batch: MoveBatch) -> list[PostResult] | LedgerCode:
+    """Post the batch both ways; the outcomes and the journals must be equal."""
+    by_moves = _outcome(lambda: fast.post_moves(batch))
+    one_by_one = _outcome(lambda: slow.post_batch(batch.transactions()))
+    assert by_moves == one_by_one
+    assert journal_digest(fast.engine) == journal_digest(slow.engine)
+    assert balances_under(fast.engine, "") == balances_under(slow.engine, "")
+    return by_moves
+
+
+def _accrual_rows(
+    client: str, cid: str, amounts: Sequence[int]
+) -> list[tuple[str, str, Purpose, str, str, int]]:
+    return [
+        (cid, client, Purpose.CHARGE_ACCRUAL, acc.charges_debt(client, f"K{client}{n}"),
+         acc.RECEIVABLE_CHARGES, amount)
+        for n, amount in enumerate(amounts)
+    ]  # fmt: skip
+
+
+def test_accruals_post_as_moves_and_replay(store: Engine, tmp_path: object) -> None:
+    other = make_sqlite_engine(tmp_path)
+    fast, slow = _book(store), _book(other)
+    batch = _moves(_accrual_rows("C1", "acc-1", [5, 7, 9]) + _accrual_rows("C2", "acc-2", [11]))
+    assert admits(batch) is not None
+    first = _both(fast, slow, batch)
+    assert isinstance(first, list) and not any(r.replayed for r in first)
+    again = _both(fast, slow, batch)  # a batch already committed replays, changing nothing
+    assert isinstance(again, list)
+    assert [(r.seq, r.replayed) for r in again] == [(r.seq, True) for r in first]
+    debts = balances_under(store, "client:C1:charges:")
+    assert sorted(debts.values()) == [-9, -7, -5]
+    other.dispose()
+
+
+def test_charge_accruals_are_the_single_accrual_legs() -> None:
+    batch = ops.charge_accruals(
+        DAY, [ops.ChargeAccrual("a", "C1", ("K1", "K2"), (3, 4), ({"type": "x"},))]
+    )
+    single = [ops.accrue_charges("a", DAY, "C1", k, n) for k, n in (("K1", 3), ("K2", 4))]
+    txn = batch.transaction(0)
+    assert txn.legs == tuple(leg for t in single for leg in t.legs)
+    assert txn.events == ({"type": "x"},)
+    assert batch.payload_digest(0, batch.events_json(0)) == txn.payload_digest()
+
+
+@pytest.mark.parametrize(
+    ("rows", "code"),
+    [
+        # C3 has no credit account
+        (_accrual_rows("C3", "x", [5]), LedgerCode.ACCOUNT_NOT_OPEN),
+        # more cash out than C1 has
+        ([("w", "C1", Purpose.WITHDRAW_SURPLUS, acc.client_cash("C1"), acc.client_bank("C1"),
+           2_000_00)], LedgerCode.OVERDRAWN),
+        # an accrual may not take from a client's cash
+        ([("p", "C1", Purpose.CHARGE_ACCRUAL, acc.client_cash("C1"), acc.RECEIVABLE_CHARGES, 1)],
+         LedgerCode.PURPOSE_NOT_PERMITTED),
+        # two clients in one transaction
+        (_accrual_rows("C1", "two", [1]) + _accrual_rows("C2", "two", [1]),
+         LedgerCode.CROSS_CLIENT),
+        # not an account of the chart
+        ([("u", "C1", Purpose.DEPOSIT, "nowhere", acc.client_cash("C1"), 1)],
+         LedgerCode.UNKNOWN_ACCOUNT),
+        # a zero amount
+        (_accrual_rows("C1", "z", [0]), LedgerCode.ZERO_AMOUNT),
+    ],
+)  # fmt: skip
+def test_a_bad_batch_is_refused_as_one_by_one_and_changes_nothing(
+    store: Engine, tmp_path: object, rows: list[tuple[str, str, Purpose, str, str, int]],
+    code: LedgerCode,
+) -> None:  # fmt: skip
+    other = make_sqlite_engine(tmp_path)
+    fast, slow = _book(store), _book(other)
+    before = journal_digest(store)
+    good = _accrual_rows("C2", "fine", [3])  # refused with the bad one: all or nothing
+    assert _both(fast, slow, _moves(good + rows)) is code
+    assert journal_digest(store) == before
+    other.dispose()
+
+
+def test_an_id_posted_before_with_another_payload_is_a_conflict(tmp_path: object) -> None:
+    with tempfile.TemporaryDirectory() as a, tempfile.TemporaryDirectory() as b:
+        fast, slow = _book(make_sqlite_engine(a)), _book(make_sqlite_engine(b))
+        _both(fast, slow, _moves(_accrual_rows("C1", "k", [5])))
+        assert _both(fast, slow, _moves(_accrual_rows("C1", "k", [6]))) is (
+            LedgerCode.IDEMPOTENCY_CONFLICT
+        )
+
+
+_PURPOSE_MOVES = (  # purpose, source, target (of the client and the contract)
+    (Purpose.CHARGE_ACCRUAL, acc.charges_debt, lambda c, k: acc.RECEIVABLE_CHARGES),
+    (Purpose.DEPOSIT, lambda c, k: acc.client_bank(c), lambda c, k: acc.client_cash(c)),
+    (Purpose.WITHDRAW_SURPLUS, lambda c, k: acc.client_cash(c), lambda c, k: acc.client_bank(c)),
+    (Purpose.INTEREST_FEES_TAXES, lambda c, k: acc.client_cash(c), acc.charges_debt),
+    (Purpose.LOCK_RELEASE, lambda c, k: acc.client_locked_cash(c), lambda c, k: acc.client_cash(c)),
+    (Purpose.COLLECT_DEBT, lambda c, k: acc.client_cash(c), acc.financing_debt),
+)
+
+_leg = st.tuples(
+    st.integers(0, 7),  # transaction number within the batch
+    st.sampled_from(CLIENTS),
+    st.integers(0, len(_PURPOSE_MOVES) - 1),
+    st.sampled_from(("K1", "K2")),
+    st.integers(-5, 400_00),
+)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.lists(_leg, min_size=1, max_size=12), min_size=1, max_size=4))
+def test_any_batches_post_alike_either_way(
+    batches: list[list[tuple[int, str, int, str, int]]],
+) -> None:
+    """Random batches of every simple purpose (some overdraw, some name a closed client,
+    some pair with a pool, some have a bad amount): each posts, or is refused, alike."""
+    with tempfile.TemporaryDirectory() as a, tempfile.TemporaryDirectory() as b:
+        fast, slow = _book(make_sqlite_engine(a)), _book(make_sqlite_engine(b))
+        for number, legs in enumerate(batches):
+            rows = []
+            for txn, client, purpose_no, contract, amount in sorted(legs, key=lambda x: x[0]):
+                purpose, source, target = _PURPOSE_MOVES[purpose_no]
+                rows.append(
+                    (f"b{number}-t{txn}", client, purpose, source(client, contract),
+                     target(client, contract), amount)
+                )  # fmt: skip
+            _both(fast, slow, _moves(rows))
+
+
+def test_what_the_columns_prove_and_what_they_leave() -> None:
+    deposits = _moves(
+        [("d", "C1", Purpose.DEPOSIT, acc.client_bank("C1"), acc.client_cash("C1"), 5)]
+    )
+    assert admits(deposits) == MoveCheck(frozenset({"C1"}))
+    repay = (  # a repayment must pair with the pool: checked one by one
+        "r",
+        "C1",
+        Purpose.COLLECT_DEBT,
+        acc.client_cash("C1"),
+        acc.financing_debt("C1", "K1"),
+        5,
+    )
+    assert admits(_moves([repay])) is None
+    assert admits(_moves(_accrual_rows("C1", "z", [0]))) is None
+    assert admits(_moves(_accrual_rows("C1", "x", [1]) + _accrual_rows("C2", "x", [1]))) is None
