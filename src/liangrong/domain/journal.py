@@ -205,7 +205,7 @@ def apply_changes(
 
 
 def _sign_breach(account: str, balance: int) -> LedgerCode | None:
-    sign, is_pool = sign_rule(account)
+    sign, is_pool = _sign_rule(account)
     if sign is Sign.NON_NEGATIVE and balance < 0:
         return LedgerCode.POOL_OVERDRAWN if is_pool else LedgerCode.OVERDRAWN
     if sign is Sign.NON_POSITIVE and balance > 0:
@@ -214,7 +214,7 @@ def _sign_breach(account: str, balance: int) -> LedgerCode | None:
 
 
 @lru_cache(maxsize=1 << 16)
-def sign_rule(account: str) -> tuple[Sign, bool]:
+def _sign_rule(account: str) -> tuple[Sign, bool]:
     parsed = acc.parse_account(account)
     assert parsed is not None, account  # validate() ran first
     return acc.sign_of(parsed.kind), parsed.kind in acc.POOL_KINDS

@@ -8,8 +8,9 @@ are (source, -amount) then (target, +amount).  Invariants:
   of the batch once the clients it names are open; what it cannot prove column by column it
   leaves to the one-by-one check (``None``), which then raises the very rejection that
   posting the transactions one by one would;
-- ``apply_moves`` returns the new balances only if no sign rule breaks after any transaction,
-  in order (the one-by-one ``journal.apply_changes``);
+- ``apply_moves`` returns the batch's effect only if no sign rule breaks after any
+  transaction, in order (the one-by-one ``journal.apply_changes``); a key no transaction
+  moves towards a breach needs no balance read, its change is added to what is stored;
 - ``events_json``, ``payload_digest`` and ``posting_rows`` equal the transactions' own, so a
   batch posted either way leaves the same journal, byte for byte.
 """
@@ -21,7 +22,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from liangrong.domain.accounts import ParsedAccount, Sign
+from liangrong.domain.accounts import AccountKind, ParsedAccount, Sign, sign_of
 from liangrong.domain.journal import (
     KIND_PATTERN,
     MAX_ABS_AMOUNT,
@@ -32,7 +33,6 @@ from liangrong.domain.journal import (
     Transaction,
     canonical_json,
     classify,
-    sign_rule,
 )
 from liangrong.domain.purposes import POOL_PAIRED, PURPOSE_FLOWS, Purpose
 
@@ -120,9 +120,11 @@ class MoveBatch:
 
 @dataclass(frozen=True, slots=True)
 class MoveCheck:
-    """A batch's transactions pass ``journal.validate`` if these clients are open."""
+    """A batch's transactions pass ``journal.validate`` if these clients are open; the
+    sign rule of every account they name."""
 
     clients: frozenset[str]
+    signs: Mapping[str, Sign]
 
 
 def admits(batch: MoveBatch) -> MoveCheck | None:
@@ -139,7 +141,10 @@ def admits(batch: MoveBatch) -> MoveCheck | None:
     parsed = _parsed_accounts(batch)
     if parsed is None or not _flows_permitted(batch, parsed):
         return None
-    return _one_client_each(batch, parsed)
+    clients = _one_client_each(batch, parsed)
+    if clients is None:
+        return None
+    return MoveCheck(clients, {account: sign_of(p.kind) for (account, _), p in parsed.items()})
 
 
 def _parsed_accounts(batch: MoveBatch) -> dict[BalanceKey, ParsedAccount] | None:
@@ -155,12 +160,16 @@ def _parsed_accounts(batch: MoveBatch) -> dict[BalanceKey, ParsedAccount] | None
 def _flows_permitted(batch: MoveBatch, parsed: Mapping[BalanceKey, ParsedAccount]) -> bool:
     """Each leg takes only from a kind its purpose lets decrease and puts only into a kind it
     lets increase; legs that must pair with a pool are left to the one-by-one check."""
+    last: Purpose | None = None  # legs come in runs of one purpose: look it up once a run
+    may_decrease = may_increase = frozenset[AccountKind]()
     for purpose, asset, source, target in zip(
         batch.purposes, batch.assets, batch.sources, batch.targets, strict=True
     ):
-        if purpose in POOL_PAIRED:
-            return False
-        may_decrease, may_increase = PURPOSE_FLOWS[purpose]
+        if purpose is not last:
+            if purpose in POOL_PAIRED:
+                return False
+            may_decrease, may_increase = PURPOSE_FLOWS[purpose]
+            last = purpose
         if parsed[(source, asset)].kind not in may_decrease:
             return False
         if parsed[(target, asset)].kind not in may_increase:
@@ -170,7 +179,7 @@ def _flows_permitted(batch: MoveBatch, parsed: Mapping[BalanceKey, ParsedAccount
 
 def _one_client_each(
     batch: MoveBatch, parsed: Mapping[BalanceKey, ParsedAccount]
-) -> MoveCheck | None:
+) -> frozenset[str] | None:
     clients: set[str] = set()
     for i in range(len(batch)):
         legs = batch.legs_of(i)
@@ -185,16 +194,23 @@ def _one_client_each(
         if len(named) > 1:
             return None
         clients |= named
-    return MoveCheck(frozenset(clients))
+    return frozenset(clients)
 
 
-def apply_moves(
-    batch: MoveBatch, balance_of: Callable[[BalanceKey], int]
-) -> dict[BalanceKey, int] | None:
-    """Every touched key's balance after the batch, or ``None`` if a sign rule breaks after
-    some transaction (the one-by-one path then says which)."""
-    current: dict[BalanceKey, int] = {}
-    signs: dict[str, Sign] = {}
+@dataclass(frozen=True, slots=True)
+class MoveEffect:
+    """What a batch does to the balances.  A key whose sign rule some transaction could
+    break gets its new balance, checked after every transaction; every other key (a holding
+    that only grows, a debt that only deepens, an account of any sign) only its change,
+    which cannot break the rule the stored balance already keeps."""
+
+    balances: dict[BalanceKey, int]
+    changes: dict[BalanceKey, int]
+
+
+def transaction_changes(batch: MoveBatch) -> list[dict[BalanceKey, int]]:
+    """Each transaction's net change by key (keys it leaves unchanged left out)."""
+    result = []
     for i in range(len(batch)):
         changes: dict[BalanceKey, int] = {}
         for j in batch.legs_of(i):
@@ -202,16 +218,45 @@ def apply_moves(
             source, target = (batch.sources[j], asset), (batch.targets[j], asset)
             changes[source] = changes.get(source, 0) - amount
             changes[target] = changes.get(target, 0) + amount
-        for key, change in changes.items():
-            if change == 0:
+        result.append({key: change for key, change in changes.items() if change})
+    return result
+
+
+def keys_at_risk(
+    changes: Sequence[Mapping[BalanceKey, int]], signs: Mapping[str, Sign]
+) -> set[BalanceKey]:
+    """The keys some transaction moves towards a breach of their sign rule."""
+    at_risk: set[BalanceKey] = set()
+    for txn in changes:
+        for key, change in txn.items():
+            sign = signs[key[0]]
+            if (sign is Sign.NON_NEGATIVE and change < 0) or (
+                sign is Sign.NON_POSITIVE and change > 0
+            ):
+                at_risk.add(key)
+    return at_risk
+
+
+def apply_moves(
+    changes: Sequence[Mapping[BalanceKey, int]],
+    signs: Mapping[str, Sign],
+    at_risk: set[BalanceKey],
+    balance_of: Callable[[BalanceKey], int],
+) -> MoveEffect | None:
+    """The batch's effect, or ``None`` if a sign rule breaks after some transaction (the
+    one-by-one path then says which).  ``balance_of`` is asked for keys at risk only."""
+    balances: dict[BalanceKey, int] = {}
+    totals: dict[BalanceKey, int] = {}
+    for txn in changes:
+        for key, change in txn.items():
+            if key not in at_risk:
+                totals[key] = totals.get(key, 0) + change
                 continue
-            balance = (current[key] if key in current else balance_of(key)) + change
-            sign = signs.get(key[0])
-            if sign is None:
-                sign = signs[key[0]] = sign_rule(key[0])[0]
+            balance = (balances[key] if key in balances else balance_of(key)) + change
+            sign = signs[key[0]]
             if (sign is Sign.NON_NEGATIVE and balance < 0) or (
                 sign is Sign.NON_POSITIVE and balance > 0
             ):
                 return None
-            current[key] = balance
-    return current
+            balances[key] = balance
+    return MoveEffect(balances, totals)  # a zero total too: the key is stored, as one by one

@@ -292,9 +292,11 @@ class Ledger:
         if not check.clients <= self._open_clients:
             return None
         first = self._synced_seq(conn) + 1
-        current = self._balances_of(conn, batch.balance_keys())
-        new_balances = moves.apply_moves(batch, current.__getitem__)
-        if new_balances is None:
+        changes = moves.transaction_changes(batch)
+        at_risk = moves.keys_at_risk(changes, check.signs)
+        current = self._balances_of(conn, at_risk)
+        effect = moves.apply_moves(changes, check.signs, at_risk, current.__getitem__)
+        if effect is None:
             return None
         headers: list[tuple[int, str, str, date, str, str]] = []
         postings: list[tuple[object, ...]] = []
@@ -303,9 +305,12 @@ class Ledger:
             digest = batch.payload_digest(i, events_json)
             headers.append((first + i, cid, digest, batch.business_date, batch.kind, events_json))
             postings.extend((first + i, *row) for row in batch.posting_rows(i))
-        self._write(conn, headers, postings, new_balances, batch.events)
+        self._write(conn, headers, postings, effect.balances, batch.events)
+        add_to_balances(conn, effect.changes)
+        cache = self._balance_cache  # valid at ``first - 1``: what it holds plus the change
+        known = {key: cache[key] + change for key, change in effect.changes.items() if key in cache}
         results = [PostResult(cid, first + i, False) for i, cid in enumerate(batch.command_ids)]
-        return results, new_balances, first + len(batch) - 1
+        return results, effect.balances | known, first + len(batch) - 1
 
     def _known_commands(self, conn: Connection, ids: list[str]) -> dict[str, tuple[int, str]]:
         found: dict[str, tuple[int, str]] = {}
@@ -487,6 +492,18 @@ def upsert_balances(conn: Connection, new: dict[BalanceKey, int]) -> None:
         f"INSERT INTO balances (account, asset, amount) VALUES ({marker}, {marker}, {marker}) "
         "ON CONFLICT (account, asset) DO UPDATE SET amount = excluded.amount",
         [(a, b, v) for (a, b), v in sorted(new.items())],
+    )
+
+
+def add_to_balances(conn: Connection, changes: dict[BalanceKey, int]) -> None:
+    """Add the given changes to the balances (a key not stored yet starts from zero)."""
+    if not changes:
+        return
+    marker = s.marker(conn)
+    conn.exec_driver_sql(
+        f"INSERT INTO balances (account, asset, amount) VALUES ({marker}, {marker}, {marker}) "
+        "ON CONFLICT (account, asset) DO UPDATE SET amount = balances.amount + excluded.amount",
+        [(a, b, v) for (a, b), v in sorted(changes.items())],
     )
 
 
