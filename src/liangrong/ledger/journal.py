@@ -485,25 +485,22 @@ def read_account_balances(conn: Connection, accounts: Iterable[str]) -> dict[Bal
 
 def upsert_balances(conn: Connection, new: dict[BalanceKey, int]) -> None:
     """Set the given balances; the same SQL works on SQLite and PostgreSQL."""
-    if not new:
-        return
-    marker = s.marker(conn)
-    conn.exec_driver_sql(
-        f"INSERT INTO balances (account, asset, amount) VALUES ({marker}, {marker}, {marker}) "
-        "ON CONFLICT (account, asset) DO UPDATE SET amount = excluded.amount",
-        [(a, b, v) for (a, b), v in sorted(new.items())],
-    )
+    _write_balances(conn, new, "excluded.amount")
 
 
 def add_to_balances(conn: Connection, changes: dict[BalanceKey, int]) -> None:
     """Add the given changes to the balances (a key not stored yet starts from zero)."""
-    if not changes:
+    _write_balances(conn, changes, "balances.amount + excluded.amount")
+
+
+def _write_balances(conn: Connection, values: dict[BalanceKey, int], new_amount: str) -> None:
+    if not values:
         return
     marker = s.marker(conn)
     conn.exec_driver_sql(
         f"INSERT INTO balances (account, asset, amount) VALUES ({marker}, {marker}, {marker}) "
-        "ON CONFLICT (account, asset) DO UPDATE SET amount = balances.amount + excluded.amount",
-        [(a, b, v) for (a, b), v in sorted(changes.items())],
+        f"ON CONFLICT (account, asset) DO UPDATE SET amount = {new_amount}",
+        [(a, b, v) for (a, b), v in sorted(values.items())],
     )
 
 
