@@ -6,10 +6,11 @@ and every contract still owing principal or charges with those amounts.  The fir
 accounts and the outside world are not read.
 
 Read in bulk for millions of rows: plain DBAPI batches, the contracts' terms fields taken
-by the store (``projections.contract_fields``), account names split on their colons
-against the chart's shapes (``_ClientAccounts``: the ledger holds only names of its chart,
-where no id holds a colon, so splitting is parsing them), and each distinct ratio or date
-text converted once.  The terms were checked when the contract opened
+by the store (``projections.contract_fields``), the collateral accounts' names split on
+their colons against the chart's shapes (``_ClientAccounts``: the ledger holds only names
+of its chart, where no id holds a colon, so splitting is parsing them), the debts' contract
+ids cut from their names by the store after the kind's segment of the chart's name, and
+each distinct ratio or date text converted once.  The terms were checked when the contract opened
 (``ContractTerms``), so they are copied, not checked again.
 """
 
@@ -73,6 +74,19 @@ class _ClientAccounts:
         self.shapes: dict[tuple[int, str], list[_Shape]] = defaultdict(list)
         # what every such name starts with (before the client id): the rows to read
         self.prefixes = sorted({name[: name.index(_CLIENT)] for name, _ in shapes})
+        # a debt's name: prefix, client id, the kind's segment, contract id (the ids hold no
+        # colon, so the segment, colons included, occurs once in the name)
+        self.debts = {
+            kind: (
+                name[: name.index(_CLIENT)],
+                name[name.index(_CLIENT) + len(_CLIENT) : -len(_OTHER)],
+            )
+            for name, kind in shapes
+            if kind in _DEBTS or kind is _CHARGES
+        }
+        assert all(name.endswith(_OTHER) for name, kind in shapes if kind in self.debts)
+        assert len({prefix for prefix, _ in self.debts.values()}) == 1
+        self.debt_prefix = next(iter(self.debts.values()))[0]
         for name, kind in shapes:
             parts = name.split(":")
             fixed = [i for i, p in enumerate(parts) if p not in (_CLIENT, _OTHER)]
@@ -114,35 +128,54 @@ def _balances(conn: Connection, prefix: str) -> Iterator[Sequence[Any]]:
         yield rows
 
 
+def _debts(conn: Connection, prefix: str, segment: str) -> dict[str, int]:
+    """What is owed on each contract through one kind of debt account (named ``prefix``,
+    client id, ``segment``, contract id), by contract id.  The store cuts the names and
+    negates the balances (debts are negative), so the millions of rows go straight into
+    the dictionary."""
+    marker = s.marker(conn)
+    position = f"{'instr' if conn.dialect.name == 'sqlite' else 'strpos'}(account, {marker})"
+    query = (
+        f"SELECT substr(account, {position} + {marker}), -amount FROM balances "
+        f"WHERE account >= {marker} AND account < {marker} AND amount <> 0 AND {position} > 0"
+    )
+    params = (segment, len(segment), prefix, s.prefix_end(prefix), segment)
+    cursor = conn.exec_driver_sql(query, params).cursor
+    assert cursor is not None
+    owed: dict[str, int] = {}
+    while rows := cursor.fetchmany(_ROWS_PER_FETCH):
+        owed.update(rows)
+    return owed
+
+
 def load_data(engine: Engine) -> BookData:
-    """The book as columns, read in three scans."""
+    """The book as columns, read in a few scans."""
     with engine.connect() as conn:
         clients = sorted({row[0] for row in conn.execute(select(s.credit_accounts.c.client_id))})
         index = {client: a for a, client in enumerate(clients)}
         cash = [0] * len(clients)
         held: dict[tuple[int, str], int] = defaultdict(int)
-        owed: dict[str, int] = {}
-        charges: dict[str, int] = {}
         chart = _ClientAccounts()
-        for rows in (batch for prefix in chart.prefixes for batch in _balances(conn, prefix)):
+        collateral = (p for p in chart.prefixes if p != chart.debt_prefix)
+        for rows in (batch for prefix in collateral for batch in _balances(conn, prefix)):
             for account, asset, amount in rows:
                 parsed = chart.kind_of(account)
                 if parsed is None or parsed[1] not in index:
                     continue
-                kind, client, contract = parsed
+                kind, client, _ = parsed
                 if kind is _SECURITIES:
                     held[(index[client], asset)] += amount
-                elif kind is _CHARGES:
-                    charges[contract] = -amount
-                elif kind in _DEBTS:
-                    owed[contract] = -amount  # debts are negative balances
                 else:  # free and locked cash
                     cash[index[client]] += amount
+        owed: dict[str, int] = {}
+        for kind in sorted(_DEBTS, key=lambda k: k.value):
+            owed |= _debts(conn, *chart.debts[kind])
+        charges = _debts(conn, *chart.debts[_CHARGES])
         open_rows = [
             row
             for rows in contract_fields(conn, _TERMS)
             for row in rows
-            if owed.get(row[0], 0) > 0 or charges.get(row[0], 0) > 0
+            if (owed.get(row[0], 0) > 0 or charges.get(row[0], 0) > 0) and row[1] in index
         ]
     symbols = sorted({symbol for _, symbol in held} | {row[3] for row in open_rows})
     sec = {symbol: i for i, symbol in enumerate(symbols)}
