@@ -354,8 +354,15 @@ class Desk:
         account = margin_account(mirror, market, self.valuation_prices(client_id))
         return account, margin.maintenance_ratio(account)
 
-    def evaluate(self, client_id: str, kind: EvaluationKind, at: datetime) -> CallDecision:
-        """One evaluation of one account, recorded and applied to its trading status."""
+    def evaluate(
+        self,
+        client_id: str,
+        kind: EvaluationKind,
+        at: datetime,
+        pending: list[records.CallDecisionRecord] | None = None,
+    ) -> CallDecision:
+        """One evaluation of one account, recorded (or added to ``pending``, for the caller
+        to record) and applied to its trading status."""
         market, on = self.book.market, self.book.market.trading_date
         account, ratio = self.ratio(client_id)
         ev = Evaluation(
@@ -371,7 +378,9 @@ class Desk:
         rule = CallRule.from_terms(terms_for(market.rule_book, client_id, on))
         before = self.calls.get(client_id)
         decision = evaluate(ev, lines, rule, self.book.calendar, before)
-        if self.recording:
+        if pending is not None:
+            pending.append((ev, decision, before))
+        elif self.recording:
             records.save_call_decision(self.store, ev, decision, before)
         if decision.call is None:
             self.calls.pop(client_id, None)
@@ -393,9 +402,13 @@ class Desk:
     def settle(self, at: datetime, clients: Iterable[str] | None = None) -> SettlementReport:
         """The evaluation after the day's settlement (RISK-6)."""
         report = SettlementReport(self.book.market.trading_date)
+        pending: list[records.CallDecisionRecord] = []  # recorded at once: one transaction
         for client in self.candidates() if clients is None else clients:
-            report.decisions[client] = self.evaluate(client, EvaluationKind.SETTLEMENT, at)
+            decision = self.evaluate(client, EvaluationKind.SETTLEMENT, at, pending)
+            report.decisions[client] = decision
             report.evaluated += 1
+        if self.recording:
+            records.save_call_decisions(self.store, pending)
         self.evaluate_firm_limits(at)
         return report
 

@@ -29,6 +29,7 @@ from liangrong.domain.margin_calls import (
 )
 from liangrong.domain.pretrade_state import AccountStatus
 from liangrong.domain.rule_codec import exact_text
+from liangrong.ledger.schema import key_chunks
 from liangrong.store.risk_tables import (
     call_events,
     liquidation_runs,
@@ -147,34 +148,61 @@ def save_call_decision(
 ) -> bool:
     """Record a decision worth recording (a call opened, followed, cured, missed, closed, or a
     warning) with its notices; returns False when it was recorded before."""
-    if decision.state is CallState.NONE and before is None:
-        return False
-    row = _call_row(ev, decision, before)
+    return save_call_decisions(engine, [(ev, decision, before)]) == 1
+
+
+CallDecisionRecord = tuple[Evaluation, CallDecision, "MarginCall | None"]
+
+
+def save_call_decisions(engine: Engine, decisions: Sequence[CallDecisionRecord]) -> int:
+    """``save_call_decision`` for many decisions in order, in one transaction: the same rows
+    and sequence numbers as one by one (a notice id already sent, or sent by an earlier
+    decision, is not sent again); returns how many decisions were new."""
+    worth = [d for d in decisions if d[1].state is not CallState.NONE or d[2] is not None]
+    rows = [_call_row(*d) for d in worth]
     with engine.begin() as conn:
-        if _exists(conn, call_events.c.event_id, row["event_id"]):
-            return False
-        row["seq"] = _next_seq(conn, call_events)
-        conn.execute(call_events.insert(), [row])
-        _insert_notices(conn, decision.notices)
-    return True
+        recorded = _existing(conn, call_events.c.event_id, [row["event_id"] for row in rows])
+        new_rows: list[dict[str, Any]] = []
+        sent: list[dict[str, Notice]] = []
+        for row, (_, decision, _) in zip(rows, worth, strict=True):
+            if row["event_id"] in recorded:
+                continue
+            recorded.add(row["event_id"])
+            new_rows.append(row)
+            sent.append({n.notice_id: n for n in decision.notices})  # an id twice: once
+        seq = _next_seq(conn, call_events)
+        if new_rows:
+            conn.execute(
+                call_events.insert(), [r | {"seq": seq + k} for k, r in enumerate(new_rows)]
+            )
+        _insert_notices(conn, sent)
+    return len(new_rows)
 
 
-def _insert_notices(conn: Connection, items: Iterable[Notice]) -> None:
-    fresh = {n.notice_id: n for n in items}  # an id twice in one call is sent once
-    if not fresh:
-        return
-    known = select(notices.c.notice_id).where(notices.c.notice_id.in_(list(fresh)))
-    for (notice_id,) in conn.execute(known):
-        fresh.pop(notice_id)
-    seq = _next_seq(conn, notices)
-    rows = [_notice_row(n, seq + k) for k, n in enumerate(fresh.values())]
-    if rows:
-        conn.execute(notices.insert(), rows)
+def _existing(conn: Connection, column: Any, values: Sequence[str]) -> set[str]:
+    found: set[str] = set()
+    for chunk in key_chunks(sorted(set(values))):
+        found.update(value for (value,) in conn.execute(select(column).where(column.in_(chunk))))
+    return found
+
+
+def _insert_notices(conn: Connection, batches: Sequence[dict[str, Notice]]) -> None:
+    """Each batch's notices not sent before (by id), in order."""
+    known = _existing(conn, notices.c.notice_id, [i for batch in batches for i in batch])
+    fresh: list[Notice] = []
+    for batch in batches:
+        for notice_id, notice in batch.items():
+            if notice_id not in known:
+                known.add(notice_id)
+                fresh.append(notice)
+    if fresh:
+        seq = _next_seq(conn, notices)
+        conn.execute(notices.insert(), [_notice_row(n, seq + k) for k, n in enumerate(fresh)])
 
 
 def save_notices(engine: Engine, items: Sequence[Notice]) -> None:
     with engine.begin() as conn:
-        _insert_notices(conn, items)
+        _insert_notices(conn, [{n.notice_id: n for n in items}])  # an id twice: once
 
 
 def _notice_row(n: Notice, seq: int) -> dict[str, Any]:
