@@ -9,7 +9,7 @@ from fractions import Fraction as F
 
 from sqlalchemy import Engine
 
-from conftest import make_sqlite_engine
+from conftest import drop_postgres, make_postgres_engine, make_sqlite_engine
 from liangrong.domain.calendar import TradingCalendar
 from liangrong.domain.margin import Lines
 from liangrong.domain.margin_calls import CallRule, Evaluation, EvaluationKind, evaluate
@@ -54,7 +54,8 @@ def _rows(engine: Engine) -> tuple[list[tuple[object, ...]], list[tuple[object, 
 
 
 def test_decisions_saved_together_equal_one_by_one(store: Engine, tmp_path: object) -> None:
-    other = make_sqlite_engine(tmp_path)
+    on_postgres = store.dialect.name == "postgresql"  # the other store on the same backend
+    other, name = make_postgres_engine() if on_postgres else (make_sqlite_engine(tmp_path), "")
     calls: dict[str, object] = {}
     for on in (THU, FRI):
         decisions = _decisions(on, calls)
@@ -66,4 +67,7 @@ def test_decisions_saved_together_equal_one_by_one(store: Engine, tmp_path: obje
     assert len(together[0]) >= 5 and len(together[1]) >= 4  # calls, warnings, reminders
     assert records.save_call_decisions(store, _decisions(FRI, dict(calls))) == 0  # a rerun
     assert _rows(store) == together
-    other.dispose()
+    if on_postgres:
+        drop_postgres(other, name)
+    else:
+        other.dispose()
