@@ -24,6 +24,13 @@ class Sign(Enum):
     NON_POSITIVE = "non_positive"  # debts: the client's liability, never turns into a credit
     ANY = "any"  # the outside world and the firm's equity
 
+    def allows(self, value: int) -> bool:
+        """Whether a balance of ``value`` keeps the rule; of a change: whether a change in
+        that direction can never break it."""
+        if self is Sign.NON_NEGATIVE:
+            return value >= 0
+        return value <= 0 if self is Sign.NON_POSITIVE else True
+
 
 class AccountKind(Enum):
     # The firm's six accounts (ACC-1).
@@ -178,7 +185,10 @@ def _one_pattern() -> tuple[re.Pattern[str], dict[str, tuple[AccountKind, int, i
         # group numbers: the outer one, then the inner ones in the order they open
         where = {name: offset + 1 + index for name, index in inner.items()}
         groups[f"a{number}"] = (
-            kind, where.get("client", 0), where.get("exchange", 0), where.get("contract", 0)
+            kind,
+            where.get("client", 0),
+            where.get("exchange", 0),
+            where.get("contract", 0),
         )
         offset += 1 + len(inner)
     return re.compile("|".join(alternatives)), groups

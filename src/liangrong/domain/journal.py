@@ -28,6 +28,7 @@ from liangrong.domain.rejections import LedgerCode, Rejection
 BalanceKey = tuple[str, str]  # (account, asset)
 KIND_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 MAX_LEGS = 16
+MAX_COMMAND_ID = 128
 MAX_POSTINGS_PER_LEG = 64
 MAX_ABS_AMOUNT = 10**17  # 1e15 CNY in fen: far above any real book, far below int64 overflow
 
@@ -62,19 +63,41 @@ class Transaction:
         Fields are joined with ASCII separators that no account, asset, purpose or kind may
         contain (the chart's patterns and ``KIND_PATTERN`` exclude them), so the text is
         injective; events, free-form, go through canonical JSON."""
-        parts = [self.business_date.isoformat(), self.kind]
-        for leg in self.legs:
-            parts.append(leg.purpose.value)
-            parts.extend(f"{p.account}\x1f{p.asset}\x1f{p.amount}" for p in leg.postings)
-        parts.append(self.events_json() if events_json is None else events_json)
-        return hashlib.sha256("\x1e".join(parts).encode("utf-8")).hexdigest()
+        legs = (
+            (leg.purpose, ((p.account, p.asset, p.amount) for p in leg.postings))
+            for leg in self.legs
+        )
+        events = self.events_json() if events_json is None else events_json
+        return payload_digest_of(self.business_date, self.kind, legs, events)
 
     def events_json(self) -> str:
-        return canonical_json([dict(e) for e in self.events]) if self.events else "[]"
+        return events_json_of(self.events)
 
     def postings(self) -> Iterable[Posting]:
         for leg in self.legs:
             yield from leg.postings
+
+
+def payload_digest_of(
+    on: date,
+    kind: str,
+    legs: Iterable[tuple[Purpose, Iterable[tuple[str, str, int]]]],
+    events_json: str,
+) -> str:
+    """``Transaction.payload_digest`` from its parts: the legs' purposes and postings
+    (account, asset, amount) and the canonical events JSON."""
+    parts = [on.isoformat(), kind]
+    for purpose, postings in legs:
+        parts.append(purpose.value)
+        parts.extend(f"{account}\x1f{asset}\x1f{amount}" for account, asset, amount in postings)
+    parts.append(events_json)
+    return hashlib.sha256("\x1e".join(parts).encode("utf-8")).hexdigest()
+
+
+def events_json_of(events: Iterable[Mapping[str, object]]) -> str:
+    """What a transaction's events are stored and digested as."""
+    listed = [dict(e) for e in events]
+    return canonical_json(listed) if listed else "[]"
 
 
 def canonical_json(value: object) -> str:
@@ -109,8 +132,10 @@ def classify(account: str, asset: str) -> ParsedAccount | tuple[LedgerCode, str]
 
 
 def _check_shape(txn: Transaction) -> None:
-    if not txn.command_id or len(txn.command_id) > 128:
-        raise _reject(LedgerCode.INVALID_COMMAND, "command id must be 1..128 characters")
+    if not txn.command_id or len(txn.command_id) > MAX_COMMAND_ID:
+        raise _reject(
+            LedgerCode.INVALID_COMMAND, f"command id must be 1..{MAX_COMMAND_ID} characters"
+        )
     if KIND_PATTERN.match(txn.kind) is None:
         raise _reject(LedgerCode.INVALID_COMMAND, f"kind {txn.kind!r}: lower-case word")
     if not txn.legs or any(not leg.postings for leg in txn.legs):
@@ -206,11 +231,11 @@ def apply_changes(
 
 def _sign_breach(account: str, balance: int) -> LedgerCode | None:
     sign, is_pool = _sign_rule(account)
-    if sign is Sign.NON_NEGATIVE and balance < 0:
+    if sign.allows(balance):
+        return None
+    if sign is Sign.NON_NEGATIVE:
         return LedgerCode.POOL_OVERDRAWN if is_pool else LedgerCode.OVERDRAWN
-    if sign is Sign.NON_POSITIVE and balance > 0:
-        return LedgerCode.DEBT_SIGN
-    return None
+    return LedgerCode.DEBT_SIGN
 
 
 @lru_cache(maxsize=1 << 16)

@@ -17,7 +17,6 @@ are (source, -amount) then (target, +amount).  Invariants:
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -26,17 +25,18 @@ from liangrong.domain.accounts import AccountKind, ParsedAccount, Sign, sign_of
 from liangrong.domain.journal import (
     KIND_PATTERN,
     MAX_ABS_AMOUNT,
+    MAX_COMMAND_ID,
     MAX_LEGS,
     BalanceKey,
     Leg,
     Posting,
     Transaction,
-    canonical_json,
     classify,
+    events_json_of,
+    payload_digest_of,
 )
 from liangrong.domain.purposes import POOL_PAIRED, PURPOSE_FLOWS, Purpose
 
-MAX_COMMAND_ID = 128
 PostingRow = tuple[int, int, str, str, str, int]  # line, leg, purpose, account, asset, amount
 
 
@@ -89,19 +89,21 @@ class MoveBatch:
         return [self.transaction(i) for i in range(len(self))]
 
     def events_json(self, i: int) -> str:
-        events = self.events[i]
-        return canonical_json([dict(e) for e in events]) if events else "[]"
+        return events_json_of(self.events[i])
 
     def payload_digest(self, i: int, events_json: str) -> str:
         """``Transaction.payload_digest`` of transaction ``i``, without building it."""
-        parts = [self.business_date.isoformat(), self.kind]
-        for j in self.legs_of(i):
-            asset, amount = self.assets[j], self.amounts[j]
-            parts.append(self.purposes[j].value)
-            parts.append(f"{self.sources[j]}\x1f{asset}\x1f{-amount}")
-            parts.append(f"{self.targets[j]}\x1f{asset}\x1f{amount}")
-        parts.append(events_json)
-        return hashlib.sha256("\x1e".join(parts).encode("utf-8")).hexdigest()
+        legs = (
+            (
+                self.purposes[j],
+                (
+                    (self.sources[j], self.assets[j], -self.amounts[j]),
+                    (self.targets[j], self.assets[j], self.amounts[j]),
+                ),
+            )
+            for j in self.legs_of(i)
+        )
+        return payload_digest_of(self.business_date, self.kind, legs, events_json)
 
     def posting_rows(self, i: int) -> Iterator[PostingRow]:
         """Transaction ``i``'s postings as the journal stores them (lines from 1)."""
@@ -136,6 +138,8 @@ def admits(batch: MoveBatch) -> MoveCheck | None:
         return None
     if len(set(batch.command_ids)) != len(batch.command_ids):
         return None  # a repeated id is a replay or a conflict: the one-by-one path decides
+    if any(not 1 <= len(batch.legs_of(i)) <= MAX_LEGS for i in range(len(batch))):
+        return None
     if any(not 0 < amount <= MAX_ABS_AMOUNT for amount in batch.amounts):
         return None
     parsed = _parsed_accounts(batch)
@@ -182,12 +186,9 @@ def _one_client_each(
 ) -> frozenset[str] | None:
     clients: set[str] = set()
     for i in range(len(batch)):
-        legs = batch.legs_of(i)
-        if not 1 <= len(legs) <= MAX_LEGS:
-            return None
         named = {
             client
-            for j in legs
+            for j in batch.legs_of(i)
             for account in (batch.sources[j], batch.targets[j])
             if (client := parsed[(account, batch.assets[j])].client_id) is not None
         }
@@ -229,10 +230,7 @@ def keys_at_risk(
     at_risk: set[BalanceKey] = set()
     for txn in changes:
         for key, change in txn.items():
-            sign = signs[key[0]]
-            if (sign is Sign.NON_NEGATIVE and change < 0) or (
-                sign is Sign.NON_POSITIVE and change > 0
-            ):
+            if not signs[key[0]].allows(change):
                 at_risk.add(key)
     return at_risk
 
@@ -253,10 +251,7 @@ def apply_moves(
                 totals[key] = totals.get(key, 0) + change
                 continue
             balance = (balances[key] if key in balances else balance_of(key)) + change
-            sign = signs[key[0]]
-            if (sign is Sign.NON_NEGATIVE and balance < 0) or (
-                sign is Sign.NON_POSITIVE and balance > 0
-            ):
+            if not signs[key[0]].allows(balance):
                 return None
             balances[key] = balance
     return MoveEffect(balances, totals)  # a zero total too: the key is stored, as one by one

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -332,7 +332,7 @@ class Ledger:
             self._cache_seq = seq
         return seq
 
-    def _balances_of(self, conn: Connection, keys: Iterable[BalanceKey]) -> dict[BalanceKey, int]:
+    def _balances_of(self, conn: Connection, keys: Collection[BalanceKey]) -> dict[BalanceKey, int]:
         """The current balance of every key (zero when absent): cached, else read."""
         cache = self._balance_cache
         current = {key: cache[key] for key in keys if key in cache}

@@ -54,10 +54,6 @@ def _next_seq(conn: Connection, table: Table) -> int:
     return int(conn.execute(select(func.coalesce(func.max(table.c.seq), 0))).scalar_one()) + 1
 
 
-def _exists(conn: Connection, column: Any, value: str) -> bool:
-    return conn.execute(select(column).where(column == value)).first() is not None
-
-
 # --- status changes ---------------------------------------------------------------------------
 
 
@@ -353,7 +349,7 @@ class RunRecord:
 def save_liquidation_run(engine: Engine, run: RunRecord, case: RecoveryCase | None) -> bool:
     """Record a run (and its recovery case); False when its id was recorded before."""
     with engine.begin() as conn:
-        if _exists(conn, liquidation_runs.c.run_id, run.run_id):
+        if run.run_id in _existing(conn, liquidation_runs.c.run_id, [run.run_id]):
             return False
         conn.execute(
             liquidation_runs.insert(),
