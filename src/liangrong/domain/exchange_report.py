@@ -374,6 +374,22 @@ def check_rows(
     return found
 
 
+# The checks that need the member's balances at the previous close.
+_IDENTITIES = frozenset({ReportCheck.FINANCING_IDENTITY, ReportCheck.SHORT_IDENTITY})
+
+
+def review_rows(
+    trading_date: date, previous: Sequence[ReportRow] | None, rows: Sequence[ReportRow]
+) -> list[ReportViolation]:
+    """The exchange's review (审核) of a member's submitted report: ``check_rows`` against
+    the report of record of the previous trading day.  ``previous`` None: the exchange
+    holds no report of that day (the member's first, or a day never submitted), so the
+    identities cannot be checked there; every other check still is."""
+    if previous is not None:
+        return check_rows(trading_date, previous, rows)
+    return [v for v in check_rows(trading_date, (), rows) if v.code not in _IDENTITIES]
+
+
 @dataclass(frozen=True, slots=True)
 class ExchangeReport:
     """A day's report that passed ``check_rows``; obtain it through ``validated_report``."""
@@ -397,6 +413,13 @@ def validated_report(
 
 
 # --------------------------------------------------------------------------- submission
+
+
+class SubmittedReport(Enum):
+    """What a member submits each trading day (S0 ch6)."""
+
+    DAILY = "daily"  # 融资融券数据申报: the daily report (REP-1)
+    DEFAULTS = "defaults"  # 融资融券信用违约申报: the default records (REP-2)
 
 
 class SubmissionStatus(Enum):

@@ -35,7 +35,12 @@ from openpyxl import Workbook, load_workbook
 from openpyxl.writer.excel import ExcelWriter
 
 from liangrong.domain.default_records import DefaultKind, DefaultRecordRow, RecordStatus
-from liangrong.domain.exchange_report import DebtFigures, ExchangeReport, ReportRow
+from liangrong.domain.exchange_report import (
+    DebtFigures,
+    ExchangeReport,
+    ReportRow,
+    SubmittedReport,
+)
 from liangrong.domain.money import fen_to_yuan_text, li_to_yuan_text, yuan_to_fen, yuan_to_li
 
 R = TypeVar("R")
@@ -274,6 +279,16 @@ def default_file_names(trading_date: date) -> dict[str, str]:
     stem = f"rzrq_default_{trading_date:%Y%m%d}"
     names = {encoding: stem + _suffix(encoding) for encoding in CSV_ENCODINGS}
     return names | {"xlsx": f"{stem}.xlsx"}
+
+
+def submission_file(
+    directory: Path, trading_date: date, report: SubmittedReport, exchange: str
+) -> Path:
+    """The file a member submits to ``exchange`` (the UTF-8 CSV): its daily report, or the
+    default records (one file for every exchange)."""
+    if report is SubmittedReport.DAILY:
+        return directory / report_file_names(trading_date, exchange)["utf-8"]
+    return directory / default_file_names(trading_date)["utf-8"]
 
 
 def _write_atomic(path: Path, data: bytes) -> Path:

@@ -32,6 +32,7 @@ from liangrong.store.list_publications import (
     publish_lists,
 )
 from liangrong.store.reference import Clock, save_prices, save_securities
+from liangrong.store.report_submissions import seed_submission_window
 from liangrong.store.rule_versions import save_rule_versions
 
 SHIPPED_CALENDAR_SOURCE = f"liangrong/sim/{SHIPPED_RESOURCE} (shipped; XSHG 2024-2026)"
@@ -54,6 +55,7 @@ class LoadReport:
     firm_limit_versions: int = 0  # net capital and firm-limit rule versions (RISK-11)
     stress_scenario_sets: int = 0  # the firm's dated end-of-day stress scenario sets (RISK-12)
     collection_policies: int = 0  # the firm's dated collection policy (CON-6)
+    submission_windows: int = 0  # the exchange's dated report deadlines (REP-1, REP-2)
 
     @property
     def nothing_new(self) -> bool:
@@ -65,6 +67,7 @@ class LoadReport:
             self.firm_limit_versions,
             self.stress_scenario_sets,
             self.collection_policies,
+            self.submission_windows,
         )
         return not any(counts) and not self.list_publications
 
@@ -118,6 +121,7 @@ def load_demo(
     firm_limit_versions = save_demo_firm_limits(engine, clock=clock)
     stress_sets = seed_stress_scenarios(engine, clock=clock) if stress_scenarios else 0
     policies = seed_demo_collection_policy(engine, clock=clock) if collection_policy else 0
+    windows = seed_submission_window(engine, clock=clock)
     step("lists")
     latest_date = latest_publication(engine, ListLayer.EXCHANGE)
     latest = None
@@ -138,4 +142,5 @@ def load_demo(
         firm_limit_versions=firm_limit_versions,
         stress_scenario_sets=stress_sets,
         collection_policies=policies,
+        submission_windows=windows,
     )

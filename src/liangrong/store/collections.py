@@ -22,17 +22,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from datetime import date
 
-from sqlalchemy import (
-    Column,
-    Connection,
-    Date,
-    Engine,
-    String,
-    Table,
-    Text,
-    UniqueConstraint,
-    select,
-)
+from sqlalchemy import Connection, Engine
 
 from liangrong.domain import accounts as acc
 from liangrong.domain.collection import (
@@ -47,19 +37,11 @@ from liangrong.domain.collection import (
 from liangrong.domain.contracts import ComponentOrder, ContractOrder, RepaymentOrder
 from liangrong.domain.versions import History, Version
 from liangrong.ledger.journal import decode_events
-from liangrong.ledger.schema import key_chunks, marker, markers, metadata, prefix_end
-from liangrong.store.reference import Clock, ReferenceConflict, stamp, write_lock
+from liangrong.ledger.schema import key_chunks, marker, markers, prefix_end
+from liangrong.store.dated_versions import DatedVersions, dated_table
+from liangrong.store.reference import Clock, ReferenceConflict
 
-collection_policies = Table(
-    "collection_policies",
-    metadata,
-    Column("version_id", String(64), primary_key=True),
-    Column("effective", Date, nullable=False),
-    Column("payload_json", Text, nullable=False),
-    Column("source", Text, nullable=False),
-    Column("recorded_at", String(32), nullable=False),
-    UniqueConstraint("effective", name="uq_collection_policies_effective"),
-)
+collection_policies = dated_table("collection_policies")
 COLLECTION_APPEND_ONLY_TABLES = ("collection_policies",)
 
 # The demo firm collects monthly on the 20th, the next trading day when the 20th is not one,
@@ -106,58 +88,24 @@ def decode_policy(text: str) -> CollectionPolicy:
     return CollectionPolicy(schedule, order)
 
 
-def _stored(conn: Connection) -> list[Version[CollectionPolicy]]:
-    t = collection_policies
-    rows = conn.execute(select(t).order_by(t.c.effective))
-    return [
-        Version(row.version_id, row.effective, decode_policy(row.payload_json), row.source)
-        for row in rows
-    ]
+_POLICIES = DatedVersions(
+    collection_policies,
+    "collection policy",
+    encode_policy,
+    decode_policy,
+    CollectionPolicyConflict,
+)
 
 
 def save_collection_policies(
     engine: Engine, versions: Iterable[Version[CollectionPolicy]], *, clock: Clock
 ) -> int:
-    """Record policy versions; returns how many were new.  A new version must come after
-    every recorded one (``History``'s order check, ``RuleRefused``)."""
-    with write_lock(engine) as conn:
-        stored = _stored(conn)
-        known = {v.version_id: v for v in stored}
-        fresh: list[Version[CollectionPolicy]] = []
-        for version in versions:
-            recorded = known.get(version.version_id)
-            if recorded is not None:
-                if recorded != version:
-                    raise CollectionPolicyConflict(
-                        f"collection policy {version.version_id} is recorded with another "
-                        "effective date, value or source; record a new version id instead"
-                    )
-                continue
-            fresh.append(version)
-            known[version.version_id] = version
-        if not fresh:
-            return 0
-        History(tuple(stored)).appended(fresh)  # refuses a version not after the last
-        recorded_at = stamp(clock)
-        conn.execute(
-            collection_policies.insert(),
-            [
-                {
-                    "version_id": v.version_id,
-                    "effective": v.effective,
-                    "payload_json": encode_policy(v.value),
-                    "source": v.source,
-                    "recorded_at": recorded_at,
-                }
-                for v in fresh
-            ],
-        )
-    return len(fresh)
+    """Record policy versions; returns how many were new (``DatedVersions.save``)."""
+    return _POLICIES.save(engine, versions, clock=clock)
 
 
 def load_collection_policies(engine: Engine) -> History[CollectionPolicy]:
-    with engine.connect() as conn:
-        return History(tuple(_stored(conn)))
+    return _POLICIES.history(engine)
 
 
 def collection_order_on(engine: Engine, day: date) -> CollectionOrder:
