@@ -7,6 +7,7 @@ log; the end of day runs after the close and its files download byte for byte.""
 from __future__ import annotations
 
 import json
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
@@ -94,6 +95,7 @@ def _calls(live: Live) -> list[tuple[Action, str, str, Any]]:
         (Action.LIQUIDATE, "POST", f"/api/v1/liquidations/{live.own}", None),
         (Action.READ_EOD, "GET", f"/api/v1/eod/{day}", None),
         (Action.RUN_EOD, "POST", f"/api/v1/eod/{day}", None),
+        (Action.SUBMIT_REPORT, "POST", f"/api/v1/submissions/{day}", {"exchange": "SH"}),
         (Action.CALCULATE, "POST", "/api/v1/calculator", CALCULATOR_DOC),
         (Action.READ_AUDIT, "GET", "/api/v1/audit", None),
         (Action.MANAGE_USERS, "POST", "/api/v1/users", {"user_id": "new", "role": "auditor"}),
@@ -297,6 +299,33 @@ def test_the_end_of_day_runs_after_the_close_and_its_files_download(live: Live) 
     assert got.status_code == 200 and got.content == (folder / report).read_bytes()
     for name in ("..", "..%2F..%2Fetc%2Fpasswd", ".hidden", "nothing.csv"):
         assert live.get("ops", f"/api/v1/reports/{day}/{name}").status_code in (404, 422)
+    _submits_the_days_files(live, day)
+
+
+def _submits_the_days_files(live: Live, day: str) -> None:
+    """After the end of day, operations hands the files to the exchanges' intake at the
+    session's (simulated) time, before 22:00: on time; what the exchanges hold is listed."""
+    path = f"/api/v1/submissions/{day}"
+    sent = live.post("ops", path, {"exchange": "SH"})
+    assert sent.status_code == 201, sent.text
+    body = sent.json()
+    assert (body["status"], body["of_record"], body["submitted_by"]) == ("on_time", True, "ops")
+    assert body["submitted_at"] == live.service.session.at.astimezone(UTC).isoformat()
+    assert body["identities_checked"] is False  # the exchange holds no report of 11-19
+    assert live.post("ops", path, {"exchange": "SZ", "report": "defaults"}).status_code == 201
+    again = live.post("ops", path, {"exchange": "SH"})  # the same instant: nothing new
+    assert again.status_code == 201 and again.json() == body
+    for bad in ({"exchange": "NY"}, {"exchange": "SH", "report": "weekly"}, {}):
+        assert live.post("ops", path, bad).status_code == 422
+    other = live.post("ops", "/api/v1/submissions/2026-11-19", {"exchange": "SH"})
+    assert other.status_code == 409 and "runs 2026-11-20" in other.json()["reason"]
+    held = live.get("audit", path).json()
+    assert [(h["report"], h["exchange"], h["of_record"]) for h in held] == [
+        ("daily", "SH", True), ("defaults", "SZ", True),
+    ]  # fmt: skip
+    assert held[0] == body
+    entries = [e for e in audit_entries(live.service.engine) if e.action == "submit_report"]
+    assert [e.status_code for e in entries] == [201, 201, 201, 422, 422, 422, 409]
 
 
 def test_a_liquidation_takes_its_reason_and_refuses_an_unknown_one(live: Live) -> None:

@@ -35,7 +35,7 @@ DatePath = Annotated[str, Path(pattern=DATE_PATTERN, description="YYYY-MM-DD")]
 FILE_PATTERN = r"^[A-Za-z0-9_.-]{1,96}$"
 
 
-def _date(text: str) -> date:
+def parse_day(text: str) -> date:
     try:
         return date.fromisoformat(text)
     except ValueError:
@@ -84,13 +84,13 @@ def _eod(caller: Caller, day: date) -> EodOut:
 @router.get("/eod/{day}", response_model=EodOut, tags=["end of day"])
 def eod_status(day: DatePath, caller: Annotated[Caller, Depends(allow(Action.READ_EOD))]) -> EodOut:
     """Which of the day's end-of-day steps are recorded, with their digests."""
-    return _eod(caller, _date(day))
+    return _eod(caller, parse_day(day))
 
 
 @router.post("/eod/{day}", response_model=EodOut, tags=["end of day"])
 def eod_run(day: DatePath, caller: Annotated[Caller, Depends(allow(Action.RUN_EOD))]) -> EodOut:
     """Run the service's day's remaining end-of-day steps (after the close)."""
-    on = _date(day)
+    on = parse_day(day)
     live = caller.service.market
     caller.request.state.subject = day
     if on != live.session.day:
@@ -108,7 +108,7 @@ def report_files(
 ) -> list[ReportFileOut]:
     """The day's files: the exchange report (CSV UTF-8 and GB18030, XLSX), default records,
     reconciliation."""
-    folder = day_dir(caller.service.reports_dir, _date(day))
+    folder = day_dir(caller.service.reports_dir, parse_day(day))
     if not folder.is_dir():
         raise Problem(404, NOT_FOUND, f"no report files for {day}")
     return [
@@ -125,7 +125,7 @@ def report_file(
     caller: Annotated[Caller, Depends(allow(Action.READ_EOD))],
 ) -> FileResponse:
     """One file of the day, as written."""
-    folder = day_dir(caller.service.reports_dir, _date(day))
+    folder = day_dir(caller.service.reports_dir, parse_day(day))
     path = folder / name
     if name.startswith(".") or path.parent != folder or not path.is_file():
         raise Problem(404, NOT_FOUND, f"no file {name} for {day}")

@@ -233,6 +233,25 @@ class ReportFileOut(BaseModel):
     bytes: int
 
 
+class SubmissionIn(Strict):
+    exchange: Literal["SH", "SZ"]
+    report: Literal["daily", "defaults"] = "daily"
+
+
+class SubmissionOut(BaseModel):
+    submission_id: str
+    report: str
+    exchange: str
+    trading_date: str
+    submitted_at: str  # ISO 8601, UTC
+    status: str  # on_time, late, overdue
+    file_name: str
+    sha256: str
+    identities_checked: bool  # the exchange held the previous trading day's report
+    submitted_by: str
+    of_record: bool  # the one the exchange uses for its report and date
+
+
 class UserIn(Strict):
     user_id: Identifier
     role: Literal["margin_desk", "risk_officer", "operations", "client", "auditor"]

@@ -32,6 +32,7 @@ class Action(Enum):
     LIQUIDATE = "liquidate"
     READ_EOD = "read_eod"  # end-of-day status and report files
     RUN_EOD = "run_eod"
+    SUBMIT_REPORT = "submit_report"  # the day's files to the exchanges' intake
     CALCULATE = "calculate"
     READ_AUDIT = "read_audit"
     MANAGE_USERS = "manage_users"
@@ -48,6 +49,7 @@ _STATE_CHANGING = frozenset(
         Action.NON_TRADE,
         Action.LIQUIDATE,
         Action.RUN_EOD,
+        Action.SUBMIT_REPORT,
         Action.MANAGE_USERS,
     }
 )
@@ -81,6 +83,7 @@ _GRANTS: dict[Role, frozenset[Action]] = {
             Action.READ_ORDERS,
             Action.READ_EOD,
             Action.RUN_EOD,
+            Action.SUBMIT_REPORT,
             Action.CALCULATE,
             Action.MANAGE_USERS,
         }
