@@ -183,6 +183,8 @@ def test_without_the_previous_days_report_every_check_but_the_identities_runs(
         (FRIDAY, at(THURSDAY, 23), "SH", FRIDAY_FILE, Refusal.BEFORE_THE_DATE),
         (FRIDAY, at(FRIDAY, 21), "SH", b"\xff\xfe not a report", Refusal.UNREADABLE),
         (FRIDAY, at(FRIDAY, 21), "SH", b"a,b\n1,2\n", Refusal.UNREADABLE),
+        (FRIDAY, at(FRIDAY, 21), "SH", FRIDAY_FILE.replace(b"\n", b"\x00\n"), Refusal.UNREADABLE),
+        (FRIDAY, at(FRIDAY, 21), "SH", FRIDAY_FILE[:-9], Refusal.UNREADABLE),
         (date(2009, 6, 1), at(date(2009, 6, 1), 21), "SH", FRIDAY_FILE, Refusal.NO_WINDOW),
     ],
 )  # fmt: skip

@@ -15,6 +15,7 @@ one counts only when none came on time (``store.report_submissions.of_record``).
 
 from __future__ import annotations
 
+import csv
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import Enum
@@ -38,6 +39,9 @@ from liangrong.store.report_submissions import (
     of_record,
     record_submission,
 )
+
+# What reading a file that is not the report's layout raises (a decoding error is a ValueError).
+_UNREADABLE = (ValueError, KeyError, IndexError, csv.Error)
 
 
 class Refusal(Enum):
@@ -69,7 +73,7 @@ class Received:
 def _daily_rows(exchange: str, content: bytes) -> tuple[ReportRow, ...]:
     try:
         return read_report_csv(content, exchange)
-    except (ValueError, KeyError, UnicodeDecodeError) as exc:
+    except _UNREADABLE as exc:
         raise SubmissionRefused(Refusal.UNREADABLE, [str(exc)]) from None
 
 
@@ -92,7 +96,7 @@ def _review_daily(
 def _review_defaults(day: date, content: bytes) -> list[str]:
     try:
         rows = read_default_records_csv(content)
-    except (ValueError, KeyError, UnicodeDecodeError) as exc:
+    except _UNREADABLE as exc:
         raise SubmissionRefused(Refusal.UNREADABLE, [str(exc)]) from None
     reasons = [f"row {r.event_id} is of {r.trading_date}" for r in rows if r.trading_date != day]
     ids = [r.event_id for r in rows]

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -121,7 +122,7 @@ _WINDOWS = DatedVersions(
 
 
 def save_submission_windows(
-    engine: Engine, versions: list[Version[SubmissionWindow]], *, clock: Clock
+    engine: Engine, versions: Iterable[Version[SubmissionWindow]], *, clock: Clock
 ) -> int:
     return _WINDOWS.save(engine, versions, clock=clock)
 
