@@ -30,7 +30,8 @@ def _out(s: Submission, chosen: Submission | None) -> SubmissionOut:
     d = s.decision
     return SubmissionOut(
         submission_id=s.submission_id, report=s.report.value, exchange=s.exchange,
-        trading_date=s.trading_date.isoformat(), submitted_at=d.submitted_at.astimezone(UTC).isoformat(),
+        trading_date=s.trading_date.isoformat(),
+        submitted_at=d.submitted_at.astimezone(UTC).isoformat(),
         status=d.status.value, file_name=s.file_name, sha256=s.digest,
         identities_checked=s.identities_checked, submitted_by=s.submitted_by,
         of_record=chosen is not None and chosen.submission_id == s.submission_id,
