@@ -54,7 +54,12 @@ from liangrong.domain import operations as ops
 from liangrong.domain.contract_lifecycle import check_on
 from liangrong.domain.contracts import ContractKind, ContractTerms
 from liangrong.domain.default_records import DefaultKind, RecordStatus
-from liangrong.domain.exchange_report import DebtFigures, ReportRow
+from liangrong.domain.exchange_report import (
+    DebtFigures,
+    ReportRow,
+    SubmissionStatus,
+    SubmittedReport,
+)
 from liangrong.domain.liquidation import (
     CashRepayment,
     LiquidationMode,
@@ -78,10 +83,13 @@ from liangrong.eod.settings import EodSettings, demo_policies
 from liangrong.eod.steps import STEP_NAMES
 from liangrong.ledger import schema as s
 from liangrong.ledger.journal import CreditAccountOpening, Ledger
+from liangrong.market.intake import receive
 from liangrong.reports.exchange_files import (
+    EXCHANGES,
     default_file_names,
     read_default_records_csv,
     read_report_rows,
+    submission_file,
 )
 from liangrong.sim.demo_loader import load_demo
 from liangrong.sim.reference_day import load_reference_day, opening_market
@@ -98,6 +106,7 @@ from liangrong.store.eod_records import (
     save_extension_request,
     save_security_events,
 )
+from liangrong.store.report_submissions import load_submissions
 from liangrong.store.risk_records import RunRecord, save_liquidation_run
 from liangrong.store.rule_versions import save_rule_versions
 
@@ -756,6 +765,32 @@ def test_the_exchange_report_day_by_day(scenario: Scenario) -> None:
     ]  # fmt: skip
 
 
+def test_each_days_files_pass_the_exchanges_review_against_the_day_before(
+    scenario: Scenario,
+) -> None:
+    """Submitted at 21:00 each day in order, every daily report passes the exchange's review
+    against the previous trading day's (across both holidays); the first day's identities
+    cannot be checked there (the exchange holds no report of 09-23)."""
+    for day in DAYS:
+        for report in SubmittedReport:
+            for exchange in EXCHANGES:
+                path = submission_file(scenario.folder(day), day, report, exchange)
+                received = receive(
+                    scenario.engine, report, exchange, day, path.name, path.read_bytes(),
+                    datetime.combine(day, time(21), CST), "ops", clock=lambda: NOW,
+                )  # fmt: skip
+                assert (received.status, received.of_record) == (
+                    SubmissionStatus.ON_TIME, True
+                ), (day, report, exchange)  # fmt: skip
+                checked = report is SubmittedReport.DAILY and day != SEP24
+                assert received.submission.identities_checked is checked, (day, exchange)
+    held = load_submissions(scenario.engine, OCT12)
+    assert len(held) == 4 and all(h.identities_checked for h in held if h.report.value == "daily")
+
+
+NOW = datetime(2026, 10, 13, 8, 0, tzinfo=CST)
+
+
 def yuan(fen: int) -> str:
     return f"{fen // 100}.{fen % 100:02d}"
 
@@ -817,6 +852,6 @@ def test_a_repaid_contract_still_owing_charges_is_not_charged_again(scenario: Sc
     up as new at the next end of day and charged again from its day of use."""
     through = booked_through(scenario.engine)
     for contract, settled in SETTLED_OWING_CHARGES.items():
-        assert through[OCT12][contract] == through[settled][contract] == BY_ID[contract].booked(
-            OCT12
+        assert (
+            through[OCT12][contract] == through[settled][contract] == BY_ID[contract].booked(OCT12)
         )
