@@ -309,7 +309,7 @@ def test_the_command_submits_the_days_files_from_the_reports_folder(
     assert naive.exit_code == 2 and "no UTC offset" in naive.output
     refused = _invoke("report", "submit", "2026-11-20", "--exchange", "XX",
                       "--at", "2026-11-20T21:00+08:00", *common)  # fmt: skip
-    assert refused.exit_code == 2 and "one of ('SH', 'SZ')" in refused.output
+    assert refused.exit_code == 2 and "'XX' is not one of 'SH', 'SZ'" in refused.output
     none = _invoke("report", "submit", "2026-11-20", "--exchange", "SZ",
                     "--at", "2026-11-20T21:00+08:00", *common)  # fmt: skip
     # no business at SZ: its file has no rows, and is still submitted (S0 ch6 §1)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import sys
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -155,7 +155,7 @@ def test_shards_are_contiguous_and_cover_every_client() -> None:
     assert shards(clients[:1], 4) == [clients[:1]]
 
 
-def _invoke(store: str, *args: str):
+def _invoke(store: str, *args: str, start: date = DAY, end: date = DAY):
     app = typer.Typer()
 
     @app.callback()
@@ -163,8 +163,8 @@ def _invoke(store: str, *args: str):
         """test root"""
 
     statement_cli.register(app)
-    argv = ["statement", *args, "--from", str(DAY), "--to", str(DAY), "--store", store]
-    return CliRunner().invoke(app, argv)
+    argv = ["statement", *args, "--from", str(start), "--to", str(end), "--store", store]
+    return CliRunner().invoke(app, argv, env={"COLUMNS": "250"})
 
 
 def test_command(store: str, expected, tmp_path: Path) -> None:
@@ -179,6 +179,18 @@ def test_command(store: str, expected, tmp_path: Path) -> None:
     one = _invoke(store, client, "--format", "json", "--out", "-")
     assert one.exit_code == 0 and one.stdout_bytes == expected[sorted(expected)[0]]
     assert _invoke(store, "client", client, "--format", "json", "--out", "-").exit_code == 0
+
+
+def test_both_commands_refuse_a_period_that_ends_before_it_starts(
+    store: str, tmp_path: Path
+) -> None:
+    client = "C000001"
+    before = str(DAY - timedelta(days=1))
+    for args in (["batch", "--out", str(tmp_path / "out")], [client, "--out", "-"]):
+        result = _invoke(store, *args, end=DAY - timedelta(days=1))
+        assert result.exit_code == 2, result.output
+        assert f"--from {DAY} is after --to {before}" in result.output
+    assert not (tmp_path / "out").exists()
 
 
 def test_benchmark_batch_runs(capsys: pytest.CaptureFixture[str]) -> None:

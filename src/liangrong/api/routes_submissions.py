@@ -21,12 +21,12 @@ from liangrong.domain.exchange_report import SubmittedReport
 from liangrong.eod.files import day_dir
 from liangrong.market.intake import SubmissionRefused, receive
 from liangrong.reports.exchange_files import submission_file
-from liangrong.store.report_submissions import Submission, load_submissions, of_record
+from liangrong.store.report_submissions import Submission, load_submissions, of_record_ids
 
 router = APIRouter(prefix="/api/v1", responses=PROBLEM_RESPONSES)
 
 
-def _out(s: Submission, chosen: Submission | None) -> SubmissionOut:
+def _out(s: Submission, chosen: bool) -> SubmissionOut:
     d = s.decision
     return SubmissionOut(
         submission_id=s.submission_id, report=s.report.value, exchange=s.exchange,
@@ -34,7 +34,7 @@ def _out(s: Submission, chosen: Submission | None) -> SubmissionOut:
         submitted_at=d.submitted_at.astimezone(UTC).isoformat(),
         status=d.status.value, file_name=s.file_name, sha256=s.digest,
         identities_checked=s.identities_checked, submitted_by=s.submitted_by,
-        of_record=chosen is not None and chosen.submission_id == s.submission_id,
+        of_record=chosen,
     )  # fmt: skip
 
 
@@ -64,8 +64,7 @@ def submit(
         )  # fmt: skip
     except SubmissionRefused as exc:
         raise Problem(422, exc.code.name, str(exc)) from None
-    chosen = received.submission if received.of_record else None
-    return _out(received.submission, chosen)
+    return _out(received.submission, received.of_record)
 
 
 @router.get("/submissions/{day}", response_model=list[SubmissionOut], tags=["end of day"])
@@ -74,8 +73,5 @@ def submissions(
 ) -> list[SubmissionOut]:
     """What the exchanges hold for a date, oldest first, each report's one of record marked."""
     found = load_submissions(caller.service.engine, parse_day(day))
-    groups: dict[tuple[SubmittedReport, str], list[Submission]] = {}
-    for s in found:
-        groups.setdefault((s.report, s.exchange), []).append(s)
-    chosen = {key: of_record(group) for key, group in groups.items()}
-    return [_out(s, chosen[(s.report, s.exchange)]) for s in found]
+    chosen = of_record_ids(found)
+    return [_out(s, s.submission_id in chosen) for s in found]

@@ -20,11 +20,12 @@ from liangrong.cli.eod import ReportsOption
 from liangrong.cli.simulate import parse_date
 from liangrong.cli.store_option import open_store, store_option
 from liangrong.domain.exchange_report import SubmittedReport
+from liangrong.domain.securities import Exchange
 from liangrong.eod.files import day_dir
 from liangrong.eod.settings import DEFAULT_REPORTS_DIR
 from liangrong.market.intake import SubmissionRefused, receive
-from liangrong.reports.exchange_files import EXCHANGES, submission_file
-from liangrong.store.report_submissions import Submission, load_submissions, of_record
+from liangrong.reports.exchange_files import submission_file
+from liangrong.store.report_submissions import load_submissions, of_record_ids
 
 report_app = typer.Typer(
     help="Submitting the day's files to the exchanges (REP-1, REP-2).", no_args_is_help=True
@@ -50,7 +51,7 @@ def _instant(text: str | None) -> datetime:
 @report_app.command("submit")
 def submit_command(
     day: Annotated[str, typer.Argument(help="Trading day, YYYY-MM-DD.")],
-    exchange: Annotated[str, typer.Option("--exchange", help=f"One of {EXCHANGES}.")],
+    exchange: Annotated[Exchange, typer.Option("--exchange", help="The exchange.")],
     kind: Annotated[
         SubmittedReport, typer.Option("--report", help="The daily report or the default records.")
     ] = SubmittedReport.DAILY,
@@ -62,10 +63,8 @@ def submit_command(
     store: str = store_option(),
 ) -> None:
     """Submit the day's file to an exchange's intake; print how it was received."""
-    if exchange not in EXCHANGES:
-        raise typer.BadParameter(f"{exchange!r}: one of {EXCHANGES}", param_hint="--exchange")
     on, moment = parse_date(day), _instant(at)
-    path = submission_file(day_dir(reports, on), on, kind, exchange)
+    path = submission_file(day_dir(reports, on), on, kind, exchange.value)
     err = Console(stderr=True)
     if not path.is_file():
         err.print(f"[red]no file to submit:[/red] {path} (run the end of day first)")
@@ -73,7 +72,7 @@ def submit_command(
     engine = open_store(store)
     try:
         received = receive(
-            engine, kind, exchange, on, path.name, path.read_bytes(), moment,
+            engine, kind, exchange.value, on, path.name, path.read_bytes(), moment,
             user or getpass.getuser(), clock=lambda: datetime.now(UTC),
         )  # fmt: skip
     except SubmissionRefused as exc:
@@ -101,10 +100,7 @@ def submissions_command(
     found = load_submissions(open_store(store), on)
     table = Table("", "report", "exchange", "submitted at", "status", "by", "sha256",
                   title=f"Submissions of {day}")  # fmt: skip
-    groups: dict[tuple[SubmittedReport, str], list[Submission]] = {}
-    for s in found:
-        groups.setdefault((s.report, s.exchange), []).append(s)
-    chosen = {c.submission_id for c in map(of_record, groups.values()) if c is not None}
+    chosen = of_record_ids(found)
     for s in found:
         d = s.decision
         table.add_row(

@@ -21,6 +21,7 @@ import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import date
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -82,6 +83,13 @@ FROM = typer.Option("--from", help="First day of the period, YYYY-MM-DD.")
 TO = typer.Option("--to", help="Last day of the period, YYYY-MM-DD.")
 
 
+def _period(start: str, end: str) -> tuple[date, date]:
+    first, last = parse_date(start), parse_date(end)
+    if first > last:
+        raise typer.BadParameter(f"--from {start} is after --to {end}")
+    return first, last
+
+
 @statement_app.command(CLIENT_COMMAND)
 def statement(
     client: Annotated[str, typer.Argument(help="The client id, e.g. C000001.")],
@@ -97,9 +105,7 @@ def statement(
     store: str = store_option(),
 ) -> None:
     """A client's statement for a period: limits, assets, debt, ratio, contracts, trades."""
-    first, last = parse_date(start), parse_date(end)
-    if first > last:
-        raise typer.BadParameter(f"--from {start} is after --to {end}")
+    first, last = _period(start, end)
     try:
         loaded = load_statement(open_store(store), client, first, last)
         data = statement_json_bytes(loaded) if fmt is Format.JSON else statement_pdf_bytes(loaded)
@@ -156,9 +162,7 @@ def batch(
     store: str = store_option(),
 ) -> None:
     """Every credit client's statement for a period; a rerun writes only what is missing."""
-    first, last = parse_date(start), parse_date(end)
-    if first > last:
-        raise typer.BadParameter(f"--from {start} is after --to {end}")
+    first, last = _period(start, end)
     open_store(store).dispose()  # migrated before the workers read it
     job = BatchJob(store, first, last, out, pdf, workers or default_workers(pdf))
     try:

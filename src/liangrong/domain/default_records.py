@@ -15,6 +15,7 @@ Invariants:
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -72,11 +73,24 @@ class DefaultRecordRow:
     note: str
 
 
+def repeated_ids(ids: Iterable[str]) -> list[str]:
+    """The ids that occur more than once, sorted."""
+    return sorted(i for i, n in Counter(ids).items() if n > 1)
+
+
 def _check_unique(events: Sequence[DefaultEvent]) -> None:
-    ids = [e.event_id for e in events]
-    repeated = sorted({i for i in ids if ids.count(i) > 1})
+    repeated = repeated_ids(e.event_id for e in events)
     if repeated:
         raise ValueError(f"default record ids repeated: {repeated}")
+
+
+def review_default_rows(trading_date: date, rows: Iterable[DefaultRecordRow]) -> list[str]:
+    """Why an exchange would refuse a default-record file of ``trading_date`` (empty: it
+    passes): a row of another date, a record id twice."""
+    rows = tuple(rows)
+    other_dates = [r for r in rows if r.trading_date != trading_date]
+    reasons = [f"row {r.event_id} is of {r.trading_date}" for r in other_dates]
+    return reasons + [f"record {i} twice" for i in repeated_ids(r.event_id for r in rows)]
 
 
 def _status(event: DefaultEvent, on: date) -> RecordStatus:

@@ -5,8 +5,8 @@ arrived (on time, late, overdue) under the window in force on its trading date.
 Review: the daily report's rows (``domain.exchange_report.review_rows``) against the
 member's report of record of the previous trading day at this exchange (without one, every
 check but the identities); the default records' rows, all of the trading date with unique
-ids.  A refused submission raises ``SubmissionRefused`` with a code and every reason, and
-records nothing.
+ids (``domain.default_records.review_default_rows``).  A refused submission raises
+``SubmissionRefused`` with a code and every reason, and records nothing.
 
 Invariants: the exchange never reads the member's ledger here, only submitted files; the
 one of record is the last on time (a resubmission before the cut-off overwrites), a late
@@ -22,6 +22,7 @@ from enum import Enum
 
 from sqlalchemy import Engine
 
+from liangrong.domain.default_records import review_default_rows
 from liangrong.domain.exchange_report import (
     ReportRow,
     SubmissionStatus,
@@ -37,6 +38,7 @@ from liangrong.store.report_submissions import (
     load_submission_windows,
     load_submissions,
     of_record,
+    of_record_ids,
     record_submission,
 )
 
@@ -98,10 +100,7 @@ def _review_defaults(day: date, content: bytes) -> list[str]:
         rows = read_default_records_csv(content)
     except _UNREADABLE as exc:
         raise SubmissionRefused(Refusal.UNREADABLE, [str(exc)]) from None
-    reasons = [f"row {r.event_id} is of {r.trading_date}" for r in rows if r.trading_date != day]
-    ids = [r.event_id for r in rows]
-    reasons += [f"record {i} twice" for i in sorted({i for i in ids if ids.count(i) > 1})]
-    return reasons
+    return review_default_rows(day, rows)
 
 
 def receive(
@@ -143,6 +142,5 @@ def receive(
         raise SubmissionRefused(Refusal.REVIEW_FAILED, reasons)
     submission = Submission(report, exchange, decision, file_name, content, checked, submitted_by)
     new = record_submission(engine, submission, clock=clock)
-    chosen = of_record(load_submissions(engine, day, report, exchange))
-    counts = chosen is not None and chosen.submission_id == submission.submission_id
-    return Received(submission, new, counts)
+    held = load_submissions(engine, day, report, exchange)
+    return Received(submission, new, submission.submission_id in of_record_ids(held))

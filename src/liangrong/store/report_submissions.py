@@ -243,3 +243,13 @@ def of_record(submissions: list[Submission]) -> Submission | None:
     """The one the exchange uses among one report's, exchange's and date's submissions."""
     chosen = submission_of_record(s.decision for s in submissions)
     return next((s for s in submissions if s.decision == chosen), None)
+
+
+def of_record_ids(submissions: Iterable[Submission]) -> set[str]:
+    """The ids of the ones of record among any submissions: one per report, exchange and
+    trading date that has any."""
+    groups: dict[tuple[SubmittedReport, str, date], list[Submission]] = {}
+    for s in submissions:
+        groups.setdefault((s.report, s.exchange, s.trading_date), []).append(s)
+    chosen = (of_record(group) for group in groups.values())
+    return {c.submission_id for c in chosen if c is not None}
