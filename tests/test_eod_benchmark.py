@@ -33,3 +33,15 @@ def test_eod_benchmark_runs_a_collection_day(capsys: pytest.CaptureFixture[str])
     )
     assert figures["collected_clients"] == 200 and figures["differences"] == 0
     assert "charges collected from 200 clients" in capsys.readouterr().out
+
+
+def test_eod_benchmark_runs_the_next_day(capsys: pytest.CaptureFixture[str]) -> None:
+    """The routine day after: its balances check stands on the first day's checkpoint; no
+    outside files came for it (the clearing and bank checks list them missing)."""
+    figures = eod_benchmark.main(
+        ["--accounts", "200", "--contracts", "600", "--batch", "100", "--next-day"]
+    )
+    assert figures["control_total"] == 0 and figures["next_control_total"] == 1
+    assert figures["differences"] == 0 and figures["next_differences"] == 2
+    assert figures["next_accrued"] == 600 and figures["next_transactions"] == 200
+    assert "end of day of 2026-11-23" in capsys.readouterr().out

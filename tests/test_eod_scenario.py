@@ -678,10 +678,19 @@ def test_the_suspension_postpones_the_maturity_by_the_days_lost(scenario: Scenar
     assert "limit 2026-10-30" in p["detail"]
 
 
+# Whose checkpoint each day's balances check stood on (None: a full check): a full one at
+# least every seven calendar days (the default), the days between on the day before.
+CHECKED_SINCE = (None, SEP24, SEP28, SEP29, None, OCT8, OCT9)
+
+
 def test_every_day_reconciles_without_a_call(scenario: Scenario) -> None:
-    for day in DAYS:
+    for day, since in zip(DAYS, CHECKED_SINCE, strict=True):
         lines = (scenario.folder(day) / f"reconciliation_{day:%Y%m%d}.csv").read_text()
         status = dict(line.split(",")[:2] for line in lines.splitlines()[1:])
+        (balances,) = [line for line in lines.splitlines() if line.startswith("balances,")]
+        assert balances.startswith(
+            "balances,ok,," if since is None else f"balances,ok,control total since {since} "
+        ), day
         # No session ran here, so no clearing or bank file was delivered: listed as missing.
         assert {c: s for c, s in status.items() if s != "ok"} == {
             "bank": "missing",

@@ -4,10 +4,15 @@ every difference listed in ``reconciliation_{date}.csv``, none fixed.
 Checks:
 - ``balances``: each account's balance in the projection equals the sum of its postings in
   the journal, every account, every day (the projection is never repaired here:
-  ``liangrong ledger rebuild`` does that, on purpose); one pass over the journal in its
-  stored order gives the sums (``projections.check_projection``), no sort of it;
+  ``liangrong ledger rebuild`` does that, on purpose).  A full check sums every key's
+  postings over the whole journal; on the days between full checks the balances' control
+  total is compared with the journal's, carried from the last checkpoint over the postings
+  since (``ledger_control``), and any disagreement brings the full check, which lists the
+  keys; either way the journal's total is compared with the checkpoint's chain, so a change
+  to transactions already checked is a difference too;
 - ``contracts``: each row of the contracts projection names a transaction that opened it,
-  and there are as many rows as transactions that opened contracts;
+  and there are as many rows as transactions that opened contracts (counted since the
+  checkpoint);
 - ``conservation``: every asset's postings and balances sum to zero;
 - ``receivables``: the firm's receivables equal the clients' debts (financing principal,
   charges, shares lent per security);
@@ -33,17 +38,22 @@ from typing import TypeVar
 from sqlalchemy import Connection, Engine, select, text
 
 from liangrong.domain import accounts as acc
+from liangrong.domain import control_totals as ct
 from liangrong.eod.context import Digest, StepOutcome, StepRun
 from liangrong.eod.external_checks import external_reconciliation
 from liangrong.eod.files import csv_bytes, write_atomic
+from liangrong.eod.ledger_control import Checkpoint, full_check_due, latest_checkpoint
 from liangrong.ledger import schema as s
+from liangrong.ledger.journal import last_seq
 from liangrong.ledger.projections import (
     BALANCES,
     JOURNAL,
     account_ranges,
     asset_totals,
     balance_differences,
+    balances_control,
     breaks_of,
+    postings_control,
 )
 from liangrong.reports.daily_source import ledger_differences
 from liangrong.reports.exchange_files import read_report_rows
@@ -51,7 +61,6 @@ from liangrong.store.eod_records import completed_steps
 
 HEADER = ("check", "status", "subject", "expected", "found")
 Row = tuple[str, str, str, str, str]
-Check = Callable[[Connection], list[Row]]  # one check, or one part of it, on a connection
 T = TypeVar("T")
 _PARTS = 32  # ranges of account names for the balances check
 _THREADS = 2
@@ -61,9 +70,10 @@ SELECT c.contract_id FROM contracts c LEFT JOIN journal_transactions t ON t.seq 
 WHERE t.seq IS NULL
    OR t.events_json NOT LIKE '%"contract_id":"' || c.contract_id || '"%'
 """
-_OPENINGS = (
-    "SELECT COUNT(*) FROM journal_transactions WHERE events_json LIKE '%\"contract_opened\"%'"
-)
+_OPENINGS = """
+SELECT COUNT(*) FROM journal_transactions
+WHERE seq > :after AND seq <= :through AND events_json LIKE '%"contract_opened"%'
+"""
 _DEBTS = """
 SELECT CASE WHEN account LIKE 'client:%:financing:%' THEN 'financing'
             WHEN account LIKE 'client:%:short:%' THEN 'short' ELSE 'charges' END AS side,
@@ -99,14 +109,26 @@ WHERE p.txn_seq = t.seq AND t.command_id >= :prefix AND t.command_id < :after
 """
 
 
-def _balances(low: str, high: str | None) -> Check:
-    def rows(conn: Connection) -> list[Row]:
-        return [
-            ("balances", "difference", f"{account} {asset}", str(journal), str(projection))
-            for account, asset, journal, projection in balance_differences(conn, low, high)
-        ]
+Difference = tuple[str, str, int, int | None]  # account, asset, journal, projection
 
-    return rows
+
+def _balances(low: str, high: str | None) -> Callable[[Connection], list[Difference]]:
+    return lambda conn: balance_differences(conn, low, high)
+
+
+def _difference_rows(found: list[Difference]) -> list[Row]:
+    return [
+        ("balances", "difference", f"{account} {asset}", str(journal), str(projection))
+        for account, asset, journal, projection in found
+    ]
+
+
+def _journal_total(balances: int, found: list[Difference]) -> int:
+    """The journal's control total learnt from a full check: the balances' own, with each
+    differing key's balance replaced by the sum of its postings."""
+    projection = ct.weighted(((a, asset), p or 0) for a, asset, _, p in found)
+    journal = ct.weighted(((a, asset), j) for a, asset, j, _ in found)
+    return ct.plus(ct.minus(balances, projection), journal)
 
 
 def _conservation(conn: Connection, balances: dict[str, int], exact: bool) -> list[Row]:
@@ -121,15 +143,25 @@ def _conservation(conn: Connection, balances: dict[str, int], exact: bool) -> li
 
 
 def _contracts(conn: Connection) -> list[Row]:
-    rows = [
+    return [
         ("contracts", "difference", cid, "an opening transaction", "none")
         for (cid,) in conn.execute(text(_CONTRACTS_UNOPENED))
     ]
-    openings = int(conn.execute(text(_OPENINGS)).scalar_one())
+
+
+def _openings(after: int, through: int) -> Callable[[Connection], int]:
+    def count(conn: Connection) -> int:
+        found = conn.execute(text(_OPENINGS), {"after": after, "through": through})
+        return int(found.scalar_one())
+
+    return count
+
+
+def _contract_count(conn: Connection, openings: int) -> list[Row]:
     contracts = int(conn.execute(text("SELECT COUNT(*) FROM contracts")).scalar_one())
-    if openings != contracts:
-        rows.append(("contracts", "difference", "count", str(openings), str(contracts)))
-    return rows
+    if openings == contracts:
+        return []
+    return [("contracts", "difference", "count", str(openings), str(contracts))]
 
 
 def _receivables(conn: Connection) -> list[Row]:
@@ -221,50 +253,97 @@ def _on_connection(engine: Engine, check: Callable[[Connection], T]) -> T:
 
 
 def reconcile_step(run: StepRun) -> StepOutcome:
-    engine = run.ctx.engine
-    accrued = completed_steps(engine, run.ctx.day).get("accrue")
+    ctx = run.ctx
+    accrued = completed_steps(ctx.engine, ctx.day).get("accrue")
     recorded = sum(accrued.summary["booked_fen"].values()) if accrued else 0
-    reader = run.ctx.reader_engine()
+    previous = latest_checkpoint(ctx.engine, ctx.day)
+    reader = ctx.reader_engine()
     # Each check, or part of one (the balances: a range of account names each), on its own
     # reading connection, ``_THREADS`` at a time: the store does the work (the driver lets
     # go of the interpreter while a query runs), so they overlap; ``guard`` holds the write
     # lock meanwhile, so every one of them reads the same state.  A check is a list of rows.
-    with engine.connect() as guard, ThreadPoolExecutor(_THREADS) as pool:
-        ranges = account_ranges(guard, _PARTS)
+    with ctx.engine.connect() as guard, ThreadPoolExecutor(_THREADS) as pool:
+        through = last_seq(guard)
+        full = full_check_due(previous, ctx.day, through, ctx.settings.full_reconciliation_days)
+        after = 0 if previous is None or full else previous.through_seq
 
         def start(check: Callable[[Connection], T]) -> Future[T]:
             return pool.submit(_on_connection, reader, check)
 
+        def full_check() -> list[Future[list[Difference]]]:
+            return [start(_balances(low, high)) for low, high in account_ranges(guard, _PARTS)]
+
         # the checks in one part first, the many small parts of the balances check after:
         # the threads share them out as they finish
         balance_totals = start(lambda conn: asset_totals(conn, BALANCES))
-        parts: dict[str, list[Future[list[Row]]]] = {
-            "contracts": [start(_contracts)],
-            "report": [start(lambda conn: _report(run, conn))],
-            "receivables": [start(_receivables)],
-            "accrual": [start(lambda conn: _accrual(run, conn, recorded))],
-            "balances": [start(_balances(low, high)) for low, high in ranges],
+        balances_total = start(balances_control)
+        since = (
+            start(lambda conn: postings_control(conn, previous.through_seq, through))
+            if previous
+            else None
+        )
+        openings = start(_openings(after, through))
+        parts: dict[str, Future[list[Row]]] = {
+            "contracts": start(_contracts),
+            "report": start(lambda conn: _report(run, conn)),
+            "receivables": start(_receivables),
+            "accrual": start(lambda conn: _accrual(run, conn, recorded)),
         }
-        external = start(lambda conn: external_reconciliation(conn, run.ctx.day))
+        by_key = full_check() if full else []
+        external = start(lambda conn: external_reconciliation(conn, ctx.day))
         found: dict[str, list[Row]] = {}
-        for done, (check, futures) in enumerate(parts.items(), start=1):
-            found[check] = [row for future in futures for row in future.result()]
-            run.progress(done, len(parts) + 2)
+        for done, (check, future) in enumerate(parts.items(), start=1):
+            found[check] = future.result()
+            run.progress(done, len(parts) + 3)
+        opening_count = openings.result() + (previous.openings if previous and after else 0)
+        found["contracts"] += _contract_count(guard, opening_count)
+        chain = ct.plus(previous.journal_total, since.result()) if previous and since else None
+        if not full and chain != balances_total.result():
+            full, by_key = True, full_check()  # the totals disagree: find the keys
+        differences = [d for future in by_key for d in future.result()]
+        journal_total = _journal_total(balances_total.result(), differences) if full else chain
+        assert journal_total is not None
+        found["balances"] = _difference_rows(differences) + _history_rows(
+            previous, chain, journal_total
+        )
+        run.progress(len(parts) + 1, len(parts) + 3)
         exact = not found["balances"]
         found["conservation"] = _conservation(guard, balance_totals.result(), exact)
         external_found, copies = external.result()
         found.update(external_found)
+    ok_subject = "" if full or previous is None else _since(previous)
     rows: list[Row] = []
     for check in sorted(found):
-        rows += sorted(found[check]) or [(check, "ok", "", "", "")]
+        subject = ok_subject if check == "balances" else ""
+        rows += sorted(found[check]) or [(check, "ok", subject, "", "")]
     data = csv_bytes(HEADER, rows)
-    name = f"reconciliation_{run.ctx.day:%Y%m%d}.csv"
-    write_atomic(run.ctx.out_dir / name, data)
+    name = f"reconciliation_{ctx.day:%Y%m%d}.csv"
+    write_atomic(ctx.out_dir / name, data)
     digest = Digest()
     digest.data(name, data)
     for copy_name, copy in sorted(copies.items()):
-        write_atomic(run.ctx.out_dir / copy_name, copy)
+        write_atomic(ctx.out_dir / copy_name, copy)
         digest.data(copy_name, copy)
     run.progress(1, 1)
-    differences = {check: len(items) for check, items in sorted(found.items())}
-    return StepOutcome(digest.hexdigest(), {"differences": differences})
+    full_on = ctx.day if full or previous is None else previous.full_on
+    checkpoint = Checkpoint(ctx.day, through, journal_total, opening_count, full_on)
+    return StepOutcome(
+        digest.hexdigest(),
+        {
+            "differences": {check: len(items) for check, items in sorted(found.items())},
+            "balances_check": "full" if full else "control_total",
+            "control": checkpoint.to_summary(),
+        },
+    )
+
+
+def _since(previous: Checkpoint) -> str:
+    return f"control total since {previous.trading_date} (seq {previous.through_seq})"
+
+
+def _history_rows(previous: Checkpoint | None, chain: int | None, journal: int) -> list[Row]:
+    """A difference when the journal's total is not the checkpoint's plus what was posted
+    since: a transaction the checkpoint counted has changed (or the checkpoint has)."""
+    if previous is None or chain is None or chain == journal:
+        return []
+    return [("balances", "difference", f"journal, {_since(previous)}", str(chain), str(journal))]

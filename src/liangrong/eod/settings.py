@@ -88,10 +88,16 @@ class EodSettings:
     # Charges posted before the first end of day (the demo book's opening interest) cover
     # contracts through this day; a contract accrues from the day after (or its day of use).
     accrued_through: date | None = None
+    # The reconciliation checks every key against the whole journal at least this often
+    # (calendar days; 0: every day), on other days against its checkpoint and the postings
+    # since (``eod/ledger_control.py``).
+    full_reconciliation_days: int = 7
 
     def __post_init__(self) -> None:
         if not 1 <= self.batch_transactions <= 10_000:
             raise ValueError("batch_transactions: 1..10,000 (the ledger's batch limit)")
+        if self.full_reconciliation_days < 0:
+            raise ValueError("full_reconciliation_days: 0 or more")
 
     @property
     def policy(self) -> EodPolicies:

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, func, select, text
 
 from liangrong.domain import accounts as acc
+from liangrong.domain import control_totals as ct
 from liangrong.domain.contracts import ContractBalance, ContractKind, ContractTerms
 from liangrong.ledger import schema as s
 from liangrong.ledger.journal import contract_row, decode_events, read_balances, upsert_balances
@@ -238,9 +239,34 @@ def contract_fields(conn: Connection, fields: Sequence[str]) -> Iterator[Sequenc
         ]
 
 
-def _batches(conn: Connection, query: str) -> Iterator[Sequence[Any]]:
+def balances_control(conn: Connection) -> int:
+    """The balances' control total (``control_totals``): one pass over the projection."""
+    total = 0
+    for rows in _batches(conn, "SELECT account, asset, amount FROM balances"):
+        total = ct.plus(total, ct.weighted(((a, asset), int(n)) for a, asset, n in rows))
+    return total
+
+
+def postings_control(conn: Connection, after_seq: int, through_seq: int) -> int:
+    """The control total of the journal's postings of transactions ``after_seq`` (excluded)
+    through ``through_seq``: a range of the postings' key, read in the journal's order."""
+    marker = s.marker(conn)
+    query = (
+        "SELECT account, asset, amount FROM journal_postings "
+        f"WHERE txn_seq > {marker} AND txn_seq <= {marker}"
+    )
+    total = 0
+    for rows in _batches(conn, query, (after_seq, through_seq)):
+        total = ct.plus(total, ct.control_total(rows))
+    return total
+
+
+def _batches(
+    conn: Connection, query: str, parameters: tuple[object, ...] = ()
+) -> Iterator[Sequence[Any]]:
     """Plain DBAPI rows in batches: millions of rows skip SQLAlchemy's row objects."""
-    cursor = conn.exec_driver_sql(query).cursor
+    result = conn.exec_driver_sql(query, parameters) if parameters else conn.exec_driver_sql(query)
+    cursor = result.cursor
     assert cursor is not None
     while rows := cursor.fetchmany(_ROWS_PER_FETCH):
         yield rows
