@@ -1,4 +1,5 @@
-"""``liangrong account show ID``: one credit account as the store holds it now.
+"""``liangrong account show ID``: one credit account as the store holds it now;
+``liangrong account default ...``: its default records (``account_defaults``).
 
 Positions with their prices, cash free and locked, open contracts (principal, charges,
 maturity, margin ratio and the rule version it came from), the maintenance ratio against the
@@ -18,6 +19,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from liangrong.book.accounts import NO_LIMIT_LI
+from liangrong.cli.account_defaults import defaults_app
 from liangrong.cli.simulate import parse_date
 from liangrong.cli.store_option import open_store, store_option
 from liangrong.domain import margin
@@ -33,6 +35,7 @@ from liangrong.sim.account_view import AccountView, UnknownAccount, load_account
 from liangrong.sim.reference_day import NoReferenceData
 
 account_app = typer.Typer(help="Client credit accounts.", no_args_is_help=True)
+account_app.add_typer(defaults_app, name="default")
 
 
 def register(app: typer.Typer) -> None:

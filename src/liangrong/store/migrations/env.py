@@ -14,6 +14,7 @@ from liangrong.store import (  # noqa: F401  (each registers its tables)
     identity_documents,
     index_closes,
     other_collateral,
+    recorded_defaults,
     report_submissions,
     restriction_tables,
     risk_tables,

@@ -1,0 +1,149 @@
+"""``liangrong account default record|cure|list``: the defaults a user records for a client
+(CLI-5; bad credit, other defaults, overdue charges; the rules:
+``domain.recorded_defaults``), their cures, and every record with its state on a date.
+
+"Today" is the date in Beijing: nothing is recorded as occurring or cured after it.  Exit
+status 1 when a record or cure is refused (its code, the reason in both languages and the
+detail on stderr; nothing recorded), 2 for a malformed option.
+"""
+
+from __future__ import annotations
+
+import getpass
+from datetime import UTC, date, datetime
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from liangrong.cli.simulate import parse_date
+from liangrong.cli.store_option import open_store, store_option
+from liangrong.domain.default_records import DefaultKind
+from liangrong.domain.money import MoneyFormatError, fen_to_yuan_text, yuan_to_fen
+from liangrong.domain.recorded_defaults import (
+    DefaultCure,
+    DefaultEntry,
+    DefaultRefused,
+    RecordedDefault,
+    derived_id,
+)
+from liangrong.sim.session import CST
+from liangrong.store.recorded_defaults import (
+    cure_default,
+    load_recorded_defaults,
+    record_default,
+)
+
+defaults_app = typer.Typer(
+    help="Default records (CLI-5): bad credit, other defaults and overdue charges.",
+    no_args_is_help=True,
+)
+KIND_HELP = "bad_credit, other or overdue_charges (the rest are derived)."
+UserOption = Annotated[
+    str | None, typer.Option("--user", help="Who records it (default: the login).")
+]
+
+
+def _today() -> date:
+    return datetime.now(CST).date()
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _refused(exc: DefaultRefused) -> typer.Exit:
+    err = Console(stderr=True)
+    err.print(f"[red]refused[/red] {exc.code.name}: {escape(exc.code.en)} / {exc.code.zh}")
+    err.print(f"  {escape(exc.detail)}")
+    return typer.Exit(1)
+
+
+@defaults_app.command("record")
+def record_command(
+    client: Annotated[str, typer.Argument(help="The client id, e.g. C000001.")],
+    kind: Annotated[DefaultKind, typer.Option("--kind", help=KIND_HELP)],
+    on: Annotated[str, typer.Option("--on", help="The day it occurred, YYYY-MM-DD.")],
+    amount: Annotated[
+        str, typer.Option("--amount", help="Amount owed in yuan, e.g. 1234.56 (default 0).")
+    ] = "0",
+    note: Annotated[
+        str, typer.Option("--note", help="What happened (required for bad_credit, other).")
+    ] = "",
+    malicious: Annotated[
+        bool, typer.Option("--malicious", help="The firm judges it malicious (恶意违约).")
+    ] = False,
+    record_id: Annotated[
+        str | None,
+        typer.Option("--id", help="The record's id (default: default:CLIENT:KIND:DATE)."),
+    ] = None,
+    user: UserOption = None,
+    store: str = store_option(),
+) -> None:
+    """Record a default of a client; recording the same again changes nothing."""
+    occurred = parse_date(on)
+    try:
+        amount_fen = yuan_to_fen(amount)
+    except MoneyFormatError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--amount") from None
+    entry = DefaultEntry(
+        record_id or derived_id(client, kind, occurred), client, kind, occurred, amount_fen,
+        note, malicious, user or getpass.getuser(),
+    )  # fmt: skip
+    try:
+        new = record_default(open_store(store), entry, today=_today(), clock=_now)
+    except DefaultRefused as exc:
+        raise _refused(exc) from None
+    Console().print(f"{escape(entry.record_id)}: " + ("recorded" if new else "recorded before"))
+
+
+@defaults_app.command("cure")
+def cure_command(
+    record_id: Annotated[str, typer.Argument(help="The record's id (see `list`).")],
+    on: Annotated[str, typer.Option("--on", help="The day it was settled, YYYY-MM-DD.")],
+    note: Annotated[str, typer.Option("--note", help="How it was settled.")] = "",
+    user: UserOption = None,
+    store: str = store_option(),
+) -> None:
+    """Record that a recorded default was cured (once; the record stays on file)."""
+    cure = DefaultCure(record_id, parse_date(on), user or getpass.getuser(), note)
+    try:
+        new = cure_default(open_store(store), cure, today=_today(), clock=_now)
+    except DefaultRefused as exc:
+        raise _refused(exc) from None
+    shown = f"cured on {cure.cured_on}" if new else "cured before"
+    Console().print(f"{escape(record_id)}: {shown}")
+
+
+def _state(record: RecordedDefault, on: date | None) -> str:
+    cured = record.cured_on(on)
+    return "open" if cured is None else f"cured {cured}"
+
+
+@defaults_app.command("list")
+def list_command(
+    client: Annotated[str | None, typer.Option("--client", help="Only this client.")] = None,
+    on: Annotated[
+        str | None,
+        typer.Option("--on", help="As of this day: what had occurred, open or cured by then."),
+    ] = None,
+    store: str = store_option(),
+) -> None:
+    """The defaults users recorded, by client and date, with their state."""
+    day = parse_date(on) if on else None
+    found = load_recorded_defaults(
+        open_store(store), clients=[client] if client else None, through=day
+    )
+    title = "Recorded defaults" + (f" as of {day}" if day else "")
+    table = Table("record", "client", "kind", "occurred", "owed", "malicious", "state", "note",
+                  "recorded by", title=title)  # fmt: skip
+    for r in found:
+        e = r.entry
+        table.add_row(
+            escape(e.record_id), escape(e.client_id), e.kind.value, str(e.occurred_on),
+            fen_to_yuan_text(e.amount_owed_fen), "yes" if e.malicious else "",
+            _state(r, day), escape(e.note), escape(e.recorded_by),
+        )  # fmt: skip
+    Console().print(table)

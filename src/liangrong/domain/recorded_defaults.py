@@ -1,0 +1,235 @@
+"""Defaults recorded by a user (CLI-5; S0 ch6 §2 资信不良、有违约记录, S1 art. 60 恶意违规记录):
+what the system cannot derive from its own records, entered by the firm, and cured later.
+
+The end of day derives overdue contracts, missed margin calls and shortfalls after disposal
+itself (``default_records``); a user records the rest: bad credit (资信不良) learnt from
+outside the book, other defaults, and overdue interest or fees (息费逾期).  Each record says
+whether the firm judges the default malicious (恶意违约), which refuses the client's
+extensions (CON-2).
+
+Invariants:
+- only ``RECORDABLE`` kinds are recorded by a user (the derived ones are refused: the
+  system records them, and two records of one default would be reported twice);
+- a record is a fact and is never edited: curing it is a separate ``DefaultCure``, at most
+  one per record, never dated before the default occurred; nothing is dated after the
+  recording day (``today``);
+- a record's id is the caller's (letters, digits, ``_.-``: never a ``:``, so it can never
+  be one of the derived records' ids) or, without one, ``default:{client}:{kind}:{date}``;
+  recording the same fact under the same id again changes nothing, another fact under it is
+  refused (``RECORDED_OTHERWISE``); who records it is not part of the fact;
+- amounts are fen, 0 or more (an overdue charge is more than 0); a note is one line of
+  printable text (it goes into the exchange's file), required for bad credit and other;
+- malicious default counts from the day it occurred, cured or not (``malicious_records``):
+  S1 art. 60 asks for "no record of malicious default", and curing a default settles the
+  debt without erasing the record (S2 art. 14: the firm assesses the client's credit
+  standing, which a settled malicious default still describes).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+from enum import Enum
+
+from liangrong.domain.default_records import DefaultEvent, DefaultKind
+
+RECORDABLE = (DefaultKind.BAD_CREDIT, DefaultKind.OTHER, DefaultKind.OVERDUE_CHARGES)
+NOTE_REQUIRED = frozenset({DefaultKind.BAD_CREDIT, DefaultKind.OTHER})
+MAX_NOTE = 500  # characters
+MAX_USER = 64  # characters, the stored column's width
+MAX_CLIENT = 32
+MAX_AMOUNT_FEN = 10**15  # 10 trillion yuan: far above any client's debt, inside BIGINT
+RECORD_ID_PATTERN = r"^[A-Za-z0-9_.-]{1,64}$"  # a caller's id: no ':', unlike derived ids
+DERIVED_PREFIX = "default:"
+_RECORD_ID = re.compile(RECORD_ID_PATTERN)
+
+
+class DefaultRefusal(Enum):
+    """Why a record or cure is refused.  Value: (zh, en); nothing is recorded."""
+
+    INVALID_RECORD_ID = (
+        "记录编号须为1至64位字母、数字或_.-",
+        "a record id is 1 to 64 letters, digits or _.- (no ':')",
+    )
+    INVALID_USER = ("记录人须为1至64位可打印字符", "the user is 1 to 64 printable characters")
+    UNKNOWN_CLIENT = ("客户无信用账户", "no credit account of this client")
+    DERIVED_KIND = (
+        "该类违约由系统根据合约、追保和平仓记录自动记录, 不得手工记录",
+        "the system records this kind itself (overdue contracts, missed calls, shortfalls "
+        "after disposal); record bad_credit, other or overdue_charges",
+    )
+    INVALID_AMOUNT = ("欠款金额须为0至10万亿元", "the amount owed is 0 to 10 trillion yuan")
+    AMOUNT_REQUIRED = ("息费逾期须填欠款金额", "overdue charges need the amount owed")
+    NOTE_REQUIRED = ("资信不良和其他违约须填说明", "bad credit and other defaults need a note")
+    INVALID_NOTE = (
+        "说明须为一行可打印文字, 至多500字",
+        "a note is one line of printable text, at most 500 characters",
+    )
+    IN_THE_FUTURE = ("日期晚于当日", "the date is after today")
+    RECORDED_OTHERWISE = (
+        "该记录编号已记录了不同的内容",
+        "this record id is recorded with other content (give another id to record another)",
+    )
+    UNKNOWN_RECORD = (
+        "无此手工违约记录(系统记录的违约随还款或平仓自动解除)",
+        "no such recorded default (derived records are cured by repayment or disposal)",
+    )
+    CURED_BEFORE_OCCURRED = ("解除日早于违约日", "cured before the default occurred")
+    ALREADY_CURED = ("该记录已于其他日期解除", "the record is already cured, on another date")
+
+    @property
+    def zh(self) -> str:
+        return str(self.value[0])
+
+    @property
+    def en(self) -> str:
+        return str(self.value[1])
+
+
+class DefaultRefused(ValueError):
+    def __init__(self, code: DefaultRefusal, detail: str) -> None:
+        self.code, self.detail = code, detail
+        super().__init__(f"{code.name}: {code.en} ({detail})")
+
+
+@dataclass(frozen=True, slots=True)
+class DefaultEntry:
+    """A default as a user records it."""
+
+    record_id: str
+    client_id: str
+    kind: DefaultKind
+    occurred_on: date
+    amount_owed_fen: int
+    note: str
+    malicious: bool  # the firm judges it malicious (恶意违约)
+    recorded_by: str
+
+    def same_fact(self, other: DefaultEntry) -> bool:
+        """Whether ``other`` records the same thing (whoever recorded it)."""
+        return (self.record_id, self.client_id, self.kind, self.occurred_on,
+                self.amount_owed_fen, self.note, self.malicious) == (
+            other.record_id, other.client_id, other.kind, other.occurred_on,
+            other.amount_owed_fen, other.note, other.malicious,
+        )  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class DefaultCure:
+    """A recorded default settled on ``cured_on``."""
+
+    record_id: str
+    cured_on: date
+    cured_by: str
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedDefault:
+    """A record as stored: the entry, when it was recorded and its cure, if any."""
+
+    entry: DefaultEntry
+    recorded_at: str
+    cure: DefaultCure | None = None
+    cured_at: str | None = None
+
+    def cured_on(self, on: date | None = None) -> date | None:
+        """The cure's date, if cured by ``on`` (any date when ``on`` is None)."""
+        cure = self.cure
+        if cure is None or (on is not None and cure.cured_on > on):
+            return None
+        return cure.cured_on
+
+    def event(self, client_name: str) -> DefaultEvent:
+        """The record as the day's default-record report lists it."""
+        e = self.entry
+        cured = self.cure.cured_on if self.cure else None
+        return DefaultEvent(e.record_id, e.client_id, client_name, e.kind, e.occurred_on,
+                            e.amount_owed_fen, cured, e.note)  # fmt: skip
+
+
+def derived_id(client_id: str, kind: DefaultKind, occurred_on: date) -> str:
+    """The id of a record given without one: one per client, kind and day."""
+    return f"{DERIVED_PREFIX}{client_id}:{kind.value}:{occurred_on.isoformat()}"
+
+
+def _refuse(code: DefaultRefusal, detail: str) -> DefaultRefused:
+    return DefaultRefused(code, detail)
+
+
+def _check_user(user: str) -> None:
+    if not 0 < len(user) <= MAX_USER or not user.isprintable() or user != user.strip():
+        raise _refuse(DefaultRefusal.INVALID_USER, repr(user[:80]))
+
+
+def _check_note(note: str) -> None:
+    if len(note) > MAX_NOTE or not note.isprintable():
+        raise _refuse(DefaultRefusal.INVALID_NOTE, f"{len(note)} characters")
+
+
+def _check_date(what: str, day: date, today: date) -> None:
+    if day > today:
+        raise _refuse(DefaultRefusal.IN_THE_FUTURE, f"{what} {day} after {today}")
+
+
+def client_shape_ok(client_id: str) -> bool:
+    """Whether ``client_id`` can be a client's id at all (before looking it up)."""
+    return 0 < len(client_id) <= MAX_CLIENT and client_id.isprintable()
+
+
+def check_entry(entry: DefaultEntry, today: date) -> None:
+    """Everything about a new record that needs no store; raises ``DefaultRefused``."""
+    record_id = entry.record_id
+    derived = derived_id(entry.client_id, entry.kind, entry.occurred_on)
+    if record_id != derived and not _RECORD_ID.match(record_id):
+        raise _refuse(DefaultRefusal.INVALID_RECORD_ID, repr(record_id[:80]))
+    _check_user(entry.recorded_by)
+    if not client_shape_ok(entry.client_id):
+        raise _refuse(DefaultRefusal.UNKNOWN_CLIENT, repr(entry.client_id[:80]))
+    if entry.kind not in RECORDABLE:
+        raise _refuse(DefaultRefusal.DERIVED_KIND, entry.kind.value)
+    if not 0 <= entry.amount_owed_fen <= MAX_AMOUNT_FEN:
+        raise _refuse(DefaultRefusal.INVALID_AMOUNT, f"{entry.amount_owed_fen} fen")
+    if entry.kind is DefaultKind.OVERDUE_CHARGES and entry.amount_owed_fen == 0:
+        raise _refuse(DefaultRefusal.AMOUNT_REQUIRED, "0 fen")
+    _check_note(entry.note)
+    if entry.kind in NOTE_REQUIRED and not entry.note.strip():
+        raise _refuse(DefaultRefusal.NOTE_REQUIRED, entry.kind.value)
+    _check_date("occurred", entry.occurred_on, today)
+
+
+def check_again(stored: DefaultEntry, entry: DefaultEntry) -> None:
+    """The same id recorded again: nothing to do if it is the same fact, else refused."""
+    if not stored.same_fact(entry):
+        raise _refuse(DefaultRefusal.RECORDED_OTHERWISE, entry.record_id)
+
+
+def check_cure(record: RecordedDefault | None, cure: DefaultCure, today: date) -> bool:
+    """Whether ``cure`` is new (False: this very cure is recorded); raises
+    ``DefaultRefused`` when it cannot be recorded."""
+    _check_user(cure.cured_by)
+    _check_note(cure.note)
+    if record is None:
+        raise _refuse(DefaultRefusal.UNKNOWN_RECORD, cure.record_id[:100])
+    _check_date("cured", cure.cured_on, today)
+    if cure.cured_on < record.entry.occurred_on:
+        detail = f"{cure.cured_on} before {record.entry.occurred_on}"
+        raise _refuse(DefaultRefusal.CURED_BEFORE_OCCURRED, detail)
+    if record.cure is None:
+        return True
+    if (record.cure.cured_on, record.cure.note) != (cure.cured_on, cure.note):
+        raise _refuse(DefaultRefusal.ALREADY_CURED, f"cured on {record.cure.cured_on}")
+    return False
+
+
+def malicious_records(records: Iterable[RecordedDefault], client_id: str, on: date) -> list[str]:
+    """The ids of the client's records the firm judged malicious that occurred on or
+    before ``on``, cured or not (the module's docstring says why a cure does not erase
+    them), sorted."""
+    return sorted(
+        r.entry.record_id
+        for r in records
+        if r.entry.client_id == client_id and r.entry.malicious and r.entry.occurred_on <= on
+    )

@@ -1,0 +1,180 @@
+"""Defaults recorded by a user and their cures (CLI-5; the rules:
+``domain.recorded_defaults``), migration ``0016_default_records``:
+
+- ``default_records``: each default a user recorded (bad credit, other, overdue charges),
+  with whether the firm judges it malicious, who recorded it and when;
+- ``default_cures``: the cure of a record (the date it was settled, who, when), at most one
+  per record (its key is the record's).
+
+Invariants: both tables are append-only (the database refuses UPDATE and DELETE); a refused
+call writes nothing (the checks and the insert share one transaction under the store's
+write lock); recording the same record or cure again changes nothing and returns False;
+no row carries the wall clock unless the caller's clock is one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Connection,
+    Date,
+    Engine,
+    ForeignKey,
+    Index,
+    String,
+    Table,
+    Text,
+    select,
+)
+
+from liangrong.domain.default_records import DefaultKind
+from liangrong.domain.recorded_defaults import (
+    DefaultCure,
+    DefaultEntry,
+    DefaultRefusal,
+    DefaultRefused,
+    RecordedDefault,
+    check_again,
+    check_cure,
+    check_entry,
+)
+from liangrong.ledger import schema as s
+from liangrong.ledger.schema import metadata
+from liangrong.store.reference import Clock, stamp, write_lock
+
+default_records = Table(
+    "default_records",
+    metadata,
+    Column("record_id", String(96), primary_key=True),
+    Column("client_id", String(32), nullable=False),
+    Column("kind", String(24), nullable=False),  # DefaultKind value
+    Column("occurred_on", Date, nullable=False),
+    Column("amount_owed_fen", BigInteger, nullable=False),
+    Column("note", Text, nullable=False),
+    Column("malicious", Boolean, nullable=False),
+    Column("recorded_by", String(64), nullable=False),
+    Column("recorded_at", String(32), nullable=False),
+    Index("ix_default_records_client", "client_id", "occurred_on"),
+)
+
+default_cures = Table(
+    "default_cures",
+    metadata,
+    Column(
+        "record_id",
+        String(96),
+        ForeignKey("default_records.record_id", name="fk_default_cures_record"),
+        primary_key=True,
+    ),
+    Column("cured_on", Date, nullable=False),
+    Column("note", Text, nullable=False),
+    Column("cured_by", String(64), nullable=False),
+    Column("recorded_at", String(32), nullable=False),
+)
+
+DEFAULT_RECORD_TABLES = ("default_records", "default_cures")
+
+
+def _entry(r: Any) -> DefaultEntry:
+    return DefaultEntry(
+        r.record_id, r.client_id, DefaultKind(r.kind), r.occurred_on, int(r.amount_owed_fen),
+        r.note, bool(r.malicious), r.recorded_by,
+    )  # fmt: skip
+
+
+def _select() -> Any:
+    r, c = default_records, default_cures
+    return select(
+        r,
+        c.c.cured_on,
+        c.c.note.label("cure_note"),
+        c.c.cured_by,
+        c.c.recorded_at.label("cured_at"),
+    ).select_from(r.outerjoin(c, c.c.record_id == r.c.record_id))
+
+
+def _recorded(r: Any) -> RecordedDefault:
+    cure = None
+    if r.cured_on is not None:
+        cure = DefaultCure(r.record_id, r.cured_on, r.cured_by, r.cure_note)
+    return RecordedDefault(_entry(r), r.recorded_at, cure, r.cured_at)
+
+
+def _known_client(conn: Connection, client_id: str) -> bool:
+    t = s.credit_accounts
+    return conn.execute(select(t.c.client_id).where(t.c.client_id == client_id)).first() is not None
+
+
+def _stored(conn: Connection, record_id: str) -> RecordedDefault | None:
+    row = conn.execute(_select().where(default_records.c.record_id == record_id)).first()
+    return None if row is None else _recorded(row)
+
+
+def record_default(engine: Engine, entry: DefaultEntry, *, today: date, clock: Clock) -> bool:
+    """Record a default; False when this very record was recorded before.  Raises
+    ``DefaultRefused`` (nothing written) when it cannot be."""
+    check_entry(entry, today)
+    with write_lock(engine) as conn:
+        if not _known_client(conn, entry.client_id):
+            raise DefaultRefused(DefaultRefusal.UNKNOWN_CLIENT, entry.client_id)
+        stored = _stored(conn, entry.record_id)
+        if stored is not None:
+            check_again(stored.entry, entry)
+            return False
+        e = entry
+        conn.execute(
+            default_records.insert(),
+            {
+                "record_id": e.record_id, "client_id": e.client_id, "kind": e.kind.value,
+                "occurred_on": e.occurred_on, "amount_owed_fen": e.amount_owed_fen,
+                "note": e.note, "malicious": e.malicious, "recorded_by": e.recorded_by,
+                "recorded_at": stamp(clock),
+            },
+        )  # fmt: skip
+    return True
+
+
+def cure_default(engine: Engine, cure: DefaultCure, *, today: date, clock: Clock) -> bool:
+    """Record a default's cure; False when this very cure was recorded before.  Raises
+    ``DefaultRefused`` (nothing written) when it cannot be."""
+    with write_lock(engine) as conn:
+        if not check_cure(_stored(conn, cure.record_id), cure, today):
+            return False
+        conn.execute(
+            default_cures.insert(),
+            {"record_id": cure.record_id, "cured_on": cure.cured_on, "note": cure.note,
+             "cured_by": cure.cured_by, "recorded_at": stamp(clock)},
+        )  # fmt: skip
+    return True
+
+
+def find_recorded_default(engine: Engine, record_id: str) -> RecordedDefault | None:
+    """One recorded default by its id, with its cure."""
+    with engine.connect() as conn:
+        return _stored(conn, record_id)
+
+
+def load_recorded_defaults(
+    engine: Engine, *, clients: Iterable[str] | None = None, through: date | None = None
+) -> list[RecordedDefault]:
+    """The recorded defaults (of ``clients``; occurred on or before ``through``), with their
+    cures, by client, date and id (sorted here: the same order whatever the database's
+    collation)."""
+    t = default_records
+    query = _select()
+    if through is not None:
+        query = query.where(t.c.occurred_on <= through)
+    found: list[RecordedDefault] = []
+    with engine.connect() as conn:
+        if clients is None:
+            found = [_recorded(r) for r in conn.execute(query)]
+        for chunk in s.key_chunks(sorted(set(clients or ()))):
+            found.extend(_recorded(r) for r in conn.execute(query.where(t.c.client_id.in_(chunk))))
+    found.sort(key=lambda r: (r.entry.client_id, r.entry.occurred_on, r.entry.record_id))
+    return found

@@ -1,0 +1,347 @@
+"""Defaults recorded by a user (CLI-5; S0 ch6 §2, S1 art. 60): bad credit, other defaults and
+overdue charges recorded append-only with who and when, cured once by a separate row, each
+bad input refused with its own code and nothing written; idempotent by id; the records'
+place in the day's default-record report and in the extension rule; the command; on SQLite
+and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import typer
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import Engine, text
+from sqlalchemy.exc import DBAPIError
+from typer.testing import CliRunner
+
+from ledger_helpers import open_client
+from liangrong.cli import account as account_cli
+from liangrong.cli.store_option import open_store
+from liangrong.domain.default_records import DefaultKind, RecordStatus, default_record_rows
+from liangrong.domain.recorded_defaults import (
+    MAX_AMOUNT_FEN,
+    DefaultCure,
+    DefaultEntry,
+    DefaultRefusal,
+    DefaultRefused,
+    RecordedDefault,
+    derived_id,
+    malicious_records,
+)
+from liangrong.ledger import schema as s
+from liangrong.ledger.journal import Ledger
+from liangrong.store.recorded_defaults import (
+    DEFAULT_RECORD_TABLES,
+    cure_default,
+    find_recorded_default,
+    load_recorded_defaults,
+    record_default,
+)
+
+TODAY = date(2026, 11, 20)
+OCCURRED = date(2026, 11, 16)
+BAD_CREDIT = DefaultEntry(
+    derived_id("C1", DefaultKind.BAD_CREDIT, OCCURRED), "C1", DefaultKind.BAD_CREDIT, OCCURRED,
+    0, "人民银行征信报告显示逾期贷款", True, "risk1",
+)  # fmt: skip
+
+
+def _clock() -> Callable[[], datetime]:
+    start, ticks = datetime(2026, 11, 20, 10, 0, tzinfo=UTC), iter(range(10**6))
+    return lambda: start + timedelta(seconds=next(ticks))
+
+
+@pytest.fixture
+def clients(store: Engine) -> Engine:
+    ledger = Ledger(store, _clock())
+    for client in ("C1", "C2"):
+        open_client(ledger, client, name=f"客户{client}")
+    return store
+
+
+def record(engine: Engine, entry: DefaultEntry, today: date = TODAY) -> bool:
+    return record_default(engine, entry, today=today, clock=_clock())
+
+
+def cure(engine: Engine, cure: DefaultCure, today: date = TODAY) -> bool:
+    return cure_default(engine, cure, today=today, clock=_clock())
+
+
+def test_a_default_is_recorded_once_with_who_and_when(clients: Engine) -> None:
+    assert record(clients, BAD_CREDIT)
+    # the same fact again, by someone else: nothing changes, the first recorder stays
+    assert not record(clients, replace(BAD_CREDIT, recorded_by="risk2"))
+    (stored,) = load_recorded_defaults(clients)
+    assert stored == RecordedDefault(BAD_CREDIT, "2026-11-20T10:00:00.000000+00:00")
+    assert stored.entry.record_id == "default:C1:bad_credit:2026-11-16"
+    # another fact under the same id is refused, the stored one untouched
+    assert record(clients, replace(BAD_CREDIT, record_id="R-1", client_id="C2"))
+    for changed in (
+        replace(BAD_CREDIT, note="另一份报告"),
+        replace(BAD_CREDIT, malicious=False),
+        replace(BAD_CREDIT, amount_owed_fen=1),
+        replace(BAD_CREDIT, record_id="R-1"),  # R-1 is C2's
+    ):
+        with pytest.raises(DefaultRefused) as refused:
+            record(clients, changed)
+        assert refused.value.code is DefaultRefusal.RECORDED_OTHERWISE
+    assert [r.entry for r in load_recorded_defaults(clients)] == [
+        BAD_CREDIT, replace(BAD_CREDIT, record_id="R-1", client_id="C2"),
+    ]  # fmt: skip
+    # a second record of the same client, kind and day needs its own id
+    other = replace(BAD_CREDIT, record_id="BC-2", note="法院失信被执行人名单")
+    assert record(clients, other)
+    assert len(load_recorded_defaults(clients, clients=["C1"])) == 2
+
+
+CHARGES = DefaultEntry("OC-1", "C1", DefaultKind.OVERDUE_CHARGES, OCCURRED, 1_250, "", False,
+                       "risk1")  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("entry", "code"),
+    [
+        (replace(BAD_CREDIT, record_id="a:b"), DefaultRefusal.INVALID_RECORD_ID),
+        (replace(BAD_CREDIT, record_id=""), DefaultRefusal.INVALID_RECORD_ID),
+        (replace(BAD_CREDIT, record_id="x" * 65), DefaultRefusal.INVALID_RECORD_ID),
+        (replace(BAD_CREDIT, record_id="bad id"), DefaultRefusal.INVALID_RECORD_ID),
+        (replace(BAD_CREDIT, recorded_by=""), DefaultRefusal.INVALID_USER),
+        (replace(BAD_CREDIT, recorded_by=" risk1"), DefaultRefusal.INVALID_USER),
+        (replace(BAD_CREDIT, recorded_by="u" * 65), DefaultRefusal.INVALID_USER),
+        (replace(CHARGES, client_id="C9"), DefaultRefusal.UNKNOWN_CLIENT),
+        (replace(CHARGES, client_id=""), DefaultRefusal.UNKNOWN_CLIENT),
+        (replace(CHARGES, client_id="C" * 33), DefaultRefusal.UNKNOWN_CLIENT),
+        (replace(CHARGES, kind=DefaultKind.OVERDUE_DEBT), DefaultRefusal.DERIVED_KIND),
+        (replace(CHARGES, kind=DefaultKind.MARGIN_CALL_UNMET), DefaultRefusal.DERIVED_KIND),
+        (replace(CHARGES, kind=DefaultKind.LIQUIDATION_SHORTFALL), DefaultRefusal.DERIVED_KIND),
+        (replace(CHARGES, amount_owed_fen=-1), DefaultRefusal.INVALID_AMOUNT),
+        (replace(CHARGES, amount_owed_fen=MAX_AMOUNT_FEN + 1), DefaultRefusal.INVALID_AMOUNT),
+        (replace(CHARGES, amount_owed_fen=0), DefaultRefusal.AMOUNT_REQUIRED),
+        (replace(BAD_CREDIT, note=""), DefaultRefusal.NOTE_REQUIRED),
+        (replace(BAD_CREDIT, note="   "), DefaultRefusal.NOTE_REQUIRED),
+        (replace(CHARGES, kind=DefaultKind.OTHER, note=""), DefaultRefusal.NOTE_REQUIRED),
+        (replace(BAD_CREDIT, note="two\nlines"), DefaultRefusal.INVALID_NOTE),
+        (replace(BAD_CREDIT, note="nul\x00"), DefaultRefusal.INVALID_NOTE),
+        (replace(BAD_CREDIT, note="\ud800"), DefaultRefusal.INVALID_NOTE),
+        (replace(BAD_CREDIT, note="长" * 501), DefaultRefusal.INVALID_NOTE),
+        (replace(CHARGES, occurred_on=TODAY + timedelta(days=1)), DefaultRefusal.IN_THE_FUTURE),
+    ],
+    ids=lambda value: value.name if isinstance(value, DefaultRefusal) else "",
+)
+def test_each_bad_record_is_refused_with_its_code_and_nothing_is_written(
+    clients: Engine, entry: DefaultEntry, code: DefaultRefusal
+) -> None:
+    record(clients, CHARGES)
+    before = load_recorded_defaults(clients)
+    with pytest.raises(DefaultRefused) as refused:
+        record(clients, entry)
+    assert refused.value.code is code and refused.value.detail
+    assert str(refused.value).startswith(f"{code.name}: {code.en}")
+    assert load_recorded_defaults(clients) == before
+
+
+def test_the_edges_that_are_accepted(clients: Engine) -> None:
+    edges = [
+        replace(CHARGES, record_id="x" * 64, amount_owed_fen=MAX_AMOUNT_FEN, note="长" * 500),
+        replace(CHARGES, record_id="today", occurred_on=TODAY),
+        replace(CHARGES, record_id="OTHER-1", kind=DefaultKind.OTHER, amount_owed_fen=0,
+                note="拒不配合司法协助"),
+    ]  # fmt: skip
+    for entry in edges:
+        assert record(clients, entry)
+    assert [r.entry for r in load_recorded_defaults(clients)] == sorted(
+        edges, key=lambda e: (e.occurred_on, e.record_id)
+    )
+
+
+def test_a_cure_is_appended_once_and_never_before_the_default(clients: Engine) -> None:
+    record(clients, BAD_CREDIT)
+    cured = DefaultCure(BAD_CREDIT.record_id, TODAY, "risk2", "征信异议已更正")
+    assert cure(clients, cured)
+    assert not cure(clients, replace(cured, cured_by="risk3"))  # the same cure again
+    found = find_recorded_default(clients, BAD_CREDIT.record_id)
+    assert found is not None and found.cure == cured
+    assert found.cured_at == "2026-11-20T10:00:00.000000+00:00"
+    assert (found.cured_on(), found.cured_on(TODAY), found.cured_on(OCCURRED)) == (
+        TODAY, TODAY, None  # as of the day it occurred, it was open
+    )  # fmt: skip
+    for other, code in (
+        (replace(cured, cured_on=TODAY - timedelta(days=1)), DefaultRefusal.ALREADY_CURED),
+        (replace(cured, note="另一原因"), DefaultRefusal.ALREADY_CURED),
+    ):
+        with pytest.raises(DefaultRefused) as refused:
+            cure(clients, other)
+        assert refused.value.code is code
+    assert find_recorded_default(clients, BAD_CREDIT.record_id) == found
+
+
+@pytest.mark.parametrize(
+    ("cured", "code"),
+    [
+        (DefaultCure("nope", TODAY, "risk1"), DefaultRefusal.UNKNOWN_RECORD),
+        (DefaultCure("overdue:F1:2026-11-19", TODAY, "risk1"), DefaultRefusal.UNKNOWN_RECORD),
+        (
+            DefaultCure("OC-1", OCCURRED - timedelta(days=1), "risk1"),
+            DefaultRefusal.CURED_BEFORE_OCCURRED,
+        ),
+        (DefaultCure("OC-1", TODAY + timedelta(days=1), "risk1"), DefaultRefusal.IN_THE_FUTURE),
+        (DefaultCure("OC-1", TODAY, ""), DefaultRefusal.INVALID_USER),
+        (DefaultCure("OC-1", TODAY, "risk1", "a\tb"), DefaultRefusal.INVALID_NOTE),
+    ],
+    ids=lambda value: value.name if isinstance(value, DefaultRefusal) else "",
+)
+def test_each_bad_cure_is_refused_with_its_code_and_nothing_is_written(
+    clients: Engine, cured: DefaultCure, code: DefaultRefusal
+) -> None:
+    record(clients, CHARGES)
+    with pytest.raises(DefaultRefused) as refused:
+        cure(clients, cured)
+    assert refused.value.code is code
+    (stored,) = load_recorded_defaults(clients)
+    assert stored.cure is None
+    # cured on the very day it occurred is allowed
+    assert cure(clients, DefaultCure("OC-1", OCCURRED, "risk1"))
+
+
+def test_loading_by_client_and_date(clients: Engine) -> None:
+    later = replace(CHARGES, record_id="OC-2", client_id="C2", occurred_on=TODAY)
+    for entry in (BAD_CREDIT, CHARGES, later):
+        record(clients, entry)
+    ids = [r.entry.record_id for r in load_recorded_defaults(clients)]
+    assert ids == ["OC-1", BAD_CREDIT.record_id, "OC-2"]  # by client, date, id (code points)
+    assert [r.entry.record_id for r in load_recorded_defaults(clients, clients=["C2"])] == ["OC-2"]
+    before = load_recorded_defaults(clients, through=TODAY - timedelta(days=1))
+    assert [r.entry.record_id for r in before] == ["OC-1", BAD_CREDIT.record_id]
+    assert load_recorded_defaults(clients, clients=[]) == []
+
+
+def test_the_tables_are_the_migrations_and_append_only(clients: Engine) -> None:
+    with clients.connect() as conn:
+        diffs = compare_metadata(MigrationContext.configure(conn), s.metadata)
+    assert [d for d in diffs if any(t in str(d) for t in DEFAULT_RECORD_TABLES)] == []
+    record(clients, BAD_CREDIT)
+    cure(clients, DefaultCure(BAD_CREDIT.record_id, TODAY, "risk1"))
+    for statement in (
+        "UPDATE default_records SET malicious = false",
+        "DELETE FROM default_records",
+        "UPDATE default_cures SET cured_on = cured_on",
+        "DELETE FROM default_cures",
+    ):
+        with pytest.raises(DBAPIError, match="append-only"), clients.begin() as conn:
+            conn.execute(text(statement))
+    (stored,) = load_recorded_defaults(clients)
+    assert stored.entry.malicious and stored.cure is not None
+
+
+# --------------------------------------------------------------------------- the rules
+
+
+def _recorded(entry: DefaultEntry, cured_on: date | None = None) -> RecordedDefault:
+    cured = DefaultCure(entry.record_id, cured_on, "risk1") if cured_on else None
+    return RecordedDefault(entry, "t", cured)
+
+
+def test_a_malicious_default_counts_from_its_day_cured_or_not() -> None:
+    records = [
+        _recorded(BAD_CREDIT, cured_on=TODAY),  # malicious, cured the 20th: still counts
+        _recorded(replace(BAD_CREDIT, record_id="M-LATER", occurred_on=TODAY)),
+        _recorded(replace(BAD_CREDIT, record_id="PLAIN", malicious=False)),
+        _recorded(replace(BAD_CREDIT, record_id="OTHER-CLIENT", client_id="C2")),
+    ]
+    assert malicious_records(records, "C1", OCCURRED - timedelta(days=1)) == []
+    assert malicious_records(records, "C1", OCCURRED) == [BAD_CREDIT.record_id]
+    assert malicious_records(records, "C1", TODAY + timedelta(days=30)) == [
+        "M-LATER", BAD_CREDIT.record_id,
+    ]  # fmt: skip
+    assert malicious_records(records, "C3", TODAY) == []
+
+
+def test_recorded_defaults_in_the_report_new_continuing_cured_by_date() -> None:
+    cured = _recorded(CHARGES, cured_on=date(2026, 11, 18))
+    events = [cured.event("客户C1")]
+    statuses = {
+        day: [(r.event_id, r.status, r.amount_owed_fen, r.client_name)
+              for r in default_record_rows(day, events)]
+        for day in (date(2026, 11, 13), OCCURRED, date(2026, 11, 17), date(2026, 11, 18), TODAY)
+    }  # fmt: skip
+    assert statuses == {
+        date(2026, 11, 13): [],
+        OCCURRED: [("OC-1", RecordStatus.NEW, 1_250, "客户C1")],
+        date(2026, 11, 17): [("OC-1", RecordStatus.CONTINUING, 1_250, "客户C1")],
+        date(2026, 11, 18): [("OC-1", RecordStatus.CURED, 1_250, "客户C1")],
+        TODAY: [],
+    }
+
+
+# --------------------------------------------------------------------------- the command
+
+
+def _invoke(*args: str):  # type: ignore[no-untyped-def]
+    app = typer.Typer()
+    account_cli.register(app)
+    return CliRunner().invoke(app, list(args), env={"COLUMNS": "250"})
+
+
+def test_the_command_records_cures_and_lists(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'store.sqlite'}"
+    engine = open_store(url)
+    open_client(Ledger(engine, _clock()), "C1", name="客户C1")
+    common = ("--store", url, "--user", "risk1")
+
+    def record_cli(*args: str):  # type: ignore[no-untyped-def]
+        return _invoke("account", "default", "record", *args, *common)
+
+    bad_credit = ("C1", "--kind", "bad_credit", "--on", "2026-11-16", "--note", "征信报告逾期")
+    done = record_cli(*bad_credit, "--malicious")
+    assert done.exit_code == 0, done.output
+    assert "default:C1:bad_credit:2026-11-16: recorded" in done.output
+    again = record_cli(*bad_credit, "--malicious")
+    assert again.exit_code == 0 and "recorded before" in again.output
+    charges = record_cli("C1", "--kind", "overdue_charges", "--on", "2026-11-18",
+                         "--amount", "12.50", "--id", "OC-1")  # fmt: skip
+    assert charges.exit_code == 0, charges.output
+    (stored,) = load_recorded_defaults(engine, through=date(2026, 11, 16))
+    assert stored.entry == replace(BAD_CREDIT, note="征信报告逾期")
+    oc = find_recorded_default(engine, "OC-1")
+    assert oc is not None and oc.entry.amount_owed_fen == 1_250
+    # refusals: exit 1 with the code, nothing recorded
+    for args, code in (
+        (("C1", "--kind", "overdue_debt", "--on", "2026-11-18"), "DERIVED_KIND"),
+        (("C9", "--kind", "other", "--on", "2026-11-18", "--note", "x"), "UNKNOWN_CLIENT"),
+        (("C1", "--kind", "other", "--on", "2026-11-18"), "NOTE_REQUIRED"),
+        (("C1", "--kind", "overdue_charges", "--on", "2026-11-18", "--amount", "-1"),
+         "INVALID_AMOUNT"),
+        (("C1", "--kind", "other", "--on", "2099-01-01", "--note", "x"), "IN_THE_FUTURE"),
+        (("C1", "--kind", "other", "--on", "2026-11-18", "--note", "x", "--id", "a:b"),
+         "INVALID_RECORD_ID"),
+    ):  # fmt: skip
+        refused = record_cli(*args)
+        assert refused.exit_code == 1 and code in refused.output, (args, refused.output)
+    for args in (
+        ("C1", "--kind", "bad_credit", "--on", "2026-11-31", "--note", "x"),
+        ("C1", "--kind", "overdue_charges", "--on", "2026-11-18", "--amount", "1.234"),
+        ("C1", "--kind", "fraud", "--on", "2026-11-18"),
+    ):
+        assert record_cli(*args).exit_code == 2
+    assert len(load_recorded_defaults(engine)) == 2
+    cured = _invoke("account", "default", "cure", "OC-1", "--on", "2026-11-20",
+                    "--note", "已扣收", *common)  # fmt: skip
+    assert cured.exit_code == 0 and "OC-1: cured on 2026-11-20" in cured.output
+    early = _invoke("account", "default", "cure", "OC-1", "--on", "2026-11-19", *common)
+    assert early.exit_code == 1 and "ALREADY_CURED" in early.output
+    unknown = _invoke("account", "default", "cure", "nope", "--on", "2026-11-19", *common)
+    assert unknown.exit_code == 1 and "UNKNOWN_RECORD" in unknown.output
+    listed = _invoke("account", "default", "list", "--client", "C1", "--store", url)
+    assert listed.exit_code == 0, listed.output
+    lines = [line for line in listed.output.splitlines() if "risk1" in line]
+    assert len(lines) == 2 and "yes" in lines[0] and "open" in lines[0]
+    assert "12.50" in lines[1] and "cured 2026-11-20" in lines[1]
+    as_of = _invoke("account", "default", "list", "--on", "2026-11-19", "--store", url)
+    lines = [line for line in as_of.output.splitlines() if "risk1" in line]
+    assert len(lines) == 2 and "cured" not in as_of.output  # cured after the 19th
+    assert "as of 2026-11-19" in as_of.output
