@@ -27,6 +27,7 @@ from conftest import make_sqlite_engine
 from liangrong.cli import eod as eod_cli
 from liangrong.domain import operations as ops
 from liangrong.domain.contracts import Allocation, ContractKind, ContractTerms
+from liangrong.domain.default_records import DefaultKind, RecordStatus
 from liangrong.domain.exchange_report import ReportRefused
 from liangrong.domain.interest import (
     ChargeKind,
@@ -39,7 +40,9 @@ from liangrong.domain.interest import (
 )
 from liangrong.domain.margin import simple_interest
 from liangrong.domain.money import Rounding, round_fraction
+from liangrong.domain.recorded_defaults import DefaultCure, DefaultEntry
 from liangrong.eod import accrual_kernel as kernel
+from liangrong.eod.files import day_dir
 from liangrong.eod.runner import EodRefused, run, status
 from liangrong.eod.settings import EodSettings
 from liangrong.eod.steps import STEP_NAMES
@@ -47,6 +50,7 @@ from liangrong.ledger import schema as s
 from liangrong.ledger.digest import journal_digest
 from liangrong.ledger.engine import open_engine
 from liangrong.ledger.journal import CreditAccountOpening, Ledger
+from liangrong.reports.exchange_files import default_file_names, read_default_records_csv
 from liangrong.sim.demo_loader import load_demo
 from liangrong.sim.session import CST
 from liangrong.store.closing_prices import ClosingPriceConflict, save_closing_prices
@@ -68,6 +72,7 @@ from liangrong.store.eod_records import (
 )
 from liangrong.store.eod_tables import EOD_APPEND_ONLY_TABLES, eod_steps
 from liangrong.store.migrate import upgrade
+from liangrong.store.recorded_defaults import cure_default, record_default
 
 D, PREVIOUS, NEXT = date(2026, 11, 20), date(2026, 11, 19), date(2026, 11, 23)
 THROUGH = date(2026, 11, 17)  # charges before the end of day cover contracts through here
@@ -268,6 +273,91 @@ def test_maturities_extensions_and_term_rules_are_recorded_once(baseline) -> Non
         "extension:R1", "overdue:F2:2026-11-19", "expiry:S3:2026-11-25",
         "suspension:F5:2026-11-16", "delisting:F1:2026-12-31", "delisting:F4:2026-12-31",
     }  # fmt: skip
+
+
+def _record(copy: Copy, entry: DefaultEntry, cured_on: date | None = None) -> None:
+    today = max(entry.occurred_on, D)
+    assert record_default(copy.engine, entry, today=today, clock=_clock)
+    if cured_on is not None:
+        cure = DefaultCure(entry.record_id, cured_on, "risk1")
+        assert cure_default(copy.engine, cure, today=today, clock=_clock)
+
+
+def _default_rows(copy: Copy, day: date) -> list[tuple[str, str, DefaultKind, RecordStatus, int]]:
+    data = (day_dir(copy.reports, day) / default_file_names(day)["utf-8"]).read_bytes()
+    return [
+        (r.event_id, r.client_name, r.kind, r.status, r.amount_owed_fen)
+        for r in read_default_records_csv(data)
+    ]
+
+
+def test_a_malicious_default_on_record_refuses_the_extension(
+    prepared: Path, baseline, tmp_path: Path
+) -> None:
+    """The same store as the baseline, where R1 is granted, with one record more: C1's
+    default the firm judged malicious, cured before the request (it still counts, S1 art.
+    60); a later malicious record and a plain one do not count on the day."""
+    copy = copy_of(prepared, tmp_path)
+    malicious = DefaultEntry("M-C1", "C1", DefaultKind.BAD_CREDIT, date(2026, 11, 2), 0,
+                             "恶意拖欠他行贷款", True, "risk1")  # fmt: skip
+    _record(copy, malicious, cured_on=date(2026, 11, 10))
+    _record(copy, replace(malicious, record_id="PLAIN-C1", malicious=False))
+    _record(copy, replace(malicious, record_id="LATER-C1", occurred_on=NEXT))
+    assert run(copy.engine, D, copy.settings()).complete
+    granted = next(
+        e for e in load_contract_events(baseline["copy"].engine) if e.event_id == "extension:R1"
+    ).payload
+    refused = next(
+        e for e in load_contract_events(copy.engine) if e.event_id == "extension:R1"
+    ).payload
+    assert (granted["granted"], granted["malicious_default"], granted["malicious_records"]) == (
+        True, False, []
+    )  # fmt: skip
+    assert (refused["granted"], refused["new_maturity"], refused["malicious_default"]) == (
+        False, None, True
+    )  # fmt: skip
+    assert refused["malicious_records"] == ["M-C1"]
+    # every other finding as for the client without the record
+    swapped = {"NO_MALICIOUS_DEFAULT": "MALICIOUS_DEFAULT"}
+    assert [[swapped.get(n, n), d] for n, d in granted["findings"]] == refused["findings"]
+    assert granted["maintenance_ratio"] == refused["maintenance_ratio"]
+
+
+def test_recorded_defaults_are_in_the_default_record_file_by_date(
+    prepared: Path, baseline, tmp_path: Path
+) -> None:
+    copy = copy_of(prepared, tmp_path)
+    charges = DefaultEntry("OC-C3", "C3", DefaultKind.OVERDUE_CHARGES, D, 1_150, "", False,
+                           "risk1")  # fmt: skip
+    _record(copy, charges)  # new on the 20th
+    other = DefaultEntry("OT-C2", "C2", DefaultKind.OTHER, date(2026, 11, 16), 0, "拒绝配合调查",
+                         False, "risk1")  # fmt: skip
+    _record(copy, other, cured_on=D)  # cured on the 20th
+    earlier = DefaultEntry("BC-C4", "C4", DefaultKind.BAD_CREDIT, date(2026, 11, 18), 0,
+                           "征信报告有逾期", False, "risk1")  # fmt: skip
+    _record(copy, earlier)  # open since the 18th
+    gone = replace(earlier, record_id="BC-C5", client_id="C5")
+    _record(copy, gone, cured_on=date(2026, 11, 19))  # cured before the 20th: not listed
+    _record(copy, replace(charges, record_id="OC-C1", client_id="C1", occurred_on=NEXT))
+    run(copy.engine, D, copy.settings())
+    overdue = ("overdue:F2:2026-11-19", "客户C2", DefaultKind.OVERDUE_DEBT,
+               RecordStatus.NEW)  # fmt: skip
+    assert [row[:4] for row in _default_rows(copy, D)] == [  # by client, date, id
+        ("OT-C2", "客户C2", DefaultKind.OTHER, RecordStatus.CURED),
+        overdue,
+        ("OC-C3", "客户C3", DefaultKind.OVERDUE_CHARGES, RecordStatus.NEW),
+        ("BC-C4", "客户C4", DefaultKind.BAD_CREDIT, RecordStatus.CONTINUING),
+    ]
+    assert _default_rows(copy, D)[2][4] == 1_150
+    summary = completed_steps(copy.engine, D)["reports"].summary
+    assert summary["default_records"] == 4
+    run(copy.engine, NEXT, copy.settings())
+    assert [row[:4] for row in _default_rows(copy, NEXT)] == [
+        ("OC-C1", "客户C1", DefaultKind.OVERDUE_CHARGES, RecordStatus.NEW),
+        (overdue[0], "客户C2", DefaultKind.OVERDUE_DEBT, RecordStatus.CONTINUING),
+        ("OC-C3", "客户C3", DefaultKind.OVERDUE_CHARGES, RecordStatus.CONTINUING),
+        ("BC-C4", "客户C4", DefaultKind.BAD_CREDIT, RecordStatus.CONTINUING),
+    ]
 
 
 def test_reports_and_reconciliation(baseline) -> None:

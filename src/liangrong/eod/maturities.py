@@ -2,9 +2,11 @@
 checked against its term (CON-1, CON-2, CLI-6 contract expiry; ``contract_lifecycle``).
 
 - each pending request (recorded, requested on or before the day, not yet decided) is
-  decided with the client's ratio at the close, its forced liquidations and the rule book's
-  limits, and recorded with every finding (``extension_decided``; granted ones change the
-  term from then on);
+  decided with the client's ratio at the close, its forced liquidations, its defaults the
+  firm recorded as malicious (occurred on or before the day, cured or not:
+  ``recorded_defaults.malicious_records``) and the rule book's limits, and recorded with
+  every finding and the malicious records' ids (``extension_decided``; granted ones change
+  the term from then on);
 - a contract inside its notice window gets its expiry notice (one per maturity);
 - a contract owed after its maturity is overdue: the trigger is recorded once per maturity
   (``overdue``; penalty interest and the liquidation from the next trading day follow from
@@ -35,6 +37,7 @@ from liangrong.domain.contract_lifecycle import (
     check_on,
     decide_extension,
 )
+from liangrong.domain.recorded_defaults import malicious_records
 from liangrong.domain.rule_book import terms_for
 from liangrong.eod.book_view import load_terms, owed_now
 from liangrong.eod.context import Digest, EodContext, StepOutcome, StepRun
@@ -56,6 +59,7 @@ from liangrong.store.eod_records import (
     load_security_events,
     save_contract_events,
 )
+from liangrong.store.recorded_defaults import load_recorded_defaults
 from liangrong.store.risk_records import liquidation_history
 
 _BATCH = 2_000
@@ -73,7 +77,9 @@ def _decide(run: StepRun, pending: list[tuple[int, ExtensionRequestRecord]]) -> 
     ``pending``: (position among all requests, request), the position fixing its moment."""
     ctx = run.ctx
     ref, policy = ctx.reference(), ctx.settings.policy.lifecycle_on(ctx.day)
-    ratios = ratios_at_close(ctx, sorted({r.client_id for _, r in pending}))
+    clients = sorted({r.client_id for _, r in pending})
+    ratios = ratios_at_close(ctx, clients)
+    recorded = load_recorded_defaults(ctx.engine, clients=clients, through=ctx.day)
     terms = load_terms(ctx.engine, [r.contract_id for _, r in pending])
     decided: list[ContractEvent] = []
     for position, request in pending:
@@ -83,8 +89,9 @@ def _decide(run: StepRun, pending: list[tuple[int, ExtensionRequestRecord]]) -> 
             run_record.trading_date
             for run_record in liquidation_history(ctx.engine, request.client_id)
         )
+        malicious = malicious_records(recorded, request.client_id, ctx.day)
         standing = Standing(
-            ratios[request.client_id], liquidations, False, request.committee_approval
+            ratios[request.client_id], liquidations, bool(malicious), request.committee_approval
         )
         limits = ExtensionLimits.from_terms(
             terms_for(ref.rule_book, request.client_id, ctx.day), request.agreement_end
@@ -100,7 +107,8 @@ def _decide(run: StepRun, pending: list[tuple[int, ExtensionRequestRecord]]) -> 
         event = ContractEvent(
             f"extension:{request.request_id}", contract.contract_id, contract.client_id,
             ctx.day, EXTENSION_DECIDED, decision.new_maturity,
-            {**decision.to_event(), "request_id": request.request_id},
+            {**decision.to_event(), "request_id": request.request_id,
+             "malicious_records": malicious},
         )  # fmt: skip
         save_contract_events(ctx.records_engine(), [event], run.stamp(position))
         decided.append(event)

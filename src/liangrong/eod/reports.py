@@ -5,7 +5,9 @@
   yesterday's close for the first one) and against the ledger; refused, the step fails and
   nothing is written;
 - the default-record file: liquidation shortfalls (recovery cases), missed margin calls
-  (cured when the call closes) and overdue contracts (cured when repaid);
+  (cured when the call closes) and overdue contracts (cured when repaid), derived here, and
+  the defaults a user recorded (bad credit, other, overdue charges; cured when a user
+  records the cure), each new, continuing or cured by its dates;
 - the day's contract events (expiry notices, overdue, extension decisions, term changes);
 - the day's margin-call decisions after settlement.
 
@@ -40,6 +42,7 @@ from liangrong.reports.exchange_files import (
 )
 from liangrong.store.eod_records import canonical, load_contract_events
 from liangrong.store.list_publications import load_list_store
+from liangrong.store.recorded_defaults import load_recorded_defaults
 from liangrong.store.risk_records import load_recovery_cases
 from liangrong.store.risk_tables import call_events
 
@@ -100,11 +103,14 @@ def default_events(run: StepRun) -> list[DefaultEvent]:
             amount, cured_on = _owed_fen(e.payload, closes), repaid.get(cleared_id(e.event_id))
             found.append((e.event_id, e.client_id, DefaultKind.OVERDUE_DEBT, e.trading_date,
                           amount, cured_on, f"{e.contract_id} maturity {e.maturity}"))  # fmt: skip
-    names = holder_names(ctx.engine, {f[1] for f in found})
-    return [
+    recorded = load_recorded_defaults(ctx.engine, through=ctx.day)
+    names = holder_names(ctx.engine, {f[1] for f in found} | {r.entry.client_id for r in recorded})
+    derived = [
         DefaultEvent(event_id, client, names.get(client, client), kind, on, amount, cured_on, note)
         for event_id, client, kind, on, amount, cured_on, note in found
     ]
+    by_user = [r.event(names.get(r.entry.client_id, r.entry.client_id)) for r in recorded]
+    return derived + by_user
 
 
 def _owed_fen(payload: dict[str, object], closes: dict[str, int]) -> int:
