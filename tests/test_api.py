@@ -59,6 +59,7 @@ def _concrete(path: str, live: Live) -> str:
         .replace("{order_id}", "NOPE-1")
         .replace("{day}", live.service.session.day.isoformat())
         .replace("{name}", "none.csv")
+        .replace("{record_id}", "NOPE-1")
     )
 
 
@@ -85,6 +86,7 @@ def _calls(live: Live) -> list[tuple[Action, str, str, Any]]:
         "quantity": 100,
     }
     deposit = {"client_id": live.own, "kind": "cash_deposit", "amount": "1.00"}
+    default = {"client_id": live.own, "kind": "bad_credit", "occurred_on": day, "note": "征信"}
     return [
         (Action.READ_ACCOUNTS, "GET", f"/api/v1/accounts/{live.own}", None),
         (Action.READ_ORDERS, "GET", "/api/v1/orders", None),
@@ -93,6 +95,7 @@ def _calls(live: Live) -> list[tuple[Action, str, str, Any]]:
         (Action.NON_TRADE, "POST", "/api/v1/requests", deposit),
         (Action.READ_RISK, "GET", "/api/v1/risk", None),
         (Action.LIQUIDATE, "POST", f"/api/v1/liquidations/{live.own}", None),
+        (Action.RECORD_DEFAULT, "POST", "/api/v1/defaults", default),
         (Action.READ_EOD, "GET", f"/api/v1/eod/{day}", None),
         (Action.RUN_EOD, "POST", f"/api/v1/eod/{day}", None),
         (Action.SUBMIT_REPORT, "POST", f"/api/v1/submissions/{day}", {"exchange": "SH"}),
@@ -125,6 +128,8 @@ def test_the_grants_are_the_ones_the_business_needs() -> None:
     assert permits(Role.CLIENT, Action.PLACE_ORDER)
     assert permits(Role.OPERATIONS, Action.RUN_EOD)
     assert not permits(Role.OPERATIONS, Action.PLACE_ORDER)
+    # the risk officer keeps the clients' default records (风控: 客户信用记录)
+    assert [r for r in Role if permits(r, Action.RECORD_DEFAULT)] == [Role.RISK_OFFICER]
 
 
 def test_a_client_user_sees_and_acts_on_their_own_account_only(live: Live) -> None:
@@ -328,6 +333,75 @@ def _submits_the_days_files(live: Live, day: str) -> None:
     assert [e.status_code for e in entries] == [201, 201, 201, 422, 422, 422, 409]
 
 
+def _default(live: Live, **fields: object) -> dict[str, object]:
+    body: dict[str, object] = {"client_id": live.own, "kind": "bad_credit",
+                               "occurred_on": "2026-11-16", "note": "征信报告逾期"}  # fmt: skip
+    return {**body, **fields}
+
+
+def test_defaults_are_recorded_cured_and_listed_and_refused_with_their_codes(
+    live: Live,
+) -> None:
+    record_id = f"default:{live.own}:bad_credit:2026-11-16"
+    made = live.post("risk", "/api/v1/defaults", _default(live, malicious=True))
+    assert made.status_code == 201, made.text
+    body = made.json()
+    assert {k: body[k] for k in ("record_id", "malicious", "recorded_by", "cured_on")} == {
+        "record_id": record_id, "malicious": True, "recorded_by": "risk", "cured_on": None,
+    }  # fmt: skip
+    again = live.post("risk", "/api/v1/defaults", _default(live, malicious=True))
+    assert again.status_code == 200 and again.json() == body
+    charges = _default(live, kind="overdue_charges", amount_owed="12.50", note="",
+                       record_id="OC-1")  # fmt: skip
+    assert live.post("risk", "/api/v1/defaults", charges).json()["amount_owed_fen"] == 1_250
+    for fields, status, code in (
+        ({"note": "另一份报告"}, 409, "RECORDED_OTHERWISE"),
+        ({"client_id": "C9999999"}, 404, "UNKNOWN_CLIENT"),
+        ({"kind": "overdue_debt"}, 422, "DERIVED_KIND"),
+        ({"note": ""}, 422, "NOTE_REQUIRED"),
+        ({"note": "two\nlines"}, 422, "INVALID_NOTE"),
+        ({"occurred_on": "2026-11-21"}, 422, "IN_THE_FUTURE"),
+        ({"kind": "overdue_charges", "record_id": "OC-2"}, 422, "AMOUNT_REQUIRED"),
+        ({"occurred_on": "2026-02-30"}, 422, "INVALID_REQUEST"),
+        ({"amount_owed": "1.234"}, 422, "INVALID_REQUEST"),
+        ({"record_id": "a:b"}, 422, "INVALID_REQUEST"),
+        ({"kind": "fraud"}, 422, "INVALID_REQUEST"),
+    ):
+        refused = live.post("risk", "/api/v1/defaults", _default(live, **fields))
+        assert (refused.status_code, refused.json()["code"]) == (status, code), fields
+    assert len(live.get("risk", "/api/v1/defaults").json()) == 2  # nothing else recorded
+    cure_path = f"/api/v1/defaults/{record_id}/cure"
+    cured = live.post("risk", cure_path, {"cured_on": "2026-11-20", "note": "异议已更正"})
+    assert cured.status_code == 201, cured.text
+    assert (cured.json()["cured_on"], cured.json()["cured_by"]) == ("2026-11-20", "risk")
+    assert live.post("risk", cure_path, {"cured_on": "2026-11-20", "note": "异议已更正"}
+                     ).status_code == 200  # fmt: skip
+    for path, cure, status, code in (
+        (cure_path, {"cured_on": "2026-11-19"}, 409, "ALREADY_CURED"),
+        ("/api/v1/defaults/NOPE-1/cure", {"cured_on": "2026-11-19"}, 404, "UNKNOWN_RECORD"),
+        ("/api/v1/defaults/OC-1/cure", {"cured_on": "2026-11-15"}, 422,
+         "CURED_BEFORE_OCCURRED"),
+        ("/api/v1/defaults/OC-1/cure", {"cured_on": "2026-11-21"}, 422, "IN_THE_FUTURE"),
+    ):  # fmt: skip
+        refused = live.post("risk", path, cure)
+        assert (refused.status_code, refused.json()["code"]) == (status, code), cure
+        assert refused.json()["reason_zh"]
+    listed = live.get("audit", f"/api/v1/defaults?client_id={live.own}").json()
+    assert [(d["record_id"], d["cured_on"]) for d in listed] == [
+        ("OC-1", None), (record_id, "2026-11-20"),
+    ]  # fmt: skip
+    as_of = live.get("desk", "/api/v1/defaults?on=2026-11-19").json()  # before the cure
+    assert [(d["record_id"], d["cured_on"]) for d in as_of] == [("OC-1", None), (record_id, None)]
+    assert live.get("desk", "/api/v1/defaults?on=2026-11-15").json() == []
+    assert live.get("risk", f"/api/v1/defaults?client_id={live.other}").json() == []
+    assert live.get("ops", "/api/v1/defaults").status_code == 403
+    assert live.post("desk", "/api/v1/defaults", _default(live)).status_code == 403
+    logged = [e for e in audit_entries(live.service.engine) if e.action == "record_default"]
+    assert [e.status_code for e in logged][:3] == [201, 200, 201]
+    assert len(logged) == 3 + 11 + 2 + 4 + 1 and logged[0].subject == live.own
+    assert logged[-1].user_id == "desk" and logged[-1].status_code == 403
+
+
 def test_a_liquidation_takes_its_reason_and_refuses_an_unknown_one(live: Live) -> None:
     path = f"/api/v1/liquidations/{live.own}"
     plan = live.get("risk", f"{path}/plan?reason=judicial_enforcement").json()
@@ -403,3 +477,12 @@ def test_orders_and_audit_on_both_stores(store: Engine, tmp_path: Path) -> None:
         ("client", "place_order", "POST", 201),
         ("client", "cancel_order", "DELETE", 200),
     ]
+    # a default recorded and cured through the service, on either store
+    made = live.post("risk", "/api/v1/defaults", _default(live, record_id="BC-1"))
+    assert made.status_code == 201, made.text
+    assert live.post("risk", "/api/v1/defaults/BC-1/cure", {"cured_on": "2026-11-20"}
+                     ).status_code == 201  # fmt: skip
+    refused = live.post("risk", "/api/v1/defaults", _default(live, record_id="BC-1", note="x"))
+    assert refused.status_code == 409
+    (listed,) = live.get("risk", "/api/v1/defaults").json()
+    assert (listed["record_id"], listed["cured_on"]) == ("BC-1", "2026-11-20")

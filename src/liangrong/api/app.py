@@ -13,7 +13,13 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 import liangrong
-from liangrong.api import routes_book, routes_day, routes_desk, routes_submissions
+from liangrong.api import (
+    routes_book,
+    routes_day,
+    routes_defaults,
+    routes_desk,
+    routes_submissions,
+)
 from liangrong.api.access import AuditTrail
 from liangrong.api.problems import (
     INVALID_REQUEST,
@@ -46,7 +52,7 @@ def create_app(service: Service) -> FastAPI:
         description=DESCRIPTION,
     )
     app.state.service = service
-    routers = (routes_book, routes_desk, routes_day, routes_submissions)
+    routers = (routes_book, routes_desk, routes_defaults, routes_day, routes_submissions)
     for router in (module.router for module in routers):
         app.include_router(router)
     app.add_exception_handler(Problem, problem_handler)

@@ -12,7 +12,9 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from liangrong.domain.default_records import DefaultKind
 from liangrong.domain.orders import CLIENT_ORDER_KINDS, NonTradeKind
+from liangrong.domain.recorded_defaults import MAX_NOTE, RECORD_ID_PATTERN
 
 ID_PATTERN = r"^[A-Za-z0-9_.:-]{1,48}$"
 CLIENT_PATTERN = r"^[A-Za-z0-9_-]{1,32}$"
@@ -44,6 +46,18 @@ RequestKind = Literal[
     "cash_withdrawal",
 ]
 assert set(RequestKind.__args__) == {k.value for k in NonTradeKind}  # type: ignore[attr-defined]
+# Every kind, so that a derived one gets its own refusal (DERIVED_KIND), not a schema error.
+DefaultKindName = Literal[
+    "overdue_debt",
+    "margin_call_unmet",
+    "liquidation_shortfall",
+    "overdue_charges",
+    "bad_credit",
+    "other",
+]
+assert set(DefaultKindName.__args__) == {k.value for k in DefaultKind}  # type: ignore[attr-defined]
+DateText = Annotated[str, Field(pattern=DATE_PATTERN, description="YYYY-MM-DD")]
+Note = Annotated[str, Field(max_length=MAX_NOTE, description="one line of printable text")]
 
 
 class Strict(BaseModel):
@@ -250,6 +264,41 @@ class SubmissionOut(BaseModel):
     identities_checked: bool  # the exchange held the previous trading day's report
     submitted_by: str
     of_record: bool  # the one the exchange uses for its report and date
+
+
+class DefaultIn(Strict):
+    client_id: ClientId
+    kind: DefaultKindName = Field(description="bad_credit, other or overdue_charges")
+    occurred_on: DateText
+    amount_owed: Yuan = "0"
+    note: Note = Field(default="", description="required for bad_credit and other")
+    malicious: bool = Field(default=False, description="the firm judges it malicious (恶意违约)")
+    record_id: str | None = Field(
+        default=None,
+        pattern=RECORD_ID_PATTERN,
+        description="the firm's id (default: default:{client}:{kind}:{date})",
+    )
+
+
+class DefaultCureIn(Strict):
+    cured_on: DateText
+    note: Note = ""
+
+
+class DefaultOut(BaseModel):
+    record_id: str
+    client_id: str
+    kind: str
+    occurred_on: str
+    amount_owed_fen: int
+    note: str
+    malicious: bool
+    recorded_by: str
+    recorded_at: str
+    cured_on: str | None  # None: open
+    cured_by: str | None
+    cure_note: str | None
+    cured_at: str | None
 
 
 class UserIn(Strict):

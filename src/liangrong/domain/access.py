@@ -30,6 +30,7 @@ class Action(Enum):
     NON_TRADE = "non_trade"  # repayments, returns, transfers, deposits, withdrawals
     READ_RISK = "read_risk"  # the book's risk figures, calls, notices
     LIQUIDATE = "liquidate"
+    RECORD_DEFAULT = "record_default"  # a client's default (CLI-5) and its cure
     READ_EOD = "read_eod"  # end-of-day status and report files
     RUN_EOD = "run_eod"
     SUBMIT_REPORT = "submit_report"  # the day's files to the exchanges' intake
@@ -48,6 +49,7 @@ _STATE_CHANGING = frozenset(
         Action.CANCEL_ORDER,
         Action.NON_TRADE,
         Action.LIQUIDATE,
+        Action.RECORD_DEFAULT,
         Action.RUN_EOD,
         Action.SUBMIT_REPORT,
         Action.MANAGE_USERS,
@@ -73,6 +75,7 @@ _GRANTS: dict[Role, frozenset[Action]] = {
             Action.READ_ORDERS,
             Action.READ_RISK,
             Action.LIQUIDATE,
+            Action.RECORD_DEFAULT,
             Action.READ_EOD,
             Action.CALCULATE,
         }
