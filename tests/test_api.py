@@ -458,6 +458,19 @@ def test_every_state_changing_call_is_in_the_append_only_audit_log(live: Live) -
         conn.execute(text("UPDATE api_audit SET status_code = 200"))
 
 
+def test_a_body_no_column_can_hold_is_refused_and_logged_by_its_size(live: Live) -> None:
+    """A JSON escape of a lone surrogate is valid JSON but no text: the caller gets a 4xx
+    and the log the body's size, never a server error."""
+    fields = f'"client_id": "{live.own}", "kind": "bad_credit", "occurred_on": "2026-11-16"'
+    raw = ("{" + fields + ', "note": "\\ud800"}').encode()
+    headers = {**live.headers("risk"), "content-type": "application/json"}
+    answer = live.client.post("/api/v1/defaults", headers=headers, content=raw)
+    # the body's own parser refuses the surrogate before the route sees it
+    assert answer.status_code == 422 and answer.json()["code"] == "INVALID_REQUEST"
+    (entry,) = audit_entries(live.service.engine)
+    assert (entry.status_code, entry.request) == (422, {"undecodable_bytes": len(raw)})
+
+
 def test_a_client_user_needs_a_client_and_staff_none(live: Live) -> None:
     engine, now = live.service.engine, live.service.now()
     with pytest.raises(ValueError):

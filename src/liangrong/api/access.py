@@ -84,7 +84,9 @@ def _decoded(raw: bytes) -> object:
         return None
     try:
         value = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError):
+        # a "\ud800" escape decodes to a lone surrogate, which no UTF-8 column can hold
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except (UnicodeDecodeError, UnicodeEncodeError, json.JSONDecodeError):
         return {"undecodable_bytes": len(raw)}
     if isinstance(value, dict):
         return {k: "(redacted)" if k in SECRET_FIELDS else v for k, v in value.items()}
