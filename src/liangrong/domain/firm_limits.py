@@ -44,6 +44,7 @@ from enum import Enum
 from fractions import Fraction
 from types import MappingProxyType
 
+from liangrong.domain.bilingual import Bilingual
 from liangrong.domain.rule_book import NoRuleInForce
 from liangrong.domain.rule_codes import RuleCode, Violation, percent_text, refuse_if_any
 from liangrong.domain.versions import History
@@ -77,7 +78,7 @@ class Base(Enum):
 _F, _S, _I = Business.FINANCING, Business.SHORTS, Business.COLLATERAL_INTAKE
 
 
-class Indicator(Enum):
+class Indicator(Bilingual):
     """A firm-level indicator.  Value: (zh, en, scope, base, business it binds)."""
 
     TOTAL_TO_NET_CAPITAL = (
@@ -136,14 +137,6 @@ class Indicator(Enum):
         "全体客户融券余量/该证券流通股本", "all clients' shorts ÷ float",
         Scope.SECURITY, Base.FLOAT_SHARES, frozenset({_S}),
     )  # fmt: skip
-
-    @property
-    def zh(self) -> str:
-        return str(self.value[0])
-
-    @property
-    def en(self) -> str:
-        return str(self.value[1])
 
     @property
     def scope(self) -> Scope:

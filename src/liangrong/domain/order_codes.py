@@ -26,11 +26,13 @@ last the cash that pays.
 
 from __future__ import annotations
 
-from enum import Enum, unique
+from enum import unique
+
+from liangrong.domain.bilingual import Bilingual
 
 
 @unique
-class OrderCode(Enum):
+class OrderCode(Bilingual):
     """A front-end refusal.  Value: (zh, en) message; no placeholders (the hot path returns
     the bare code; a caller may add a detail through ``Rejection(code, detail)``)."""
 
@@ -171,14 +173,6 @@ class OrderCode(Enum):
         "a rights subscription needs the full amount in free cash in the credit account",
     )
     INSUFFICIENT_CASH = ("可用资金不足", "not enough usable cash")
-
-    @property
-    def zh(self) -> str:
-        return str(self.value[0])
-
-    @property
-    def en(self) -> str:
-        return str(self.value[1])
 
 
 # First failure wins: the checks run in this order (see the module docstring for why).

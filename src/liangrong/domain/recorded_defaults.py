@@ -31,8 +31,8 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
-from enum import Enum
 
+from liangrong.domain.bilingual import Bilingual
 from liangrong.domain.default_records import DefaultEvent, DefaultKind
 
 RECORDABLE = (DefaultKind.BAD_CREDIT, DefaultKind.OTHER, DefaultKind.OVERDUE_CHARGES)
@@ -46,7 +46,7 @@ DERIVED_PREFIX = "default:"
 _RECORD_ID = re.compile(RECORD_ID_PATTERN)
 
 
-class DefaultRefusal(Enum):
+class DefaultRefusal(Bilingual):
     """Why a record or cure is refused.  Value: (zh, en); nothing is recorded."""
 
     INVALID_RECORD_ID = (
@@ -78,14 +78,6 @@ class DefaultRefusal(Enum):
     )
     CURED_BEFORE_OCCURRED = ("解除日早于违约日", "cured before the default occurred")
     ALREADY_CURED = ("该记录已于其他日期解除", "the record is already cured, on another date")
-
-    @property
-    def zh(self) -> str:
-        return str(self.value[0])
-
-    @property
-    def en(self) -> str:
-        return str(self.value[1])
 
 
 class DefaultRefused(ValueError):

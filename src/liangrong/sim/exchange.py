@@ -39,6 +39,7 @@ from operator import attrgetter
 
 import numpy as np
 
+from liangrong.domain.bilingual import Bilingual
 from liangrong.domain.orders import Order, Side
 from liangrong.domain.securities import Board, Kind
 from liangrong.sim.prices import (
@@ -56,7 +57,7 @@ MAX_ORDER_CHINEXT = 300_000
 MAX_ORDER_DEFAULT = 1_000_000
 
 
-class ExchangeRejectCode(Enum):
+class ExchangeRejectCode(Bilingual):
     """Why the exchange refused an order or a cancel. Value: (zh, en)."""
 
     MARKET_CLOSED = ("非交易时间，不接受申报", "no trading day is open")
@@ -76,14 +77,6 @@ class ExchangeRejectCode(Enum):
     PRICE_ABOVE_LIMIT = ("申报价格高于涨停价格", "the price is above today's limit up")
     PRICE_BELOW_LIMIT = ("申报价格低于跌停价格", "the price is below today's limit down")
     UNKNOWN_ORDER = ("撤单失败：无此未成交委托", "cancel: no open order with this id")
-
-    @property
-    def zh(self) -> str:
-        return self.value[0]
-
-    @property
-    def en(self) -> str:
-        return self.value[1]
 
 
 class CancelReason(Enum):
