@@ -9,6 +9,7 @@ record as stored, a new one a 201.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from typing import Annotated
 
@@ -77,6 +78,25 @@ def _stored(caller: Caller, record_id: str) -> DefaultOut:
     return _out(found)
 
 
+def _written(
+    caller: Caller,
+    response: Response,
+    write: Callable[..., bool],
+    item: DefaultEntry | DefaultCure,
+    record_id: str,
+) -> DefaultOut:
+    """``write`` the record or cure as of the session's day: 201 when new, 200 when it was
+    there already (the same again), a problem when refused; the record as stored."""
+    service = caller.service
+    try:
+        new = write(service.engine, item, today=service.market.session.day, clock=service.now)
+    except DefaultRefused as exc:
+        raise _refused(exc) from None
+    if not new:
+        response.status_code = 200
+    return _stored(caller, record_id)
+
+
 @router.post("/defaults", response_model=DefaultOut, status_code=201, tags=["risk"])
 def record(
     body: DefaultIn,
@@ -97,14 +117,7 @@ def record(
         body.record_id or derived_id(body.client_id, kind, occurred), body.client_id, kind,
         occurred, amount_fen, body.note, body.malicious, caller.user.user_id,
     )  # fmt: skip
-    today = caller.service.market.session.day
-    try:
-        new = record_default(caller.service.engine, entry, today=today, clock=caller.service.now)
-    except DefaultRefused as exc:
-        raise _refused(exc) from None
-    if not new:
-        response.status_code = 200
-    return _stored(caller, entry.record_id)
+    return _written(caller, response, record_default, entry, entry.record_id)
 
 
 @router.post("/defaults/{record_id}/cure", response_model=DefaultOut, status_code=201,
@@ -119,14 +132,7 @@ def cure(
     that day and stays on the client's history."""
     caller.request.state.subject = record_id
     cure = DefaultCure(record_id, _date(body.cured_on, "cured_on"), caller.user.user_id, body.note)
-    today = caller.service.market.session.day
-    try:
-        new = cure_default(caller.service.engine, cure, today=today, clock=caller.service.now)
-    except DefaultRefused as exc:
-        raise _refused(exc) from None
-    if not new:
-        response.status_code = 200
-    return _stored(caller, record_id)
+    return _written(caller, response, cure_default, cure, record_id)
 
 
 @router.get("/defaults", response_model=list[DefaultOut], tags=["risk"])

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 
 from liangrong.domain.bilingual import Bilingual
@@ -101,11 +101,7 @@ class DefaultEntry:
 
     def same_fact(self, other: DefaultEntry) -> bool:
         """Whether ``other`` records the same thing (whoever recorded it)."""
-        return (self.record_id, self.client_id, self.kind, self.occurred_on,
-                self.amount_owed_fen, self.note, self.malicious) == (
-            other.record_id, other.client_id, other.kind, other.occurred_on,
-            other.amount_owed_fen, other.note, other.malicious,
-        )  # fmt: skip
+        return replace(other, recorded_by=self.recorded_by) == self
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,9 +133,8 @@ class RecordedDefault:
     def event(self, client_name: str) -> DefaultEvent:
         """The record as the day's default-record report lists it."""
         e = self.entry
-        cured = self.cure.cured_on if self.cure else None
         return DefaultEvent(e.record_id, e.client_id, client_name, e.kind, e.occurred_on,
-                            e.amount_owed_fen, cured, e.note)  # fmt: skip
+                            e.amount_owed_fen, self.cured_on(), e.note)  # fmt: skip
 
 
 def derived_id(client_id: str, kind: DefaultKind, occurred_on: date) -> str:
@@ -147,26 +142,22 @@ def derived_id(client_id: str, kind: DefaultKind, occurred_on: date) -> str:
     return f"{DERIVED_PREFIX}{client_id}:{kind.value}:{occurred_on.isoformat()}"
 
 
-def _refuse(code: DefaultRefusal, detail: str) -> DefaultRefused:
-    return DefaultRefused(code, detail)
-
-
 def _check_user(user: str) -> None:
     if not 0 < len(user) <= MAX_USER or not user.isprintable() or user != user.strip():
-        raise _refuse(DefaultRefusal.INVALID_USER, repr(user[:80]))
+        raise DefaultRefused(DefaultRefusal.INVALID_USER, repr(user[:80]))
 
 
 def _check_note(note: str) -> None:
     if len(note) > MAX_NOTE or not note.isprintable():
-        raise _refuse(DefaultRefusal.INVALID_NOTE, f"{len(note)} characters")
+        raise DefaultRefused(DefaultRefusal.INVALID_NOTE, f"{len(note)} characters")
 
 
 def _check_date(what: str, day: date, today: date) -> None:
     if day > today:
-        raise _refuse(DefaultRefusal.IN_THE_FUTURE, f"{what} {day} after {today}")
+        raise DefaultRefused(DefaultRefusal.IN_THE_FUTURE, f"{what} {day} after {today}")
 
 
-def client_shape_ok(client_id: str) -> bool:
+def _client_shape_ok(client_id: str) -> bool:
     """Whether ``client_id`` can be a client's id at all (before looking it up)."""
     return 0 < len(client_id) <= MAX_CLIENT and client_id.isprintable()
 
@@ -176,26 +167,26 @@ def check_entry(entry: DefaultEntry, today: date) -> None:
     record_id = entry.record_id
     derived = derived_id(entry.client_id, entry.kind, entry.occurred_on)
     if record_id != derived and not _RECORD_ID.match(record_id):
-        raise _refuse(DefaultRefusal.INVALID_RECORD_ID, repr(record_id[:80]))
+        raise DefaultRefused(DefaultRefusal.INVALID_RECORD_ID, repr(record_id[:80]))
     _check_user(entry.recorded_by)
-    if not client_shape_ok(entry.client_id):
-        raise _refuse(DefaultRefusal.UNKNOWN_CLIENT, repr(entry.client_id[:80]))
+    if not _client_shape_ok(entry.client_id):
+        raise DefaultRefused(DefaultRefusal.UNKNOWN_CLIENT, repr(entry.client_id[:80]))
     if entry.kind not in RECORDABLE:
-        raise _refuse(DefaultRefusal.DERIVED_KIND, entry.kind.value)
+        raise DefaultRefused(DefaultRefusal.DERIVED_KIND, entry.kind.value)
     if not 0 <= entry.amount_owed_fen <= MAX_AMOUNT_FEN:
-        raise _refuse(DefaultRefusal.INVALID_AMOUNT, f"{entry.amount_owed_fen} fen")
+        raise DefaultRefused(DefaultRefusal.INVALID_AMOUNT, f"{entry.amount_owed_fen} fen")
     if entry.kind is DefaultKind.OVERDUE_CHARGES and entry.amount_owed_fen == 0:
-        raise _refuse(DefaultRefusal.AMOUNT_REQUIRED, "0 fen")
+        raise DefaultRefused(DefaultRefusal.AMOUNT_REQUIRED, "0 fen")
     _check_note(entry.note)
     if entry.kind in NOTE_REQUIRED and not entry.note.strip():
-        raise _refuse(DefaultRefusal.NOTE_REQUIRED, entry.kind.value)
+        raise DefaultRefused(DefaultRefusal.NOTE_REQUIRED, entry.kind.value)
     _check_date("occurred", entry.occurred_on, today)
 
 
 def check_again(stored: DefaultEntry, entry: DefaultEntry) -> None:
     """The same id recorded again: nothing to do if it is the same fact, else refused."""
     if not stored.same_fact(entry):
-        raise _refuse(DefaultRefusal.RECORDED_OTHERWISE, entry.record_id)
+        raise DefaultRefused(DefaultRefusal.RECORDED_OTHERWISE, entry.record_id)
 
 
 def check_cure(record: RecordedDefault | None, cure: DefaultCure, today: date) -> bool:
@@ -204,15 +195,15 @@ def check_cure(record: RecordedDefault | None, cure: DefaultCure, today: date) -
     _check_user(cure.cured_by)
     _check_note(cure.note)
     if record is None:
-        raise _refuse(DefaultRefusal.UNKNOWN_RECORD, cure.record_id[:100])
+        raise DefaultRefused(DefaultRefusal.UNKNOWN_RECORD, cure.record_id[:100])
     _check_date("cured", cure.cured_on, today)
     if cure.cured_on < record.entry.occurred_on:
         detail = f"{cure.cured_on} before {record.entry.occurred_on}"
-        raise _refuse(DefaultRefusal.CURED_BEFORE_OCCURRED, detail)
+        raise DefaultRefused(DefaultRefusal.CURED_BEFORE_OCCURRED, detail)
     if record.cure is None:
         return True
     if (record.cure.cured_on, record.cure.note) != (cure.cured_on, cure.note):
-        raise _refuse(DefaultRefusal.ALREADY_CURED, f"cured on {record.cure.cured_on}")
+        raise DefaultRefused(DefaultRefusal.ALREADY_CURED, f"cured on {record.cure.cured_on}")
     return False
 
 

@@ -48,6 +48,7 @@ from liangrong.ledger.journal import last_seq
 from liangrong.ledger.projections import (
     BALANCES,
     JOURNAL,
+    BalanceDifference,
     account_ranges,
     asset_totals,
     balance_differences,
@@ -109,21 +110,18 @@ WHERE p.txn_seq = t.seq AND t.command_id >= :prefix AND t.command_id < :after
 """
 
 
-Difference = tuple[str, str, int, int | None]  # account, asset, journal, projection
-
-
-def _balances(low: str, high: str | None) -> Callable[[Connection], list[Difference]]:
+def _balances(low: str, high: str | None) -> Callable[[Connection], list[BalanceDifference]]:
     return lambda conn: balance_differences(conn, low, high)
 
 
-def _difference_rows(found: list[Difference]) -> list[Row]:
+def _difference_rows(found: list[BalanceDifference]) -> list[Row]:
     return [
         ("balances", "difference", f"{account} {asset}", str(journal), str(projection))
         for account, asset, journal, projection in found
     ]
 
 
-def _journal_total(balances: int, found: list[Difference]) -> int:
+def _journal_total(balances: int, found: list[BalanceDifference]) -> int:
     """The journal's control total learnt from a full check: the balances' own, with each
     differing key's balance replaced by the sum of its postings."""
     projection = ct.weighted(((a, asset), p or 0) for a, asset, _, p in found)
@@ -270,7 +268,7 @@ def reconcile_step(run: StepRun) -> StepOutcome:
         def start(check: Callable[[Connection], T]) -> Future[T]:
             return pool.submit(_on_connection, reader, check)
 
-        def full_check() -> list[Future[list[Difference]]]:
+        def full_check() -> list[Future[list[BalanceDifference]]]:
             return [start(_balances(low, high)) for low, high in account_ranges(guard, _PARTS)]
 
         # the checks in one part first, the many small parts of the balances check after:

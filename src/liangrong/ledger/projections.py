@@ -149,9 +149,12 @@ WHERE {balance_range} AND b.amount <> 0
 """
 
 
+BalanceDifference = tuple[str, str, int, int | None]  # account, asset, journal, projection
+
+
 def balance_differences(
     conn: Connection, low: str = "", high: str | None = None
-) -> list[tuple[str, str, int, int | None]]:
+) -> list[BalanceDifference]:
     """Every key of the accounts in ``[low, high)`` (``high`` None: no end) whose balance
     in the projection is not the sum of its postings in the journal: (account, asset, the
     journal's sum, the projection's balance or None when it has no row).  The store does
