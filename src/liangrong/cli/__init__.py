@@ -33,6 +33,8 @@ COMMAND_MODULES = (
     "statement",
     "fees",
     "report",
+    "store",
+    "drill",
 )
 
 

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Connection, Engine, select
 
 from liangrong.ledger import schema as s
 
@@ -33,21 +33,26 @@ class JournalDigest:
 
 def journal_lines(engine: Engine) -> Iterator[str]:
     """Every row of the journal's append-only tables as one text line, in canonical order."""
-    ca, t, p = s.credit_accounts, s.journal_transactions, s.journal_postings
     with engine.connect() as conn:
-        # Streamed (server-side cursors on PostgreSQL): a journal may hold millions of rows.
-        conn = conn.execution_options(yield_per=_ROWS_PER_FETCH)
-        for row in conn.execute(select(ca).order_by(ca.c.client_id, ca.c.exchange)):
-            yield "A\t" + "\t".join(_text(value) for value in row) + "\n"
-        postings = conn.execute(select(p).order_by(p.c.txn_seq, p.c.line_no))
-        pending = next(postings, None)
-        for txn in conn.execute(select(t).order_by(t.c.seq)):
-            yield "T\t" + "\t".join(_text(value) for value in txn) + "\n"
-            while pending is not None and pending.txn_seq == txn.seq:
-                yield "P\t" + "\t".join(_text(value) for value in pending) + "\n"
-                pending = next(postings, None)
-        if pending is not None:  # the ledger writes both in one transaction: never happens
-            raise AssertionError(f"postings of an unknown transaction {pending.txn_seq}")
+        yield from journal_lines_on(conn)
+
+
+def journal_lines_on(conn: Connection) -> Iterator[str]:
+    """``journal_lines`` as one connection sees them (inside its transaction, if any)."""
+    ca, t, p = s.credit_accounts, s.journal_transactions, s.journal_postings
+    # Streamed (server-side cursors on PostgreSQL): a journal may hold millions of rows.
+    conn = conn.execution_options(yield_per=_ROWS_PER_FETCH)
+    for row in conn.execute(select(ca).order_by(ca.c.client_id, ca.c.exchange)):
+        yield "A\t" + "\t".join(_text(value) for value in row) + "\n"
+    postings = conn.execute(select(p).order_by(p.c.txn_seq, p.c.line_no))
+    pending = next(postings, None)
+    for txn in conn.execute(select(t).order_by(t.c.seq)):
+        yield "T\t" + "\t".join(_text(value) for value in txn) + "\n"
+        while pending is not None and pending.txn_seq == txn.seq:
+            yield "P\t" + "\t".join(_text(value) for value in pending) + "\n"
+            pending = next(postings, None)
+    if pending is not None:  # the ledger writes both in one transaction: never happens
+        raise AssertionError(f"postings of an unknown transaction {pending.txn_seq}")
 
 
 def _text(value: object) -> str:
@@ -57,9 +62,15 @@ def _text(value: object) -> str:
 
 def journal_digest(engine: Engine) -> JournalDigest:
     """SHA-256 over ``journal_lines`` (UTF-8) and the row counts."""
+    with engine.connect() as conn:
+        return journal_digest_on(conn)
+
+
+def journal_digest_on(conn: Connection) -> JournalDigest:
+    """``journal_digest`` as one connection sees the journal (inside its transaction)."""
     digest = hashlib.sha256()
     counts = {"A": 0, "T": 0, "P": 0}
-    for line in journal_lines(engine):
+    for line in journal_lines_on(conn):
         counts[line[0]] += 1
         digest.update(line.encode("utf-8"))
     return JournalDigest(counts["A"], counts["T"], counts["P"], digest.hexdigest())

@@ -22,6 +22,31 @@ def open_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True)
 
 
+def open_snapshot_engine(url: str) -> Engine:
+    """An engine whose transactions only read, each from one snapshot of the store taken at
+    its first read, without blocking writers: a deferred read transaction in SQLite's WAL
+    (``query_only``), a read-only REPEATABLE READ transaction on PostgreSQL."""
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+            dbapi_connection.isolation_level = None
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute("PRAGMA query_only=ON")
+            cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(connection: Any) -> None:
+            connection.exec_driver_sql("BEGIN DEFERRED")
+
+        return engine
+    return create_engine(
+        url, pool_pre_ping=True, isolation_level="REPEATABLE READ"
+    ).execution_options(postgresql_readonly=True)
+
+
 def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
 

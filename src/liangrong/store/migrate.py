@@ -19,16 +19,27 @@ def _config() -> Config:
     return config
 
 
-def upgrade(engine: Engine) -> None:
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Migrate the store up to ``revision`` (the newest by default)."""
     with engine.begin() as conn:
         config = _config()
         config.attributes["connection"] = conn
-        command.upgrade(config, "head")
+        command.upgrade(config, revision)
 
 
 def current_revision(engine: Engine) -> str | None:
     with engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
+
+
+def known_revisions() -> set[str]:
+    return {script.revision for script in ScriptDirectory.from_config(_config()).walk_revisions()}
+
+
+def revisions_through(revision: str) -> set[str]:
+    """``revision`` and every revision before it."""
+    scripts = ScriptDirectory.from_config(_config()).iterate_revisions(revision, "base")
+    return {script.revision for script in scripts}
 
 
 def head_revision() -> str | None:

@@ -9,6 +9,7 @@ from liangrong.store import (  # noqa: F401  (each registers its tables)
     api_access,
     clearing_records,
     collections,
+    drill_records,
     eod_tables,
     firm_alerts,
     identity_documents,
