@@ -13,12 +13,15 @@ def default_url(path: str = DEFAULT_SQLITE_PATH) -> str:
     return f"sqlite:///{path}"
 
 
+_WRITER_PRAGMAS = ("journal_mode=WAL", "synchronous=FULL", "foreign_keys=ON",
+                   "busy_timeout=30000", "cache_size=-65536")  # fmt: skip
+_READER_PRAGMAS = ("busy_timeout=30000", "query_only=ON")
+
+
 def open_engine(url: str) -> Engine:
     """An engine whose transactions take the write lock at BEGIN on SQLite."""
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 30})
-        _configure_sqlite(engine)
-        return engine
+        return _sqlite_engine(url, _WRITER_PRAGMAS, "BEGIN IMMEDIATE")
     return create_engine(url, pool_pre_ping=True)
 
 
@@ -27,21 +30,7 @@ def open_snapshot_engine(url: str) -> Engine:
     its first read, without blocking writers: a deferred read transaction in SQLite's WAL
     (``query_only``), a read-only REPEATABLE READ transaction on PostgreSQL."""
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 30})
-
-        @event.listens_for(engine, "connect")
-        def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-            dbapi_connection.isolation_level = None
-            cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA busy_timeout=30000")
-            cursor.execute("PRAGMA query_only=ON")
-            cursor.close()
-
-        @event.listens_for(engine, "begin")
-        def _on_begin(connection: Any) -> None:
-            connection.exec_driver_sql("BEGIN DEFERRED")
-
-        return engine
+        return _sqlite_engine(url, _READER_PRAGMAS, "BEGIN DEFERRED")
     return create_engine(
         url, pool_pre_ping=True, isolation_level="REPEATABLE READ"
     ).execution_options(postgresql_readonly=True)
@@ -51,20 +40,21 @@ def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
 
 
-def _configure_sqlite(engine: Engine) -> None:
+def _sqlite_engine(url: str, pragmas: tuple[str, ...], begin: str) -> Engine:
+    engine = create_engine(url, connect_args={"timeout": 30})
+
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Let us issue BEGIN ourselves: pysqlite's implicit BEGIN is deferred, which would
         # let two writers read the same balances before either takes the lock.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=FULL")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
-        cursor.execute("PRAGMA cache_size=-65536")
+        for pragma in pragmas:
+            cursor.execute(f"PRAGMA {pragma}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        connection.exec_driver_sql(begin)
+
+    return engine
