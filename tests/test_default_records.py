@@ -1,8 +1,8 @@
 """Defaults recorded by a user (CLI-5; S0 ch6 §2, S1 art. 60): bad credit, other defaults and
-overdue charges recorded append-only with who and when, cured once by a separate row, each
-bad input refused with its own code and nothing written; idempotent by id; the records'
-place in the day's default-record report and in the extension rule; the command; on SQLite
-and PostgreSQL."""
+overdue charges recorded append-only with who and when, cured once by a separate row,
+withdrawn once as recorded in error by another user (four eyes), each bad input refused
+with its own code and nothing written; idempotent by id; the records' place in the day's
+default-record report and in the extension rule; the command; on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -22,25 +22,38 @@ from typer.testing import CliRunner
 from ledger_helpers import open_client
 from liangrong.cli import account as account_cli
 from liangrong.cli.store_option import open_store
-from liangrong.domain.default_records import DefaultKind, RecordStatus, default_record_rows
+from liangrong.domain.default_records import (
+    DefaultKind,
+    RecordStatus,
+    clients_on_record,
+    default_record_rows,
+)
 from liangrong.domain.recorded_defaults import (
     MAX_AMOUNT_FEN,
     DefaultCure,
     DefaultEntry,
     DefaultRefusal,
     DefaultRefused,
+    DefaultWithdrawal,
     RecordedDefault,
     derived_id,
     malicious_records,
 )
 from liangrong.ledger import schema as s
 from liangrong.ledger.journal import Ledger
+from liangrong.reports.exchange_files import (
+    default_records_csv,
+    default_records_xlsx,
+    read_default_records_csv,
+    read_default_records_xlsx,
+)
 from liangrong.store.recorded_defaults import (
     DEFAULT_RECORD_TABLES,
     cure_default,
     find_recorded_default,
     load_recorded_defaults,
     record_default,
+    withdraw_default,
 )
 
 TODAY = date(2026, 11, 20)
@@ -70,6 +83,10 @@ def record(engine: Engine, entry: DefaultEntry, today: date = TODAY) -> bool:
 
 def cure(engine: Engine, cure: DefaultCure, today: date = TODAY) -> bool:
     return cure_default(engine, cure, today=today, clock=_clock())
+
+
+def withdraw(engine: Engine, withdrawal: DefaultWithdrawal, today: date = TODAY) -> bool:
+    return withdraw_default(engine, withdrawal, today=today, clock=_clock())
 
 
 def test_a_default_is_recorded_once_with_who_and_when(clients: Engine) -> None:
@@ -208,6 +225,96 @@ def test_each_bad_cure_is_refused_with_its_code_and_nothing_is_written(
     assert cure(clients, DefaultCure("OC-1", OCCURRED, "risk1"))
 
 
+MISTAKE = DefaultWithdrawal(BAD_CREDIT.record_id, TODAY, "risk2", "客户代码录错, 应为C2")
+
+
+def test_a_withdrawal_is_appended_once_by_another_user_than_the_recorder(
+    clients: Engine,
+) -> None:
+    record(clients, BAD_CREDIT)  # recorded by risk1
+    assert withdraw(clients, MISTAKE)
+    assert not withdraw(clients, replace(MISTAKE, withdrawn_by="risk3"))  # the same again
+    found = find_recorded_default(clients, BAD_CREDIT.record_id)
+    assert found is not None and found.withdrawal == MISTAKE and found.cure is None
+    assert found.withdrawn_at == "2026-11-20T10:00:00.000000+00:00"
+    assert (found.withdrawn_on(), found.withdrawn_on(TODAY), found.withdrawn_on(OCCURRED)) == (
+        TODAY, TODAY, None  # as of the day it occurred, it stood
+    )  # fmt: skip
+    for other, code in (
+        (replace(MISTAKE, withdrawn_on=OCCURRED), DefaultRefusal.ALREADY_WITHDRAWN),
+        (replace(MISTAKE, reason="另一原因"), DefaultRefusal.ALREADY_WITHDRAWN),
+        (replace(MISTAKE, withdrawn_by="risk1"), DefaultRefusal.SAME_USER),  # even the same
+    ):
+        with pytest.raises(DefaultRefused) as refused:
+            withdraw(clients, other)
+        assert refused.value.code is code
+    assert find_recorded_default(clients, BAD_CREDIT.record_id) == found
+    # the record itself, recorded again by its first recorder, changes nothing either
+    assert not record(clients, BAD_CREDIT)
+    assert load_recorded_defaults(clients) == [found]
+
+
+@pytest.mark.parametrize(
+    ("withdrawal", "code"),
+    [
+        (DefaultWithdrawal("nope", TODAY, "risk2", "录错"), DefaultRefusal.UNKNOWN_RECORD),
+        (
+            DefaultWithdrawal("overdue:F1:2026-11-19", TODAY, "risk2", "录错"),
+            DefaultRefusal.UNKNOWN_RECORD,
+        ),
+        (
+            DefaultWithdrawal("OC-1", OCCURRED - timedelta(days=1), "risk2", "录错"),
+            DefaultRefusal.WITHDRAWN_BEFORE_OCCURRED,
+        ),
+        (
+            DefaultWithdrawal("OC-1", TODAY + timedelta(days=1), "risk2", "录错"),
+            DefaultRefusal.IN_THE_FUTURE,
+        ),
+        (DefaultWithdrawal("OC-1", TODAY, "", "录错"), DefaultRefusal.INVALID_USER),
+        (DefaultWithdrawal("OC-1", TODAY, "risk2 ", "录错"), DefaultRefusal.INVALID_USER),
+        (DefaultWithdrawal("OC-1", TODAY, "risk2", ""), DefaultRefusal.REASON_REQUIRED),
+        (DefaultWithdrawal("OC-1", TODAY, "risk2", "  "), DefaultRefusal.REASON_REQUIRED),
+        (DefaultWithdrawal("OC-1", TODAY, "risk2", "a\nb"), DefaultRefusal.INVALID_REASON),
+        (DefaultWithdrawal("OC-1", TODAY, "risk2", "长" * 501), DefaultRefusal.INVALID_REASON),
+        (DefaultWithdrawal("OC-1", TODAY, "risk1", "录错"), DefaultRefusal.SAME_USER),
+    ],
+    ids=lambda value: value.name if isinstance(value, DefaultRefusal) else "",
+)
+def test_each_bad_withdrawal_is_refused_with_its_code_and_nothing_is_written(
+    clients: Engine, withdrawal: DefaultWithdrawal, code: DefaultRefusal
+) -> None:
+    record(clients, CHARGES)  # recorded by risk1
+    before = load_recorded_defaults(clients)
+    with pytest.raises(DefaultRefused) as refused:
+        withdraw(clients, withdrawal)
+    assert refused.value.code is code and refused.value.detail
+    assert str(refused.value).startswith(f"{code.name}: {code.en}")
+    assert load_recorded_defaults(clients) == before
+    # withdrawn on the very day it occurred, with the longest reason, is allowed
+    assert withdraw(clients, DefaultWithdrawal("OC-1", OCCURRED, "risk2", "长" * 500))
+
+
+def test_a_cured_record_may_be_withdrawn_a_withdrawn_one_is_never_cured(clients: Engine) -> None:
+    cured_first = replace(CHARGES, record_id="OC-CURED")
+    for entry in (CHARGES, cured_first):
+        record(clients, entry)
+    settled = DefaultCure("OC-CURED", date(2026, 11, 18), "risk1", "已扣收")
+    assert cure(clients, settled)
+    assert withdraw(clients, DefaultWithdrawal("OC-CURED", TODAY, "risk2", "金额录错"))
+    assert not cure(clients, settled)  # the cure sent again: it stays, nothing changes
+    found = find_recorded_default(clients, "OC-CURED")
+    assert found is not None and found.cure == settled and found.withdrawal is not None
+    assert withdraw(clients, DefaultWithdrawal("OC-1", OCCURRED, "risk2", "客户录错"))
+    for cured_on in (OCCURRED, TODAY):  # before or after the withdrawal's date
+        with pytest.raises(DefaultRefused) as refused:
+            cure(clients, DefaultCure("OC-1", cured_on, "risk1"))
+        assert refused.value.code is DefaultRefusal.WITHDRAWN
+    with pytest.raises(DefaultRefused) as refused:  # another cure of the cured one
+        cure(clients, replace(settled, cured_on=TODAY))
+    assert refused.value.code is DefaultRefusal.ALREADY_CURED
+    assert [r.cure for r in load_recorded_defaults(clients)] == [None, settled]
+
+
 def test_loading_by_client_and_date(clients: Engine) -> None:
     later = replace(CHARGES, record_id="OC-2", client_id="C2", occurred_on=TODAY)
     for entry in (BAD_CREDIT, CHARGES, later):
@@ -226,16 +333,20 @@ def test_the_tables_are_the_migrations_and_append_only(clients: Engine) -> None:
     assert [d for d in diffs if any(t in str(d) for t in DEFAULT_RECORD_TABLES)] == []
     record(clients, BAD_CREDIT)
     cure(clients, DefaultCure(BAD_CREDIT.record_id, TODAY, "risk1"))
+    withdraw(clients, DefaultWithdrawal(BAD_CREDIT.record_id, TODAY, "risk2", "客户录错"))
     for statement in (
         "UPDATE default_records SET malicious = false",
         "DELETE FROM default_records",
         "UPDATE default_cures SET cured_on = cured_on",
         "DELETE FROM default_cures",
+        "UPDATE default_withdrawals SET reason = 'x'",
+        "DELETE FROM default_withdrawals",
     ):
         with pytest.raises(DBAPIError, match="append-only"), clients.begin() as conn:
             conn.execute(text(statement))
     (stored,) = load_recorded_defaults(clients)
     assert stored.entry.malicious and stored.cure is not None
+    assert stored.withdrawal is not None and stored.withdrawal.reason == "客户录错"
 
 
 # --------------------------------------------------------------------------- the rules
@@ -261,6 +372,33 @@ def test_a_malicious_default_counts_from_its_day_cured_or_not() -> None:
     assert malicious_records(records, "C3", TODAY) == []
 
 
+def _withdrawn(record: RecordedDefault, on: date) -> RecordedDefault:
+    withdrawal = DefaultWithdrawal(record.entry.record_id, on, "risk2", "录入错误")
+    return replace(record, withdrawal=withdrawal, withdrawn_at="t")
+
+
+def test_a_withdrawn_malicious_default_counts_only_before_its_withdrawal() -> None:
+    """A record withdrawn on or before day D does not count on D, cured or not; before its
+    withdrawal's date it counts as any other (decisions then were taken on it)."""
+    withdrawn_on = date(2026, 11, 18)
+    records = [
+        _withdrawn(_recorded(BAD_CREDIT), withdrawn_on),
+        _withdrawn(_recorded(replace(BAD_CREDIT, record_id="CURED"), TODAY), withdrawn_on),
+        _recorded(replace(BAD_CREDIT, record_id="STANDS")),
+    ]
+    assert malicious_records(records, "C1", date(2026, 11, 17)) == [
+        "CURED", "STANDS", BAD_CREDIT.record_id,
+    ]  # fmt: skip
+    for day in (withdrawn_on, TODAY, TODAY + timedelta(days=365)):
+        assert malicious_records(records, "C1", day) == ["STANDS"]
+    # withdrawn on the day it occurred: it never counts
+    at_once = [_withdrawn(_recorded(BAD_CREDIT), OCCURRED)]
+    assert all(malicious_records(at_once, "C1", d) == [] for d in (OCCURRED, TODAY))
+    # as of a day, a withdrawal dated later is not shown
+    assert records[0].as_of(date(2026, 11, 17)) == _recorded(BAD_CREDIT)
+    assert records[0].as_of(withdrawn_on) == records[0]
+
+
 def test_recorded_defaults_in_the_report_new_continuing_cured_by_date() -> None:
     cured = _recorded(CHARGES, cured_on=date(2026, 11, 18))
     events = [cured.event("客户C1")]
@@ -276,6 +414,52 @@ def test_recorded_defaults_in_the_report_new_continuing_cured_by_date() -> None:
         date(2026, 11, 18): [("OC-1", RecordStatus.CURED, 1_250, "客户C1")],
         TODAY: [],
     }
+
+
+def _listed(records: list[RecordedDefault], days: list[date]) -> dict[date, list[object]]:
+    events = [r.event("客户C1") for r in records]
+    return {day: [(r.event_id, r.status) for r in default_record_rows(day, events)]
+            for day in days}  # fmt: skip
+
+
+def test_a_withdrawn_record_is_listed_as_withdrawn_on_its_day_only() -> None:
+    """The file is each day's list of open records: a withdrawal is reported on its day
+    (the exchange learns the record was an error), and the record is gone after."""
+    d17, d18, d19 = (date(2026, 11, day) for day in (17, 18, 19))
+    open_one = _withdrawn(_recorded(CHARGES), d18)
+    days = [OCCURRED, d17, d18, d19]
+    assert _listed([open_one], days) == {
+        OCCURRED: [("OC-1", RecordStatus.NEW)],
+        d17: [("OC-1", RecordStatus.CONTINUING)],
+        d18: [("OC-1", RecordStatus.WITHDRAWN)],
+        d19: [],
+    }
+    # cured on the 17th, left the file; its withdrawal on the 19th is still reported
+    cured_first = _withdrawn(_recorded(CHARGES, cured_on=d17), d19)
+    assert _listed([cured_first], [d17, d18, d19, TODAY]) == {
+        d17: [("OC-1", RecordStatus.CURED)],
+        d18: [],
+        d19: [("OC-1", RecordStatus.WITHDRAWN)],
+        TODAY: [],
+    }
+    # cured and withdrawn the same day: withdrawn; withdrawn the day it occurred: once
+    both = _withdrawn(_recorded(CHARGES, cured_on=d18), d18)
+    assert _listed([both], [d18]) == {d18: [("OC-1", RecordStatus.WITHDRAWN)]}
+    at_once = _withdrawn(_recorded(CHARGES), OCCURRED)
+    assert _listed([at_once], [OCCURRED, d17]) == {
+        OCCURRED: [("OC-1", RecordStatus.WITHDRAWN)],
+        d17: [],
+    }
+    # a withdrawn record leaves the client's history from its date, a cured one stays
+    events = [open_one.event("客户C1"), _recorded(replace(CHARGES, client_id="C2"), d17).event("")]
+    assert clients_on_record(events, d17) == {"C1", "C2"}
+    assert clients_on_record(events, d18) == {"C2"}
+    # the state reads back from every format of the file
+    rows = default_record_rows(d18, [open_one.event("客户C1")])
+    assert "撤销" in default_records_csv(rows).decode()
+    for encoding in ("utf-8", "gb18030"):
+        assert read_default_records_csv(default_records_csv(rows, encoding), encoding) == rows
+    assert read_default_records_xlsx(default_records_xlsx(d18, rows)) == rows
 
 
 # --------------------------------------------------------------------------- the command

@@ -5,12 +5,18 @@ and may report them to the exchange before the day's cut-off (the same window as
 
 Invariants:
 - a record is a ``DefaultEvent`` with its own id; ids are unique, a record is cured at most
-  once and never before it occurred; amounts are fen, never negative;
+  once and withdrawn (recorded in error) at most once, neither before it occurred; amounts
+  are fen, never negative;
 - the report of a trading date lists every record open that day (occurred on or before
-  it, not cured before it): NEW when it occurred that day, CURED when it was cured that day,
-  CONTINUING otherwise; records cured earlier and records dated later are not listed;
-- a record stays on the client's history after it is cured: ``clients_on_record`` answers
-  "has this client a default record?" (CLI-1 eligibility, CON-2 extension) as of a date.
+  it, neither cured nor withdrawn before it): WITHDRAWN when it was withdrawn that day
+  (whatever else happened to it: the exchange learns of every correction, even of a record
+  cured earlier), else CURED when it was cured that day, NEW when it occurred that day,
+  CONTINUING otherwise; records cured or withdrawn earlier and records dated later are not
+  listed; a record withdrawn on the day it occurred is listed once, as WITHDRAWN (as a
+  record cured that day is listed once, as CURED);
+- a record stays on the client's history after it is cured, but not after it is withdrawn
+  (it was never true): ``clients_on_record`` answers "has this client a default record?"
+  (CLI-1 eligibility, CON-2 extension) as of a date.
 """
 
 from __future__ import annotations
@@ -43,21 +49,30 @@ class DefaultEvent:
     amount_owed_fen: int  # what the client owed when it was recorded (0: not a money default)
     cured_on: date | None = None  # the day the default was settled, None while open
     note: str = ""
+    withdrawn_on: date | None = None  # the day it was withdrawn as recorded in error
 
     def __post_init__(self) -> None:
         if self.amount_owed_fen < 0:
             raise ValueError(f"{self.event_id}: negative amount {self.amount_owed_fen}")
-        if self.cured_on is not None and self.cured_on < self.occurred_on:
-            raise ValueError(f"{self.event_id}: cured {self.cured_on} before {self.occurred_on}")
+        for what, day in (("cured", self.cured_on), ("withdrawn", self.withdrawn_on)):
+            if day is not None and day < self.occurred_on:
+                raise ValueError(f"{self.event_id}: {what} {day} before {self.occurred_on}")
+
+    def is_withdrawn_by(self, on: date) -> bool:
+        return self.withdrawn_on is not None and self.withdrawn_on <= on
 
     def is_listed_on(self, on: date) -> bool:
-        return self.occurred_on <= on and (self.cured_on is None or self.cured_on >= on)
+        if self.withdrawn_on == on:  # the correction is reported, even of a record cured before
+            return True
+        open_on = self.cured_on is None or self.cured_on >= on
+        return self.occurred_on <= on and open_on and not self.is_withdrawn_by(on)
 
 
 class RecordStatus(Enum):
     NEW = "new"  # 新增: occurred on the report's date
     CONTINUING = "continuing"  # 存续: occurred earlier, still open
     CURED = "cured"  # 解除: settled on the report's date
+    WITHDRAWN = "withdrawn"  # 撤销: withdrawn on the report's date, recorded in error
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +109,8 @@ def review_default_rows(trading_date: date, rows: Iterable[DefaultRecordRow]) ->
 
 
 def _status(event: DefaultEvent, on: date) -> RecordStatus:
+    if event.withdrawn_on == on:
+        return RecordStatus.WITHDRAWN
     if event.cured_on == on:
         return RecordStatus.CURED
     return RecordStatus.NEW if event.occurred_on == on else RecordStatus.CONTINUING
@@ -127,5 +144,8 @@ def default_record_rows(
 
 
 def clients_on_record(events: Iterable[DefaultEvent], on: date) -> frozenset[str]:
-    """Clients with any default recorded on or before ``on``, cured or not."""
-    return frozenset(e.client_id for e in events if e.occurred_on <= on)
+    """Clients with any default recorded on or before ``on``, cured or not, not withdrawn
+    by then."""
+    return frozenset(
+        e.client_id for e in events if e.occurred_on <= on and not e.is_withdrawn_by(on)
+    )

@@ -1,5 +1,6 @@
 """Defaults recorded by a user (CLI-5; S0 ch6 §2 资信不良、有违约记录, S1 art. 60 恶意违规记录):
-what the system cannot derive from its own records, entered by the firm, and cured later.
+what the system cannot derive from its own records, entered by the firm, cured later, or
+withdrawn as recorded in error (录入错误撤销).
 
 The end of day derives overdue contracts, missed margin calls and shortfalls after disposal
 itself (``default_records``); a user records the rest: bad credit (资信不良) learnt from
@@ -13,6 +14,13 @@ Invariants:
 - a record is a fact and is never edited: curing it is a separate ``DefaultCure``, at most
   one per record, never dated before the default occurred; nothing is dated after the
   recording day (``today``);
+- a record entered in error (wrong client, wrong malicious flag, ...) is withdrawn by a
+  separate ``DefaultWithdrawal``, at most one per record, never dated before the default
+  occurred, with a reason (one line of printable text, required), and by another user than
+  the one who recorded it (four eyes: ``SAME_USER``); a cured record may be withdrawn (the
+  cure stays), a withdrawn one is never cured (``WITHDRAWN``); the same withdrawal again
+  (same date and reason, whoever sends it) changes nothing, another one is refused
+  (``ALREADY_WITHDRAWN``);
 - a record's id is the caller's (letters, digits, ``_.-``: never a ``:``, so it can never
   be one of the derived records' ids) or, without one, ``default:{client}:{kind}:{date}``;
   recording the same fact under the same id again changes nothing, another fact under it is
@@ -22,7 +30,12 @@ Invariants:
 - malicious default counts from the day it occurred, cured or not (``malicious_records``):
   S1 art. 60 asks for "no record of malicious default", and curing a default settles the
   debt without erasing the record (S2 art. 14: the firm assesses the client's credit
-  standing, which a settled malicious default still describes).
+  standing, which a settled malicious default still describes);
+- a withdrawn record does not count on any day on or after its withdrawal's date, and still
+  counts before it: a withdrawal says the record was an error, but decisions already taken
+  on it are facts of their own (recorded append-only, never re-decided), and the rule "as
+  known on day D" lets a rerun of an earlier day decide as that day did; to have a record
+  not count from the start, date the withdrawal on the day it occurred.
 """
 
 from __future__ import annotations
@@ -37,7 +50,7 @@ from liangrong.domain.default_records import DefaultEvent, DefaultKind
 
 RECORDABLE = (DefaultKind.BAD_CREDIT, DefaultKind.OTHER, DefaultKind.OVERDUE_CHARGES)
 NOTE_REQUIRED = frozenset({DefaultKind.BAD_CREDIT, DefaultKind.OTHER})
-MAX_NOTE = 500  # characters
+MAX_NOTE = 500  # characters, a note's or a withdrawal's reason
 MAX_USER = 64  # characters, the stored column's width
 MAX_CLIENT = 32
 MAX_AMOUNT_FEN = 10**15  # 10 trillion yuan: far above any client's debt, inside BIGINT
@@ -78,6 +91,18 @@ class DefaultRefusal(Bilingual):
     )
     CURED_BEFORE_OCCURRED = ("解除日早于违约日", "cured before the default occurred")
     ALREADY_CURED = ("该记录已于其他日期解除", "the record is already cured, on another date")
+    WITHDRAWN = ("该记录已撤销, 不得解除", "the record is withdrawn (recorded in error): no cure")
+    REASON_REQUIRED = ("撤销须填原因", "a withdrawal needs its reason")
+    INVALID_REASON = (
+        "撤销原因须为一行可打印文字, 至多500字",
+        "a reason is one line of printable text, at most 500 characters",
+    )
+    WITHDRAWN_BEFORE_OCCURRED = ("撤销日早于违约日", "withdrawn before the default occurred")
+    SAME_USER = ("撤销人不得为记录人", "a record is withdrawn by another user than its recorder")
+    ALREADY_WITHDRAWN = (
+        "该记录已以其他日期或原因撤销",
+        "the record is already withdrawn, on another date or for another reason",
+    )
 
 
 class DefaultRefused(ValueError):
@@ -115,26 +140,57 @@ class DefaultCure:
 
 
 @dataclass(frozen=True, slots=True)
+class DefaultWithdrawal:
+    """A recorded default withdrawn on ``withdrawn_on`` as recorded in error (录入错误撤销)."""
+
+    record_id: str
+    withdrawn_on: date
+    withdrawn_by: str
+    reason: str
+
+
+def _by(day: date | None, on: date | None) -> date | None:
+    """``day`` if it is on or before ``on`` (any day when ``on`` is None)."""
+    return None if day is None or (on is not None and day > on) else day
+
+
+@dataclass(frozen=True, slots=True)
 class RecordedDefault:
-    """A record as stored: the entry, when it was recorded and its cure, if any."""
+    """A record as stored: the entry, when it was recorded, its cure and its withdrawal, if
+    any, each with when it was recorded."""
 
     entry: DefaultEntry
     recorded_at: str
     cure: DefaultCure | None = None
     cured_at: str | None = None
+    withdrawal: DefaultWithdrawal | None = None
+    withdrawn_at: str | None = None
 
     def cured_on(self, on: date | None = None) -> date | None:
         """The cure's date, if cured by ``on`` (any date when ``on`` is None)."""
-        cure = self.cure
-        if cure is None or (on is not None and cure.cured_on > on):
-            return None
-        return cure.cured_on
+        return _by(self.cure.cured_on if self.cure else None, on)
+
+    def withdrawn_on(self, on: date | None = None) -> date | None:
+        """The withdrawal's date, if withdrawn by ``on`` (any date when ``on`` is None)."""
+        return _by(self.withdrawal.withdrawn_on if self.withdrawal else None, on)
+
+    def as_of(self, on: date) -> RecordedDefault:
+        """The record as it stood on ``on``: a cure or withdrawal dated later left out."""
+        cured, withdrawn = self.cured_on(on) is not None, self.withdrawn_on(on) is not None
+        return replace(
+            self,
+            cure=self.cure if cured else None,
+            cured_at=self.cured_at if cured else None,
+            withdrawal=self.withdrawal if withdrawn else None,
+            withdrawn_at=self.withdrawn_at if withdrawn else None,
+        )
 
     def event(self, client_name: str) -> DefaultEvent:
         """The record as the day's default-record report lists it."""
         e = self.entry
         return DefaultEvent(e.record_id, e.client_id, client_name, e.kind, e.occurred_on,
-                            e.amount_owed_fen, self.cured_on(), e.note)  # fmt: skip
+                            e.amount_owed_fen, self.cured_on(), e.note,
+                            self.withdrawn_on())  # fmt: skip
 
 
 def derived_id(client_id: str, kind: DefaultKind, occurred_on: date) -> str:
@@ -147,9 +203,14 @@ def _check_user(user: str) -> None:
         raise DefaultRefused(DefaultRefusal.INVALID_USER, repr(user[:80]))
 
 
+def _check_text(text: str, code: DefaultRefusal) -> None:
+    """A note or reason: it goes into the files, so one line of printable text."""
+    if len(text) > MAX_NOTE or not text.isprintable():
+        raise DefaultRefused(code, f"{len(text)} characters")
+
+
 def _check_note(note: str) -> None:
-    if len(note) > MAX_NOTE or not note.isprintable():
-        raise DefaultRefused(DefaultRefusal.INVALID_NOTE, f"{len(note)} characters")
+    _check_text(note, DefaultRefusal.INVALID_NOTE)
 
 
 def _check_date(what: str, day: date, today: date) -> None:
@@ -200,19 +261,51 @@ def check_cure(record: RecordedDefault | None, cure: DefaultCure, today: date) -
     if cure.cured_on < record.entry.occurred_on:
         detail = f"{cure.cured_on} before {record.entry.occurred_on}"
         raise DefaultRefused(DefaultRefusal.CURED_BEFORE_OCCURRED, detail)
-    if record.cure is None:
+    if record.cure is not None:  # before the withdrawal: a cure made before it, sent again
+        if (record.cure.cured_on, record.cure.note) != (cure.cured_on, cure.note):
+            raise DefaultRefused(DefaultRefusal.ALREADY_CURED, f"cured on {record.cure.cured_on}")
+        return False
+    if record.withdrawal is not None:
+        raise DefaultRefused(DefaultRefusal.WITHDRAWN, f"withdrawn on {record.withdrawn_on()}")
+    return True
+
+
+def check_withdrawal(
+    record: RecordedDefault | None, withdrawal: DefaultWithdrawal, today: date
+) -> bool:
+    """Whether ``withdrawal`` is new (False: this very withdrawal is recorded); raises
+    ``DefaultRefused`` when it cannot be recorded."""
+    w = withdrawal
+    _check_user(w.withdrawn_by)
+    _check_text(w.reason, DefaultRefusal.INVALID_REASON)
+    if not w.reason.strip():
+        raise DefaultRefused(DefaultRefusal.REASON_REQUIRED, w.record_id[:100])
+    if record is None:
+        raise DefaultRefused(DefaultRefusal.UNKNOWN_RECORD, w.record_id[:100])
+    _check_date("withdrawn", w.withdrawn_on, today)
+    if w.withdrawn_on < record.entry.occurred_on:
+        detail = f"{w.withdrawn_on} before {record.entry.occurred_on}"
+        raise DefaultRefused(DefaultRefusal.WITHDRAWN_BEFORE_OCCURRED, detail)
+    if w.withdrawn_by == record.entry.recorded_by:  # four eyes, even for a repeat
+        raise DefaultRefused(DefaultRefusal.SAME_USER, f"recorded by {w.withdrawn_by}")
+    stored = record.withdrawal
+    if stored is None:
         return True
-    if (record.cure.cured_on, record.cure.note) != (cure.cured_on, cure.note):
-        raise DefaultRefused(DefaultRefusal.ALREADY_CURED, f"cured on {record.cure.cured_on}")
+    if (stored.withdrawn_on, stored.reason) != (w.withdrawn_on, w.reason):
+        raise DefaultRefused(
+            DefaultRefusal.ALREADY_WITHDRAWN, f"withdrawn on {stored.withdrawn_on}"
+        )
     return False
+
+
+def _counts_on(record: RecordedDefault, client_id: str, on: date) -> bool:
+    e = record.entry
+    in_force = e.occurred_on <= on and record.withdrawn_on(on) is None
+    return e.client_id == client_id and e.malicious and in_force
 
 
 def malicious_records(records: Iterable[RecordedDefault], client_id: str, on: date) -> list[str]:
     """The ids of the client's records the firm judged malicious that occurred on or
-    before ``on``, cured or not (the module's docstring says why a cure does not erase
-    them), sorted."""
-    return sorted(
-        r.entry.record_id
-        for r in records
-        if r.entry.client_id == client_id and r.entry.malicious and r.entry.occurred_on <= on
-    )
+    before ``on``, cured or not, not withdrawn by then (the module's docstring says why a
+    cure does not erase them and a withdrawal does), sorted."""
+    return sorted(r.entry.record_id for r in records if _counts_on(r, client_id, on))

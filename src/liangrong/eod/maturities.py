@@ -3,10 +3,10 @@ checked against its term (CON-1, CON-2, CLI-6 contract expiry; ``contract_lifecy
 
 - each pending request (recorded, requested on or before the day, not yet decided) is
   decided with the client's ratio at the close, its forced liquidations, its defaults the
-  firm recorded as malicious (occurred on or before the day, cured or not:
-  ``recorded_defaults.malicious_records``) and the rule book's limits, and recorded with
-  every finding and the malicious records' ids (``extension_decided``; granted ones change
-  the term from then on);
+  firm recorded as malicious (occurred on or before the day, cured or not, not withdrawn
+  as recorded in error by then: ``recorded_defaults.malicious_records``) and the rule
+  book's limits, and recorded with every finding and the malicious records' ids
+  (``extension_decided``; granted ones change the term from then on);
 - a contract inside its notice window gets its expiry notice (one per maturity);
 - a contract owed after its maturity is overdue: the trigger is recorded once per maturity
   (``overdue``; penalty interest and the liquidation from the next trading day follow from

@@ -7,7 +7,8 @@
 - the default-record file: liquidation shortfalls (recovery cases), missed margin calls
   (cured when the call closes) and overdue contracts (cured when repaid), derived here, and
   the defaults a user recorded (bad credit, other, overdue charges; cured when a user
-  records the cure), each new, continuing or cured by its dates;
+  records the cure, withdrawn when a user withdraws it as recorded in error), each new,
+  continuing, cured or withdrawn by its dates;
 - the day's contract events (expiry notices, overdue, extension decisions, term changes);
 - the day's margin-call decisions after settlement.
 

@@ -150,6 +150,7 @@ RECORD_STATUS_LABELS = {
     RecordStatus.NEW: "新增",
     RecordStatus.CONTINUING: "存续",
     RecordStatus.CURED: "解除",
+    RecordStatus.WITHDRAWN: "撤销",
 }
 
 DEFAULT_COLUMNS: tuple[Column[DefaultRecordRow], ...] = (

@@ -1,15 +1,18 @@
-"""Defaults recorded by a user and their cures (CLI-5; the rules:
-``domain.recorded_defaults``), migration ``0016_default_records``:
+"""Defaults recorded by a user, their cures and withdrawals (CLI-5; the rules:
+``domain.recorded_defaults``), migrations ``0016_default_records`` and
+``0017_default_withdrawals``:
 
 - ``default_records``: each default a user recorded (bad credit, other, overdue charges),
   with whether the firm judges it malicious, who recorded it and when;
 - ``default_cures``: the cure of a record (the date it was settled, who, when), at most one
-  per record (its key is the record's).
+  per record (its key is the record's);
+- ``default_withdrawals``: the withdrawal of a record entered in error (the date, the
+  reason, who, when), at most one per record (its key is the record's).
 
-Invariants: both tables are append-only (the database refuses UPDATE and DELETE); a refused
+Invariants: the tables are append-only (the database refuses UPDATE and DELETE); a refused
 call writes nothing (the checks and the insert share one transaction under the store's
-write lock); recording the same record or cure again changes nothing and returns False;
-no row carries the wall clock unless the caller's clock is one.
+write lock); recording the same record, cure or withdrawal again changes nothing and
+returns False; no row carries the wall clock unless the caller's clock is one.
 """
 
 from __future__ import annotations
@@ -39,10 +42,12 @@ from liangrong.domain.recorded_defaults import (
     DefaultEntry,
     DefaultRefusal,
     DefaultRefused,
+    DefaultWithdrawal,
     RecordedDefault,
     check_again,
     check_cure,
     check_entry,
+    check_withdrawal,
 )
 from liangrong.ledger import schema as s
 from liangrong.ledger.schema import metadata
@@ -78,7 +83,22 @@ default_cures = Table(
     Column("recorded_at", String(32), nullable=False),
 )
 
-DEFAULT_RECORD_TABLES = ("default_records", "default_cures")
+default_withdrawals = Table(
+    "default_withdrawals",
+    metadata,
+    Column(
+        "record_id",
+        String(96),
+        ForeignKey("default_records.record_id", name="fk_default_withdrawals_record"),
+        primary_key=True,
+    ),
+    Column("withdrawn_on", Date, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("withdrawn_by", String(64), nullable=False),
+    Column("recorded_at", String(32), nullable=False),
+)
+
+DEFAULT_RECORD_TABLES = ("default_records", "default_cures", "default_withdrawals")
 
 
 def _entry(r: Any) -> DefaultEntry:
@@ -89,21 +109,29 @@ def _entry(r: Any) -> DefaultEntry:
 
 
 def _select() -> Any:
-    r, c = default_records, default_cures
+    r, c, w = default_records, default_cures, default_withdrawals
     return select(
         r,
         c.c.cured_on,
         c.c.note.label("cure_note"),
         c.c.cured_by,
         c.c.recorded_at.label("cured_at"),
-    ).select_from(r.outerjoin(c, c.c.record_id == r.c.record_id))
+        w.c.withdrawn_on,
+        w.c.reason,
+        w.c.withdrawn_by,
+        w.c.recorded_at.label("withdrawn_at"),
+    ).select_from(
+        r.outerjoin(c, c.c.record_id == r.c.record_id).outerjoin(w, w.c.record_id == r.c.record_id)
+    )
 
 
 def _recorded(r: Any) -> RecordedDefault:
-    cure = None
+    cure = withdrawal = None
     if r.cured_on is not None:
         cure = DefaultCure(r.record_id, r.cured_on, r.cured_by, r.cure_note)
-    return RecordedDefault(_entry(r), r.recorded_at, cure, r.cured_at)
+    if r.withdrawn_on is not None:
+        withdrawal = DefaultWithdrawal(r.record_id, r.withdrawn_on, r.withdrawn_by, r.reason)
+    return RecordedDefault(_entry(r), r.recorded_at, cure, r.cured_at, withdrawal, r.withdrawn_at)
 
 
 def _known_client(conn: Connection, client_id: str) -> bool:
@@ -154,8 +182,26 @@ def cure_default(engine: Engine, cure: DefaultCure, *, today: date, clock: Clock
     return True
 
 
+def withdraw_default(
+    engine: Engine, withdrawal: DefaultWithdrawal, *, today: date, clock: Clock
+) -> bool:
+    """Record that a default was withdrawn as recorded in error; False when this very
+    withdrawal was recorded before.  Raises ``DefaultRefused`` (nothing written) when it
+    cannot be."""
+    w = withdrawal
+    with write_lock(engine) as conn:
+        if not check_withdrawal(_stored(conn, w.record_id), w, today):
+            return False
+        conn.execute(
+            default_withdrawals.insert(),
+            {"record_id": w.record_id, "withdrawn_on": w.withdrawn_on, "reason": w.reason,
+             "withdrawn_by": w.withdrawn_by, "recorded_at": stamp(clock)},
+        )  # fmt: skip
+    return True
+
+
 def find_recorded_default(engine: Engine, record_id: str) -> RecordedDefault | None:
-    """One recorded default by its id, with its cure."""
+    """One recorded default by its id, with its cure and withdrawal."""
     with engine.connect() as conn:
         return _stored(conn, record_id)
 
@@ -164,8 +210,8 @@ def load_recorded_defaults(
     engine: Engine, *, clients: Iterable[str] | None = None, through: date | None = None
 ) -> list[RecordedDefault]:
     """The recorded defaults (of ``clients``; occurred on or before ``through``), with their
-    cures, by client, date and id (sorted here: the same order whatever the database's
-    collation)."""
+    cures and withdrawals (whatever their dates), by client, date and id (sorted here: the
+    same order whatever the database's collation)."""
     t = default_records
     query = _select()
     if through is not None:
