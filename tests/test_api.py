@@ -96,6 +96,7 @@ def _calls(live: Live) -> list[tuple[Action, str, str, Any]]:
         (Action.READ_RISK, "GET", "/api/v1/risk", None),
         (Action.LIQUIDATE, "POST", f"/api/v1/liquidations/{live.own}", None),
         (Action.RECORD_DEFAULT, "POST", "/api/v1/defaults", default),
+        (Action.RECORD_DEFAULT, "POST", "/api/v1/defaults/NOPE-1/withdraw", {"reason": "录错"}),
         (Action.READ_EOD, "GET", f"/api/v1/eod/{day}", None),
         (Action.RUN_EOD, "POST", f"/api/v1/eod/{day}", None),
         (Action.SUBMIT_REPORT, "POST", f"/api/v1/submissions/{day}", {"exchange": "SH"}),
@@ -402,6 +403,64 @@ def test_defaults_are_recorded_cured_and_listed_and_refused_with_their_codes(
     assert logged[-1].user_id == "desk" and logged[-1].status_code == 403
 
 
+def _second_risk_officer(live: Live) -> str:
+    live.keys["risk2"] = live.service.issue("risk2", Role.RISK_OFFICER, None).key
+    return "risk2"
+
+
+def test_a_default_is_withdrawn_by_another_risk_officer_and_refused_with_its_codes(
+    live: Live,
+) -> None:
+    record_id = "BC-ERR"
+    recorded = _default(live, record_id=record_id, malicious=True)
+    assert live.post("risk", "/api/v1/defaults", recorded).status_code == 201
+    path = f"/api/v1/defaults/{record_id}/withdraw"
+    mistake = {"reason": "客户代码录错", "withdrawn_on": "2026-11-18"}
+    four_eyes = live.post("risk", path, mistake)  # the recorder withdraws: refused
+    assert (four_eyes.status_code, four_eyes.json()["code"]) == (409, "SAME_USER")
+    assert four_eyes.json()["reason_zh"] == "撤销人不得为记录人"
+    other = _second_risk_officer(live)
+    for target, body, status, code in (
+        ("/api/v1/defaults/NOPE-1/withdraw", mistake, 404, "UNKNOWN_RECORD"),
+        (path, {**mistake, "reason": ""}, 422, "REASON_REQUIRED"),
+        (path, {**mistake, "reason": "a\nb"}, 422, "INVALID_REASON"),
+        (path, {**mistake, "withdrawn_on": "2026-11-21"}, 422, "IN_THE_FUTURE"),
+        (path, {**mistake, "withdrawn_on": "2026-11-15"}, 422, "WITHDRAWN_BEFORE_OCCURRED"),
+        (path, {**mistake, "withdrawn_on": "2026-11-31"}, 422, "INVALID_REQUEST"),
+        (path, {"withdrawn_on": "2026-11-18"}, 422, "INVALID_REQUEST"),  # no reason
+    ):  # fmt: skip
+        refused = live.post(other, target, body)
+        assert (refused.status_code, refused.json()["code"]) == (status, code), body
+    (listed,) = live.get("risk", "/api/v1/defaults").json()
+    assert listed["withdrawn_on"] is None  # nothing written
+    made = live.post(other, path, mistake)
+    assert made.status_code == 201, made.text
+    body = made.json()
+    assert {k: body[k] for k in ("withdrawn_on", "withdrawn_by", "withdrawal_reason")} == {
+        "withdrawn_on": "2026-11-18", "withdrawn_by": "risk2", "withdrawal_reason": "客户代码录错",
+    }  # fmt: skip
+    assert body["withdrawn_at"] and body["recorded_by"] == "risk"
+    again = live.post(other, path, mistake)
+    assert again.status_code == 200 and again.json() == body
+    for user, fields, status, code in (
+        (other, {"reason": "另一原因"}, 409, "ALREADY_WITHDRAWN"),
+        (other, {"withdrawn_on": None}, 409, "ALREADY_WITHDRAWN"),  # today, not the 18th
+        ("risk", {}, 409, "SAME_USER"),
+    ):
+        refused = live.post(user, path, {**mistake, **fields})
+        assert (refused.status_code, refused.json()["code"]) == (status, code), fields
+    cure = live.post(other, f"/api/v1/defaults/{record_id}/cure", {"cured_on": "2026-11-20"})
+    assert (cure.status_code, cure.json()["code"]) == (409, "WITHDRAWN")
+    assert live.get("audit", "/api/v1/defaults").json() == [body]
+    (as_of,) = live.get("desk", "/api/v1/defaults?on=2026-11-17").json()  # before it
+    assert as_of["withdrawn_on"] is None and as_of["withdrawn_at"] is None
+    assert live.post("desk", path, mistake).status_code == 403
+    logged = [e for e in audit_entries(live.service.engine) if e.path == path]
+    assert [e.status_code for e in logged] == [409, *[422] * 6, 201, 200, 409, 409, 409, 403]
+    assert {e.action for e in logged} == {"record_default"} and logged[7].subject == record_id
+    assert logged[7].request == mistake and logged[7].user_id == "risk2"
+
+
 def test_a_liquidation_takes_its_reason_and_refuses_an_unknown_one(live: Live) -> None:
     path = f"/api/v1/liquidations/{live.own}"
     plan = live.get("risk", f"{path}/plan?reason=judicial_enforcement").json()
@@ -499,3 +558,10 @@ def test_orders_and_audit_on_both_stores(store: Engine, tmp_path: Path) -> None:
     assert refused.status_code == 409
     (listed,) = live.get("risk", "/api/v1/defaults").json()
     assert (listed["record_id"], listed["cured_on"]) == ("BC-1", "2026-11-20")
+    # and withdrawn by another risk officer, as recorded in error
+    withdrawn = live.post(_second_risk_officer(live), "/api/v1/defaults/BC-1/withdraw",
+                          {"reason": "录入错误"})  # fmt: skip
+    assert withdrawn.status_code == 201, withdrawn.text
+    assert (withdrawn.json()["withdrawn_on"], withdrawn.json()["cured_on"]) == (
+        "2026-11-20", "2026-11-20"
+    )  # fmt: skip

@@ -529,3 +529,54 @@ def test_the_command_records_cures_and_lists(tmp_path: Path) -> None:
     lines = [line for line in as_of.output.splitlines() if "risk1" in line]
     assert len(lines) == 2 and "cured" not in as_of.output  # cured after the 19th
     assert "as of 2026-11-19" in as_of.output
+
+
+def test_the_command_withdraws_by_another_user_and_lists_it(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'store.sqlite'}"
+    engine = open_store(url)
+    open_client(Ledger(engine, _clock()), "C1", name="客户C1")
+    record(engine, BAD_CREDIT)  # recorded by risk1, occurred on the 16th
+    record(engine, CHARGES)
+    record_id = BAD_CREDIT.record_id
+
+    def withdraw_cli(*args: str, user: str = "risk2"):  # type: ignore[no-untyped-def]
+        return _invoke("account", "default", "withdraw", *args, "--store", url, "--user", user)
+
+    reason = ("--reason", "客户代码录错")
+    for args, user, code in (
+        ((record_id, *reason), "risk1", "SAME_USER"),
+        (("nope", *reason), "risk2", "UNKNOWN_RECORD"),
+        ((record_id, "--reason", " "), "risk2", "REASON_REQUIRED"),
+        ((record_id, *reason, "--on", "2026-11-15"), "risk2", "WITHDRAWN_BEFORE_OCCURRED"),
+        ((record_id, *reason, "--on", "2099-01-01"), "risk2", "IN_THE_FUTURE"),
+    ):
+        refused = withdraw_cli(*args, user=user)
+        assert refused.exit_code == 1 and code in refused.output, (args, refused.output)
+    assert withdraw_cli(record_id, "--on", "2026-11-31", *reason).exit_code == 2
+    assert withdraw_cli(record_id).exit_code == 2  # the reason is required
+    assert all(r.withdrawal is None for r in load_recorded_defaults(engine))
+    done = withdraw_cli(record_id, *reason, "--on", "2026-11-18")
+    assert done.exit_code == 0 and f"{record_id}: withdrawn on 2026-11-18" in done.output
+    again = withdraw_cli(record_id, *reason, "--on", "2026-11-18", user="risk3")
+    assert again.exit_code == 0 and "withdrawn before" in again.output
+    other = withdraw_cli(record_id, "--reason", "另一原因", "--on", "2026-11-18")
+    assert other.exit_code == 1 and "ALREADY_WITHDRAWN" in other.output
+    cured = _invoke("account", "default", "cure", record_id, "--on", "2026-11-19",
+                    "--store", url, "--user", "risk2")  # fmt: skip
+    assert cured.exit_code == 1 and "refused WITHDRAWN:" in cured.output
+    found = find_recorded_default(engine, record_id)
+    assert found is not None and found.withdrawal == DefaultWithdrawal(
+        record_id, date(2026, 11, 18), "risk2", "客户代码录错"
+    )
+    assert found.cure is None
+
+    def states(*args: str) -> list[str]:
+        listed = _invoke("account", "default", "list", "--store", url, *args)
+        assert listed.exit_code == 0, listed.output
+        return [line for line in listed.output.splitlines() if "risk1" in line]
+
+    lines = states()
+    assert "open" in lines[0] and "OC-1" in lines[0]
+    assert "withdrawn 2026-11-18" in lines[1] and "yes" in lines[1]
+    before = states("--on", "2026-11-17")  # as of the 17th it stood
+    assert "open" in before[1] and "withdrawn" not in "".join(before)

@@ -1,10 +1,12 @@
 """Default records a user keeps (CLI-5; ``domain.recorded_defaults``): recording a client's
-bad credit, other default or overdue charges, curing it, and listing them.
+bad credit, other default or overdue charges, curing it, withdrawing it as recorded in
+error, and listing them.
 
-Invariants: a refused record or cure is a 4xx with the domain's code and both reasons, and
-writes nothing (the audit trail still logs the call); "today" is the service's trading
-date, so nothing is dated after the day it runs; recording the same again is a 200 with the
-record as stored, a new one a 201.
+Invariants: a refused record, cure or withdrawal is a 4xx with the domain's code and both
+reasons, and writes nothing (the audit trail still logs the call); "today" is the service's
+trading date, so nothing is dated after the day it runs; recording the same again is a 200
+with the record as stored, a new one a 201; the withdrawer is the caller, never the user
+who recorded it (four eyes).
 """
 
 from __future__ import annotations
@@ -17,7 +19,14 @@ from fastapi import APIRouter, Depends, Path, Query, Response
 
 from liangrong.api.access import Caller, allow
 from liangrong.api.problems import INVALID_REQUEST, NOT_FOUND, PROBLEM_RESPONSES, Problem
-from liangrong.api.schemas import CLIENT_PATTERN, DATE_PATTERN, DefaultCureIn, DefaultIn, DefaultOut
+from liangrong.api.schemas import (
+    CLIENT_PATTERN,
+    DATE_PATTERN,
+    DefaultCureIn,
+    DefaultIn,
+    DefaultOut,
+    DefaultWithdrawalIn,
+)
 from liangrong.domain.access import Action
 from liangrong.domain.default_records import DefaultKind
 from liangrong.domain.money import MoneyFormatError, yuan_to_fen
@@ -26,6 +35,7 @@ from liangrong.domain.recorded_defaults import (
     DefaultEntry,
     DefaultRefusal,
     DefaultRefused,
+    DefaultWithdrawal,
     RecordedDefault,
     derived_id,
 )
@@ -34,6 +44,7 @@ from liangrong.store.recorded_defaults import (
     find_recorded_default,
     load_recorded_defaults,
     record_default,
+    withdraw_default,
 )
 
 router = APIRouter(prefix="/api/v1", responses=PROBLEM_RESPONSES)
@@ -43,6 +54,9 @@ _STATUS = {
     DefaultRefusal.UNKNOWN_RECORD: 404,
     DefaultRefusal.RECORDED_OTHERWISE: 409,
     DefaultRefusal.ALREADY_CURED: 409,
+    DefaultRefusal.WITHDRAWN: 409,
+    DefaultRefusal.ALREADY_WITHDRAWN: 409,
+    DefaultRefusal.SAME_USER: 409,
 }  # every other refusal: 422
 
 
@@ -60,7 +74,7 @@ def _date(text: str, field: str) -> date:
 
 
 def _out(r: RecordedDefault) -> DefaultOut:
-    e, cure = r.entry, r.cure
+    e, cure, w = r.entry, r.cure, r.withdrawal
     return DefaultOut(
         record_id=e.record_id, client_id=e.client_id, kind=e.kind.value,
         occurred_on=e.occurred_on.isoformat(), amount_owed_fen=e.amount_owed_fen, note=e.note,
@@ -68,6 +82,9 @@ def _out(r: RecordedDefault) -> DefaultOut:
         cured_on=cure.cured_on.isoformat() if cure else None,
         cured_by=cure.cured_by if cure else None, cure_note=cure.note if cure else None,
         cured_at=r.cured_at,
+        withdrawn_on=w.withdrawn_on.isoformat() if w else None,
+        withdrawn_by=w.withdrawn_by if w else None, withdrawal_reason=w.reason if w else None,
+        withdrawn_at=r.withdrawn_at,
     )  # fmt: skip
 
 
@@ -82,11 +99,12 @@ def _written(
     caller: Caller,
     response: Response,
     write: Callable[..., bool],
-    item: DefaultEntry | DefaultCure,
+    item: DefaultEntry | DefaultCure | DefaultWithdrawal,
     record_id: str,
 ) -> DefaultOut:
-    """``write`` the record or cure as of the session's day: 201 when new, 200 when it was
-    there already (the same again), a problem when refused; the record as stored."""
+    """``write`` the record, cure or withdrawal as of the session's day: 201 when new, 200
+    when it was there already (the same again), a problem when refused; the record as
+    stored."""
     service = caller.service
     try:
         new = write(service.engine, item, today=service.market.session.day, clock=service.now)
@@ -135,6 +153,24 @@ def cure(
     return _written(caller, response, cure_default, cure, record_id)
 
 
+@router.post("/defaults/{record_id}/withdraw", response_model=DefaultOut, status_code=201,
+             tags=["risk"])  # fmt: skip
+def withdraw(
+    record_id: RecordPath,
+    body: DefaultWithdrawalIn,
+    response: Response,
+    caller: Annotated[Caller, Depends(allow(Action.RECORD_DEFAULT))],
+) -> DefaultOut:
+    """Withdraw a recorded default as recorded in error (录入错误撤销; once, with a reason,
+    by another user than its recorder): listed as withdrawn on the day's file of its date and
+    no more after; from that date on, it no longer refuses the client's extensions."""
+    caller.request.state.subject = record_id
+    day = caller.service.market.session.day
+    on = _date(body.withdrawn_on, "withdrawn_on") if body.withdrawn_on else day
+    withdrawal = DefaultWithdrawal(record_id, on, caller.user.user_id, body.reason)
+    return _written(caller, response, withdraw_default, withdrawal, record_id)
+
+
 @router.get("/defaults", response_model=list[DefaultOut], tags=["risk"])
 def defaults(
     caller: Annotated[Caller, Depends(allow(Action.READ_RISK))],
@@ -144,12 +180,11 @@ def defaults(
     limit: Annotated[int, Query(ge=1, le=1_000)] = 100,
 ) -> list[DefaultOut]:
     """The recorded defaults (of one client; occurred by ``on``), by client, date and id,
-    each with its cure: as of ``on``, a cure dated later is not shown."""
+    each with its cure and withdrawal: as of ``on``, one dated later is not shown."""
     day = _date(on, "on") if on else None
     clients = [client_id] if client_id else None
     found = load_recorded_defaults(caller.service.engine, clients=clients, through=day)
     chosen = found[offset : offset + limit]
     if day is not None:
-        chosen = [r if r.cured_on(day) else RecordedDefault(r.entry, r.recorded_at)
-                  for r in chosen]  # fmt: skip
+        chosen = [r.as_of(day) for r in chosen]
     return [_out(r) for r in chosen]

@@ -285,6 +285,13 @@ class DefaultCureIn(Strict):
     note: Note = ""
 
 
+class DefaultWithdrawalIn(Strict):
+    reason: Note = Field(description="why it was recorded in error (required)")
+    withdrawn_on: DateText | None = Field(
+        default=None, description="the withdrawal's date (default: the trading date)"
+    )
+
+
 class DefaultOut(BaseModel):
     record_id: str
     client_id: str
@@ -299,6 +306,10 @@ class DefaultOut(BaseModel):
     cured_by: str | None
     cure_note: str | None
     cured_at: str | None
+    withdrawn_on: str | None  # None: not withdrawn (as of the day asked)
+    withdrawn_by: str | None
+    withdrawal_reason: str | None
+    withdrawn_at: str | None
 
 
 class UserIn(Strict):

@@ -1,10 +1,13 @@
-"""``liangrong account default record|cure|list``: the defaults a user records for a client
-(CLI-5; bad credit, other defaults, overdue charges; the rules:
-``domain.recorded_defaults``), their cures, and every record with its state on a date.
+"""``liangrong account default record|cure|withdraw|list``: the defaults a user records for
+a client (CLI-5; bad credit, other defaults, overdue charges; the rules:
+``domain.recorded_defaults``), their cures, their withdrawals as recorded in error, and
+every record with its state on a date.
 
-"Today" is the date in Beijing: nothing is recorded as occurring or cured after it.  Exit
-status 1 when a record or cure is refused (its code, the reason in both languages and the
-detail on stderr; nothing recorded), 2 for a malformed option.
+"Today" is the date in Beijing: nothing is recorded as occurring, cured or withdrawn after
+it.  Exit status 1 when a record, cure or withdrawal is refused (its code, the reason in
+both languages and the detail on stderr; nothing recorded), 2 for a malformed option.
+``--user`` names who acts (the login by default): the four-eyes rule of a withdrawal
+compares it with the recorder, so it is as good as the names users give.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from liangrong.domain.recorded_defaults import (
     DefaultCure,
     DefaultEntry,
     DefaultRefused,
+    DefaultWithdrawal,
     RecordedDefault,
     derived_id,
 )
@@ -34,6 +38,7 @@ from liangrong.store.recorded_defaults import (
     cure_default,
     load_recorded_defaults,
     record_default,
+    withdraw_default,
 )
 
 defaults_app = typer.Typer(
@@ -117,9 +122,33 @@ def cure_command(
     Console().print(f"{escape(record_id)}: {shown}")
 
 
+@defaults_app.command("withdraw")
+def withdraw_command(
+    record_id: Annotated[str, typer.Argument(help="The record's id (see `list`).")],
+    reason: Annotated[str, typer.Option("--reason", help="Why it was recorded in error.")],
+    on: Annotated[
+        str | None, typer.Option("--on", help="The withdrawal's date (default today).")
+    ] = None,
+    user: UserOption = None,
+    store: str = store_option(),
+) -> None:
+    """Withdraw a record entered in error (录入错误撤销; once, by another user than its
+    recorder): it stops counting from that date and leaves the file after it."""
+    day = parse_date(on) if on else _today()
+    withdrawal = DefaultWithdrawal(record_id, day, user or getpass.getuser(), reason)
+    try:
+        new = withdraw_default(open_store(store), withdrawal, today=_today(), clock=_now)
+    except DefaultRefused as exc:
+        raise _refused(exc) from None
+    shown = f"withdrawn on {day}" if new else "withdrawn before"
+    Console().print(f"{escape(record_id)}: {shown}")
+
+
 def _state(record: RecordedDefault, on: date | None) -> str:
-    cured = record.cured_on(on)
-    return "open" if cured is None else f"cured {cured}"
+    cured, withdrawn = record.cured_on(on), record.withdrawn_on(on)
+    states = [f"cured {cured}"] if cured else []
+    states += [f"withdrawn {withdrawn}"] if withdrawn else []
+    return ", ".join(states) or "open"
 
 
 @defaults_app.command("list")
@@ -127,7 +156,9 @@ def list_command(
     client: Annotated[str | None, typer.Option("--client", help="Only this client.")] = None,
     on: Annotated[
         str | None,
-        typer.Option("--on", help="As of this day: what had occurred, open or cured by then."),
+        typer.Option(
+            "--on", help="As of this day: what had occurred, open, cured or withdrawn by then."
+        ),
     ] = None,
     store: str = store_option(),
 ) -> None:
