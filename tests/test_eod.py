@@ -40,7 +40,7 @@ from liangrong.domain.interest import (
 )
 from liangrong.domain.margin import simple_interest
 from liangrong.domain.money import Rounding, round_fraction
-from liangrong.domain.recorded_defaults import DefaultCure, DefaultEntry
+from liangrong.domain.recorded_defaults import DefaultCure, DefaultEntry, DefaultWithdrawal
 from liangrong.eod import accrual_kernel as kernel
 from liangrong.eod.files import day_dir
 from liangrong.eod.runner import EodRefused, run, status
@@ -72,7 +72,7 @@ from liangrong.store.eod_records import (
 )
 from liangrong.store.eod_tables import EOD_APPEND_ONLY_TABLES, eod_steps
 from liangrong.store.migrate import upgrade
-from liangrong.store.recorded_defaults import cure_default, record_default
+from liangrong.store.recorded_defaults import cure_default, record_default, withdraw_default
 
 D, PREVIOUS, NEXT = date(2026, 11, 20), date(2026, 11, 19), date(2026, 11, 23)
 THROUGH = date(2026, 11, 17)  # charges before the end of day cover contracts through here
@@ -296,7 +296,9 @@ def test_a_malicious_default_on_record_refuses_the_extension(
 ) -> None:
     """The same store as the baseline, where R1 is granted, with one record more: C1's
     default the firm judged malicious, cured before the request (it still counts, S1 art.
-    60); a later malicious record and a plain one do not count on the day."""
+    60); a later malicious record and a plain one do not count on the day.  The same record
+    withdrawn on the day as recorded in error refuses nothing: R1 is granted as in the
+    baseline, and the day's file reports the withdrawal (on that day only)."""
     copy = copy_of(prepared, tmp_path)
     malicious = DefaultEntry("M-C1", "C1", DefaultKind.BAD_CREDIT, date(2026, 11, 2), 0,
                              "恶意拖欠他行贷款", True, "risk1")  # fmt: skip
@@ -321,6 +323,19 @@ def test_a_malicious_default_on_record_refuses_the_extension(
     swapped = {"NO_MALICIOUS_DEFAULT": "MALICIOUS_DEFAULT"}
     assert [[swapped.get(n, n), d] for n, d in granted["findings"]] == refused["findings"]
     assert granted["maintenance_ratio"] == refused["maintenance_ratio"]
+    withdrawn = copy_of(prepared, tmp_path / "withdrawn")
+    _record(withdrawn, malicious, cured_on=date(2026, 11, 10))
+    mistake = DefaultWithdrawal("M-C1", D, "risk2", "客户代码录错, 应为他人")
+    assert withdraw_default(withdrawn.engine, mistake, today=D, clock=_clock)
+    assert run(withdrawn.engine, D, withdrawn.settings()).complete
+    regranted = next(
+        e for e in load_contract_events(withdrawn.engine) if e.event_id == "extension:R1"
+    ).payload
+    assert regranted == granted
+    on_file = [row[:4] for row in _default_rows(withdrawn, D)]
+    assert on_file[0] == ("M-C1", "客户C1", DefaultKind.BAD_CREDIT, RecordStatus.WITHDRAWN)
+    run(withdrawn.engine, NEXT, withdrawn.settings())
+    assert "M-C1" not in [row[0] for row in _default_rows(withdrawn, NEXT)]
 
 
 def test_recorded_defaults_are_in_the_default_record_file_by_date(
