@@ -261,7 +261,7 @@ def check_cure(record: RecordedDefault | None, cure: DefaultCure, today: date) -
     if cure.cured_on < record.entry.occurred_on:
         detail = f"{cure.cured_on} before {record.entry.occurred_on}"
         raise DefaultRefused(DefaultRefusal.CURED_BEFORE_OCCURRED, detail)
-    if record.cure is not None:  # before the withdrawal: a cure made before it, sent again
+    if record.cure is not None:  # ahead of the withdrawal: its own cure again changes nothing
         if (record.cure.cured_on, record.cure.note) != (cure.cured_on, cure.note):
             raise DefaultRefused(DefaultRefusal.ALREADY_CURED, f"cured on {record.cure.cured_on}")
         return False
@@ -277,9 +277,7 @@ def check_withdrawal(
     ``DefaultRefused`` when it cannot be recorded."""
     w = withdrawal
     _check_user(w.withdrawn_by)
-    _check_text(w.reason, DefaultRefusal.INVALID_REASON)
-    if not w.reason.strip():
-        raise DefaultRefused(DefaultRefusal.REASON_REQUIRED, w.record_id[:100])
+    _check_reason(w)
     if record is None:
         raise DefaultRefused(DefaultRefusal.UNKNOWN_RECORD, w.record_id[:100])
     _check_date("withdrawn", w.withdrawn_on, today)
@@ -288,14 +286,23 @@ def check_withdrawal(
         raise DefaultRefused(DefaultRefusal.WITHDRAWN_BEFORE_OCCURRED, detail)
     if w.withdrawn_by == record.entry.recorded_by:  # four eyes, even for a repeat
         raise DefaultRefused(DefaultRefusal.SAME_USER, f"recorded by {w.withdrawn_by}")
-    stored = record.withdrawal
-    if stored is None:
+    if record.withdrawal is None:
         return True
-    if (stored.withdrawn_on, stored.reason) != (w.withdrawn_on, w.reason):
-        raise DefaultRefused(
-            DefaultRefusal.ALREADY_WITHDRAWN, f"withdrawn on {stored.withdrawn_on}"
-        )
+    _check_withdrawn_alike(record.withdrawal, w)
     return False
+
+
+def _check_reason(withdrawal: DefaultWithdrawal) -> None:
+    _check_text(withdrawal.reason, DefaultRefusal.INVALID_REASON)
+    if not withdrawal.reason.strip():
+        raise DefaultRefused(DefaultRefusal.REASON_REQUIRED, withdrawal.record_id[:100])
+
+
+def _check_withdrawn_alike(stored: DefaultWithdrawal, withdrawal: DefaultWithdrawal) -> None:
+    """The same withdrawal again (whoever sends it) passes; another one is refused."""
+    if (stored.withdrawn_on, stored.reason) != (withdrawal.withdrawn_on, withdrawal.reason):
+        detail = f"withdrawn on {stored.withdrawn_on}"
+        raise DefaultRefused(DefaultRefusal.ALREADY_WITHDRAWN, detail)
 
 
 def _counts_on(record: RecordedDefault, client_id: str, on: date) -> bool:
