@@ -1,6 +1,6 @@
 """Defaults recorded by a user, their cures and withdrawals (CLI-5; the rules:
 ``domain.recorded_defaults``), migrations ``0016_default_records`` and
-``0017_default_withdrawals``:
+``0018_default_withdrawals``:
 
 - ``default_records``: each default a user recorded (bad credit, other, overdue charges),
   with whether the firm judges it malicious, who recorded it and when;

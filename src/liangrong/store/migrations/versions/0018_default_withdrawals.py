@@ -1,8 +1,8 @@
 """Defaults recorded by a user withdrawn as recorded in error (CLI-5, CON-2): one row per
 record at most (``liangrong.store.recorded_defaults``), append-only.
 
-Revision ID: 0017
-Revises: 0016
+Revision ID: 0018
+Revises: 0017
 """
 
 import sqlalchemy as sa
@@ -10,8 +10,8 @@ from alembic import op
 
 from liangrong.store.migrations.append_only import protect, unprotect
 
-revision = "0017"
-down_revision = "0016"
+revision = "0018"
+down_revision = "0017"
 branch_labels = None
 depends_on = None
 
