@@ -16,3 +16,12 @@ class Bilingual(Enum):
     @property
     def en(self) -> str:
         return str(self.value[1])
+
+
+class BilingualRefused(ValueError):
+    """A refusal with its code (a ``Bilingual`` member) and the case's detail; nothing was
+    changed by the call that raised it."""
+
+    def __init__(self, code: Bilingual, detail: str) -> None:
+        self.code, self.detail = code, detail
+        super().__init__(f"{code.name}: {code.en} ({detail})")

@@ -45,7 +45,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import date
 
-from liangrong.domain.bilingual import Bilingual
+from liangrong.domain.bilingual import Bilingual, BilingualRefused
 from liangrong.domain.default_records import DefaultEvent, DefaultKind
 
 RECORDABLE = (DefaultKind.BAD_CREDIT, DefaultKind.OTHER, DefaultKind.OVERDUE_CHARGES)
@@ -105,10 +105,8 @@ class DefaultRefusal(Bilingual):
     )
 
 
-class DefaultRefused(ValueError):
-    def __init__(self, code: DefaultRefusal, detail: str) -> None:
-        self.code, self.detail = code, detail
-        super().__init__(f"{code.name}: {code.en} ({detail})")
+class DefaultRefused(BilingualRefused):
+    code: DefaultRefusal
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,7 +31,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, MetaData, Table, func, select, text
 
-from liangrong.domain.bilingual import Bilingual
+from liangrong.domain.bilingual import Bilingual, BilingualRefused
 from liangrong.ledger.digest import JournalDigest, journal_digest_on
 from liangrong.ledger.engine import open_snapshot_engine
 from liangrong.store.migrate import current_revision, known_revisions, revisions_through, upgrade
@@ -78,10 +78,8 @@ class BackupRefusal(Bilingual):
     )
 
 
-class BackupRefused(ValueError):
-    def __init__(self, code: BackupRefusal, detail: str) -> None:
-        self.code, self.detail = code, detail
-        super().__init__(f"{code.name}: {code.en} ({detail})")
+class BackupRefused(BilingualRefused):
+    code: BackupRefusal
 
 
 @dataclass(frozen=True, slots=True)
