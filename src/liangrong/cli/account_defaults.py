@@ -13,6 +13,7 @@ compares it with the recorder, so it is as good as the names users give.
 from __future__ import annotations
 
 import getpass
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Annotated
 
@@ -21,6 +22,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from liangrong.cli.refusals import refused_exit
 from liangrong.cli.simulate import parse_date
 from liangrong.cli.store_option import open_store, store_option
 from liangrong.domain.default_records import DefaultKind
@@ -59,11 +61,12 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _refused(exc: DefaultRefused) -> typer.Exit:
-    err = Console(stderr=True)
-    err.print(f"[red]refused[/red] {exc.code.name}: {escape(exc.code.en)} / {exc.code.zh}")
-    err.print(f"  {escape(exc.detail)}")
-    return typer.Exit(1)
+def _write(write: Callable[..., bool], item: object, store: str) -> bool:
+    """A record, cure or withdrawal written as of today; a refusal exits 1."""
+    try:
+        return write(open_store(store), item, today=_today(), clock=_now)
+    except DefaultRefused as exc:
+        raise refused_exit(exc) from None
 
 
 @defaults_app.command("record")
@@ -97,10 +100,7 @@ def record_command(
         record_id or derived_id(client, kind, occurred), client, kind, occurred, amount_fen,
         note, malicious, user or getpass.getuser(),
     )  # fmt: skip
-    try:
-        new = record_default(open_store(store), entry, today=_today(), clock=_now)
-    except DefaultRefused as exc:
-        raise _refused(exc) from None
+    new = _write(record_default, entry, store)
     Console().print(f"{escape(entry.record_id)}: " + ("recorded" if new else "recorded before"))
 
 
@@ -114,10 +114,7 @@ def cure_command(
 ) -> None:
     """Record that a recorded default was cured (once; the record stays on file)."""
     cure = DefaultCure(record_id, parse_date(on), user or getpass.getuser(), note)
-    try:
-        new = cure_default(open_store(store), cure, today=_today(), clock=_now)
-    except DefaultRefused as exc:
-        raise _refused(exc) from None
+    new = _write(cure_default, cure, store)
     shown = f"cured on {cure.cured_on}" if new else "cured before"
     Console().print(f"{escape(record_id)}: {shown}")
 
@@ -136,10 +133,7 @@ def withdraw_command(
     recorder): it stops counting from that date and leaves the file after it."""
     day = parse_date(on) if on else _today()
     withdrawal = DefaultWithdrawal(record_id, day, user or getpass.getuser(), reason)
-    try:
-        new = withdraw_default(open_store(store), withdrawal, today=_today(), clock=_now)
-    except DefaultRefused as exc:
-        raise _refused(exc) from None
+    new = _write(withdraw_default, withdrawal, store)
     shown = f"withdrawn on {day}" if new else "withdrawn before"
     Console().print(f"{escape(record_id)}: {shown}")
 

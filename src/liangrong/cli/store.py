@@ -21,7 +21,9 @@ from rich.progress import TaskID
 from rich.table import Table
 
 from liangrong.cli.eod import step_bars
+from liangrong.cli.refusals import refused_exit
 from liangrong.cli.store_option import open_store, store_option
+from liangrong.ledger.digest import JournalDigest
 from liangrong.ledger.engine import open_engine, open_snapshot_engine
 from liangrong.ledger.integrity import check_ledger
 from liangrong.store.backup import (
@@ -32,7 +34,6 @@ from liangrong.store.backup import (
     read_summary,
     restore_backup,
 )
-from liangrong.store.migrate import upgrade
 
 store_app = typer.Typer(
     help="Backups, restores and integrity checks of the store (GOV-6).", no_args_is_help=True
@@ -62,13 +63,6 @@ def table_bars(err: Console) -> Iterator[Progress]:
         yield progress
 
 
-def _refused(exc: BackupRefused) -> typer.Exit:
-    err = Console(stderr=True)
-    err.print(f"[red]refused[/red] {exc.code.name}: {escape(exc.code.en)} / {exc.code.zh}")
-    err.print(f"  {escape(exc.detail)}")
-    return typer.Exit(1)
-
-
 def _print_summary(console: Console, path: Path, summary: BackupSummary) -> None:
     j = summary.journal
     console.print(
@@ -86,12 +80,12 @@ def _print_summary(console: Console, path: Path, summary: BackupSummary) -> None
 def backup_command(path: BackupPath, store: str = store_option()) -> None:
     """Write every row of the store, read from one snapshot (the book may keep running),
     with the journal's digest; the file is written under a temporary name and renamed."""
-    upgrade(open_engine(store))
+    open_store(store).dispose()
     with table_bars(Console(stderr=True)) as progress:
         try:
             summary = back_up(store, path, taken_at=_now().isoformat(), progress=progress)
         except BackupRefused as exc:
-            raise _refused(exc) from None
+            raise refused_exit(exc) from None
     _print_summary(Console(), path, summary)
 
 
@@ -117,7 +111,7 @@ def restore_command(path: BackupPath, store: str = store_option()) -> None:
                     *(file.with_name(file.name + end) for end in ("-wal", "-shm")),
                 ):
                     leftover.unlink(missing_ok=True)
-            raise _refused(exc) from None
+            raise refused_exit(exc) from None
     console = Console()
     _print_summary(console, path, summary)
     console.print(f"[green]restored into {escape(store)}; the journal's digest matches[/green]")
@@ -165,11 +159,11 @@ def verify_command(
     )
 
 
-def _against_backup(console: Console, path: Path, journal: object) -> bool:
+def _against_backup(console: Console, path: Path, journal: JournalDigest) -> bool:
     try:
         summary = read_summary(path)
     except BackupRefused as exc:
-        raise _refused(exc) from None
+        raise refused_exit(exc) from None
     if summary.journal != journal:
         console.print(
             f"[red]the store's journal differs from the backup's ({summary.journal.sha256})[/red]"

@@ -23,7 +23,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -105,7 +105,7 @@ def write_backup(
     ``path`` (through a temporary name, so a crash never leaves a partial file there)."""
     partial = path.with_name(path.name + ".partial")
     with snapshot.begin() as conn:
-        revision = current_revision_on(conn)
+        revision = _revision_on(conn)
         tables = _tables(conn)
         with gzip.open(partial, "wb", compresslevel=1) as stream:
             out = _HashedLines(stream)
@@ -132,9 +132,8 @@ def back_up(
         snapshot.dispose()
 
 
-def current_revision_on(conn: Connection) -> str:
-    version = Table(VERSION_TABLE, MetaData(), autoload_with=conn)
-    found = conn.execute(select(version.c.version_num)).scalar()
+def _revision_on(conn: Connection) -> str:
+    found = conn.execute(text(f"SELECT version_num FROM {VERSION_TABLE}")).scalar()
     if found is None:
         raise BackupRefused(BackupRefusal.NOT_MIGRATED, "no row in alembic_version")
     return str(found)
@@ -267,8 +266,8 @@ def _restore(reader: _Reader, engine: Engine, progress: Progress | None) -> Back
     _check_target(engine, reader.revision)
     upgrade(engine, reader.revision)
     with engine.begin() as conn:
-        _check_empty_on(conn)
         target = {table.name: table for table in _tables(conn)}
+        _check_empty_on(conn, target.values())
         for header, batches in reader.tables():
             _check_columns(header, target)
             _load_table(conn, header, batches, progress)
@@ -282,7 +281,7 @@ def _restore(reader: _Reader, engine: Engine, progress: Progress | None) -> Back
                 BackupRefusal.RESTORED_DIFFERENTLY, f"{restored.sha256} != {summary.journal.sha256}"
             )
         if conn.dialect.name == "postgresql":
-            _move_serials(conn, [header.name for header in reader.seen])
+            _move_serials(conn, target.values())
     upgrade(engine)
     return summary
 
@@ -294,7 +293,7 @@ def _check_target(engine: Engine, revision: str) -> None:
     if found not in revisions_through(revision):
         raise BackupRefused(BackupRefusal.TARGET_NEWER, f"store at {found}, backup at {revision}")
     with engine.connect() as conn:
-        _check_empty_on(conn)
+        _check_empty_on(conn, _tables(conn))
 
 
 def _check_columns(header: _TableHeader, target: dict[str, Table]) -> None:
@@ -303,8 +302,8 @@ def _check_columns(header: _TableHeader, target: dict[str, Table]) -> None:
         raise BackupRefused(BackupRefusal.SCHEMA_DIFFERS, f"table {header.name}")
 
 
-def _check_empty_on(conn: Connection) -> None:
-    for table in _tables(conn):
+def _check_empty_on(conn: Connection, tables: Iterable[Table]) -> None:
+    for table in tables:
         if conn.execute(select(table).limit(1)).first() is not None:
             raise BackupRefused(BackupRefusal.TARGET_NOT_EMPTY, f"{table.name} has rows")
 
@@ -346,20 +345,16 @@ def _decoder(kinds: Sequence[str], *, sqlite: bool) -> Callable[[list[Any]], tup
     return decode
 
 
-def _move_serials(conn: Connection, tables: list[str]) -> None:
+def _move_serials(conn: Connection, tables: Iterable[Table]) -> None:
     """Set each serial column's sequence past its restored rows (inserts gave the ids)."""
-    for name in tables:
-        table = Table(name, MetaData(), autoload_with=conn)
+    for table in tables:
         for column in table.primary_key.columns:
             sequence = conn.execute(
-                text("SELECT pg_get_serial_sequence(:t, :c)"), {"t": name, "c": column.name}
+                text("SELECT pg_get_serial_sequence(:t, :c)"), {"t": table.name, "c": column.name}
             ).scalar()
             if sequence is not None:
                 conn.execute(
-                    text(
-                        f"SELECT setval(:s, COALESCE(MAX({column.name}), 0) + 1, false) FROM {name}"
-                    ),
-                    {"s": sequence},
+                    select(func.setval(sequence, func.coalesce(func.max(column), 0) + 1, False))
                 )
 
 

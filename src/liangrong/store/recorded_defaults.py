@@ -17,7 +17,7 @@ returns False; no row carries the wall clock unless the caller's clock is one.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import date
 from typing import Any
 
@@ -171,15 +171,9 @@ def record_default(engine: Engine, entry: DefaultEntry, *, today: date, clock: C
 def cure_default(engine: Engine, cure: DefaultCure, *, today: date, clock: Clock) -> bool:
     """Record a default's cure; False when this very cure was recorded before.  Raises
     ``DefaultRefused`` (nothing written) when it cannot be."""
-    with write_lock(engine) as conn:
-        if not check_cure(_stored(conn, cure.record_id), cure, today):
-            return False
-        conn.execute(
-            default_cures.insert(),
-            {"record_id": cure.record_id, "cured_on": cure.cured_on, "note": cure.note,
-             "cured_by": cure.cured_by, "recorded_at": stamp(clock)},
-        )  # fmt: skip
-    return True
+    row = {"cured_on": cure.cured_on, "note": cure.note, "cured_by": cure.cured_by}
+    return _append_once(engine, default_cures, cure.record_id, row, clock,
+                        lambda stored: check_cure(stored, cure, today))  # fmt: skip
 
 
 def withdraw_default(
@@ -189,14 +183,21 @@ def withdraw_default(
     withdrawal was recorded before.  Raises ``DefaultRefused`` (nothing written) when it
     cannot be."""
     w = withdrawal
+    row = {"withdrawn_on": w.withdrawn_on, "reason": w.reason, "withdrawn_by": w.withdrawn_by}
+    return _append_once(engine, default_withdrawals, w.record_id, row, clock,
+                        lambda stored: check_withdrawal(stored, w, today))  # fmt: skip
+
+
+def _append_once(
+    engine: Engine, table: Table, record_id: str, row: dict[str, object], clock: Clock,
+    is_new: Callable[[RecordedDefault | None], bool],
+) -> bool:  # fmt: skip
+    """A record's cure or withdrawal, checked against the stored record under the write lock
+    and inserted when new."""
     with write_lock(engine) as conn:
-        if not check_withdrawal(_stored(conn, w.record_id), w, today):
+        if not is_new(_stored(conn, record_id)):
             return False
-        conn.execute(
-            default_withdrawals.insert(),
-            {"record_id": w.record_id, "withdrawn_on": w.withdrawn_on, "reason": w.reason,
-             "withdrawn_by": w.withdrawn_by, "recorded_at": stamp(clock)},
-        )  # fmt: skip
+        conn.execute(table.insert(), {**row, "record_id": record_id, "recorded_at": stamp(clock)})
     return True
 
 
