@@ -49,10 +49,15 @@ FORK = multiprocessing.get_context("fork")
 READY = "ready"
 
 
-def _settings(folder: Path, accrued_through: object) -> EodSettings:
+def _settings(folder: Path, accrued_through: object, worker_from: int = 0) -> EodSettings:
+    """The kills land with the accrual's batches built by its worker (``worker_from`` 0),
+    as at full size; the worker is a grandchild the kill orphans."""
     return EodSettings(
-        folder / "reports", batch_transactions=BATCH, accrued_through=accrued_through
-    )  # type: ignore[arg-type]
+        folder / "reports",
+        batch_transactions=BATCH,
+        accrued_through=accrued_through,  # type: ignore[arg-type]
+        accrual_worker_from=worker_from,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -243,3 +248,18 @@ def test_sigkill_at_random_points_then_rerun_is_byte_identical(
     assert any(0 < n < posted for n in partial), (partial, posted)  # killed between commits
     # the kills landed inside most steps, not only between them
     assert len(set(killed_in) & set(STEP_NAMES)) >= 6, Counter(killed_in)
+
+
+def test_the_accrual_worker_leaves_what_this_process_would(
+    prepared: tuple[Path, object], tmp_path: Path
+) -> None:
+    """The same end of day with the accrual's batches built by its worker and here."""
+    source, through = prepared
+    outcomes = []
+    for worker_from in (0, 10**9):
+        store = _copy(source, tmp_path / f"from{worker_from}")
+        engine = open_engine(f"sqlite:///{store}")
+        assert run(engine, DAY, _settings(store.parent, through, worker_from)).complete
+        engine.dispose()
+        outcomes.append(_outcome(store, store.parent / "reports"))
+    assert outcomes[0] == outcomes[1]

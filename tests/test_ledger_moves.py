@@ -1,10 +1,11 @@
-"""The ledger's move batches (``Ledger.post_moves``): the same journal, balances, results and
-rejections as posting the batch's transactions one by one (``post_batch``)."""
+"""The ledger's move batches (``Ledger.post_moves``, and ``Ledger.post_prepared`` of a batch
+prepared ahead, numbered from wherever): the same journal, balances, results and rejections
+as posting the batch's transactions one by one (``post_batch``)."""
 
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 import pytest
@@ -17,7 +18,7 @@ from ledger_helpers import DAY, open_client
 from liangrong.domain import accounts as acc
 from liangrong.domain import operations as ops
 from liangrong.domain.accounts import Sign
-from liangrong.domain.moves import MoveBatch, MoveCheck, admits
+from liangrong.domain.moves import MoveBatch, MoveCheck, admits, prepare
 from liangrong.domain.purposes import Purpose
 from liangrong.domain.rejections import LedgerCode, Rejection
 from liangrong.ledger.digest import journal_digest
@@ -76,9 +77,19 @@ def _outcome(post: object) -> list[PostResult] | LedgerCode:
         return rejection.code
 
 
-def _both(fast: Ledger, slow: Ledger, batch: MoveBatch) -> list[PostResult] | LedgerCode:
+Posting = Callable[[Ledger, MoveBatch], list[PostResult]]
+
+
+def _ahead(ledger: Ledger, batch: MoveBatch) -> list[PostResult]:
+    """Prepared as a worker would, numbered from 1: the ledger must renumber the rows."""
+    return ledger.post_prepared(prepare(batch, 1))
+
+
+def _both(
+    fast: Ledger, slow: Ledger, batch: MoveBatch, post: Posting = Ledger.post_moves
+) -> list[PostResult] | LedgerCode:
     """Post the batch both ways; the outcomes and the journals must be equal."""
-    by_moves = _outcome(lambda: fast.post_moves(batch))
+    by_moves = _outcome(lambda: post(fast, batch))
     one_by_one = _outcome(lambda: slow.post_batch(batch.transactions()))
     assert by_moves == one_by_one
     assert journal_digest(fast.engine) == journal_digest(slow.engine)
@@ -103,14 +114,15 @@ def _accrual_rows(
     ]  # fmt: skip
 
 
-def test_accruals_post_as_moves_and_replay(store: Engine, tmp_path: object) -> None:
+@pytest.mark.parametrize("post", [Ledger.post_moves, _ahead], ids=["moves", "prepared"])
+def test_accruals_post_as_moves_and_replay(store: Engine, tmp_path: object, post: Posting) -> None:
     other = make_sqlite_engine(tmp_path)
     fast, slow = _book(store), _book(other)
     batch = _moves(_accrual_rows("C1", "acc-1", [5, 7, 9]) + _accrual_rows("C2", "acc-2", [11]))
     assert admits(batch) is not None
-    first = _both(fast, slow, batch)
+    first = _both(fast, slow, batch, post)
     assert isinstance(first, list) and not any(r.replayed for r in first)
-    again = _both(fast, slow, batch)  # a batch already committed replays, changing nothing
+    again = _both(fast, slow, batch, post)  # a batch already committed replays, changing nothing
     assert isinstance(again, list)
     assert [(r.seq, r.replayed) for r in again] == [(r.seq, True) for r in first]
     debts = balances_under(store, "client:C1:charges:")
@@ -150,15 +162,16 @@ def test_charge_accruals_are_the_single_accrual_legs() -> None:
         (_accrual_rows("C1", "z", [0]), LedgerCode.ZERO_AMOUNT),
     ],
 )  # fmt: skip
+@pytest.mark.parametrize("post", [Ledger.post_moves, _ahead], ids=["moves", "prepared"])
 def test_a_bad_batch_is_refused_as_one_by_one_and_changes_nothing(
     store: Engine, tmp_path: object, rows: list[tuple[str, str, Purpose, str, str, int]],
-    code: LedgerCode,
+    code: LedgerCode, post: Posting,
 ) -> None:  # fmt: skip
     other = make_sqlite_engine(tmp_path)
     fast, slow = _book(store), _book(other)
     before = journal_digest(store)
     good = _accrual_rows("C2", "fine", [3])  # refused with the bad one: all or nothing
-    assert _both(fast, slow, _moves(good + rows)) is code
+    assert _both(fast, slow, _moves(good + rows), post) is code
     assert journal_digest(store) == before
     other.dispose()
 
@@ -190,13 +203,15 @@ _leg = st.tuples(
 )
 
 
+@pytest.mark.parametrize("post", [Ledger.post_moves, _ahead], ids=["moves", "prepared"])
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(st.lists(_leg, min_size=1, max_size=12), min_size=1, max_size=4))
 def test_any_batches_post_alike_either_way(
-    batches: list[list[tuple[int, str, int, str, int]]],
+    post: Posting, batches: list[list[tuple[int, str, int, str, int]]]
 ) -> None:
     """Random batches of every simple purpose (some overdraw, some name a closed client,
-    some pair with a pool, some have a bad amount): each posts, or is refused, alike."""
+    some pair with a pool, some have a bad amount): each posts, or is refused, alike; so
+    do the same batches prepared ahead and numbered from 1 (the journal has moved)."""
     with tempfile.TemporaryDirectory() as a, tempfile.TemporaryDirectory() as b:
         fast, slow = _book(make_sqlite_engine(a)), _book(make_sqlite_engine(b))
         for number, legs in enumerate(batches):
@@ -207,7 +222,7 @@ def test_any_batches_post_alike_either_way(
                     (f"b{number}-t{txn}", client, purpose, source(client, contract),
                      target(client, contract), amount)
                 )  # fmt: skip
-            _both(fast, slow, _moves(rows))
+            _both(fast, slow, _moves(rows), post)
 
 
 def test_what_the_columns_prove_and_what_they_leave() -> None:
@@ -229,3 +244,33 @@ def test_what_the_columns_prove_and_what_they_leave() -> None:
     assert admits(_moves([repay])) is None
     assert admits(_moves(_accrual_rows("C1", "z", [0]))) is None
     assert admits(_moves(_accrual_rows("C1", "x", [1]) + _accrual_rows("C2", "x", [1]))) is None
+
+
+def test_prepared_rows_give_back_their_batch_and_renumber() -> None:
+    deposit = ("d", "C2", Purpose.DEPOSIT, acc.client_bank("C2"), acc.client_cash("C2"), 9)
+    batch = _moves([*_accrual_rows("C1", "a", [5, 7]), deposit])
+    prepared = prepare(batch, 41)
+    assert [h[0] for h in prepared.headers] == [41, 42]
+    assert prepared.batch().transactions() == batch.transactions()
+    moved = prepared.renumbered(7)
+    assert [h[0] for h in moved.headers] == [7, 8]
+    assert [p[0] for p in moved.postings] == [7] * 4 + [8] * 2
+    assert moved.headers[1][1:] == prepared.headers[1][1:]
+    assert moved.postings[3][1:] == prepared.postings[3][1:]
+    assert moved.renumbered(41) == prepared
+    assert prepared.clients == frozenset({"C1", "C2"})
+    assert prepared.at_risk == set()  # debts deepen, the receivable and cash only grow
+
+
+def test_prepared_keeps_the_keys_at_risk_in_order_and_sums_the_rest() -> None:
+    cash, bank = acc.client_cash("C2"), acc.client_bank("C2")
+    batch = _moves(
+        [("d", "C2", Purpose.DEPOSIT, bank, cash, 9),
+         ("w", "C2", Purpose.WITHDRAW_SURPLUS, cash, bank, 4),
+         ("v", "C2", Purpose.WITHDRAW_SURPLUS, cash, bank, 3)]
+    )  # fmt: skip
+    prepared = prepare(batch, 1)
+    assert prepared.at_risk == {(cash, CNY)}
+    assert prepared.signs == {cash: Sign.NON_NEGATIVE}
+    assert prepared.risky == [{(cash, CNY): 9}, {(cash, CNY): -4}, {(cash, CNY): -3}]
+    assert prepared.totals == {(bank, CNY): -2}

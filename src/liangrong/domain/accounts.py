@@ -223,8 +223,8 @@ def is_valid_asset(asset: str) -> bool:
     return asset == CASH_ASSET or is_security_asset(asset)
 
 
-def holds_cash_only(kind: AccountKind) -> bool:
-    return kind in (
+_CASH_ONLY = frozenset(
+    {
         AccountKind.FINANCING_POOL,
         AccountKind.CASH_SETTLEMENT,
         AccountKind.CLIENT_CASH,
@@ -233,14 +233,22 @@ def holds_cash_only(kind: AccountKind) -> bool:
         AccountKind.CLIENT_CHARGES_DEBT,
         AccountKind.CLIENT_BANK,
         AccountKind.INCOME,
-    )
-
-
-def holds_securities_only(kind: AccountKind) -> bool:
-    return kind in (
+    }
+)
+_SECURITIES_ONLY = frozenset(
+    {
         AccountKind.LENDING_POOL,
         AccountKind.SECURITIES_SETTLEMENT,
         AccountKind.CLIENT_SECURITIES,
         AccountKind.CLIENT_SHORT_DEBT,
         AccountKind.CLIENT_ORDINARY,
-    )
+    }
+)
+
+
+def holds_cash_only(kind: AccountKind) -> bool:
+    return kind in _CASH_ONLY
+
+
+def holds_securities_only(kind: AccountKind) -> bool:
+    return kind in _SECURITIES_ONLY

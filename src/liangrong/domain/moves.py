@@ -8,17 +8,24 @@ are (source, -amount) then (target, +amount).  Invariants:
   of the batch once the clients it names are open; what it cannot prove column by column it
   leaves to the one-by-one check (``None``), which then raises the very rejection that
   posting the transactions one by one would;
-- ``apply_moves`` returns the batch's effect only if no sign rule breaks after any
+- ``apply_risky`` returns the new balances only if no sign rule breaks after any
   transaction, in order (the one-by-one ``journal.apply_changes``); a key no transaction
-  moves towards a breach needs no balance read, its change is added to what is stored;
+  moves towards a breach (a holding that only grows, a debt that only deepens, an account
+  of any sign) needs no balance read: its change (``split_changes``) is added to what is
+  stored, which cannot break the rule the stored balance already keeps;
 - ``events_json``, ``payload_digest`` and ``posting_rows`` equal the transactions' own, so a
-  batch posted either way leaves the same journal, byte for byte.
+  batch posted either way leaves the same journal, byte for byte;
+- ``prepare`` computes all of that, with no store, so that it may run anywhere (the end of
+  day builds the next batch in another process while the writer writes this one); the
+  ``PreparedMoves`` it returns hold exactly the batch (``PreparedMoves.batch`` gives it
+  back), numbered from a first sequence number the writer may move.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+import json
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import date
 
 from liangrong.domain.accounts import AccountKind, ParsedAccount, Sign, sign_of
@@ -38,6 +45,11 @@ from liangrong.domain.journal import (
 from liangrong.domain.purposes import POOL_PAIRED, PURPOSE_FLOWS, Purpose
 
 PostingRow = tuple[int, int, str, str, str, int]  # line, leg, purpose, account, asset, amount
+# What the journal stores: a transaction's header (seq, command id, payload digest, business
+# date, kind, events JSON) and its postings (seq, line, leg, purpose, account, asset, amount).
+Header = tuple[int, str, str, date, str, str]
+JournalPosting = tuple[int, int, int, str, str, str, int]
+Opening = tuple[int, Mapping[str, object]]  # a contract_opened event and its transaction's seq
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,17 +210,6 @@ def _one_client_each(
     return frozenset(clients)
 
 
-@dataclass(frozen=True, slots=True)
-class MoveEffect:
-    """What a batch does to the balances.  A key whose sign rule some transaction could
-    break gets its new balance, checked after every transaction; every other key (a holding
-    that only grows, a debt that only deepens, an account of any sign) only its change,
-    which cannot break the rule the stored balance already keeps."""
-
-    balances: dict[BalanceKey, int]
-    changes: dict[BalanceKey, int]
-
-
 def transaction_changes(batch: MoveBatch) -> list[dict[BalanceKey, int]]:
     """Each transaction's net change by key (keys it leaves unchanged left out)."""
     result = []
@@ -235,23 +236,136 @@ def keys_at_risk(
     return at_risk
 
 
-def apply_moves(
-    changes: Sequence[Mapping[BalanceKey, int]],
-    signs: Mapping[str, Sign],
-    at_risk: set[BalanceKey],
-    balance_of: Callable[[BalanceKey], int],
-) -> MoveEffect | None:
-    """The batch's effect, or ``None`` if a sign rule breaks after some transaction (the
-    one-by-one path then says which).  ``balance_of`` is asked for keys at risk only."""
-    balances: dict[BalanceKey, int] = {}
+def split_changes(
+    changes: Sequence[Mapping[BalanceKey, int]], at_risk: set[BalanceKey]
+) -> tuple[list[dict[BalanceKey, int]], dict[BalanceKey, int]]:
+    """Each transaction's changes of the keys at risk (to check in order), and the summed
+    change of every other key (a zero sum too: the key is stored, as one by one)."""
+    risky: list[dict[BalanceKey, int]] = []
     totals: dict[BalanceKey, int] = {}
     for txn in changes:
+        mine: dict[BalanceKey, int] = {}
         for key, change in txn.items():
-            if key not in at_risk:
+            if key in at_risk:
+                mine[key] = change
+            else:
                 totals[key] = totals.get(key, 0) + change
-                continue
+        risky.append(mine)
+    return risky, totals
+
+
+def apply_risky(
+    risky: Sequence[Mapping[BalanceKey, int]],
+    signs: Mapping[str, Sign],
+    balance_of: Callable[[BalanceKey], int],
+) -> dict[BalanceKey, int] | None:
+    """The new balances of the keys at risk, or ``None`` if a sign rule breaks after some
+    transaction (the one-by-one path then says which)."""
+    balances: dict[BalanceKey, int] = {}
+    for txn in risky:
+        for key, change in txn.items():
             balance = (balances[key] if key in balances else balance_of(key)) + change
             if not signs[key[0]].allows(balance):
                 return None
             balances[key] = balance
-    return MoveEffect(balances, totals)  # a zero total too: the key is stored, as one by one
+    return balances
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedMoves:
+    """A batch's journal rows and what its posting must still check against the store,
+    numbered from ``first_seq``.  ``clients`` is ``None`` when the columns prove nothing
+    (the writer then checks the batch one by one); otherwise they are the clients that must
+    be open, and the balances of ``signs``' keys at risk are checked in order with
+    ``risky``, every other key changing by its total."""
+
+    first_seq: int
+    headers: list[Header]
+    postings: list[JournalPosting]
+    openings: list[Opening]
+    clients: frozenset[str] | None
+    signs: dict[str, Sign]  # the sign rule of each account at risk
+    risky: list[dict[BalanceKey, int]]
+    totals: dict[BalanceKey, int]
+
+    @property
+    def command_ids(self) -> list[str]:
+        return [header[1] for header in self.headers]
+
+    @property
+    def at_risk(self) -> set[BalanceKey]:
+        return {key for txn in self.risky for key in txn}
+
+    def renumbered(self, first_seq: int) -> PreparedMoves:
+        """The same batch numbered from ``first_seq`` (the journal moved meanwhile)."""
+        shift = first_seq - self.first_seq
+        if not shift:
+            return self
+        return replace(
+            self,
+            first_seq=first_seq,
+            headers=[(h[0] + shift, h[1], h[2], h[3], h[4], h[5]) for h in self.headers],
+            postings=[(p[0] + shift, p[1], p[2], p[3], p[4], p[5], p[6]) for p in self.postings],
+            openings=[(seq + shift, event) for seq, event in self.openings],
+        )
+
+    def batch(self) -> MoveBatch:
+        """The batch these rows were prepared from (a source posting, then its target)."""
+        sources, targets = self.postings[0::2], self.postings[1::2]
+        leg_ends: list[int] = []
+        for number, posting in enumerate(sources):
+            if leg_ends and posting[2]:  # a leg after the first continues its transaction
+                leg_ends[-1] = number + 1
+            else:
+                leg_ends.append(number + 1)
+        first = self.headers[0]
+        return MoveBatch(
+            first[3],
+            first[4],
+            self.command_ids,
+            leg_ends,
+            [Purpose(p[3]) for p in sources],
+            [p[5] for p in sources],
+            [p[4] for p in sources],
+            [p[4] for p in targets],
+            [p[6] for p in targets],
+            [json.loads(header[5]) for header in self.headers],
+        )
+
+
+def openings_of(
+    events_by_seq: Iterable[tuple[int, Sequence[Mapping[str, object]]]],
+) -> list[Opening]:
+    """The ``contract_opened`` events, each with its transaction's seq (the contracts
+    projection's rows come from them)."""
+    return [
+        (seq, event)
+        for seq, events in events_by_seq
+        for event in events
+        if event.get("type") == "contract_opened"
+    ]
+
+
+def prepare(batch: MoveBatch, first_seq: int) -> PreparedMoves:
+    """Everything posting ``batch`` needs that no store holds, its transactions numbered
+    from ``first_seq``."""
+    headers: list[Header] = []
+    postings: list[JournalPosting] = []
+    for i, cid in enumerate(batch.command_ids):
+        seq, events_json = first_seq + i, batch.events_json(i)
+        digest = batch.payload_digest(i, events_json)
+        headers.append((seq, cid, digest, batch.business_date, batch.kind, events_json))
+        postings.extend((seq, *row) for row in batch.posting_rows(i))
+    openings = openings_of(
+        (header[0], events) for header, events in zip(headers, batch.events, strict=True)
+    )
+    check = admits(batch)
+    if check is None:
+        return PreparedMoves(first_seq, headers, postings, openings, None, {}, [], {})
+    changes = transaction_changes(batch)
+    at_risk = keys_at_risk(changes, check.signs)
+    risky, totals = split_changes(changes, at_risk)
+    signs = {account: check.signs[account] for account, _ in at_risk}
+    return PreparedMoves(
+        first_seq, headers, postings, openings, check.clients, signs, risky, totals
+    )

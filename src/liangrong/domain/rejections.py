@@ -66,6 +66,11 @@ class Rejection(Exception):
         self.message_en = en.format(detail=detail)
         super().__init__(f"{code.name}: {self.message_en}")
 
+    def __reduce__(self) -> tuple[type[Rejection], tuple[Enum, str]]:
+        # Pickled as its arguments (the message is rendered from them): a worker process
+        # may raise it for the parent to raise.
+        return (type(self), (self.code, self.detail))
+
     @property
     def code_name(self) -> str:
         return self.code.name

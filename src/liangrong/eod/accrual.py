@@ -13,6 +13,9 @@ transaction per client (several when it has more than 16 contracts), command id
 ``eod:{date}:charges:{client}[:{part}]``, each leg's split by kind in a ``charges_accrued``
 event (the ledger keeps one charges account per contract).
 
+A large step has a forked worker build the batches' rows (``moves.prepare``) while this
+process writes the batches before (``eod/forked_producer.py``); the rows are the same.
+
 Invariants, for crash safety: every input is what the ledger and the state held before the
 step (this step's own postings change no principal, and its snapshot is never read by
 itself), so a rerun computes the very same transactions in the same batches; the snapshot is
@@ -25,6 +28,7 @@ from __future__ import annotations
 import hashlib
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
 from fractions import Fraction
@@ -33,9 +37,11 @@ from typing import TypeVar
 
 import numpy as np
 
+from liangrong.domain import moves
 from liangrong.domain import operations as ops
 from liangrong.domain.interest import RateBasis, SameDayUse
 from liangrong.domain.journal import MAX_LEGS
+from liangrong.domain.moves import PreparedMoves
 from liangrong.domain.rule_book import Terms, terms_for
 from liangrong.eod.accrual_kernel import (
     INTEREST,
@@ -59,7 +65,8 @@ from liangrong.eod.book_view import (
 )
 from liangrong.eod.context import StepOutcome, StepRun
 from liangrong.eod.contract_terms import TermEvents, postponed, suspensions_on
-from liangrong.ledger.journal import Ledger
+from liangrong.eod.forked_producer import forked
+from liangrong.ledger.journal import Ledger, last_seq
 from liangrong.store.eod_records import (
     AccrualRows,
     accrual_dates,
@@ -342,17 +349,39 @@ def _snapshot(
     )
 
 
-def _post(run: StepRun, accruals: Iterable[ops.ChargeAccrual], total: int) -> None:
+@contextmanager
+def _prepared(
+    run: StepRun, accruals: Iterable[ops.ChargeAccrual], total: int
+) -> Iterator[Iterator[PreparedMoves]]:
+    """The ledger batches' rows, numbered from the journal's next seq; for a large step
+    built by a worker, started now, while this process goes on writing."""
+    settings, engine, day = run.ctx.settings, run.ctx.engine, run.ctx.day
+    with engine.connect() as conn:
+        first = last_seq(conn) + 1  # the ledger renumbers them if the journal moves
+
+    def prepare() -> Iterator[PreparedMoves]:
+        seq = first
+        for batch in batched(accruals, settings.batch_transactions):
+            yield moves.prepare(ops.charge_accruals(day, batch), seq)
+            seq += len(batch)
+
+    if total < max(1, settings.accrual_worker_from):
+        yield prepare()
+        return
+    with forked(prepare) as batches:
+        yield batches
+
+
+def _post(run: StepRun, batches: Iterable[PreparedMoves], total: int) -> None:
     """Post in fixed batches, each at its own moment (a batch committed before a crash
     replays: nothing changes and the clock is not read)."""
     clock = run.clock()
     ledger = Ledger(run.ctx.engine, clock)
-    size = run.ctx.settings.batch_transactions
     posted = 0
-    for number, batch in enumerate(batched(accruals, size)):
+    for number, batch in enumerate(batches):
         clock.set(run.moment(1 + number))
-        ledger.post_moves(ops.charge_accruals(run.ctx.day, batch))
-        posted += len(batch)
+        ledger.post_prepared(batch)
+        posted += len(batch.headers)
         run.progress(posted, total)
 
 
@@ -383,8 +412,11 @@ def accrue_step(run: StepRun) -> StepOutcome:
     by_client = _by_client(plan.cols, posted)
     count = transaction_count(by_client)
     charges_end = plan.charges_before + posted.sum(axis=1)
-    replace_accruals(run.ctx.engine, day, _snapshot(plan.cols, state, owed_end, charges_end))
-    _post(run, _accruals(day, plan.cols, plan.contracts.start, posted, by_client), count)
+    accruals = _accruals(day, plan.cols, plan.contracts.start, posted, by_client)
+    with _prepared(run, accruals, count) as batches:
+        snapshot = _snapshot(plan.cols, state, owed_end, charges_end)
+        replace_accruals(run.ctx.engine, day, snapshot)  # before any posting, as the worker runs
+        _post(run, batches, count)
     digest = hashlib.sha256()
     digest.update("\n".join(plan.cols.ids).encode())
     digest.update(posted.astype("<i8").tobytes())

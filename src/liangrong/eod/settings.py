@@ -92,12 +92,18 @@ class EodSettings:
     # (calendar days; 0: every day), on other days against its checkpoint and the postings
     # since (``eod/ledger_control.py``).
     full_reconciliation_days: int = 7
+    # From this many accrual transactions on, a forked worker builds the ledger's batches
+    # while this process writes them (``eod/forked_producer.py``; the same rows either way):
+    # below it the fork costs more than it saves.  0: always.
+    accrual_worker_from: int = 20_000
 
     def __post_init__(self) -> None:
         if not 1 <= self.batch_transactions <= 10_000:
             raise ValueError("batch_transactions: 1..10,000 (the ledger's batch limit)")
         if self.full_reconciliation_days < 0:
             raise ValueError("full_reconciliation_days: 0 or more")
+        if self.accrual_worker_from < 0:
+            raise ValueError("accrual_worker_from: 0 or more")
 
     @property
     def policy(self) -> EodPolicies:

@@ -14,7 +14,7 @@ from liangrong.domain import accounts as acc
 from liangrong.domain import journal as dj
 from liangrong.domain import moves
 from liangrong.domain.journal import BalanceKey, Transaction
-from liangrong.domain.moves import MoveBatch
+from liangrong.domain.moves import MoveBatch, Opening, PreparedMoves
 from liangrong.domain.rejections import LedgerCode, Rejection
 from liangrong.ledger import schema as s
 
@@ -223,16 +223,34 @@ class Ledger:
         ``batch.transactions()`` (the same checks, rows and results), proved column by
         column.  A batch the columns do not prove (a replay, a rejection, a shape they do
         not cover) is posted one by one, which says exactly what is wrong."""
-        if len(batch) > MAX_BATCH_TRANSACTIONS:
-            raise Rejection(LedgerCode.INVALID_COMMAND, f"batch above {MAX_BATCH_TRANSACTIONS}")
+        self._check_size(len(batch))
         with self.engine.begin() as conn:
             self._lock(conn)
-            posted = self._post_moves_locked(conn, batch)
+            prepared = moves.prepare(batch, last_seq(conn) + 1)
+            posted = self._post_prepared_locked(conn, prepared)
             if posted is None:
                 posted = self._post_locked(conn, batch.transactions())
-            results, new_balances, last_seq = posted
-        self._remember(new_balances, last_seq)
+            results, new_balances, seq = posted
+        self._remember(new_balances, seq)
         return results
+
+    def post_prepared(self, prepared: PreparedMoves) -> list[PostResult]:
+        """``post_moves`` of the batch ``prepared`` was made from (``moves.prepare``, run
+        anywhere, ahead of time): the rows are renumbered if the journal moved since, and a
+        batch they do not prove is rebuilt and posted one by one."""
+        self._check_size(len(prepared.headers))
+        with self.engine.begin() as conn:
+            self._lock(conn)
+            posted = self._post_prepared_locked(conn, prepared)
+            if posted is None:
+                posted = self._post_locked(conn, prepared.batch().transactions())
+            results, new_balances, seq = posted
+        self._remember(new_balances, seq)
+        return results
+
+    def _check_size(self, transactions: int) -> None:
+        if transactions > MAX_BATCH_TRANSACTIONS:
+            raise Rejection(LedgerCode.INVALID_COMMAND, f"batch above {MAX_BATCH_TRANSACTIONS}")
 
     def _remember(self, new_balances: dict[BalanceKey, int], seq: int) -> None:
         # Committed: only now may the cache learn the new balances.
@@ -277,40 +295,34 @@ class Ledger:
                 [_header(*item) for item in pending],
                 list(_posting_rows(pending)),
                 new_balances,
-                (txn.events for _, txn, _, _ in pending),
+                moves.openings_of((seq, txn.events) for seq, txn, _, _ in pending),
             )
         return results, new_balances, seq
 
-    def _post_moves_locked(
-        self, conn: Connection, batch: MoveBatch
+    def _post_prepared_locked(
+        self, conn: Connection, prepared: PreparedMoves
     ) -> tuple[list[PostResult], dict[BalanceKey, int], int] | None:
-        """``_post_locked`` for a move batch, or ``None`` when the columns prove nothing."""
-        check = moves.admits(batch)
-        if check is None or self._known_commands(conn, list(batch.command_ids)):
+        """``_post_locked`` for a prepared batch, or ``None`` when its columns prove
+        nothing."""
+        clients = prepared.clients
+        if clients is None or self._known_commands(conn, prepared.command_ids):
             return None
-        self._learn_open(conn, check.clients)
-        if not check.clients <= self._open_clients:
+        self._learn_open(conn, clients)
+        if not clients <= self._open_clients:
             return None
-        first = self._synced_seq(conn) + 1
-        changes = moves.transaction_changes(batch)
-        at_risk = moves.keys_at_risk(changes, check.signs)
-        current = self._balances_of(conn, at_risk)
-        effect = moves.apply_moves(changes, check.signs, at_risk, current.__getitem__)
-        if effect is None:
+        prepared = prepared.renumbered(self._synced_seq(conn) + 1)
+        current = self._balances_of(conn, prepared.at_risk)
+        balances = moves.apply_risky(prepared.risky, prepared.signs, current.__getitem__)
+        if balances is None:
             return None
-        headers: list[tuple[int, str, str, date, str, str]] = []
-        postings: list[tuple[object, ...]] = []
-        for i, cid in enumerate(batch.command_ids):
-            events_json = batch.events_json(i)
-            digest = batch.payload_digest(i, events_json)
-            headers.append((first + i, cid, digest, batch.business_date, batch.kind, events_json))
-            postings.extend((first + i, *row) for row in batch.posting_rows(i))
-        self._write(conn, headers, postings, effect.balances, batch.events)
-        add_to_balances(conn, effect.changes)
+        self._write(conn, prepared.headers, prepared.postings, balances, prepared.openings)
+        add_to_balances(conn, prepared.totals)
         cache = self._balance_cache  # valid at ``first - 1``: what it holds plus the change
-        known = {key: cache[key] + change for key, change in effect.changes.items() if key in cache}
-        results = [PostResult(cid, first + i, False) for i, cid in enumerate(batch.command_ids)]
-        return results, effect.balances | known, first + len(batch) - 1
+        known = {
+            key: cache[key] + change for key, change in prepared.totals.items() if key in cache
+        }
+        results = [PostResult(cid, seq, False) for seq, cid, *_ in prepared.headers]
+        return results, balances | known, prepared.headers[-1][0]
 
     def _known_commands(self, conn: Connection, ids: list[str]) -> dict[str, tuple[int, str]]:
         found: dict[str, tuple[int, str]] = {}
@@ -355,10 +367,11 @@ class Ledger:
         headers: Sequence[tuple[int, str, str, date, str, str]],
         postings: Sequence[tuple[object, ...]],
         new: dict[BalanceKey, int],
-        events_of: Iterable[Sequence[Mapping[str, object]]],
+        openings: Iterable[Opening],
     ) -> None:
         """The transactions (seq, id, digest, date, kind, events JSON), their postings, the
-        new balances and the contracts the transactions' events open."""
+        new balances and the contracts opened (each ``contract_opened`` event with its
+        transaction's seq)."""
         recorded_at = self._now()
         txn_rows = [
             (seq, cid, digest, on.isoformat(), kind, events_json, recorded_at)
@@ -367,12 +380,7 @@ class Ledger:
         insert_rows(conn, "journal_transactions", _TXN_COLUMNS, txn_rows)
         insert_rows(conn, "journal_postings", _POSTING_COLUMNS, postings)
         upsert_balances(conn, new)
-        contract_rows = [
-            contract_row(seq, event)
-            for seq, events in zip((h[0] for h in headers), events_of, strict=True)
-            for event in events
-            if event.get("type") == "contract_opened"
-        ]
+        contract_rows = [contract_row(seq, event) for seq, event in openings]
         if contract_rows:
             conn.execute(s.contracts.insert(), contract_rows)
 
