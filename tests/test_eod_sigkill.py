@@ -49,14 +49,17 @@ FORK = multiprocessing.get_context("fork")
 READY = "ready"
 
 
-def _settings(folder: Path, accrued_through: object, worker_from: int = 0) -> EodSettings:
-    """The kills land with the accrual's batches built by its worker (``worker_from`` 0),
-    as at full size; the worker is a grandchild the kill orphans."""
+def _settings(
+    folder: Path, accrued_through: object, worker_from: int = 0, workers: int = 2
+) -> EodSettings:
+    """The kills land with the accrual's batches built by its workers (``worker_from`` 0),
+    as at full size; the workers are grandchildren the kill orphans."""
     return EodSettings(
         folder / "reports",
         batch_transactions=BATCH,
         accrued_through=accrued_through,  # type: ignore[arg-type]
         accrual_worker_from=worker_from,
+        accrual_workers=workers,
     )
 
 
@@ -253,13 +256,15 @@ def test_sigkill_at_random_points_then_rerun_is_byte_identical(
 def test_the_accrual_worker_leaves_what_this_process_would(
     prepared: tuple[Path, object], tmp_path: Path
 ) -> None:
-    """The same end of day with the accrual's batches built by its worker and here."""
+    """The same end of day with the accrual's batches built here, by one worker and by
+    three."""
     source, through = prepared
     outcomes = []
-    for worker_from in (0, 10**9):
-        store = _copy(source, tmp_path / f"from{worker_from}")
+    for worker_from, workers in ((10**9, 1), (0, 1), (0, 3)):
+        store = _copy(source, tmp_path / f"from{worker_from}x{workers}")
         engine = open_engine(f"sqlite:///{store}")
-        assert run(engine, DAY, _settings(store.parent, through, worker_from)).complete
+        settings = _settings(store.parent, through, worker_from, workers)
+        assert run(engine, DAY, settings).complete
         engine.dispose()
         outcomes.append(_outcome(store, store.parent / "reports"))
-    assert outcomes[0] == outcomes[1]
+    assert outcomes[0] == outcomes[1] == outcomes[2]

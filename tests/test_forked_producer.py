@@ -17,20 +17,30 @@ from liangrong.domain.rejections import LedgerCode, Rejection
 from liangrong.eod.forked_producer import forked
 
 
-def _squares(n: int) -> Iterator[tuple[int, int, str]]:
-    for i in range(n):
-        yield (i, i * i, str(os.getpid()))
+def _squares(n: int, worker: int, workers: int) -> Iterator[tuple[int, int, int]]:
+    for i in range(worker, n, workers):
+        yield (i, i * i, os.getpid())
 
 
-def test_items_come_in_order_from_another_process() -> None:
-    with forked(lambda: _squares(50), depth=3) as items:
+@pytest.mark.parametrize("workers", [1, 2, 3])
+def test_items_come_in_order_from_other_processes(workers: int) -> None:
+    with forked(lambda k, n: _squares(50, k, n), workers, depth=3) as items:
         got = list(items)
     assert [(i, sq) for i, sq, _ in got] == [(i, i * i) for i in range(50)]
-    assert {pid for _, _, pid in got} != {str(os.getpid())}  # made in the worker
+    makers = {pid for _, _, pid in got}
+    assert len(makers) == workers and os.getpid() not in makers  # made in the workers
+
+
+def test_workers_that_end_unevenly_are_an_error() -> None:
+    def uneven(worker: int, workers: int) -> Iterator[int]:
+        yield from range(3 if worker else 1)
+
+    with forked(uneven, 2) as items, pytest.raises(RuntimeError, match="unevenly"):
+        list(items)
 
 
 def test_an_error_in_the_worker_is_raised_here_as_itself() -> None:
-    def failing() -> Iterator[int]:
+    def failing(worker: int, workers: int) -> Iterator[int]:
         yield 1
         raise Rejection(LedgerCode.OVERDRAWN, "client:C1:cash")
 
@@ -44,7 +54,7 @@ def test_an_error_that_cannot_be_sent_comes_back_as_its_traceback() -> None:
     class Local(Exception):  # a local class does not pickle
         pass
 
-    def failing() -> Iterator[int]:
+    def failing(worker: int, workers: int) -> Iterator[int]:
         raise Local("deep inside")
         yield 0
 
@@ -53,7 +63,7 @@ def test_an_error_that_cannot_be_sent_comes_back_as_its_traceback() -> None:
 
 
 def test_a_worker_that_dies_is_an_error_not_a_short_stream() -> None:
-    def dying() -> Iterator[int]:
+    def dying(worker: int, workers: int) -> Iterator[int]:
         yield 1
         os._exit(3)
 
@@ -62,16 +72,16 @@ def test_a_worker_that_dies_is_an_error_not_a_short_stream() -> None:
 
 
 def test_leaving_early_stops_the_worker() -> None:
-    def endless() -> Iterator[int]:
+    def endless(worker: int, workers: int) -> Iterator[int]:
         n = 0
         while True:
             n += 1
             yield n
 
-    with forked(endless) as items:
-        assert next(items) == 1
+    with forked(endless, 2) as items:
+        assert [next(items), next(items)] == [1, 1]
         workers = _children()
-        assert workers
+        assert len(workers) == 2
     time.sleep(0.1)
     assert not set(workers) & set(_children())
 
@@ -80,7 +90,7 @@ _ORPHANING = """
 import os, sys, time
 sys.path.insert(0, {src!r})
 from liangrong.eod.forked_producer import forked
-def endless():
+def endless(worker, workers):
     n = 0
     while True:
         n += 1

@@ -13,8 +13,9 @@ transaction per client (several when it has more than 16 contracts), command id
 ``eod:{date}:charges:{client}[:{part}]``, each leg's split by kind in a ``charges_accrued``
 event (the ledger keeps one charges account per contract).
 
-A large step has a forked worker build the batches' rows (``moves.prepare``) while this
-process writes the batches before (``eod/forked_producer.py``); the rows are the same.
+A large step has forked workers build the batches' rows (``moves.prepare``; batch ``n`` by
+worker ``n mod workers``) while this process writes the batches before
+(``eod/forked_producer.py``); the rows are the same.
 
 Invariants, for crash safety: every input is what the ledger and the state held before the
 step (this step's own postings change no principal, and its snapshot is never read by
@@ -27,7 +28,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -276,38 +277,51 @@ def _by_client(cols: ContractColumns, posted: Ints) -> dict[str, list[int]]:
     return by_client
 
 
-def _accruals(
-    day: date,
-    cols: ContractColumns,
-    starts: Ints,
-    posted: Ints,
-    by_client: dict[str, list[int]],
-) -> Iterator[ops.ChargeAccrual]:
-    """One transaction per client (split every 16 contracts), legs in contract order,
-    built as they are posted (a million clients' would not fit in memory at once)."""
-    through = day.isoformat()
+# One accrual transaction: its client, its part (a client's 17th contract starts part 1)
+# and its contracts' indices, in contract order.
+Entry = tuple[str, int, list[int]]
+
+
+def _entries(by_client: dict[str, list[int]]) -> list[Entry]:
+    """The step's transactions in posting order: by client, split every 16 contracts."""
+    entries: list[Entry] = []
     for client in sorted(by_client):
         indices = by_client[client]
-        amounts = posted[indices].tolist()
-        firsts = starts[indices].tolist()
         for part, start in enumerate(range(0, len(indices), MAX_LEGS)):
-            command = f"eod:{through}:charges:{client}" + (f":{part}" if part else "")
-            chunk = range(start, min(start + MAX_LEGS, len(indices)))
-            contracts = [cols.ids[indices[j]] for j in chunk]
-            yield ops.ChargeAccrual(
-                command,
-                client,
-                contracts,
-                [sum(amounts[j]) for j in chunk],
-                [
-                    _split_event(contract, firsts[j], through, amounts[j])
-                    for contract, j in zip(contracts, chunk, strict=True)
-                ],
+            entries.append((client, part, indices[start : start + MAX_LEGS]))
+    return entries
+
+
+@dataclass(frozen=True)
+class _Legs:
+    """What the accrual transactions are built from (each when its batch is built: a
+    million clients' would not fit in memory at once)."""
+
+    day: date
+    cols: ContractColumns
+    starts: Ints
+    posted: Ints  # (contracts, kinds), fen
+
+    def accruals(self, entries: Sequence[Entry]) -> list[ops.ChargeAccrual]:
+        through = self.day.isoformat()
+        result = []
+        for client, part, indices in entries:
+            amounts = self.posted[indices].tolist()
+            firsts = self.starts[indices].tolist()
+            contracts = [self.cols.ids[i] for i in indices]
+            result.append(
+                ops.ChargeAccrual(
+                    f"eod:{through}:charges:{client}" + (f":{part}" if part else ""),
+                    client,
+                    contracts,
+                    [sum(by_kind) for by_kind in amounts],
+                    [
+                        _split_event(contract, first, through, by_kind)
+                        for contract, first, by_kind in zip(contracts, firsts, amounts, strict=True)
+                    ],
+                )
             )
-
-
-def transaction_count(by_client: dict[str, list[int]]) -> int:
-    return sum(-(-len(indices) // MAX_LEGS) for indices in by_client.values())
+        return result
 
 
 def _split_event(
@@ -350,25 +364,24 @@ def _snapshot(
 
 
 @contextmanager
-def _prepared(
-    run: StepRun, accruals: Iterable[ops.ChargeAccrual], total: int
-) -> Iterator[Iterator[PreparedMoves]]:
-    """The ledger batches' rows, numbered from the journal's next seq; for a large step
-    built by a worker, started now, while this process goes on writing."""
-    settings, engine, day = run.ctx.settings, run.ctx.engine, run.ctx.day
+def _prepared(run: StepRun, legs: _Legs, entries: list[Entry]) -> Iterator[Iterator[PreparedMoves]]:
+    """The ledger batches' rows in order, numbered from the journal's next seq; for a large
+    step built by workers, started now, while this process goes on writing."""
+    settings, engine = run.ctx.settings, run.ctx.engine
+    size = settings.batch_transactions
     with engine.connect() as conn:
         first = last_seq(conn) + 1  # the ledger renumbers them if the journal moves
+    starts = range(0, len(entries), size)
 
-    def prepare() -> Iterator[PreparedMoves]:
-        seq = first
-        for batch in batched(accruals, settings.batch_transactions):
-            yield moves.prepare(ops.charge_accruals(day, batch), seq)
-            seq += len(batch)
+    def prepare(worker: int, workers: int) -> Iterator[PreparedMoves]:
+        for start in starts[worker::workers]:  # batch n is worker n mod workers'
+            accruals = legs.accruals(entries[start : start + size])
+            yield moves.prepare(ops.charge_accruals(legs.day, accruals), first + start)
 
-    if total < max(1, settings.accrual_worker_from):
-        yield prepare()
+    if len(entries) < max(1, settings.accrual_worker_from):
+        yield prepare(0, 1)
         return
-    with forked(prepare) as batches:
+    with forked(prepare, settings.workers) as batches:
         yield batches
 
 
@@ -409,11 +422,11 @@ def accrue_step(run: StepRun) -> StepOutcome:
     state, posted, owed_end = accrue(
         plan.contracts, state, plan.owed_before, plan.changes, days, rates
     )
-    by_client = _by_client(plan.cols, posted)
-    count = transaction_count(by_client)
+    entries = _entries(_by_client(plan.cols, posted))
+    count = len(entries)
     charges_end = plan.charges_before + posted.sum(axis=1)
-    accruals = _accruals(day, plan.cols, plan.contracts.start, posted, by_client)
-    with _prepared(run, accruals, count) as batches:
+    legs = _Legs(day, plan.cols, plan.contracts.start, posted)
+    with _prepared(run, legs, entries) as batches:
         snapshot = _snapshot(plan.cols, state, owed_end, charges_end)
         replace_accruals(run.ctx.engine, day, snapshot)  # before any posting, as the worker runs
         _post(run, batches, count)

@@ -1,15 +1,16 @@
-"""A producer run in a forked worker process, its items handed back in order: the accrual
-builds its next ledger batches on the machine's other core while this process writes.
+"""A producer run in forked worker processes, its items handed back in order: the accrual
+builds its next ledger batches on the machine's other cores while this process writes.
 
 Invariants:
-- the items are exactly what ``produce()`` yields in this process, in the same order (the
-  worker runs the same pure code on a copy of this process's memory at the fork);
+- the items are exactly what ``produce(k, workers)`` yields in this process for each worker
+  ``k``, interleaved in a fixed order (a worker runs the same pure code on a copy of this
+  process's memory at the fork);
 - the worker never touches the store: ``produce`` must not, and the worker leaves without
   closing what it inherited (``multiprocessing`` ends a forked child with ``os._exit``);
 - an exception in the worker is raised here (the original one when it can be sent, else a
   ``RuntimeError`` carrying its traceback); a worker that stops without saying so is an
   error too, never a short stream;
-- at most ``depth`` items wait between the two, so memory stays bounded;
+- at most ``depth`` items a worker wait to be taken, so memory stays bounded;
 - a worker whose parent died (a SIGKILL of the end of day) exits within a poll; leaving the
   ``with`` block, done or not, stops the worker.
 """
@@ -29,30 +30,58 @@ T = TypeVar("T")
 
 _POLL_S = 1.0  # how often a waiting side checks that the other is still there
 _ITEM, _END, _ERROR = "item", "end", "error"
+_DONE = object()
 
 
 @contextmanager
-def forked(produce: Callable[[], Iterable[T]], depth: int = 2) -> Iterator[Iterator[T]]:
-    """``produce()``'s items, produced in a worker forked on entry (so it works while the
-    caller does something else first), stopped on exit; in this process where the platform
-    cannot fork."""
-    assert depth >= 1
+def forked(
+    produce: Callable[[int, int], Iterable[T]], workers: int = 1, depth: int = 2
+) -> Iterator[Iterator[T]]:
+    """The items of ``produce(0, workers)``, ``produce(1, workers)``, … interleaved (item
+    ``n`` is ``n // workers`` of worker ``n mod workers``), produced in workers forked on
+    entry (so they work while the caller does something else first) and stopped on exit;
+    in this process where the platform cannot fork."""
+    assert workers >= 1 and depth >= 1
     if "fork" not in multiprocessing.get_all_start_methods():
-        yield iter(produce())
+        yield _interleaved([iter(produce(k, workers)) for k in range(workers)])
         return
     context = multiprocessing.get_context("fork")
-    channel: Any = context.Queue(maxsize=depth)
-    worker = context.Process(
-        target=_work, args=(produce, channel, os.getpid()), name="liangrong-producer", daemon=True
-    )
-    worker.start()
+    channels: list[Any] = [context.Queue(maxsize=depth) for _ in range(workers)]
+    processes = [
+        context.Process(
+            target=_work,
+            args=(produce, k, workers, channels[k], os.getpid()),
+            name=f"liangrong-producer-{k}",
+            daemon=True,
+        )
+        for k in range(workers)
+    ]
+    for process in processes:
+        process.start()
     try:
-        yield _items(channel, worker)
+        yield _interleaved([_items(c, p) for c, p in zip(channels, processes, strict=True)])
     finally:
-        if worker.is_alive():
-            worker.terminate()
-        worker.join()
-        channel.close()
+        for process in processes:
+            if process.is_alive():
+                process.terminate()
+            process.join()
+        for channel in channels:
+            channel.close()
+
+
+def _interleaved(streams: list[Iterator[T]]) -> Iterator[T]:
+    """One item of each stream in turn; once one ends, every other must end too (item
+    ``n`` of a stream exists only if item ``n`` of the ones before it does)."""
+    while True:
+        for number, stream in enumerate(streams):
+            item = next(stream, _DONE)
+            if item is _DONE:
+                later = [next(s, _DONE) is _DONE for s in streams[number + 1 :]]
+                earlier = [next(s, _DONE) is _DONE for s in streams[:number]]
+                if not all(later + earlier):
+                    raise RuntimeError("the producer's workers ended unevenly")
+                return
+            yield item  # type: ignore[misc]
 
 
 def _items(channel: Any, worker: Any) -> Iterator[Any]:
@@ -80,9 +109,15 @@ def _receive(channel: Any, worker: Any) -> tuple[str, Any]:
             ) from None
 
 
-def _work(produce: Callable[[], Iterable[Any]], channel: Any, parent: int) -> None:
+def _work(
+    produce: Callable[[int, int], Iterable[Any]],
+    worker: int,
+    workers: int,
+    channel: Any,
+    parent: int,
+) -> None:
     try:
-        for item in produce():
+        for item in produce(worker, workers):
             _send(channel, (_ITEM, item), parent)
         _send(channel, (_END, None), parent)
     except BaseException as error:  # everything goes back to the parent

@@ -8,6 +8,7 @@ carry them (``rule_codec`` has no encoding for them yet).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -92,10 +93,16 @@ class EodSettings:
     # (calendar days; 0: every day), on other days against its checkpoint and the postings
     # since (``eod/ledger_control.py``).
     full_reconciliation_days: int = 7
-    # From this many accrual transactions on, a forked worker builds the ledger's batches
+    # From this many accrual transactions on, forked workers build the ledger's batches
     # while this process writes them (``eod/forked_producer.py``; the same rows either way):
-    # below it the fork costs more than it saves.  0: always.
+    # below it the forks cost more than they save.  0: always.
     accrual_worker_from: int = 20_000
+    # How many: building costs about twice what writing does, so one a core (None).
+    accrual_workers: int | None = None
+
+    @property
+    def workers(self) -> int:
+        return self.accrual_workers or os.cpu_count() or 1
 
     def __post_init__(self) -> None:
         if not 1 <= self.batch_transactions <= 10_000:
@@ -104,6 +111,8 @@ class EodSettings:
             raise ValueError("full_reconciliation_days: 0 or more")
         if self.accrual_worker_from < 0:
             raise ValueError("accrual_worker_from: 0 or more")
+        if self.accrual_workers is not None and not 1 <= self.accrual_workers <= 64:
+            raise ValueError("accrual_workers: 1..64")
 
     @property
     def policy(self) -> EodPolicies:
