@@ -199,7 +199,13 @@ _CHART, _GROUPS = _one_pattern()
 
 @lru_cache(maxsize=1 << 16)
 def parse_account(name: str) -> ParsedAccount | None:
-    """The kind and owner of an account name, or None if it is not in the chart."""
+    """The kind and owner of an account name, or None if it is not in the chart (cached:
+    names repeat)."""
+    return parse_account_uncached(name)
+
+
+def parse_account_uncached(name: str) -> ParsedAccount | None:
+    """``parse_account`` for names seen once: no cache to churn."""
     fixed = _FIXED.get(name)
     if fixed is not None:
         return ParsedAccount(fixed)

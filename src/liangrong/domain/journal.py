@@ -118,7 +118,17 @@ def _parse(posting: Posting) -> ParsedAccount:
 @lru_cache(maxsize=1 << 16)
 def classify(account: str, asset: str) -> ParsedAccount | tuple[LedgerCode, str]:
     """The account's parse, or why it cannot hold this asset (cached: names repeat)."""
-    parsed = acc.parse_account(account)
+    return classify_parsed(acc.parse_account(account), account, asset)
+
+
+def classify_uncached(account: str, asset: str) -> ParsedAccount | tuple[LedgerCode, str]:
+    """``classify`` for names seen once (a batch's distinct keys): no cache to churn."""
+    return classify_parsed(acc.parse_account_uncached(account), account, asset)
+
+
+def classify_parsed(
+    parsed: ParsedAccount | None, account: str, asset: str
+) -> ParsedAccount | tuple[LedgerCode, str]:
     if parsed is None:
         return (LedgerCode.UNKNOWN_ACCOUNT, account)
     if not acc.is_valid_asset(asset):

@@ -38,7 +38,7 @@ from liangrong.domain.journal import (
     Leg,
     Posting,
     Transaction,
-    classify,
+    classify_uncached,
     events_json_of,
     payload_digest_of,
 )
@@ -165,8 +165,8 @@ def admits(batch: MoveBatch) -> MoveCheck | None:
 
 def _parsed_accounts(batch: MoveBatch) -> dict[BalanceKey, ParsedAccount] | None:
     parsed: dict[BalanceKey, ParsedAccount] = {}
-    for key in batch.balance_keys():
-        found = classify(*key)
+    for key in batch.balance_keys():  # distinct, and mostly seen once (a contract's debt)
+        found = classify_uncached(*key)
         if isinstance(found, tuple):
             return None
         parsed[key] = found
@@ -365,6 +365,7 @@ def prepare(batch: MoveBatch, first_seq: int) -> PreparedMoves:
     changes = transaction_changes(batch)
     at_risk = keys_at_risk(changes, check.signs)
     risky, totals = split_changes(changes, at_risk)
+    totals = dict(sorted(totals.items()))  # the order they are written in, sorted here
     signs = {account: check.signs[account] for account, _ in at_risk}
     return PreparedMoves(
         first_seq, headers, postings, openings, check.clients, signs, risky, totals

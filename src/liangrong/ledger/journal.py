@@ -373,8 +373,9 @@ class Ledger:
         new balances and the contracts opened (each ``contract_opened`` event with its
         transaction's seq)."""
         recorded_at = self._now()
+        days = {on: on.isoformat() for on in {header[3] for header in headers}}  # one or few
         txn_rows = [
-            (seq, cid, digest, on.isoformat(), kind, events_json, recorded_at)
+            (seq, cid, digest, days[on], kind, events_json, recorded_at)
             for seq, cid, digest, on, kind, events_json in headers
         ]
         insert_rows(conn, "journal_transactions", _TXN_COLUMNS, txn_rows)
