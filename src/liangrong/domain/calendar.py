@@ -69,13 +69,14 @@ def _minus(ranges: Iterable[_Range], cut: _Range) -> list[_Range]:
 class TradingCalendar:
     """Immutable trading calendar: loaded sessions, loaded ranges, weekdays beyond them."""
 
-    __slots__ = ("_ranges", "_sessions")
+    __slots__ = ("_added", "_ranges", "_sessions")
 
     def __init__(self, sessions: Iterable[date], horizon_start: date, horizon_end: date) -> None:
         if horizon_start > horizon_end:
             raise ValueError(f"horizon starts {horizon_start} after it ends {horizon_end}")
         self._ranges: tuple[_Range, ...] = ((horizon_start.toordinal(), horizon_end.toordinal()),)
         self._sessions: tuple[int, ...] = tuple(sorted({d.toordinal() for d in sessions}))
+        self._added: dict[tuple[int, int], int] = {}  # add_trading_days' answers
         self._check_sessions_inside()
 
     @classmethod
@@ -83,6 +84,7 @@ class TradingCalendar:
         new = cls.__new__(cls)
         new._ranges = _coalesce(ranges)
         new._sessions = tuple(sorted(set(sessions)))
+        new._added = {}
         new._check_sessions_inside()
         return new
 
@@ -173,10 +175,20 @@ class TradingCalendar:
         return self._count(a + 1, b) if a <= b else -self._count(b + 1, a)
 
     def add_trading_days(self, d: date, n: int) -> date:
-        """T+n: the n-th trading day after ``d`` (before it when n < 0); ``d`` itself when 0."""
+        """T+n: the n-th trading day after ``d`` (before it when n < 0); ``d`` itself when 0.
+        Each answer is kept (the calendar never changes): a book's thousands of contracts
+        ask about the same few days."""
         if n == 0:
             return d
-        origin, wanted, sign = d.toordinal(), abs(n), 1 if n > 0 else -1
+        key = (d.toordinal(), n)
+        found = self._added.get(key)
+        if found is None:
+            found = self._added[key] = self._searched(*key)
+        return date.fromordinal(found)
+
+    def _searched(self, origin: int, n: int) -> int:
+        """``add_trading_days`` by bisection over the count of trading days (ordinals)."""
+        wanted, sign = abs(n), 1 if n > 0 else -1
 
         def reached(offset: int) -> bool:  # at least `wanted` trading days within offset
             far = origin + sign * offset
@@ -192,7 +204,7 @@ class TradingCalendar:
                 high = middle
             else:
                 low = middle + 1
-        return date.fromordinal(origin + sign * low)
+        return origin + sign * low
 
     def next_trading_day(self, d: date) -> date:
         """The first trading day strictly after ``d``."""

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import date
 from enum import Enum
 from fractions import Fraction
+from functools import lru_cache
 from typing import Protocol
 
 
@@ -95,10 +96,16 @@ class ContractTerms:
             used_date=date.fromisoformat(text("used_date")),
             maturity=date.fromisoformat(text("maturity")),
             maturity_provisional=bool(event["maturity_provisional"]),
-            margin_ratio=Fraction(text("margin_ratio")),
+            margin_ratio=_fraction(text("margin_ratio")),
             rule_version=text("rule_version"),
-            annual_rate=Fraction(text("annual_rate")),
+            annual_rate=_fraction(text("annual_rate")),
         )
+
+
+@lru_cache(maxsize=1024)
+def _fraction(text: str) -> Fraction:
+    """A ratio's text parsed once (a book's contracts share a few ratios and rates)."""
+    return Fraction(text)
 
 
 def maturity_for(

@@ -10,12 +10,11 @@ contracts in the same order on every run.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import date
 from fractions import Fraction
 from functools import cache
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -23,12 +22,16 @@ from sqlalchemy import Engine, func, or_, select
 
 from liangrong.domain.contracts import ContractKind, ContractTerms
 from liangrong.ledger import schema as s
+from liangrong.ledger.columns import (
+    ContractTable,
+    DebtRows,
+    load_contract_table,
+    load_debt_rows,
+)
 from liangrong.ledger.journal import decode_events
-from liangrong.ledger.projections import contract_fields
 
 Ints = npt.NDArray[np.int64]
 Bools = npt.NDArray[np.bool_]
-_CHUNK = 50_000
 FINANCING, SHORT, CHARGES = "financing", "short", "charges"
 
 
@@ -69,36 +72,38 @@ class ContractColumns:
         return np.where(self.financing, self.amount_fen * 10, self.quantity * self.price_li)
 
 
-_COLUMN_TERMS = ("quantity", "amount_fen", "price_li", "used_date", "maturity", "annual_rate")
-
-
 def load_contract_columns(engine: Engine, wanted: Collection[str]) -> ContractColumns:
     """The opening terms of the ``wanted`` contracts (unknown ids are left out)."""
     with engine.connect() as conn:
-        picked = [
-            row for rows in contract_fields(conn, _COLUMN_TERMS) for row in rows if row[0] in wanted
-        ]
-    picked.sort(key=lambda row: str(row[0]))
-    size = len(picked)
+        return contract_columns(load_contract_table(conn), wanted)
 
-    def ints(position: int) -> Ints:
-        return np.fromiter((int(row[position]) for row in picked), np.int64, size)
 
-    def days(position: int) -> Ints:
-        return np.fromiter((_ordinal(str(row[position])) for row in picked), np.int64, size)
+def contract_columns(table: ContractTable, wanted: Collection[str]) -> ContractColumns:
+    """The opening terms of the ``wanted`` contracts of ``table`` (unknown ids left out)."""
+    ids = table.ids
+    picked = sorted((i for i, cid in enumerate(ids) if cid in wanted), key=ids.__getitem__)
+    terms = table.terms
 
-    # rows: (contract_id, client_id, kind, security, *_COLUMN_TERMS)
+    def ints(name: str) -> Ints:
+        column = terms[name]
+        return np.fromiter((int(column[i]) for i in picked), np.int64, len(picked))
+
+    def days(name: str) -> Ints:
+        column = terms[name]
+        return np.fromiter((_ordinal(str(column[i])) for i in picked), np.int64, len(picked))
+
+    rates = terms["annual_rate"]
     return ContractColumns(
-        ids=[str(row[0]) for row in picked],
-        clients=[str(row[1]) for row in picked],
-        securities=[str(row[3]) for row in picked],
-        financing=np.fromiter((row[2] == FINANCING for row in picked), np.bool_, size),
-        quantity=ints(4),
-        amount_fen=ints(5),
-        price_li=ints(6),
-        used=days(7),
-        maturity=days(8),
-        rates=[_fraction(str(row[9])) for row in picked],
+        ids=[str(ids[i]) for i in picked],
+        clients=[str(table.clients[i]) for i in picked],
+        securities=[str(table.securities[i]) for i in picked],
+        financing=np.fromiter((table.kinds[i] == FINANCING for i in picked), np.bool_, len(picked)),
+        quantity=ints("quantity"),
+        amount_fen=ints("amount_fen"),
+        price_li=ints("price_li"),
+        used=days("used_date"),
+        maturity=days("maturity"),
+        rates=[_fraction(str(rates[i])) for i in picked],
     )
 
 
@@ -144,32 +149,13 @@ class Owed:
 
 def owed_now(engine: Engine) -> Owed:
     """Every non-zero debt balance (a debt is a negative balance; owed is its opposite)."""
-    principal: dict[str, int] = {}
-    charges: dict[str, int] = {}
-    clients: dict[str, str] = {}
-    # the debt accounts, ``client:…``, as a range of the balances' key (not a LIKE scan)
-    query = (
-        "SELECT account, amount FROM balances "
-        "WHERE account >= 'client:' AND account < 'client;' AND amount <> 0"
-    )
-    for batch in _raw_rows(engine, query):
-        for account, amount in batch:
-            _, client, kind, contract = account.split(":")
-            clients[contract] = client
-            if kind == CHARGES:
-                charges[contract] = -amount
-            else:
-                principal[contract] = -amount
-    return Owed(principal, charges, clients)
-
-
-def _raw_rows(engine: Engine, query: str) -> Iterator[Sequence[Any]]:
-    """Plain DBAPI rows in batches: millions of rows skip SQLAlchemy's row objects."""
     with engine.connect() as conn:
-        cursor = conn.exec_driver_sql(query).cursor
-        assert cursor is not None
-        while batch := cursor.fetchmany(_CHUNK):
-            yield batch
+        return owed_of(load_debt_rows(conn))
+
+
+def owed_of(rows: DebtRows) -> Owed:
+    """``owed_now`` from the debt accounts' balances already read."""
+    return Owed(*rows.owed())
 
 
 def _debt_accounts(column: object) -> object:

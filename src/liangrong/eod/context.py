@@ -21,8 +21,15 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 
 from liangrong.book.market import MarketDay
-from liangrong.eod.book_view import ContractColumns, load_contract_columns
+from liangrong.eod.book_view import ContractColumns, Owed, contract_columns, owed_of
 from liangrong.eod.settings import EodSettings
+from liangrong.ledger.columns import (
+    ContractTable,
+    DebtRows,
+    contract_count,
+    load_contract_table,
+    load_debt_rows,
+)
 from liangrong.ledger.engine import is_sqlite, open_engine
 from liangrong.ledger.journal import last_seq
 from liangrong.risk.layout import BookData
@@ -50,6 +57,9 @@ class EodContext:
     _records: Engine | None = field(default=None, repr=False)
     _reader: Engine | None = field(default=None, repr=False)
     _book: tuple[int, BookData] | None = field(default=None, repr=False)
+    _table: tuple[int, ContractTable] | None = field(default=None, repr=False)
+    _debts: tuple[int, DebtRows] | None = field(default=None, repr=False)
+    _owed: tuple[DebtRows, Owed] | None = field(default=None, repr=False)
 
     @property
     def out_dir(self) -> Path:
@@ -74,10 +84,37 @@ class EodContext:
         """Opening terms of the ``wanted`` contracts (kept for the next step that asks for
         no more than these: terms never change once written)."""
         cached = self._columns
-        if cached is None or not all(cid in self._column_ids for cid in wanted):
-            cached = self._columns = load_contract_columns(self.engine, wanted)
+        if cached is None or not self._column_ids.issuperset(wanted):
+            cached = self._columns = contract_columns(self.contracts(), wanted)
             self._column_ids = frozenset(cached.ids)
         return cached
+
+    def contracts(self) -> ContractTable:
+        """Every contract with its opening terms, kept while the projection holds as many
+        contracts (terms never change once written, contracts are only ever added): read
+        once for the steps that walk the whole book (accrual, maturities, statuses,
+        reports)."""
+        with self.engine.connect() as conn:
+            count = contract_count(conn)
+            if self._table is None or self._table[0] != count:
+                self._table = (count, load_contract_table(conn))
+        return self._table[1]
+
+    def debt_rows(self) -> DebtRows:
+        """The balances of the clients' debt accounts, kept while no transaction is posted
+        (the ledger's state is its journal's last sequence number)."""
+        with self.engine.connect() as conn:
+            seq = last_seq(conn)
+            if self._debts is None or self._debts[0] != seq:
+                self._debts = (seq, load_debt_rows(conn))
+        return self._debts[1]
+
+    def owed(self) -> Owed:
+        """What each contract owes now (``book_view.owed_now``), from ``debt_rows``."""
+        rows = self.debt_rows()
+        if self._owed is None or self._owed[0] is not rows:
+            self._owed = (rows, owed_of(rows))
+        return self._owed[1]
 
     def book_data(self) -> BookData:
         """The risk book's columns as the ledger holds them now, kept while no transaction
@@ -86,7 +123,7 @@ class EodContext:
         with self.engine.connect() as conn:
             seq = last_seq(conn)
         if self._book is None or self._book[0] != seq:
-            self._book = (seq, load_data(self.engine))
+            self._book = (seq, load_data(self.engine, self.contracts(), self.debt_rows()))
         return self._book[1]
 
     def closing_market(self) -> MarketDay:

@@ -39,7 +39,7 @@ from liangrong.domain.contract_lifecycle import (
 )
 from liangrong.domain.recorded_defaults import malicious_records
 from liangrong.domain.rule_book import terms_for
-from liangrong.eod.book_view import load_terms, owed_now
+from liangrong.eod.book_view import load_terms
 from liangrong.eod.context import Digest, EodContext, StepOutcome, StepRun
 from liangrong.eod.contract_terms import (
     EXPIRY_NOTICE,
@@ -132,7 +132,7 @@ def _examined(
 
 def _checks(run: StepRun) -> list[ContractEvent]:
     ctx = run.ctx
-    owed = owed_now(ctx.engine)
+    owed = ctx.owed()  # kept for the steps after (statuses, reports) while nothing posts
     owing = {c for c, p in owed.principal.items() if p > 0} | {
         c for c, n in owed.charges.items() if n > 0
     }

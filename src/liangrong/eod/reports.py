@@ -151,8 +151,10 @@ def reports_step(run: StepRun) -> StepOutcome:
     out = ctx.out_dir
     exchange = load_list_store(ctx.engine, ctx.day, ctx.day).lists_on(ListLayer.EXCHANGE, ctx.day)
     targets = set(exchange.financing_targets | exchange.short_targets) if exchange else set()
-    with ctx.engine.connect() as conn:  # read once for both closes (nothing posts meanwhile)
-        debts = OpenDebts(conn)
+    # read once for both closes (nothing posts meanwhile), or kept from an earlier step
+    rows, securities = ctx.debt_rows(), ctx.contracts().securities_by_id()
+    with ctx.engine.connect() as conn:
+        debts = OpenDebts(conn, rows, securities)
     previous = previous_rows(run, debts)
     report = build_daily_report(ctx.engine, ctx.day, previous, ctx.closes()[0], targets, debts)
     written: list[Path] = write_report_files(out, report)

@@ -91,10 +91,11 @@ def statuses_step(run: StepRun) -> StepOutcome:
     screen = Desk(store, opened, risk, clock)
     screen.on_prices(at, market.prices_li)  # records what the closes changed
     screen.on_fair_values(at, fair)  # and what the fair values change
-    statuses = Counter(risk.statuses.status(c) for c in clients)
+    status_of = [risk.statuses.status(c) for c in clients]
+    statuses = Counter(status_of)
     latest = records.latest_calls(engine)
     candidates = sorted(
-        {c for c in clients if risk.statuses.status(c) in CALLABLE}
+        {c for c, level in zip(clients, status_of, strict=True) if level in CALLABLE}
         | {c for c, r in latest.items() if r.call is not None or r.liquidation_reason is not None}
     )
     run.progress(2, 3)

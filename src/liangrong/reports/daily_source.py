@@ -21,8 +21,10 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import date
+from itertools import compress
+from operator import neg
 
-from sqlalchemy import ColumnElement, Connection, Engine, Table, func, or_, select, text
+from sqlalchemy import ColumnElement, Connection, Engine, Table, func, or_, select
 
 from liangrong.domain import accounts as acc
 from liangrong.domain.contracts import ContractKind
@@ -42,6 +44,7 @@ from liangrong.domain.exchange_report import (
     validated_report,
 )
 from liangrong.ledger import schema as s
+from liangrong.ledger.columns import DebtRows, load_debt_rows
 
 _KEY_CHUNK = 400  # IN-lists well below every driver's parameter limit
 _BULK = 10_000  # more contracts than this: one scan of the contracts, not IN-lists
@@ -98,26 +101,48 @@ def _contract_securities(conn: Connection, contract_ids: Iterable[str]) -> dict[
     return found
 
 
+def _financing(sides: Mapping[str, tuple[ContractKind, str] | None]) -> list[str]:
+    """The financing contracts of some debt accounts' sides."""
+    financing = ContractKind.FINANCING
+    return [side[1] for side in sides.values() if side is not None and side[0] is financing]
+
+
+def _placed(
+    kind: ContractKind, contract_id: str, asset: str, by_contract: Mapping[str, str]
+) -> Placed | None:
+    """A debt's side and security: a short's is its asset, a financing's its contract's
+    (None when the contract is unknown)."""
+    if kind is ContractKind.SHORT:
+        return kind, asset
+    security = by_contract.get(contract_id)
+    return None if security is None else (kind, security)
+
+
 class _Securities:
     """Which security each debt posting belongs to: a financing contract's security from the
     contracts projection, a short's from the posting's asset (the shares owed)."""
 
-    def __init__(self, conn: Connection, keys: Iterable[Key]) -> None:
-        self.sides = {account: _debt_side(account) for account, _ in keys}
-        financing = [
-            side[1]
-            for side in self.sides.values()
-            if side is not None and side[0] is ContractKind.FINANCING
-        ]
-        self.by_contract = _contract_securities(conn, financing)
-        self.missing = set(financing) - self.by_contract.keys()  # contracts not on record
+    def __init__(
+        self, sides: dict[str, tuple[ContractKind, str] | None], known: Mapping[str, str]
+    ) -> None:
+        """``sides``: each account's side and contract (None: not a debt account);
+        ``known``: the security of (at least) each of their financing contracts on record."""
+        self.sides = sides
+        self.by_contract = dict(known)  # only a financing contract's is ever looked up
+        self.missing = set(_financing(sides)) - known.keys()  # contracts not on record
         self.problems: list[ReportViolation] = []
+
+    @classmethod
+    def read(cls, conn: Connection, keys: Iterable[Key]) -> _Securities:
+        """The accounts of ``keys`` placed, their financing contracts read from the store."""
+        sides = {account: _debt_side(account) for account, _ in keys}
+        return cls(sides, _contract_securities(conn, _financing(sides)))
 
     def learn(self, conn: Connection, keys: Iterable[Key]) -> None:
         """Place more accounts (those not seen yet)."""
         new = [(account, asset) for account, asset in keys if account not in self.sides]
         if new:
-            more = _Securities(conn, new)
+            more = _Securities.read(conn, new)
             self.sides.update(more.sides)
             self.by_contract.update(more.by_contract)
             self.missing |= more.missing
@@ -125,13 +150,7 @@ class _Securities:
     def placed(self, account: str, asset: str) -> Placed | None:
         """The side and security, or None (not a debt account, or its contract unknown)."""
         side = self.sides[account]
-        if side is None:
-            return None
-        kind, contract_id = side
-        if kind is ContractKind.SHORT:
-            return kind, asset
-        security = self.by_contract.get(contract_id)
-        return None if security is None else (kind, security)
+        return None if side is None else _placed(*side, asset, self.by_contract)
 
     def unknown(self, account: str) -> bool:
         """A financing debt account whose contract the projection does not hold."""
@@ -156,7 +175,7 @@ def day_movements(
         .where(_dated(p, trading_date, equal=True), _debt_filter(p.c.account))
         .order_by(p.c.txn_seq, p.c.line_no)
     ).all()
-    securities = _Securities(conn, ((account, asset) for _, account, asset, _ in rows))
+    securities = _Securities.read(conn, ((account, asset) for _, account, asset, _ in rows))
     movements: list[DebtMovement] = []
     problems = securities.problems
     for kind, account, asset, amount in rows:
@@ -179,29 +198,36 @@ class OpenDebts:
     the close of any date are these less what was posted with a later business date, so the
     first report's two dates (yesterday's close, today's) share one reading of the book."""
 
-    def __init__(self, conn: Connection) -> None:
-        owed: dict[Key, int] = {}
-        # Bound patterns: a literal '%' in driver SQL is a placeholder to psycopg.
-        cursor = conn.execute(
-            text(
-                "SELECT account, asset, amount FROM balances "
-                "WHERE account LIKE :financing OR account LIKE :short"
-            ),
-            {"financing": "client:%:financing:%", "short": "client:%:short:%"},
-        ).cursor
-        assert cursor is not None
-        while rows := cursor.fetchmany(_ROWS_PER_FETCH):
-            for account, asset, amount in rows:
-                owed[(account, asset)] = -amount  # a debt is a negative balance
-        self.owed = owed
-        self.securities = _Securities(conn, owed)
+    def __init__(
+        self,
+        conn: Connection,
+        rows: DebtRows | None = None,
+        securities: Mapping[str, str] | None = None,
+    ) -> None:
+        """``rows``: the debt accounts' balances already read on this connection's snapshot
+        (else read here); ``securities``: the security of every contract on record (else
+        the financing contracts' are read here)."""
+        debts = rows if rows is not None else load_debt_rows(conn)
+        debt = list(map(_SIDES.__contains__, debts.sides))  # not charges
+        accounts, assets = list(compress(debts.accounts, debt)), list(compress(debts.assets, debt))
+        values = list(map(neg, compress(debts.amounts, debt)))  # a debt is a negative balance
+        kinds = list(map(_SIDES.__getitem__, compress(debts.sides, debt)))
+        contracts = list(compress(debts.contracts, debt))
+        keys = zip(accounts, assets, strict=True)
+        self.owed: dict[Key, int] = dict(zip(keys, values, strict=True))
+        placed = zip(kinds, contracts, strict=True)
+        sides: dict[str, tuple[ContractKind, str] | None] = dict(zip(accounts, placed, strict=True))
+        if securities is None:
+            securities = _contract_securities(conn, _financing(sides))
+        self.securities = _Securities(sides, securities)
+        by_contract = self.securities.by_contract
         totals: dict[str, list[int]] = defaultdict(lambda: [0, 0])
         counts: dict[str, int] = defaultdict(int)  # debts owing something, per security
-        for (account, asset), value in owed.items():
-            placed = self.securities.placed(account, asset) if value else None
-            if placed is not None:
-                totals[placed[1]][_column(placed[0])] += value
-                counts[placed[1]] += 1
+        for kind, contract, asset, value in zip(kinds, contracts, assets, values, strict=True):
+            where = _placed(kind, contract, asset, by_contract) if value else None
+            if where is not None:
+                totals[where[1]][_column(where[0])] += value
+                counts[where[1]] += 1
         self._totals, self._counts = totals, counts
 
     def at_close(

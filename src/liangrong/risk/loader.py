@@ -5,13 +5,14 @@ Invariant: the arrays hold exactly what the ledger holds now: every credit accou
 and every contract still owing principal or charges with those amounts.  The firm's own
 accounts and the outside world are not read.
 
-Read in bulk for millions of rows: plain DBAPI batches, the contracts' terms fields taken
-by the store (``projections.contract_fields``), the collateral accounts' names split on
-their colons against the chart's shapes (``_ClientAccounts``: the ledger holds only names
-of its chart, where no id holds a colon, so splitting is parsing them), the debts' contract
-ids cut from their names by the store after the kind's segment of the chart's name, and
-each distinct ratio or date text converted once.  The terms were checked when the contract opened
-(``ContractTerms``), so they are copied, not checked again.
+Read in bulk for millions of rows: plain DBAPI batches, the contracts and their terms
+fields and the debt accounts' balances as columns (``ledger.columns``: the end of day reads
+them once for several steps), the collateral accounts' names split on their colons against
+the chart's shapes (``_ClientAccounts``: the ledger holds only names of its chart, where no
+id holds a colon, so splitting is parsing them), the open contracts picked from the
+table's columns by position (its order kept), each distinct ratio or date text converted
+once.  The terms were checked when the contract opened (``ContractTerms``), so they are
+copied, not checked again.
 """
 
 from __future__ import annotations
@@ -21,27 +22,33 @@ from collections.abc import Callable, Iterator, Sequence
 from datetime import date
 from fractions import Fraction
 from functools import cache
+from itertools import repeat
 from operator import itemgetter
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Connection, Engine, select
+import numpy.typing as npt
+from sqlalchemy import Connection, Engine
 
 from liangrong.domain import accounts as acc
 from liangrong.domain.accounts import AccountKind
 from liangrong.domain.contracts import ContractKind
 from liangrong.domain.money import scaled_ratio
 from liangrong.ledger import schema as s
-from liangrong.ledger.projections import contract_fields
+from liangrong.ledger.columns import (
+    ContractTable,
+    DebtRows,
+    load_contract_table,
+    load_debt_rows,
+)
 from liangrong.risk.book_arrays import BookArrays
 from liangrong.risk.layout import BookData, ContractData
 from liangrong.store.other_collateral import load_counted_values
 
 _ROWS_PER_FETCH = 50_000
-_TERMS = ("margin_ratio", "open_date", "price_li", "quantity", "amount_fen")
+Ints = npt.NDArray[np.int64]
 _CLIENT, _OTHER = "\x00client", "\x00other"  # placeholders: no colon in either
-_SECURITIES, _CHARGES = AccountKind.CLIENT_SECURITIES, AccountKind.CLIENT_CHARGES_DEBT
-_DEBTS = frozenset({AccountKind.CLIENT_FINANCING_DEBT, AccountKind.CLIENT_SHORT_DEBT})
+_SECURITIES = AccountKind.CLIENT_SECURITIES
 
 
 def load_book(engine: Engine, data: BookData | None = None) -> BookArrays:
@@ -59,34 +66,18 @@ _Shape = tuple[Callable[[list[str]], object], tuple[str, ...], AccountKind, int,
 
 
 class _ClientAccounts:
-    """The chart's client accounts by shape: ``kind_of(name)`` is (kind, client, contract)
-    for a client's cash, locked cash, securities or debt account, None for any other."""
+    """The chart's client collateral accounts by shape: ``kind_of(name)`` is (kind, client,
+    exchange) for a client's cash, locked cash or securities account, None for any other."""
 
     def __init__(self) -> None:
         shapes = (
             (acc.client_cash(_CLIENT), AccountKind.CLIENT_CASH),
             (acc.client_locked_cash(_CLIENT), AccountKind.CLIENT_LOCKED_CASH),
             (acc.client_securities(_CLIENT, _OTHER), AccountKind.CLIENT_SECURITIES),
-            (acc.financing_debt(_CLIENT, _OTHER), AccountKind.CLIENT_FINANCING_DEBT),
-            (acc.short_debt(_CLIENT, _OTHER), AccountKind.CLIENT_SHORT_DEBT),
-            (acc.charges_debt(_CLIENT, _OTHER), AccountKind.CLIENT_CHARGES_DEBT),
         )
         self.shapes: dict[tuple[int, str], list[_Shape]] = defaultdict(list)
         # what every such name starts with (before the client id): the rows to read
         self.prefixes = sorted({name[: name.index(_CLIENT)] for name, _ in shapes})
-        # a debt's name: prefix, client id, the kind's segment, contract id (the ids hold no
-        # colon, so the segment, colons included, occurs once in the name)
-        self.debts = {
-            kind: (
-                name[: name.index(_CLIENT)],
-                name[name.index(_CLIENT) + len(_CLIENT) : -len(_OTHER)],
-            )
-            for name, kind in shapes
-            if kind in _DEBTS or kind is _CHARGES
-        }
-        assert all(name.endswith(_OTHER) for name, kind in shapes if kind in self.debts)
-        assert len({prefix for prefix, _ in self.debts.values()}) == 1
-        self.debt_prefix = next(iter(self.debts.values()))[0]
         for name, kind in shapes:
             parts = name.split(":")
             fixed = [i for i, p in enumerate(parts) if p not in (_CLIENT, _OTHER)]
@@ -128,36 +119,19 @@ def _balances(conn: Connection, prefix: str) -> Iterator[Sequence[Any]]:
         yield rows
 
 
-def _debts(conn: Connection, prefix: str, segment: str) -> dict[str, int]:
-    """What is owed on each contract through one kind of debt account (named ``prefix``,
-    client id, ``segment``, contract id), by contract id.  The store cuts the names and
-    negates the balances (debts are negative), so the millions of rows go straight into
-    the dictionary."""
-    marker = s.marker(conn)
-    position = f"{'instr' if conn.dialect.name == 'sqlite' else 'strpos'}(account, {marker})"
-    query = (
-        f"SELECT substr(account, {position} + {marker}), -amount FROM balances "
-        f"WHERE account >= {marker} AND account < {marker} AND amount <> 0 AND {position} > 0"
-    )
-    params = (segment, len(segment), prefix, s.prefix_end(prefix), segment)
-    cursor = conn.exec_driver_sql(query, params).cursor
-    assert cursor is not None
-    owed: dict[str, int] = {}
-    while rows := cursor.fetchmany(_ROWS_PER_FETCH):
-        owed.update(rows)
-    return owed
-
-
-def load_data(engine: Engine) -> BookData:
-    """The book as columns, read in a few scans."""
+def load_data(
+    engine: Engine, contracts: ContractTable | None = None, debts: DebtRows | None = None
+) -> BookData:
+    """The book as columns, read in a few scans (``contracts``, ``debts``: the projection's
+    contracts and debt balances, already read from this very state of the ledger)."""
     with engine.connect() as conn:
-        clients = sorted({row[0] for row in conn.execute(select(s.credit_accounts.c.client_id))})
+        found = conn.exec_driver_sql("SELECT DISTINCT client_id FROM credit_accounts").all()
+        clients = sorted({str(client) for (client,) in found})
         index = {client: a for a, client in enumerate(clients)}
         cash = [0] * len(clients)
         held: dict[tuple[int, str], int] = defaultdict(int)
         chart = _ClientAccounts()
-        collateral = (p for p in chart.prefixes if p != chart.debt_prefix)
-        for rows in (batch for prefix in collateral for batch in _balances(conn, prefix)):
+        for rows in (batch for prefix in chart.prefixes for batch in _balances(conn, prefix)):
             for account, asset, amount in rows:
                 parsed = chart.kind_of(account)
                 if parsed is None or parsed[1] not in index:
@@ -167,19 +141,20 @@ def load_data(engine: Engine) -> BookData:
                     held[(index[client], asset)] += amount
                 else:  # free and locked cash
                     cash[index[client]] += amount
-        owed: dict[str, int] = {}
-        for kind in sorted(_DEBTS, key=lambda k: k.value):
-            owed |= _debts(conn, *chart.debts[kind])
-        charges = _debts(conn, *chart.debts[_CHARGES])
-        open_rows = [
-            row
-            for rows in contract_fields(conn, _TERMS)
-            for row in rows
-            if (owed.get(row[0], 0) > 0 or charges.get(row[0], 0) > 0) and row[1] in index
-        ]
-    symbols = sorted({symbol for _, symbol in held} | {row[3] for row in open_rows})
+        table = contracts if contracts is not None else load_contract_table(conn)
+        owed, charges, _ = (debts if debts is not None else load_debt_rows(conn)).owed()
+    size = table.size
+    outstanding = np.fromiter(map(owed.get, table.ids, repeat(0, size)), np.int64, size)
+    charged = np.fromiter(map(charges.get, table.ids, repeat(0, size)), np.int64, size)
+    known = np.fromiter(map(index.__contains__, table.clients), np.bool_, size)
+    kinds = np.asarray(table.kinds, dtype=object)
+    open_ = ((outstanding > 0) | (charged > 0)) & known
+    symbols = sorted(
+        {symbol for _, symbol in held} | {table.securities[i] for i in np.flatnonzero(open_)}
+    )
     sec = {symbol: i for i, symbol in enumerate(symbols)}
     positions = sorted((a, sec[symbol], q) for (a, symbol), q in held.items() if q)
+    columns = _Open(table, index, sec, outstanding, charged)
     return BookData(
         client_ids=clients,
         symbols=symbols,
@@ -187,44 +162,47 @@ def load_data(engine: Engine) -> BookData:
         position_account=np.asarray([p[0] for p in positions], dtype=np.intp),
         position_security=np.asarray([p[1] for p in positions], dtype=np.intp),
         position_quantity=np.asarray([p[2] for p in positions], dtype=np.int64),
-        financing=_contracts(
-            _of_kind(open_rows, ContractKind.FINANCING), index, sec, owed, charges
-        ),
-        shorts=_contracts(_of_kind(open_rows, ContractKind.SHORT), index, sec, owed, charges),
+        financing=columns.of(np.flatnonzero(open_ & (kinds == ContractKind.FINANCING.value))),
+        shorts=columns.of(np.flatnonzero(open_ & (kinds == ContractKind.SHORT.value))),
     )
 
 
-def _of_kind(rows: list[Sequence[Any]], kind: ContractKind) -> list[Sequence[Any]]:
-    value = kind.value
-    return [row for row in rows if row[2] == value]
+class _Open:
+    """The open contracts' columns, taken from the table by position (its order kept)."""
 
+    def __init__(
+        self,
+        table: ContractTable,
+        clients: dict[str, int],
+        securities: dict[str, int],
+        outstanding: Ints,
+        charges: Ints,
+    ) -> None:
+        self.table, self.clients, self.securities = table, clients, securities
+        self.outstanding, self.charges = outstanding, charges
 
-FINANCING, SHORT = ContractKind.FINANCING, ContractKind.SHORT
+    def of(self, rows: npt.NDArray[np.intp]) -> ContractData:
+        table, picked, size = self.table, rows.tolist(), len(rows)
+        terms = table.terms
 
+        def taken(column: list[Any], convert: Callable[[Any], int]) -> Ints:
+            values = {value: convert(value) for value in {column[i] for i in picked}}
+            return np.fromiter(map(values.__getitem__, map(column.__getitem__, picked)),
+                               np.int64, size)  # fmt: skip
 
-def _contracts(
-    rows: list[Sequence[Any]],
-    clients: dict[str, int],
-    securities: dict[str, int],
-    owed: dict[str, int],
-    charges: dict[str, int],
-) -> ContractData:
-    """Rows ``(id, client, kind, security, margin_ratio, open_date, price_li, quantity,
-    amount_fen)`` as columns."""
+        def looked_up(column: list[str], index: dict[str, int]) -> npt.NDArray[np.intp]:
+            return np.fromiter(map(index.__getitem__, map(column.__getitem__, picked)),
+                               np.intp, size)  # fmt: skip
 
-    def ints(values: Iterator[int]) -> np.ndarray[tuple[int], np.dtype[np.int64]]:
-        return np.fromiter(values, dtype=np.int64, count=len(rows))
-
-    ids = [str(r[0]) for r in rows]
-    return ContractData(
-        account=np.fromiter((clients[r[1]] for r in rows), dtype=np.intp, count=len(rows)),
-        security=np.fromiter((securities[r[3]] for r in rows), dtype=np.intp, count=len(rows)),
-        ids=ids,
-        outstanding=ints(owed.get(cid, 0) for cid in ids),
-        charges=ints(charges.get(cid, 0) for cid in ids),
-        ratio_bp=ints(_ratio_bp(str(r[4])) for r in rows),
-        open=ints(_ordinal(str(r[5])) for r in rows),
-        price_li=ints(int(r[6]) for r in rows),
-        bought=ints(int(r[7]) for r in rows),
-        amount=ints(int(r[8]) for r in rows),
-    )
+        return ContractData(
+            account=looked_up(table.clients, self.clients),
+            security=looked_up(table.securities, self.securities),
+            ids=[table.ids[i] for i in picked],
+            outstanding=self.outstanding[rows],
+            charges=self.charges[rows],
+            ratio_bp=taken(terms["margin_ratio"], lambda text: _ratio_bp(str(text))),
+            open=taken(terms["open_date"], lambda text: _ordinal(str(text))),
+            price_li=taken(terms["price_li"], int),
+            bought=taken(terms["quantity"], int),
+            amount=taken(terms["amount_fen"], int),
+        )

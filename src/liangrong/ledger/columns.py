@@ -1,0 +1,142 @@
+"""The projections read in bulk as columns, for the steps that walk the whole book (millions
+of rows): every contract with its opening terms, and every balance of the clients' debt
+accounts.  The end of day reads each once and lets its steps share the reading while it
+stands for the ledger (``eod.context``).
+
+Invariants: read only, plain DBAPI rows (no SQLAlchemy row objects), each column one entry
+per row in the order the store returned them;
+- a ``ContractTable`` holds every contract of the projection in the table's own order
+  (opening order on SQLite), as ``projections.contract_fields`` reads them.  A contract's
+  terms never change once written and contracts are only ever added (by the posting that
+  opens one), so a table read once stands for the projection for as long as the projection
+  holds as many contracts (``contract_count``);
+- a ``DebtRows`` holds every balance row of the clients' debt accounts (``client:…``, a range
+  of the balances' key; zero balances included), each account's name cut into its client,
+  side and contract: it stands for the ledger until the next transaction is posted
+  (``journal.last_seq``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from itertools import compress, repeat
+from operator import and_, neg, or_
+from typing import Any
+
+from sqlalchemy import Connection, func, select
+
+from liangrong.domain import accounts as acc
+from liangrong.ledger import schema as s
+from liangrong.ledger.projections import contract_fields
+
+# what the end of day's readers take from the opening terms (``ContractTerms.to_event``)
+TERM_FIELDS = (
+    "quantity", "amount_fen", "price_li", "margin_ratio", "annual_rate", "open_date",
+    "used_date", "maturity",
+)  # fmt: skip
+_KEYS = ("ids", "clients", "kinds", "securities")
+
+
+@dataclass(frozen=True)
+class ContractTable:
+    """Every contract: its keys and its ``TERM_FIELDS`` as read (ints, texts), by column."""
+
+    ids: list[str]
+    clients: list[str]
+    kinds: list[str]  # ``ContractKind`` values
+    securities: list[str]
+    terms: dict[str, list[Any]]  # by field of ``TERM_FIELDS``
+
+    @property
+    def size(self) -> int:
+        return len(self.ids)
+
+    def securities_by_id(self) -> dict[str, str]:
+        return dict(zip(self.ids, self.securities, strict=True))
+
+
+def contract_count(conn: Connection) -> int:
+    """How many contracts the projection holds (a ``ContractTable``'s key)."""
+    return int(conn.execute(select(func.count()).select_from(s.contracts)).scalar_one())
+
+
+def load_contract_table(conn: Connection) -> ContractTable:
+    """Every contract of the projection (``ContractTable``), in one scan."""
+    rows = [row for batch in contract_fields(conn, TERM_FIELDS) for row in batch]
+    columns = [list(column) for column in zip(*rows, strict=True)] if rows else []
+    if not columns:
+        columns = [[] for _ in range(len(_KEYS) + len(TERM_FIELDS))]
+    keys, terms = columns[: len(_KEYS)], columns[len(_KEYS) :]
+    return ContractTable(
+        ids=[str(cid) for cid in keys[0]],
+        clients=keys[1],
+        kinds=keys[2],
+        securities=keys[3],
+        terms=dict(zip(TERM_FIELDS, terms, strict=True)),
+    )
+
+
+# The chart's debt accounts, ``client:{client}:{side}:{contract}``; ids hold no colon.
+DEBT_PREFIX = acc.financing_debt("c", "k").split(":")[0] + ":"
+FINANCING_SIDE = acc.financing_debt("c", "k").split(":")[2]
+SHORT_SIDE = acc.short_debt("c", "k").split(":")[2]
+CHARGES_SIDE = acc.charges_debt("c", "k").split(":")[2]
+_PRINCIPAL = frozenset({FINANCING_SIDE, SHORT_SIDE})
+_NOT_A_DEBT = ("", "", "", "")
+
+
+@dataclass(frozen=True)
+class DebtRows:
+    """The balances of the clients' debt accounts by column (a debt is a negative amount)."""
+
+    accounts: Sequence[str]
+    assets: Sequence[str]
+    amounts: Sequence[int]
+    clients: Sequence[str]
+    sides: Sequence[str]  # ``FINANCING_SIDE``, ``SHORT_SIDE``, ``CHARGES_SIDE``; '' for none
+    contracts: Sequence[str]
+
+    @property
+    def size(self) -> int:
+        return len(self.accounts)
+
+    def owed(self) -> tuple[dict[str, int], dict[str, int], dict[str, str]]:
+        """What each contract owes on its financing or short debt and on its charges, and
+        whose it is, by contract id: the non-zero balances, negated (row by row in C)."""
+        live = list(map(bool, self.amounts))
+        charges = list(map(and_, live, map(CHARGES_SIDE.__eq__, self.sides)))
+        principal = list(map(and_, live, map(_PRINCIPAL.__contains__, self.sides)))
+        owing = list(map(or_, principal, charges))
+
+        def negated(picked: list[bool]) -> dict[str, int]:
+            amounts = map(neg, compress(self.amounts, picked))
+            return dict(zip(compress(self.contracts, picked), amounts, strict=True))
+
+        clients = compress(self.clients, owing)
+        return (
+            negated(principal),
+            negated(charges),
+            dict(zip(compress(self.contracts, owing), clients, strict=True)),
+        )
+
+
+def load_debt_rows(conn: Connection) -> DebtRows:
+    """Every balance row of the clients' debt accounts (``DebtRows``), in one range scan."""
+    marker = s.marker(conn)
+    query = (
+        "SELECT account, asset, amount FROM balances "
+        f"WHERE account >= {marker} AND account < {marker}"
+    )
+    bounds = (DEBT_PREFIX, s.prefix_end(DEBT_PREFIX))
+    cursor = conn.exec_driver_sql(query, bounds).cursor
+    assert cursor is not None
+    rows = cursor.fetchall()  # millions of rows: no SQLAlchemy row objects
+    if not rows:
+        return DebtRows((), (), (), (), (), ())
+    accounts, assets, amounts = zip(*rows, strict=True)
+    parts: list[Sequence[str]] = list(map(str.split, accounts, repeat(":")))
+    if not all(map(len(_NOT_A_DEBT).__eq__, map(len, parts))):  # never for the chart's names
+        parts = [split if len(split) == len(_NOT_A_DEBT) else _NOT_A_DEBT for split in parts]
+    _, clients, sides, contracts = zip(*parts, strict=True)
+    return DebtRows(accounts, assets, amounts, clients, sides, contracts)

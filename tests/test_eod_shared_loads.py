@@ -1,0 +1,126 @@
+"""The end of day's shared readings of the ledger (``EodContext``): the contracts with their
+terms, the debt balances, what each contract owes, the contracts' columns and the risk
+book's columns, kept for the steps after the one that read them, equal a fresh load (on
+SQLite and PostgreSQL), and none outlives a change of what it stands for."""
+
+from __future__ import annotations
+
+from dataclasses import fields
+from datetime import date
+
+import numpy as np
+from sqlalchemy import Engine
+
+from ledger_helpers import financing_terms, open_client, short_terms
+from liangrong.domain import operations as ops
+from liangrong.domain.contracts import Allocation
+from liangrong.domain.journal import Transaction
+from liangrong.eod.book_view import ContractColumns, load_contract_columns, owed_now
+from liangrong.eod.context import EodContext
+from liangrong.eod.settings import EodSettings
+from liangrong.ledger.columns import load_contract_table, load_debt_rows
+from liangrong.ledger.journal import Ledger
+from liangrong.reports.daily_source import OpenDebts
+from liangrong.risk.layout import BookData, ContractData
+from liangrong.risk.loader import load_data
+
+DAY1, DAY2 = date(2026, 3, 2), date(2026, 3, 3)
+
+
+def _book() -> list[Transaction]:
+    """Three clients: two financings and a short still owing (with charges), one financing
+    repaid in full, collateral in cash and securities."""
+    f1 = financing_terms("F1", "c1", 2_000_000, 2000, "600000.SH", DAY1)
+    f2 = financing_terms("F2", "c1", 1_000_000, 1000, "000001.SZ", DAY1)
+    f3 = financing_terms("F3", "c2", 1_200_000, 1000, "000001.SZ", DAY1)
+    s1 = short_terms("S1", "c3", 1000, 3_000_000, "600036.SH", DAY1)
+    return [
+        ops.fund_pool("pool-cash", DAY1, "CNY", 10**12),
+        ops.fund_pool("pool-600036", DAY1, "600036.SH", 10**6),
+        ops.deposit_cash("d1", DAY1, "c1", 100_000_000),
+        ops.deposit_cash("d2", DAY1, "c2", 50_000_000),
+        ops.deposit_cash("d3", DAY1, "c3", 20_000_000),
+        ops.transfer_collateral_in("t1", DAY1, "c1", "600000.SH", 10_000),
+        ops.open_financing("m1", f1),
+        ops.open_financing("m2", f2),
+        ops.open_financing("m3", f3),
+        ops.open_short("ss1", s1),
+        ops.accrue_charges("a1", DAY2, "c1", "F1", 1234),
+        ops.accrue_charges("a2", DAY2, "c3", "S1", 321),
+        ops.repay_financing("r3", DAY2, "c2", [Allocation("F3", 0, 1_200_000)]),
+    ]
+
+
+def _ledger(store: Engine, clock: object) -> Ledger:
+    ledger = Ledger(store, clock)  # type: ignore[arg-type]
+    for client in ("c1", "c2", "c3"):
+        open_client(ledger, client)
+    ledger.post_batch(_book())
+    return ledger
+
+
+def _same(kept: object, fresh: object) -> None:
+    """Two column sets (``ContractColumns``, ``ContractData``, ``BookData``) field by field."""
+    assert type(kept) is type(fresh)
+    for field in fields(kept):  # type: ignore[arg-type]
+        mine, theirs = getattr(kept, field.name), getattr(fresh, field.name)
+        if isinstance(theirs, ContractData):
+            _same(mine, theirs)
+        elif isinstance(theirs, np.ndarray):
+            assert mine.dtype == theirs.dtype, field.name
+            np.testing.assert_array_equal(mine, theirs, err_msg=field.name)
+        else:
+            assert mine == theirs, field.name
+
+
+def _check_against_fresh(ctx: EodContext) -> None:
+    """(A connection of the store's writer engine holds SQLite's write lock while open: each
+    of the context's readings is made before the fresh one's connection opens.)"""
+    engine = ctx.engine
+    table, rows = ctx.contracts(), ctx.debt_rows()
+    with engine.connect() as conn:
+        assert table == load_contract_table(conn)
+        assert rows == load_debt_rows(conn)
+    assert ctx.owed() == owed_now(engine)
+    ids = sorted(table.ids)
+    columns = ctx.contract_columns(ids)
+    assert isinstance(columns, ContractColumns) and columns.ids == ids
+    _same(columns, load_contract_columns(engine, ids))
+    data = ctx.book_data()
+    assert isinstance(data, BookData)
+    _same(data, load_data(engine))  # read afresh, nothing shared
+    with engine.connect() as conn:
+        kept = OpenDebts(conn, rows, table.securities_by_id())
+        for day in (DAY1, DAY2):
+            assert kept.at_close(conn, day) == OpenDebts(conn).at_close(conn, day)
+
+
+def test_the_kept_readings_equal_a_fresh_load(store: Engine, fixed_clock) -> None:
+    _ledger(store, fixed_clock)
+    ctx = EodContext(store, DAY2, EodSettings())
+    _check_against_fresh(ctx)
+    owed = ctx.owed()
+    assert owed.principal == {"F1": 2_000_000, "F2": 1_000_000, "S1": 1000}
+    assert owed.charges == {"F1": 1234, "S1": 321}
+    assert ctx.book_data().financing.ids == ["F1", "F2"]  # F3 repaid: not open
+    assert ctx.book_data().shorts.ids == ["S1"]
+    # nothing posted: each is the very reading made before
+    assert ctx.contracts() is ctx.contracts() and ctx.debt_rows() is ctx.debt_rows()
+    assert ctx.owed() is owed and ctx.book_data() is ctx.book_data()
+
+
+def test_no_kept_reading_outlives_a_posting_that_changes_it(store: Engine, fixed_clock) -> None:
+    ledger = _ledger(store, fixed_clock)
+    ctx = EodContext(store, DAY2, EodSettings())
+    table, rows, owed, data = ctx.contracts(), ctx.debt_rows(), ctx.owed(), ctx.book_data()
+    ledger.post(ops.repay_financing("r1", DAY2, "c1", [Allocation("F1", 1234, 500_000)]))
+    assert ctx.debt_rows() is not rows and ctx.owed() is not owed
+    assert ctx.book_data() is not data
+    assert ctx.owed().principal["F1"] == 1_500_000 and "F1" not in ctx.owed().charges
+    assert ctx.contracts() is table  # no contract opened: the terms stand
+    _check_against_fresh(ctx)
+    f4 = financing_terms("F4", "c2", 3_000_000, 1000, "600000.SH", DAY2)
+    ledger.post(ops.open_financing("m4", f4))
+    assert ctx.contracts() is not table and "F4" in ctx.contracts().ids
+    assert ctx.book_data().financing.ids == ["F1", "F2", "F4"]
+    _check_against_fresh(ctx)
