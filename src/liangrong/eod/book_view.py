@@ -155,7 +155,7 @@ def owed_now(engine: Engine) -> Owed:
 
 def owed_of(rows: DebtRows) -> Owed:
     """``owed_now`` from the debt accounts' balances already read."""
-    return Owed(*rows.owed())
+    return Owed(*rows.owed)
 
 
 def _debt_accounts(column: object) -> object:

@@ -20,9 +20,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from itertools import compress, repeat
 from operator import and_, neg, or_
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, func, select
 
@@ -46,7 +47,7 @@ class ContractTable:
     clients: list[str]
     kinds: list[str]  # ``ContractKind`` values
     securities: list[str]
-    terms: dict[str, list[Any]]  # by field of ``TERM_FIELDS``
+    terms: dict[str, list[Any]]  # by field of ``TERM_FIELDS`` (or those asked for)
 
     @property
     def size(self) -> int:
@@ -61,19 +62,20 @@ def contract_count(conn: Connection) -> int:
     return int(conn.execute(select(func.count()).select_from(s.contracts)).scalar_one())
 
 
-def load_contract_table(conn: Connection) -> ContractTable:
-    """Every contract of the projection (``ContractTable``), in one scan."""
-    rows = [row for batch in contract_fields(conn, TERM_FIELDS) for row in batch]
+def load_contract_table(conn: Connection, fields: Sequence[str] = TERM_FIELDS) -> ContractTable:
+    """Every contract of the projection (``ContractTable``) with ``fields`` of its terms (by
+    default ``TERM_FIELDS``, what the end of day's readers take), in one scan."""
+    rows = [row for batch in contract_fields(conn, fields) for row in batch]
     columns = [list(column) for column in zip(*rows, strict=True)] if rows else []
     if not columns:
-        columns = [[] for _ in range(len(_KEYS) + len(TERM_FIELDS))]
+        columns = [[] for _ in range(len(_KEYS) + len(fields))]
     keys, terms = columns[: len(_KEYS)], columns[len(_KEYS) :]
     return ContractTable(
         ids=[str(cid) for cid in keys[0]],
         clients=keys[1],
         kinds=keys[2],
         securities=keys[3],
-        terms=dict(zip(TERM_FIELDS, terms, strict=True)),
+        terms=dict(zip(fields, terms, strict=True)),
     )
 
 
@@ -101,9 +103,11 @@ class DebtRows:
     def size(self) -> int:
         return len(self.accounts)
 
-    def owed(self) -> tuple[dict[str, int], dict[str, int], dict[str, str]]:
+    @cached_property
+    def owed(self) -> Owing:
         """What each contract owes on its financing or short debt and on its charges, and
-        whose it is, by contract id: the non-zero balances, negated (row by row in C)."""
+        whose it is, by contract id: the non-zero balances, negated (row by row in C).
+        Worked out once for every reader of these rows: read only."""
         live = list(map(bool, self.amounts))
         charges = list(map(and_, live, map(CHARGES_SIDE.__eq__, self.sides)))
         principal = list(map(and_, live, map(_PRINCIPAL.__contains__, self.sides)))
@@ -114,11 +118,17 @@ class DebtRows:
             return dict(zip(compress(self.contracts, picked), amounts, strict=True))
 
         clients = compress(self.clients, owing)
-        return (
-            negated(principal),
-            negated(charges),
-            dict(zip(compress(self.contracts, owing), clients, strict=True)),
-        )
+        whose = dict(zip(compress(self.contracts, owing), clients, strict=True))
+        return Owing(negated(principal), negated(charges), whose)
+
+
+class Owing(NamedTuple):
+    """``DebtRows.owed``: by contract id, what is owed (fen or shares), the charges owed (fen)
+    and the client."""
+
+    principal: dict[str, int]
+    charges: dict[str, int]
+    clients: dict[str, str]
 
 
 def load_debt_rows(conn: Connection) -> DebtRows:

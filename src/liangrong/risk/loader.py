@@ -5,14 +5,16 @@ Invariant: the arrays hold exactly what the ledger holds now: every credit accou
 and every contract still owing principal or charges with those amounts.  The firm's own
 accounts and the outside world are not read.
 
-Read in bulk for millions of rows: plain DBAPI batches, the contracts and their terms
-fields and the debt accounts' balances as columns (``ledger.columns``: the end of day reads
-them once for several steps), the collateral accounts' names split on their colons against
-the chart's shapes (``_ClientAccounts``: the ledger holds only names of its chart, where no
-id holds a colon, so splitting is parsing them), the open contracts picked from the
-table's columns by position (its order kept), each distinct ratio or date text converted
-once.  The terms were checked when the contract opened (``ContractTerms``), so they are
-copied, not checked again.
+Read in bulk for millions of rows: plain DBAPI batches; the contracts with their terms
+fields as columns (``ledger.columns.ContractTable``: the end of day reads them once for
+several steps, and its debt balances too, ``DebtRows``), else the loader's own fields
+only; the collateral accounts' names split on their colons against the chart's shapes
+(``_ClientAccounts``: the ledger holds only names of its chart, where no id holds a colon,
+so splitting is parsing them); read for this book alone, the debts' contract ids cut from
+their names by the store after the side's segment of the chart's name; the open contracts
+picked from the table's columns by position (its order kept), each distinct ratio or date
+text converted once.  The terms were checked when the contract opened (``ContractTerms``),
+so they are copied, not checked again.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from collections.abc import Callable, Iterator, Sequence
 from datetime import date
 from fractions import Fraction
 from functools import cache
-from itertools import repeat
+from itertools import compress, repeat
 from operator import itemgetter
 from typing import Any
 
@@ -36,19 +38,24 @@ from liangrong.domain.contracts import ContractKind
 from liangrong.domain.money import scaled_ratio
 from liangrong.ledger import schema as s
 from liangrong.ledger.columns import (
+    CHARGES_SIDE,
+    DEBT_PREFIX,
+    FINANCING_SIDE,
+    SHORT_SIDE,
     ContractTable,
     DebtRows,
     load_contract_table,
-    load_debt_rows,
 )
 from liangrong.risk.book_arrays import BookArrays
 from liangrong.risk.layout import BookData, ContractData
 from liangrong.store.other_collateral import load_counted_values
 
 _ROWS_PER_FETCH = 50_000
+_TERMS = ("margin_ratio", "open_date", "price_li", "quantity", "amount_fen")
 Ints = npt.NDArray[np.int64]
 _CLIENT, _OTHER = "\x00client", "\x00other"  # placeholders: no colon in either
 _SECURITIES = AccountKind.CLIENT_SECURITIES
+_ACCOUNT = itemgetter(0)  # a balance row's account
 
 
 def load_book(engine: Engine, data: BookData | None = None) -> BookArrays:
@@ -119,6 +126,28 @@ def _balances(conn: Connection, prefix: str) -> Iterator[Sequence[Any]]:
         yield rows
 
 
+def _debts(conn: Connection, side: str) -> dict[str, int]:
+    """What is owed on each contract through one side of the debt accounts (``side``:
+    ``ledger.columns.FINANCING_SIDE``, ``SHORT_SIDE`` or ``CHARGES_SIDE``), by contract id.
+    The store cuts the names after the side's segment (ids hold no colon, so it occurs once
+    in a name) and negates the balances (debts are negative), so the millions of rows go
+    straight into the dictionary."""
+    segment = f":{side}:"
+    marker = s.marker(conn)
+    position = f"{'instr' if conn.dialect.name == 'sqlite' else 'strpos'}(account, {marker})"
+    query = (
+        f"SELECT substr(account, {position} + {marker}), -amount FROM balances "
+        f"WHERE account >= {marker} AND account < {marker} AND amount <> 0 AND {position} > 0"
+    )
+    params = (segment, len(segment), DEBT_PREFIX, s.prefix_end(DEBT_PREFIX), segment)
+    cursor = conn.exec_driver_sql(query, params).cursor
+    assert cursor is not None
+    owed: dict[str, int] = {}
+    while rows := cursor.fetchmany(_ROWS_PER_FETCH):
+        owed.update(rows)
+    return owed
+
+
 def load_data(
     engine: Engine, contracts: ContractTable | None = None, debts: DebtRows | None = None
 ) -> BookData:
@@ -128,21 +157,13 @@ def load_data(
         found = conn.exec_driver_sql("SELECT DISTINCT client_id FROM credit_accounts").all()
         clients = sorted({str(client) for (client,) in found})
         index = {client: a for a, client in enumerate(clients)}
-        cash = [0] * len(clients)
-        held: dict[tuple[int, str], int] = defaultdict(int)
-        chart = _ClientAccounts()
-        for rows in (batch for prefix in chart.prefixes for batch in _balances(conn, prefix)):
-            for account, asset, amount in rows:
-                parsed = chart.kind_of(account)
-                if parsed is None or parsed[1] not in index:
-                    continue
-                kind, client, _ = parsed
-                if kind is _SECURITIES:
-                    held[(index[client], asset)] += amount
-                else:  # free and locked cash
-                    cash[index[client]] += amount
-        table = contracts if contracts is not None else load_contract_table(conn)
-        owed, charges, _ = (debts if debts is not None else load_debt_rows(conn)).owed()
+        cash, held = _collateral(conn, index)
+        table = contracts if contracts is not None else load_contract_table(conn, _TERMS)
+        if debts is not None:
+            owed, charges, _ = debts.owed
+        else:  # read for this book alone: the store cuts the names (``_debts``)
+            owed = _debts(conn, FINANCING_SIDE) | _debts(conn, SHORT_SIDE)
+            charges = _debts(conn, CHARGES_SIDE)
     size = table.size
     outstanding = np.fromiter(map(owed.get, table.ids, repeat(0, size)), np.int64, size)
     charged = np.fromiter(map(charges.get, table.ids, repeat(0, size)), np.int64, size)
@@ -150,7 +171,7 @@ def load_data(
     kinds = np.asarray(table.kinds, dtype=object)
     open_ = ((outstanding > 0) | (charged > 0)) & known
     symbols = sorted(
-        {symbol for _, symbol in held} | {table.securities[i] for i in np.flatnonzero(open_)}
+        {symbol for _, symbol in held} | set(compress(table.securities, open_.tolist()))
     )
     sec = {symbol: i for i, symbol in enumerate(symbols)}
     positions = sorted((a, sec[symbol], q) for (a, symbol), q in held.items() if q)
@@ -165,6 +186,26 @@ def load_data(
         financing=columns.of(np.flatnonzero(open_ & (kinds == ContractKind.FINANCING.value))),
         shorts=columns.of(np.flatnonzero(open_ & (kinds == ContractKind.SHORT.value))),
     )
+
+
+def _collateral(
+    conn: Connection, index: dict[str, int]
+) -> tuple[list[int], dict[tuple[int, str], int]]:
+    """Each client's cash (free and locked) by position in ``index``, and what it holds of
+    each security, (position, security) -> quantity; accounts of other clients left out."""
+    cash = [0] * len(index)
+    held: dict[tuple[int, str], int] = defaultdict(int)
+    chart = _ClientAccounts()
+    for rows in (batch for prefix in chart.prefixes for batch in _balances(conn, prefix)):
+        parsed_rows = zip(map(chart.kind_of, map(_ACCOUNT, rows)), rows, strict=True)
+        for parsed, (_, asset, amount) in parsed_rows:
+            if parsed is None or (at := index.get(parsed[1])) is None:
+                continue
+            if parsed[0] is _SECURITIES:
+                held[(at, asset)] += amount
+            else:  # free and locked cash
+                cash[at] += amount
+    return cash, held
 
 
 class _Open:
