@@ -115,6 +115,12 @@ def build_store(path: Path) -> None:
     (F5)."""
     engine = open_engine(f"sqlite:///{path}")
     upgrade(engine)
+    build_book(engine)
+    engine.dispose()  # the last connection closing checkpoints the WAL into the file
+
+
+def build_book(engine: Engine) -> None:
+    """``build_store``'s book on a migrated store of either backend."""
     # The store starts without the demo firm's collection policy: 11-20 is its collection
     # day, which would take F2's matured principal from C2's cash before it could be found
     # overdue (the next_day step's demo source records the policy for the days after;
@@ -154,7 +160,6 @@ def build_store(path: Path) -> None:
         ],
         stamp,
     )  # fmt: skip
-    engine.dispose()  # the last connection closing checkpoints the WAL into the file
 
 
 @pytest.fixture(scope="module")

@@ -6,20 +6,24 @@ checked is listed too.  Nothing is repaired."""
 from __future__ import annotations
 
 from datetime import date, timedelta
+from itertools import pairwise
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from sqlalchemy import text
+from sqlalchemy import Connection, Engine, text
 
 from liangrong.domain import control_totals as ct
 from liangrong.eod.ledger_control import Checkpoint, full_check_due, latest_checkpoint
 from liangrong.eod.runner import run
 from liangrong.eod.settings import EodSettings
+from liangrong.ledger import control_reads as cr
+from liangrong.ledger.control_reads import balances_control, postings_control
 from liangrong.ledger.journal import last_seq
-from liangrong.ledger.projections import balances_control, postings_control
-from test_eod import THROUGH, build_store, copy_of
+from liangrong.ledger.projections import account_ranges, balance_differences
+from test_eod import THROUGH, build_book, build_store, copy_of
 
 D, NEXT = date(2026, 11, 20), date(2026, 11, 23)  # a Friday and the Monday after
 
@@ -52,6 +56,192 @@ def test_a_keys_weight_never_changes() -> None:
     assert ct.key_weight("client:C1:cash", "CNY") == 724936601114484939
     assert ct.key_weight("firm:bank", "600000.SH") == 1134345187526202548
     assert ct.key_weight("client:C1:cash", "CNH") != ct.key_weight("client:C1:cash", "CNY")
+
+
+TEXTS = st.text(max_size=40)
+INT64 = st.integers(-(2**63), 2**63 - 1)
+
+
+@given(st.lists(st.tuples(TEXTS, TEXTS), max_size=20))
+def test_weights_in_bulk_are_the_keys_weights(keys) -> None:
+    encoded = [f"{account}{ct.SEPARATOR}{asset}".encode() for account, asset in keys]
+    assert cr.weights(encoded).tolist() == [ct.key_weight(a, x) for a, x in keys]
+
+
+@given(st.lists(st.tuples(INT64, st.integers(1, ct.MODULUS - 1)), max_size=40))
+def test_the_sum_of_products_in_arrays_is_exact(rows) -> None:
+    amounts = np.array([a for a, _ in rows], dtype=np.int64)
+    weights = np.array([w for _, w in rows], dtype=np.int64)
+    assert cr.weighted_sum(amounts, weights) == sum(a * w for a, w in rows) % ct.MODULUS
+
+
+def test_the_sum_of_products_stays_exact_past_one_sum_of_limbs() -> None:
+    rows = (1 << 20) + 3  # more than one sum of limbs, each row at the extremes
+    amounts = np.full(rows, -(2**63), dtype=np.int64)
+    weights = np.full(rows, ct.MODULUS - 1, dtype=np.int64)
+    expected = rows * -(2**63) * (ct.MODULUS - 1) % ct.MODULUS
+    assert cr.weighted_sum(amounts, weights) == expected
+
+
+def test_sequence_ranges_cover_the_range_once() -> None:
+    assert cr.seq_ranges(10, 35, 10) == [(10, 20), (20, 30), (30, 35)]
+    assert cr.seq_ranges(10, 10, 10) == []
+    assert cr.seq_ranges(0, 1, 100_000) == [(0, 1)]
+
+
+# A small journal written straight into the tables: accounts with one asset and one with
+# several (more balance rows than a range holds), a name beyond ASCII, several transactions.
+POSTINGS = [
+    (1, "client:A:cash", "CNY", 500), (1, "external:bank", "CNY", -500),
+    (2, "external:market", "600000.SH", 300), (2, "client:A:securities:SH", "600000.SH", -300),
+    (3, "external:market", "600036.SH", 70), (3, "client:B:securities:SH", "600036.SH", -70),
+    (4, "external:market", "000001.SZ", 9), (4, "client:客户:cash", "CNY", -9),
+    (5, "client:A:cash", "CNY", -120), (5, "client:B:cash", "CNY", 120),
+    (6, "external:market", "600000.SH", -(10**15)), (6, "firm:pool", "600000.SH", 10**15),
+]  # fmt: skip
+
+
+def _write_journal(conn: Connection) -> None:
+    sums: dict[tuple[str, str], int] = {}
+    for line, (seq, account, asset, amount) in enumerate(POSTINGS):
+        if line % 2 == 0:
+            conn.execute(
+                text(
+                    "INSERT INTO journal_transactions (seq, command_id, payload_digest, "
+                    "business_date, kind, events_json, recorded_at) VALUES (:seq, :cid, 'd', "
+                    ":day, 'test', '[]', 'now')"
+                ),
+                {"seq": seq, "cid": f"test:{seq}", "day": D},
+            )
+        conn.execute(
+            text(
+                "INSERT INTO journal_postings (txn_seq, line_no, leg_no, purpose, account, asset, "
+                "amount) VALUES (:seq, :line, 0, 'test', :account, :asset, :amount)"
+            ),
+            {"seq": seq, "line": line, "account": account, "asset": asset, "amount": amount},
+        )
+        sums[(account, asset)] = sums.get((account, asset), 0) + amount
+    for (account, asset), amount in sums.items():
+        _set_balance(conn, account, asset, amount)
+
+
+def _set_balance(conn: Connection, account: str, asset: str, amount: int) -> None:
+    conn.execute(
+        text("DELETE FROM balances WHERE account = :a AND asset = :x"), {"a": account, "x": asset}
+    )
+    conn.execute(
+        text("INSERT INTO balances (account, asset, amount) VALUES (:a, :x, :n)"),
+        {"a": account, "x": asset, "n": amount},
+    )
+
+
+def _row_by_row(conn: Connection) -> int:
+    """The balances' control total the plain way: every row, one key weight each."""
+    rows = conn.execute(text("SELECT account, asset, amount FROM balances")).all()
+    return ct.weighted(((account, asset), int(amount)) for account, asset, amount in rows)
+
+
+def _journal(store: Engine) -> Engine:
+    with store.begin() as conn:
+        _write_journal(conn)
+    return store
+
+
+def test_the_bulk_totals_are_the_row_by_row_ones(store: Engine) -> None:
+    with _journal(store).connect() as conn:
+        every = [(a, x, n) for _, a, x, n in POSTINGS]
+        assert postings_control(conn, 0, 6) == ct.control_total(every) == _row_by_row(conn)
+        assert balances_control(conn) == _row_by_row(conn)
+        for parts in (1, 2, 3, 7):
+            ranges = account_ranges(conn, parts)
+            assert ct.plus(*(balances_control(conn, lo, hi) for lo, hi in ranges)) == (
+                _row_by_row(conn)
+            )
+        for size in (1, 2, 4):
+            parts_total = ct.plus(
+                *(postings_control(conn, a, t) for a, t in cr.seq_ranges(0, 6, size))
+            )
+            assert parts_total == postings_control(conn, 0, 6)
+        later = [(a, x, n) for seq, a, x, n in POSTINGS if seq > 3]
+        assert postings_control(conn, 3, 6) == ct.control_total(later)
+
+
+def test_account_ranges_cover_every_balance_once(store: Engine) -> None:
+    with _journal(store).connect() as conn:
+        accounts = sorted(
+            {str(a) for (a,) in conn.execute(text("SELECT account FROM balances")).all()}
+        )
+        for parts in (1, 2, 3, 5, 50):
+            ranges = account_ranges(conn, parts)
+            assert ranges[0][0] == "" and ranges[-1][1] is None
+            assert all(high is not None and low < high for low, high in ranges[:-1])
+            assert all(a[1] == b[0] for a, b in pairwise(ranges))
+            for account in accounts:  # each in one range
+                holders = [
+                    r for r in ranges if r[0] <= account and (r[1] is None or account < r[1])
+                ]
+                assert len(holders) == 1
+
+
+def test_a_key_that_does_not_split_is_totalled_row_by_row(store: Engine) -> None:
+    with _journal(store).begin() as conn:  # behind the ledger: a name holding the separators
+        _set_balance(conn, "client:C\x1e:cash", "CNY", 42)
+        _set_balance(conn, "client:D\x1f\x1e", "CNY\x1e", -7)
+    with store.connect() as conn:
+        assert balances_control(conn) == _row_by_row(conn)
+
+
+def test_the_full_check_lists_each_kind_of_difference(store: Engine) -> None:
+    with _journal(store).begin() as conn:  # behind the ledger's back
+        _set_balance(conn, "client:A:cash", "CNY", 381)  # 380 posted
+        _set_balance(conn, "client:Z:cash", "CNY", 5)  # no postings at all
+        _set_balance(conn, "external:market", "USD", -5)  # no postings of that asset
+        conn.execute(text("DELETE FROM balances WHERE account = 'client:B:cash'"))  # 120 posted
+    expected = [
+        ("client:A:cash", "CNY", 380, 381),
+        ("client:B:cash", "CNY", 120, None),
+        ("client:Z:cash", "CNY", 0, 5),
+        ("external:market", "USD", 0, -5),
+    ]
+    with store.connect() as conn:
+        assert sorted(balance_differences(conn)) == expected
+        for parts in (1, 2, 3, 7):
+            found = [
+                d
+                for lo, hi in account_ranges(conn, parts)
+                for d in balance_differences(conn, lo, hi)
+            ]
+            assert sorted(found) == expected
+
+
+def test_a_balance_changed_behind_the_ledger_is_found_on_a_routine_day(
+    store: Engine, tmp_path: Path
+) -> None:
+    """On either backend: the day after a full check checks by control total, and a balance
+    moved without a posting makes the totals disagree, so every key is checked and that one
+    listed."""
+    build_book(store)
+    settings = EodSettings(tmp_path, batch_transactions=2, accrued_through=THROUGH)
+    assert run(store, D, settings).records["reconcile"].summary["balances_check"] == "full"
+    run(store, NEXT, settings, stop_after="reports")
+    account = "client:C1:charges:F1"
+    with store.begin() as conn:
+        conn.execute(text(f"UPDATE balances SET amount = amount + 1 WHERE account = '{account}'"))
+        (held,) = conn.execute(
+            text(f"SELECT amount FROM balances WHERE account = '{account}'")
+        ).one()
+    summary = run(store, NEXT, settings).records["reconcile"].summary
+    assert summary["balances_check"] == "full" and summary["differences"]["balances"] == 1
+    lines = (tmp_path / f"{NEXT:%Y%m%d}" / f"reconciliation_{NEXT:%Y%m%d}.csv").read_text()
+    assert f"balances,difference,{account} CNY,{held - 1},{held}" in lines.splitlines()
+    with store.connect() as conn:  # the checkpoint is the journal's, read the plain way
+        checkpoint = latest_checkpoint(store, date_after(NEXT))
+        assert checkpoint is not None
+        every = conn.execute(
+            text("SELECT account, asset, amount FROM journal_postings WHERE txn_seq <= :n"),
+            {"n": checkpoint.through_seq},
+        ).all()
+        assert checkpoint.journal_total == ct.control_total([(a, x, int(n)) for a, x, n in every])
 
 
 @pytest.fixture(scope="module")

@@ -24,12 +24,29 @@ from collections.abc import Iterable
 from hashlib import blake2b
 
 MODULUS = (1 << 61) - 1  # a Mersenne prime
+DIGEST_SIZE = 8  # bytes of BLAKE2b: a weight's 64 bits before the modulus
+SEPARATOR = "\x1f"  # between a key's account and asset in the text its weight hashes
 
 
 def key_weight(account: str, asset: str) -> int:
     """The key's weight, in ``[1, MODULUS)``."""
-    digest = blake2b(f"{account}\x1f{asset}".encode(), digest_size=8).digest()
+    return weight_of(_digest(f"{account}{SEPARATOR}{asset}".encode()))
+
+
+def digests(keys: Iterable[bytes]) -> bytes:
+    """The 8-byte digests of keys encoded as ``"{account}\\x1f{asset}"`` in UTF-8, one after
+    the other: the weights of many keys at once (``weight_of`` each digest)."""
+    return b"".join([blake2b(key, digest_size=DIGEST_SIZE).digest() for key in keys])
+
+
+def weight_of(digest: bytes) -> int:
+    """The weight of a key from its digest: the digest as a little-endian integer, mapped
+    into ``[1, MODULUS)``."""
     return int.from_bytes(digest, "little") % (MODULUS - 1) + 1
+
+
+def _digest(key: bytes) -> bytes:
+    return blake2b(key, digest_size=DIGEST_SIZE).digest()
 
 
 def control_total(amounts: Iterable[tuple[str, str, int]]) -> int:

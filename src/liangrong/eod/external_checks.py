@@ -69,12 +69,10 @@ def _at_close(conn: Connection, day: date, where: Filter) -> Counter[tuple[str, 
     """Balances of the accounts ``where`` selects at the close of ``day``: the projection
     less the postings of later business dates."""
     b, t, p = s.balances, s.journal_transactions, s.journal_postings
-    found: Counter[tuple[str, str]] = Counter()
-    rows = conn.execute(
-        select(b.c.account, b.c.asset, b.c.amount).where(where(b.c.account, b.c.asset))
+    rows = s.driver_rows(
+        conn, select(b.c.account, b.c.asset, b.c.amount).where(where(b.c.account, b.c.asset))
     )
-    for account, asset, amount in rows:
-        found[(account, asset)] += int(amount)
+    found = Counter({(account, asset): int(amount) for account, asset, amount in rows})
     # From the later transactions (usually none) to their postings by key: joining the other
     # way scans every posting of the selected accounts.
     later_seqs = select(t.c.seq).where(t.c.business_date > day)

@@ -44,6 +44,7 @@ from liangrong.eod.external_checks import external_reconciliation
 from liangrong.eod.files import csv_bytes, write_atomic
 from liangrong.eod.ledger_control import Checkpoint, full_check_due, latest_checkpoint
 from liangrong.ledger import schema as s
+from liangrong.ledger.control_reads import balances_control, postings_control, seq_ranges
 from liangrong.ledger.journal import last_seq
 from liangrong.ledger.projections import (
     BALANCES,
@@ -52,9 +53,7 @@ from liangrong.ledger.projections import (
     account_ranges,
     asset_totals,
     balance_differences,
-    balances_control,
     breaks_of,
-    postings_control,
 )
 from liangrong.reports.daily_source import ledger_differences
 from liangrong.reports.exchange_files import read_report_rows
@@ -63,7 +62,8 @@ from liangrong.store.eod_records import completed_steps
 HEADER = ("check", "status", "subject", "expected", "found")
 Row = tuple[str, str, str, str, str]
 T = TypeVar("T")
-_PARTS = 32  # ranges of account names for the balances check
+_PARTS = 32  # ranges of account names for the balances check and the balances' total
+_SEQS_PER_PART = 100_000  # transactions in each part of the postings since the checkpoint
 _THREADS = 2
 
 _CONTRACTS_UNOPENED = """
@@ -112,6 +112,14 @@ WHERE p.txn_seq = t.seq AND t.command_id >= :prefix AND t.command_id < :after
 
 def _balances(low: str, high: str | None) -> Callable[[Connection], list[BalanceDifference]]:
     return lambda conn: balance_differences(conn, low, high)
+
+
+def _balances_total(low: str, high: str | None) -> Callable[[Connection], int]:
+    return lambda conn: balances_control(conn, low, high)
+
+
+def _postings_total(after: int, through: int) -> Callable[[Connection], int]:
+    return lambda conn: postings_control(conn, after, through)
 
 
 def _difference_rows(found: list[BalanceDifference]) -> list[Row]:
@@ -268,38 +276,50 @@ def reconcile_step(run: StepRun) -> StepOutcome:
         def start(check: Callable[[Connection], T]) -> Future[T]:
             return pool.submit(_on_connection, reader, check)
 
-        def full_check() -> list[Future[list[BalanceDifference]]]:
-            return [start(_balances(low, high)) for low, high in account_ranges(guard, _PARTS)]
+        ranges = account_ranges(guard, _PARTS)
 
-        # the checks in one part first, the many small parts of the balances check after:
-        # the threads share them out as they finish
+        def full_check() -> list[Future[list[BalanceDifference]]]:
+            return [start(_balances(low, high)) for low, high in ranges]
+
+        # The longest first, the interpreter's (the outside files', the report's) before the
+        # store's, so that the two threads overlap; the many small parts after, shared out
+        # as the threads finish.
+        external = start(lambda conn: external_reconciliation(conn, ctx.day))
+        report = start(lambda conn: _report(run, conn))
+        by_key = full_check() if full else []
         balance_totals = start(lambda conn: asset_totals(conn, BALANCES))
-        balances_total = start(balances_control)
-        since = (
-            start(lambda conn: postings_control(conn, previous.through_seq, through))
+        since_parts = (
+            [
+                start(_postings_total(a, t))
+                for a, t in seq_ranges(previous.through_seq, through, _SEQS_PER_PART)
+            ]
             if previous
-            else None
+            else []
         )
         openings = start(_openings(after, through))
         parts: dict[str, Future[list[Row]]] = {
             "contracts": start(_contracts),
-            "report": start(lambda conn: _report(run, conn)),
+            "report": report,
             "receivables": start(_receivables),
             "accrual": start(lambda conn: _accrual(run, conn, recorded)),
         }
-        by_key = full_check() if full else []
-        external = start(lambda conn: external_reconciliation(conn, ctx.day))
+        balances_parts = [start(_balances_total(low, high)) for low, high in ranges]
         found: dict[str, list[Row]] = {}
         for done, (check, future) in enumerate(parts.items(), start=1):
             found[check] = future.result()
             run.progress(done, len(parts) + 3)
         opening_count = openings.result() + (previous.openings if previous and after else 0)
         found["contracts"] += _contract_count(guard, opening_count)
-        chain = ct.plus(previous.journal_total, since.result()) if previous and since else None
-        if not full and chain != balances_total.result():
+        balances_total = ct.plus(*(part.result() for part in balances_parts))
+        chain = (
+            ct.plus(previous.journal_total, *(part.result() for part in since_parts))
+            if previous
+            else None
+        )
+        if not full and chain != balances_total:
             full, by_key = True, full_check()  # the totals disagree: find the keys
         differences = [d for future in by_key for d in future.result()]
-        journal_total = _journal_total(balances_total.result(), differences) if full else chain
+        journal_total = _journal_total(balances_total, differences) if full else chain
         assert journal_total is not None
         found["balances"] = _difference_rows(differences) + _history_rows(
             previous, chain, journal_total

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -12,7 +13,6 @@ from typing import Any
 from sqlalchemy import Connection, Engine, func, select, text
 
 from liangrong.domain import accounts as acc
-from liangrong.domain import control_totals as ct
 from liangrong.domain.contracts import ContractBalance, ContractKind, ContractTerms
 from liangrong.ledger import schema as s
 from liangrong.ledger.journal import contract_row, decode_events, read_balances, upsert_balances
@@ -130,9 +130,26 @@ def _debt_keys(t: ContractTerms) -> tuple[tuple[str, str], tuple[str, str]]:
     return principal, (acc.charges_debt(t.client_id, t.contract_id), acc.CASH_ASSET)
 
 
-# The journal's sums are materialised once and serve both halves: a balance row with no
-# postings is looked up among the sums, not among the postings (an account such as the
-# market's holds hundreds of assets over millions of postings).
+# One pass: each key's postings summed and its balance looked up; the differences come
+# back as one JSON array, with the count of the keys' non-zero balances.  A non-zero balance
+# whose key has no postings is not among those keys: the range holds more non-zero balances
+# than that count only when there is one (a balance written around the ledger).
+_JOURNAL_AGAINST_BALANCES = """
+WITH journal AS (
+    SELECT account, asset, SUM(amount) AS total FROM journal_postings
+    WHERE {journal_range}
+    GROUP BY account, asset
+)
+SELECT COUNT(*) FILTER (WHERE b.amount <> 0),
+       {json_array}({json_row}(j.account, j.asset, j.total, b.amount))
+           FILTER (WHERE j.total <> COALESCE(b.amount, 0))
+FROM journal j LEFT JOIN balances b ON b.account = j.account AND b.asset = j.asset
+"""
+_NON_ZERO_BALANCES = "SELECT COUNT(*) FROM balances b WHERE {balance_range} AND b.amount <> 0"
+# Both halves, for a range that has such a balance: the journal's sums are materialised once
+# and serve both, so a balance row with no postings is looked up among the sums, not among
+# the postings (an account such as the market's holds hundreds of assets over millions of
+# postings).
 _DIFFERENCES = """
 WITH journal AS MATERIALIZED (
     SELECT account, asset, SUM(amount) AS total FROM journal_postings
@@ -166,30 +183,45 @@ def balance_differences(
         below = "" if high is None else f" AND {column} < {marker}"
         return f"{column} >= {marker}{below}"
 
-    query = _DIFFERENCES.format(journal_range=within("account"), balance_range=within("b.account"))
-    rows = conn.exec_driver_sql(query, bounds + bounds).all()
+    sqlite = conn.dialect.name == "sqlite"
+    query = _JOURNAL_AGAINST_BALANCES.format(
+        journal_range=within("account"),
+        json_array="json_group_array" if sqlite else "json_agg",
+        json_row="json_array" if sqlite else "json_build_array",
+    )
+    matched, found = conn.exec_driver_sql(query, bounds).one()
+    non_zero = _NON_ZERO_BALANCES.format(balance_range=within("b.account"))
+    if int(conn.exec_driver_sql(non_zero, bounds).scalar_one()) == int(matched):
+        rows = json.loads(found) if isinstance(found, str) else (found or [])
+    else:  # a non-zero balance with no postings: both halves, by key
+        query = _DIFFERENCES.format(
+            journal_range=within("account"), balance_range=within("b.account")
+        )
+        rows = conn.exec_driver_sql(query, bounds + bounds).all()
     return [(str(a), str(b), int(total), None if amount is None else int(amount))
             for a, b, total, amount in rows]  # fmt: skip
 
 
 def account_ranges(conn: Connection, parts: int) -> list[tuple[str, str | None]]:
     """About ``parts`` ranges of account names covering every name, about as many balance
-    rows in each (so ``balance_differences`` can check them side by side); the cuts are
-    found in one pass over the balances' key."""
+    rows in each (so ``balance_differences`` can check them side by side); each cut is
+    found by stepping that many rows along the balances' key from the one before."""
     count = int(conn.execute(select(func.count()).select_from(s.balances)).scalar_one())
     step = max(1, -(-count // max(1, parts)))
-    sqlite = conn.dialect.name == "sqlite"
-    # psycopg's driver SQL takes '%' as a placeholder: its modulo is written '%%'.
-    marker, modulo = ("?", "%") if sqlite else ("%s", "%%")
-    rows = conn.exec_driver_sql(
-        "SELECT account FROM (SELECT account, ROW_NUMBER() OVER (ORDER BY account) AS n "
-        f"FROM balances) AS numbered WHERE n > 1 AND (n - 1) {modulo} {marker} = 0 ORDER BY n",
-        (step,),
+    marker = s.marker(conn)
+    stepped = (
+        f"SELECT account FROM balances WHERE account >= {marker} "
+        f"ORDER BY account LIMIT 1 OFFSET {step}"
     )
+    following = f"SELECT MIN(account) FROM balances WHERE account > {marker}"
     cuts: list[str] = []
-    for (account,) in rows:
-        if not cuts or account > cuts[-1]:  # an account with several assets: one range
-            cuts.append(str(account))
+    low = ""
+    while (cut := conn.exec_driver_sql(stepped, (low,)).scalar()) is not None:
+        if cut == low:  # an account with more rows than a step: one range
+            cut = conn.exec_driver_sql(following, (low,)).scalar()
+            if cut is None:
+                break
+        cuts.append(low := str(cut))
     bounds: list[str | None] = ["", *cuts, None]
     return [(str(low), high) for low, high in pairwise(bounds)]
 
@@ -240,28 +272,6 @@ def contract_fields(conn: Connection, fields: Sequence[str]) -> Iterator[Sequenc
             (*row[:-1], *(event[name] for name in fields))
             for row, event in zip(rows, terms, strict=True)
         ]
-
-
-def balances_control(conn: Connection) -> int:
-    """The balances' control total (``control_totals``): one pass over the projection."""
-    total = 0
-    for rows in _batches(conn, "SELECT account, asset, amount FROM balances"):
-        total = ct.plus(total, ct.weighted(((a, asset), int(n)) for a, asset, n in rows))
-    return total
-
-
-def postings_control(conn: Connection, after_seq: int, through_seq: int) -> int:
-    """The control total of the journal's postings of transactions ``after_seq`` (excluded)
-    through ``through_seq``: a range of the postings' key, read in the journal's order."""
-    marker = s.marker(conn)
-    query = (
-        "SELECT account, asset, amount FROM journal_postings "
-        f"WHERE txn_seq > {marker} AND txn_seq <= {marker}"
-    )
-    total = 0
-    for rows in _batches(conn, query, (after_seq, through_seq)):
-        total = ct.plus(total, ct.control_total(rows))
-    return total
 
 
 def _batches(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     BigInteger,
@@ -13,6 +13,7 @@ from sqlalchemy import (
     Date,
     Integer,
     MetaData,
+    Select,
     String,
     Table,
     Text,
@@ -34,6 +35,14 @@ def key_chunks(items: Sequence[_T], size: int = KEY_CHUNK) -> Iterator[Sequence[
 def marker(conn: Connection) -> str:
     """The driver's parameter placeholder in raw SQL (sqlite3 ``?``, psycopg ``%s``)."""
     return "?" if conn.dialect.name == "sqlite" else "%s"
+
+
+def driver_rows(conn: Connection, query: Select[Any]) -> list[Any]:
+    """Every row of ``query`` as the driver returns it (a tuple), at once: many rows skip
+    SQLAlchemy's row objects, which cost several times the fetch itself."""
+    cursor = conn.execute(query).cursor
+    assert cursor is not None
+    return list(cursor.fetchall())
 
 
 def markers(conn: Connection, count: int) -> str:

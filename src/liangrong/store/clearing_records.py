@@ -27,7 +27,7 @@ from typing import Any
 from sqlalchemy import BigInteger, Column, Connection, Date, Engine, Integer, String, Table, select
 from sqlalchemy import func as sql
 
-from liangrong.ledger.schema import metadata
+from liangrong.ledger.schema import driver_rows, metadata
 from liangrong.store.reference import Clock, ReferenceConflict, stamp, write_lock
 
 CLEARING = "clearing"
@@ -145,8 +145,8 @@ def load_clearing_file(conn: Connection, trading_date: date) -> dict[Position, i
     if not _received(conn, CLEARING, trading_date):
         return None
     t = clearing_positions
-    rows = conn.execute(
-        select(t.c.account, t.c.symbol, t.c.quantity).where(t.c.trading_date == trading_date)
+    rows = driver_rows(
+        conn, select(t.c.account, t.c.symbol, t.c.quantity).where(t.c.trading_date == trading_date)
     )
     return {(account, symbol): int(quantity) for account, symbol, quantity in rows}
 
@@ -156,8 +156,8 @@ def load_bank_file(conn: Connection, trading_date: date) -> dict[str, int] | Non
     if not _received(conn, BANK, trading_date):
         return None
     t = bank_balances
-    rows = conn.execute(
-        select(t.c.client_id, t.c.amount_fen).where(t.c.trading_date == trading_date)
+    rows = driver_rows(
+        conn, select(t.c.client_id, t.c.amount_fen).where(t.c.trading_date == trading_date)
     )
     return {client: int(fen) for client, fen in rows}
 
