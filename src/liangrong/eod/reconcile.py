@@ -9,7 +9,8 @@ Checks:
   total is compared with the journal's, carried from the last checkpoint over the postings
   since (``ledger_control``), and any disagreement brings the full check, which lists the
   keys; either way the journal's total is compared with the checkpoint's chain, so a change
-  to transactions already checked is a difference too;
+  to transactions already checked is a difference too.  The store sums and compares; the
+  totals are read in bulk, every weight computed from its key (``ledger.control_reads``);
 - ``contracts``: each row of the contracts projection names a transaction that opened it,
   and there are as many rows as transactions that opened contracts (counted since the
   checkpoint);
@@ -62,7 +63,7 @@ from liangrong.store.eod_records import completed_steps
 HEADER = ("check", "status", "subject", "expected", "found")
 Row = tuple[str, str, str, str, str]
 T = TypeVar("T")
-_PARTS = 32  # ranges of account names for the balances check and the balances' total
+_PARTS = 32  # ranges of account names for the balances check, and for the balances' total
 _SEQS_PER_PART = 100_000  # transactions in each part of the postings since the checkpoint
 _THREADS = 2
 
@@ -276,9 +277,8 @@ def reconcile_step(run: StepRun) -> StepOutcome:
         def start(check: Callable[[Connection], T]) -> Future[T]:
             return pool.submit(_on_connection, reader, check)
 
-        ranges = account_ranges(guard, _PARTS)
-
         def full_check() -> list[Future[list[BalanceDifference]]]:
+            ranges = account_ranges(guard, _PARTS, "journal_postings")
             return [start(_balances(low, high)) for low, high in ranges]
 
         # The longest first, the interpreter's (the outside files', the report's) before the
@@ -303,7 +303,9 @@ def reconcile_step(run: StepRun) -> StepOutcome:
             "receivables": start(_receivables),
             "accrual": start(lambda conn: _accrual(run, conn, recorded)),
         }
-        balances_parts = [start(_balances_total(low, high)) for low, high in ranges]
+        balances_parts = [
+            start(_balances_total(low, high)) for low, high in account_ranges(guard, _PARTS)
+        ]
         found: dict[str, list[Row]] = {}
         for done, (check, future) in enumerate(parts.items(), start=1):
             found[check] = future.result()

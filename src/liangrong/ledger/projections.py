@@ -7,7 +7,6 @@ import json
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from itertools import pairwise
 from typing import Any
 
 from sqlalchemy import Connection, Engine, func, select, text
@@ -202,28 +201,38 @@ def balance_differences(
             for a, b, total, amount in rows]  # fmt: skip
 
 
-def account_ranges(conn: Connection, parts: int) -> list[tuple[str, str | None]]:
-    """About ``parts`` ranges of account names covering every name, about as many balance
-    rows in each (so ``balance_differences`` can check them side by side); each cut is
-    found by stepping that many rows along the balances' key from the one before."""
-    count = int(conn.execute(select(func.count()).select_from(s.balances)).scalar_one())
+def account_ranges(
+    conn: Connection, parts: int, table: str = "balances"
+) -> list[tuple[str, str | None]]:
+    """About ``parts`` ranges of account names covering every name, about as many rows of
+    ``table`` (``balances`` or ``journal_postings``) in each, so that ``balance_differences``
+    or ``control_reads.balances_control`` can read them side by side.  Each cut is found by
+    stepping that many rows along the table's account index from the one before.  An
+    account with more rows than that is a range of its own, and such ranges come first
+    (the longest parts start first); the others follow in order."""
+    if table not in ("balances", "journal_postings"):
+        raise ValueError(f"no account index to step along: {table}")
+    count = int(conn.exec_driver_sql(f"SELECT COUNT(*) FROM {table}").scalar_one())
     step = max(1, -(-count // max(1, parts)))
     marker = s.marker(conn)
     stepped = (
-        f"SELECT account FROM balances WHERE account >= {marker} "
+        f"SELECT account FROM {table} WHERE account >= {marker} "
         f"ORDER BY account LIMIT 1 OFFSET {step}"
     )
-    following = f"SELECT MIN(account) FROM balances WHERE account > {marker}"
-    cuts: list[str] = []
+    following = f"SELECT MIN(account) FROM {table} WHERE account > {marker}"
+    ranges: list[tuple[str, str | None]] = []
+    long: list[tuple[str, str | None]] = []
     low = ""
     while (cut := conn.exec_driver_sql(stepped, (low,)).scalar()) is not None:
-        if cut == low:  # an account with more rows than a step: one range
+        if cut == low:  # an account with more rows than a step: a range of its own
             cut = conn.exec_driver_sql(following, (low,)).scalar()
+            long.append((low, None if cut is None else str(cut)))
             if cut is None:
-                break
-        cuts.append(low := str(cut))
-    bounds: list[str | None] = ["", *cuts, None]
-    return [(str(low), high) for low, high in pairwise(bounds)]
+                return long + ranges
+        else:
+            ranges.append((low, str(cut)))
+        low = str(cut)
+    return [*long, *ranges, (low, None)]
 
 
 def conservation_breaks(engine: Engine) -> dict[str, int]:
