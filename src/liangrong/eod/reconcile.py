@@ -50,6 +50,7 @@ from liangrong.ledger.journal import last_seq
 from liangrong.ledger.projections import (
     BALANCES,
     JOURNAL,
+    JOURNAL_POSTINGS,
     BalanceDifference,
     account_ranges,
     asset_totals,
@@ -64,7 +65,7 @@ HEADER = ("check", "status", "subject", "expected", "found")
 Row = tuple[str, str, str, str, str]
 T = TypeVar("T")
 _PARTS = 32  # ranges of account names for the balances check, and for the balances' total
-_SEQS_PER_PART = 100_000  # transactions in each part of the postings since the checkpoint
+_SEQS = 25_000  # transactions in each part of the postings since the checkpoint
 _THREADS = 2
 
 _CONTRACTS_UNOPENED = """
@@ -277,25 +278,20 @@ def reconcile_step(run: StepRun) -> StepOutcome:
         def start(check: Callable[[Connection], T]) -> Future[T]:
             return pool.submit(_on_connection, reader, check)
 
-        def full_check() -> list[Future[list[BalanceDifference]]]:
-            ranges = account_ranges(guard, _PARTS, "journal_postings")
-            return [start(_balances(low, high)) for low, high in ranges]
+        def by_key_checks() -> list[Callable[[Connection], list[BalanceDifference]]]:
+            return [
+                _balances(low, high)
+                for low, high in account_ranges(guard, _PARTS, JOURNAL_POSTINGS)
+            ]
 
-        # The longest first, the interpreter's (the outside files', the report's) before the
-        # store's, so that the two threads overlap; the many small parts after, shared out
-        # as the threads finish.
+        # The checks in one part first, the longest first, the interpreter's (the outside
+        # files', the report's) before the store's; then the many small parts, shared out
+        # as the threads finish, in turns: a range's keys hashed for the balances' total
+        # between two of the store's parts (keys compared, postings summed by key), so that
+        # one thread hashes while the other waits on the store.
         external = start(lambda conn: external_reconciliation(conn, ctx.day))
         report = start(lambda conn: _report(run, conn))
-        by_key = full_check() if full else []
         balance_totals = start(lambda conn: asset_totals(conn, BALANCES))
-        since_parts = (
-            [
-                start(_postings_total(a, t))
-                for a, t in seq_ranges(previous.through_seq, through, _SEQS_PER_PART)
-            ]
-            if previous
-            else []
-        )
         openings = start(_openings(after, through))
         parts: dict[str, Future[list[Row]]] = {
             "contracts": start(_contracts),
@@ -303,9 +299,20 @@ def reconcile_step(run: StepRun) -> StepOutcome:
             "receivables": start(_receivables),
             "accrual": start(lambda conn: _accrual(run, conn, recorded)),
         }
-        balances_parts = [
-            start(_balances_total(low, high)) for low, high in account_ranges(guard, _PARTS)
-        ]
+        compared = by_key_checks() if full else []
+        summed = (
+            [_postings_total(a, t) for a, t in seq_ranges(previous.through_seq, through, _SEQS)]
+            if previous
+            else []
+        )
+        hashed = [_balances_total(low, high) for low, high in account_ranges(guard, _PARTS)]
+        by_key: list[Future[list[BalanceDifference]]] = []
+        since_parts: list[Future[int]] = []
+        balances_parts: list[Future[int]] = []
+        for turn in range(max(len(compared), len(summed), len(hashed))):
+            by_key += [start(compared[turn])] if turn < len(compared) else []
+            since_parts += [start(summed[turn])] if turn < len(summed) else []
+            balances_parts += [start(hashed[turn])] if turn < len(hashed) else []
         found: dict[str, list[Row]] = {}
         for done, (check, future) in enumerate(parts.items(), start=1):
             found[check] = future.result()
@@ -319,7 +326,8 @@ def reconcile_step(run: StepRun) -> StepOutcome:
             else None
         )
         if not full and chain != balances_total:
-            full, by_key = True, full_check()  # the totals disagree: find the keys
+            # the totals disagree: find the keys
+            full, by_key = True, [start(check) for check in by_key_checks()]
         differences = [d for future in by_key for d in future.result()]
         journal_total = _journal_total(balances_total, differences) if full else chain
         assert journal_total is not None

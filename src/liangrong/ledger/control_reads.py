@@ -2,14 +2,14 @@
 read from the store in bulk: what the daily reconciliation compares between full checks.
 
 Millions of rows are read this way each day, so no row passes through Python on its own:
-for a range of keys, the store sums the postings by key (``GROUP BY``) and hands back three
-values, the keys' texts joined into one, their amounts joined into another, and their count.
-Each key is hashed once (``control_totals.digests``) and the amounts and weights are
-multiplied and summed as arrays, exactly (``weighted_sum``).  A range whose joined texts do
-not split back into its count of keys and amounts (a key holding the separator, an amount
-that is not an integer: only a store changed behind the ledger's back) is read again row by
-row and totalled as ``control_totals.weighted`` always did, so the total never depends on
-the way it was read.
+for a range of keys (balances, or postings the store first sums by key), the store hands
+back three values, the keys' texts joined into one, their amounts joined into another, and
+their count.  Each key is hashed once (``control_totals.digests``: every weight computed
+from its key, none stored) and the amounts and weights are multiplied and summed as
+arrays, exactly (``weighted_sum``).  A range whose joined texts do not split back into its
+count of keys and amounts (a key holding the separator, an amount that is not an integer:
+only a store changed behind the ledger's back) is read again row by row and totalled as
+``control_totals.weighted`` always did, so the total never depends on the way it was read.
 
 Invariants: read only; the totals equal ``control_totals.weighted`` over the same rows
 (a key's weight never changes).
@@ -71,7 +71,7 @@ def weights(keys: Sequence[bytes]) -> Amounts:
     return (raw % np.uint64(ct.MODULUS - 1)).astype(np.int64) + 1
 
 
-def weighted_sum(amounts: Amounts, weights: Amounts) -> int:
+def weighted_sum(amounts: Amounts, key_weights: Amounts) -> int:
     """``Σ amount × weight mod P``, exactly: each amount reduced mod P, then amounts and
     weights (both below 2^61) cut into three 21-bit limbs, so that a product of two limbs is
     below 2^42 and a sum of 2^20 of them below 2^63."""
@@ -79,7 +79,7 @@ def weighted_sum(amounts: Amounts, weights: Amounts) -> int:
     total = 0
     for start in range(0, len(reduced), _ROWS_PER_SUM):
         end = start + _ROWS_PER_SUM
-        left, right = _limbs(reduced[start:end]), _limbs(weights[start:end])
+        left, right = _limbs(reduced[start:end]), _limbs(key_weights[start:end])
         for i, x in enumerate(left):
             for j, y in enumerate(right):
                 total += int(np.dot(x, y)) << (_LIMB * (i + j))

@@ -201,6 +201,9 @@ def balance_differences(
             for a, b, total, amount in rows]  # fmt: skip
 
 
+JOURNAL_POSTINGS = "journal_postings"  # a table with an account index, as balances has
+
+
 def account_ranges(
     conn: Connection, parts: int, table: str = "balances"
 ) -> list[tuple[str, str | None]]:
@@ -210,7 +213,7 @@ def account_ranges(
     stepping that many rows along the table's account index from the one before.  An
     account with more rows than that is a range of its own, and such ranges come first
     (the longest parts start first); the others follow in order."""
-    if table not in ("balances", "journal_postings"):
+    if table not in ("balances", JOURNAL_POSTINGS):
         raise ValueError(f"no account index to step along: {table}")
     count = int(conn.exec_driver_sql(f"SELECT COUNT(*) FROM {table}").scalar_one())
     step = max(1, -(-count // max(1, parts)))
