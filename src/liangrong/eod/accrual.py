@@ -61,7 +61,6 @@ from liangrong.eod.accrual_kernel import (
 )
 from liangrong.eod.book_view import (
     ContractColumns,
-    owed_now,
     principal_moves,
 )
 from liangrong.eod.context import StepOutcome, StepRun
@@ -139,7 +138,7 @@ def _maturities(run: StepRun, cols: ContractColumns) -> Ints:
 def _plan(run: StepRun, resume: date | None, previous: AccrualRows) -> _Plan:
     engine, day = run.ctx.engine, run.ctx.day
     through = run.ctx.settings.accrued_through
-    owed = owed_now(engine)
+    owed = run.ctx.owed()  # the step's own kept reading, refreshed once it posts
     since = (
         resume + timedelta(days=1)
         if resume

@@ -48,7 +48,7 @@ from liangrong.domain.contracts import ContractTerms
 from liangrong.domain.journal import MAX_LEGS, Transaction
 from liangrong.domain.versions import Version
 from liangrong.eod.accrual import batched
-from liangrong.eod.book_view import ContractColumns, Owed, kind_of, load_terms, owed_now
+from liangrong.eod.book_view import ContractColumns, Owed, kind_of, load_terms
 from liangrong.eod.context import Digest, StepOutcome, StepRun
 from liangrong.ledger.journal import Ledger
 from liangrong.store.calendar_loads import load_calendar
@@ -80,7 +80,7 @@ def _before(run: StepRun) -> _Before:
     """The balances less this step's own committed postings (a rerun's inputs = the first
     run's)."""
     engine, day = run.ctx.engine, run.ctx.day
-    owed: Owed = owed_now(engine)
+    owed: Owed = run.ctx.owed()
     state = _Before(dict(owed.principal), dict(owed.charges), dict(owed.clients), {})
     state.cash = free_cash_by_client(engine)
     with engine.connect() as conn:

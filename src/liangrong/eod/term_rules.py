@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from liangrong.domain.contract_lifecycle import TermChange, after_delisting, after_resumption
 from liangrong.domain.rule_book import terms_for
-from liangrong.eod.book_view import load_terms, owed_now
+from liangrong.eod.book_view import load_terms
 from liangrong.eod.context import Digest, StepOutcome, StepRun
 from liangrong.eod.contract_terms import TERM_CHANGED, TermEvents, last_trading_days, suspensions_on
 from liangrong.store.eod_records import (
@@ -40,7 +40,7 @@ def term_rules_step(run: StepRun) -> StepOutcome:
     delisting = last_trading_days(security_events)
     found: list[ContractEvent] = []
     if resumed or delisting:
-        owed = owed_now(ctx.engine)
+        owed = ctx.owed()
         owing = {c for c, p in owed.principal.items() if p > 0}
         owing |= {c for c, n in owed.charges.items() if n > 0}
         cols = ctx.contract_columns(owing)

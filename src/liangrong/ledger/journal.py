@@ -223,34 +223,36 @@ class Ledger:
         ``batch.transactions()`` (the same checks, rows and results), proved column by
         column.  A batch the columns do not prove (a replay, a rejection, a shape they do
         not cover) is posted one by one, which says exactly what is wrong."""
-        self._check_size(len(batch))
-        with self.engine.begin() as conn:
-            self._lock(conn)
-            prepared = moves.prepare(batch, last_seq(conn) + 1)
-            posted = self._post_prepared_locked(conn, prepared)
-            if posted is None:
-                posted = self._post_locked(conn, batch.transactions())
-            results, new_balances, seq = posted
-        self._remember(new_balances, seq)
-        return results
+        return self._post_columns(
+            len(batch), lambda conn: moves.prepare(batch, last_seq(conn) + 1), batch.transactions
+        )
 
     def post_prepared(self, prepared: PreparedMoves) -> list[PostResult]:
         """``post_moves`` of the batch ``prepared`` was made from (``moves.prepare``, run
         anywhere, ahead of time): the rows are renumbered if the journal moved since, and a
         batch they do not prove is rebuilt and posted one by one."""
-        self._check_size(len(prepared.headers))
+        return self._post_columns(
+            len(prepared.headers), lambda conn: prepared, lambda: prepared.batch().transactions()
+        )
+
+    def _post_columns(
+        self,
+        size: int,
+        prepare: Callable[[Connection], PreparedMoves],
+        one_by_one: Callable[[], Sequence[Transaction]],
+    ) -> list[PostResult]:
+        """A batch's prepared rows posted under the lock, or, when they prove nothing, its
+        transactions one by one."""
+        if size > MAX_BATCH_TRANSACTIONS:
+            raise Rejection(LedgerCode.INVALID_COMMAND, f"batch above {MAX_BATCH_TRANSACTIONS}")
         with self.engine.begin() as conn:
             self._lock(conn)
-            posted = self._post_prepared_locked(conn, prepared)
+            posted = self._post_prepared_locked(conn, prepare(conn))
             if posted is None:
-                posted = self._post_locked(conn, prepared.batch().transactions())
+                posted = self._post_locked(conn, one_by_one())
             results, new_balances, seq = posted
         self._remember(new_balances, seq)
         return results
-
-    def _check_size(self, transactions: int) -> None:
-        if transactions > MAX_BATCH_TRANSACTIONS:
-            raise Rejection(LedgerCode.INVALID_COMMAND, f"batch above {MAX_BATCH_TRANSACTIONS}")
 
     def _remember(self, new_balances: dict[BalanceKey, int], seq: int) -> None:
         # Committed: only now may the cache learn the new balances.
