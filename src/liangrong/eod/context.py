@@ -97,6 +97,7 @@ class EodContext:
         with self.engine.connect() as conn:
             count = contract_count(conn)
             if self._table is None or self._table[0] != count:
+                self._table = None  # stale: freed before the new is read
                 self._table = (count, load_contract_table(conn))
         return self._table[1]
 
@@ -106,6 +107,9 @@ class EodContext:
         with self.engine.connect() as conn:
             seq = last_seq(conn)
             if self._debts is None or self._debts[0] != seq:
+                # what was read or built from the stale rows is freed before the new are
+                # read: at a firm's size each is gigabytes
+                self._debts = self._owed = self._book = None
                 self._debts = (seq, load_debt_rows(conn))
         return self._debts[1]
 
@@ -115,6 +119,12 @@ class EodContext:
         if self._owed is None or self._owed[0] is not rows:
             self._owed = (rows, owed_of(rows))
         return self._owed[1]
+
+    def forget_readings(self) -> None:
+        """Drop the kept readings of the whole book (gigabytes at a firm's size), for a step
+        that reads the store itself and needs none of them (``reconcile``)."""
+        self._table = self._debts = self._owed = self._book = None
+        self._columns, self._column_ids = None, frozenset()
 
     def book_data(self) -> BookData:
         """The risk book's columns as the ledger holds them now, kept while no transaction

@@ -262,6 +262,7 @@ def _on_connection(engine: Engine, check: Callable[[Connection], T]) -> T:
 
 def reconcile_step(run: StepRun) -> StepOutcome:
     ctx = run.ctx
+    ctx.forget_readings()  # the checks read the store, never what the steps kept of it
     accrued = completed_steps(ctx.engine, ctx.day).get("accrue")
     recorded = sum(accrued.summary["booked_fen"].values()) if accrued else 0
     previous = latest_checkpoint(ctx.engine, ctx.day)

@@ -18,12 +18,12 @@ Invariants:
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import date
-from itertools import compress
-from operator import neg
+from itertools import compress, repeat
+from operator import is_, neg
 
+import numpy as np
 from sqlalchemy import ColumnElement, Connection, Engine, Table, func, or_, select
 
 from liangrong.domain import accounts as acc
@@ -220,15 +220,8 @@ class OpenDebts:
         if securities is None:
             securities = _contract_securities(conn, _financing(sides))
         self.securities = _Securities(sides, securities)
-        by_contract = self.securities.by_contract
-        totals: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-        counts: dict[str, int] = defaultdict(int)  # debts owing something, per security
-        for kind, contract, asset, value in zip(kinds, contracts, assets, values, strict=True):
-            where = _placed(kind, contract, asset, by_contract) if value else None
-            if where is not None:
-                totals[where[1]][_column(where[0])] += value
-                counts[where[1]] += 1
-        self._totals, self._counts = totals, counts
+        where = _securities_of(kinds, contracts, assets, self.securities.by_contract)
+        self._totals, self._counts = _security_totals(where, kinds, values)
 
     def at_close(
         self, conn: Connection, trading_date: date
@@ -257,6 +250,45 @@ class OpenDebts:
                     problems.append(ReportViolation(ReportCheck.UNKNOWN_CONTRACT, field=key[0]))
         debts = {k: (v[0], v[1]) for k, v in totals.items() if counts.get(k, 0) > 0}
         return debts, problems
+
+
+def _securities_of(
+    kinds: Sequence[ContractKind],
+    contracts: Sequence[str],
+    assets: Sequence[str],
+    by_contract: Mapping[str, str],
+) -> list[str | None]:
+    """Each debt's security (``_placed``, row by row): None for an unknown contract."""
+    financing = ContractKind.FINANCING
+    return [
+        by_contract.get(contract) if kind is financing else asset
+        for kind, contract, asset in zip(kinds, contracts, assets, strict=True)
+    ]
+
+
+def _security_totals(
+    placed: Sequence[str | None], kinds: Sequence[ContractKind], values: Sequence[int]
+) -> tuple[dict[str, list[int]], dict[str, int]]:
+    """Per security (in the order its first owing debt is read): the financing and short
+    totals of the debts placed on it, and how many of them owe something.  Millions of
+    debts: grouped by numpy, each group summed as Python integers (exact at any size)."""
+    # an unknown contract's debt (None) is on no security: ``at_close`` lists it
+    securities = list(dict.fromkeys(filter(None, compress(placed, values))))
+    unplaced = len(securities)
+    group_of: dict[str | None, int] = {security: i for i, security in enumerate(securities)}
+    shorts = np.fromiter(map(is_, kinds, repeat(ContractKind.SHORT)), bool, len(kinds))
+    groups = np.fromiter(map(group_of.get, placed, repeat(unplaced)), np.int64, len(placed))
+    groups = groups * 2 + shorts  # (security, column): 0 financing, 1 short
+    by_group = np.argsort(groups, kind="stable")
+    sorted_values = [values[i] for i in by_group.tolist()]
+    bounds = np.searchsorted(groups[by_group], np.arange(2 * unplaced + 1)).tolist()
+    live = np.fromiter(map(bool, values), bool, len(values))
+    counts = np.bincount(groups[live] // 2, minlength=unplaced + 1).tolist()
+    totals = {
+        security: [sum(sorted_values[bounds[2 * i + c] : bounds[2 * i + c + 1]]) for c in (0, 1)]
+        for i, security in enumerate(securities)
+    }
+    return totals, {security: counts[i] for i, security in enumerate(securities)}
 
 
 def _column(side: ContractKind) -> int:
