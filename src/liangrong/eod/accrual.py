@@ -33,6 +33,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
 from fractions import Fraction
+from itertools import repeat
 from math import lcm
 from typing import TypeVar
 
@@ -144,9 +145,7 @@ def _plan(run: StepRun, resume: date | None, previous: AccrualRows) -> _Plan:
         if resume
         else (through + timedelta(days=1) if through else date.min)
     )
-    owing = {c for c, p in owed.principal.items() if p > 0}
-    owing |= {c for c, n in owed.charges.items() if n > 0}  # what the next steps look at
-    owing |= set(previous.contract_ids)
+    owing = owed.owing | set(previous.contract_ids)
     while True:  # widened once more when a contract dated before the snapshot came later
         moves = principal_moves(engine, since)
         wanted = owing | {cid for entries in moves.values() for cid, _ in entries}
@@ -157,13 +156,13 @@ def _plan(run: StepRun, resume: date | None, previous: AccrualRows) -> _Plan:
             break
         since = date.fromordinal(first)
     index = cols.index()
-    now = np.fromiter((owed.principal.get(c, 0) for c in cols.ids), np.int64, cols.size)
+    now = np.fromiter(map(owed.principal.get, cols.ids, repeat(0)), np.int64, cols.size)
     changes, later = _changes(moves, index, first, day.toordinal())
     contracts = Contracts(
         cols.financing, cols.used, starts, _maturities(run, cols), cols.price_li,
         cols.used_base_li(),
     )  # fmt: skip
-    charges = np.fromiter((owed.charges.get(c, 0) for c in cols.ids), np.int64, cols.size)
+    charges = np.fromiter(map(owed.charges.get, cols.ids, repeat(0)), np.int64, cols.size)
     return _Plan(cols, contracts, _state(cols, previous), now - later, charges, changes, first)
 
 

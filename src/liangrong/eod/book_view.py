@@ -10,11 +10,13 @@ contracts in the same order on every run.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from fractions import Fraction
-from functools import cache
+from functools import cache, cached_property
+from itertools import chain, compress, repeat
+from operator import lt
 
 import numpy as np
 import numpy.typing as npt
@@ -65,6 +67,11 @@ class ContractColumns:
         return len(self.ids)
 
     def index(self) -> dict[str, int]:
+        """Each contract's position (read only: one dict shared by every caller)."""
+        return self._index
+
+    @cached_property
+    def _index(self) -> dict[str, int]:
         return {cid: i for i, cid in enumerate(self.ids)}
 
     def used_base_li(self) -> Ints:
@@ -145,6 +152,15 @@ class Owed:
     principal: dict[str, int]
     charges: dict[str, int]
     clients: dict[str, str]  # contract id -> client id, for every contract with a balance
+
+    @cached_property
+    def owing(self) -> frozenset[str]:
+        """The contracts owing principal or charges (a positive amount owed)."""
+        return frozenset(chain(_owing(self.principal), _owing(self.charges)))
+
+
+def _owing(owed: dict[str, int]) -> Iterator[str]:
+    return compress(owed.keys(), map(lt, repeat(0), owed.values()))  # row by row in C
 
 
 def owed_now(engine: Engine) -> Owed:

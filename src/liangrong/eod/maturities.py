@@ -22,6 +22,7 @@ one by one (the rest are running, whatever else they are).
 
 from __future__ import annotations
 
+from collections.abc import Set as AbstractSet
 from fractions import Fraction
 
 import numpy as np
@@ -116,14 +117,14 @@ def _decide(run: StepRun, pending: list[tuple[int, ExtensionRequestRecord]]) -> 
 
 
 def _examined(
-    ctx: EodContext, owed: set[str], events: TermEvents, on_record: set[str]
+    ctx: EodContext, owed: AbstractSet[str], events: TermEvents, on_record: set[str]
 ) -> list[str]:
     """Contracts that may be expiring, due, overdue or waiting for a resumption today."""
     cols = ctx.contract_columns(owed)
     calendar, policy = ctx.reference().calendar, ctx.settings.policy.lifecycle_on(ctx.day).value
     horizon = calendar.add_trading_days(ctx.day, policy.expiry_notice_trading_days).toordinal()
     near = np.flatnonzero(cols.maturity <= horizon).tolist()
-    picked = {cols.ids[i] for i in near} | (events.contracts() & set(cols.ids)) | on_record
+    picked = {cols.ids[i] for i in near} | (events.contracts() & cols.index().keys()) | on_record
     suspended = suspensions_on(load_security_events(ctx.engine), ctx.day)
     if suspended:
         picked |= {cid for cid, x in zip(cols.ids, cols.securities, strict=True) if x in suspended}
@@ -133,9 +134,7 @@ def _examined(
 def _checks(run: StepRun) -> list[ContractEvent]:
     ctx = run.ctx
     owed = ctx.owed()  # kept for the steps after (statuses, reports) while nothing posts
-    owing = {c for c, p in owed.principal.items() if p > 0} | {
-        c for c, n in owed.charges.items() if n > 0
-    }
+    owing = owed.owing
     recorded = load_contract_events(ctx.engine, through=ctx.day)
     overdue = {cleared_id(e.event_id): e for e in recorded if e.kind == OVERDUE}
     cleared = {e.event_id for e in recorded if e.kind == OVERDUE_CLEARED}

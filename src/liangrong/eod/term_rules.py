@@ -41,8 +41,7 @@ def term_rules_step(run: StepRun) -> StepOutcome:
     found: list[ContractEvent] = []
     if resumed or delisting:
         owed = ctx.owed()
-        owing = {c for c, p in owed.principal.items() if p > 0}
-        owing |= {c for c, n in owed.charges.items() if n > 0}
+        owing = owed.owing
         cols = ctx.contract_columns(owing)
         affected = [
             cid
