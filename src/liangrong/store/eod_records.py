@@ -142,9 +142,12 @@ def load_accruals(engine: Engine, trading_date: date) -> AccrualRows:
 def replace_accruals(engine: Engine, trading_date: date, rows: AccrualRows) -> None:
     """The date's state, replacing whatever a crashed run left of it (one transaction)."""
     t = eod_accruals
-    marker = "?" if engine.dialect.name == "sqlite" else "%s"
+    sqlite = engine.dialect.name == "sqlite"
+    marker = "?" if sqlite else "%s"
+    # SQLite keeps a date as its ISO text: written once, not adapted again for every row
+    day: date | str = trading_date.isoformat() if sqlite else trading_date
     values = [
-        (trading_date, c, k, b, r, u)
+        (day, c, k, b, r, u)
         for c, k, b, r, u in zip(
             rows.contract_ids, rows.kinds, rows.booked_fen, rows.residue, rows.unit, strict=True
         )
