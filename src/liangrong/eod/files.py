@@ -24,6 +24,22 @@ def csv_bytes(header: Sequence[str], rows: Iterable[Sequence[object]]) -> bytes:
     return buffer.getvalue().encode("utf-8")
 
 
+def joined_csv_bytes(header: Sequence[str], lines: list[str]) -> bytes | None:
+    """``csv_bytes`` of rows given as their fields joined by commas, when no field needs
+    quoting: none holds a comma, a quote or a line break (each line then has exactly the
+    commas between its fields), checked over the whole text at once; None otherwise."""
+    text = "\r\n".join(lines)
+    plain = (
+        len(header) > 1  # a row of one empty field is quoted
+        and text.count(",") == (len(header) - 1) * len(lines)
+        and text.count("\r") == text.count("\n") == max(len(lines) - 1, 0)
+        and '"' not in text
+    )
+    if not plain:
+        return None
+    return csv_bytes(header, []) + (text + "\r\n" if lines else "").encode("utf-8")
+
+
 def write_atomic(path: Path, data: bytes) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(path.name + ".partial")

@@ -14,20 +14,35 @@ Invariants:
   a day and side already recorded is refused (``ReceivedFileConflict``), nothing written;
 - zero lines are dropped before anything is compared or written: a position or balance of
   zero and no line say the same thing;
-- no float: shares and fen are integers.
+- no float: shares and fen are integers;
+- a file's lines are read in key order as Python orders the keys' texts (code points: the
+  store's binary order, ``COLLATE "C"`` on PostgreSQL, whatever the database's collation).
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from datetime import date
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, Connection, Date, Engine, Integer, String, Table, select
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    ColumnElement,
+    Connection,
+    Date,
+    Engine,
+    Integer,
+    Select,
+    String,
+    Table,
+    cast,
+    select,
+)
 from sqlalchemy import func as sql
 
-from liangrong.ledger.schema import driver_rows, metadata
+from liangrong.ledger.schema import driver_rows, key_chunks, metadata
 from liangrong.store.reference import Clock, ReferenceConflict, stamp, write_lock
 
 CLEARING = "clearing"
@@ -132,7 +147,7 @@ def save_bank_file(
     return _save(engine, BANK, trading_date, lines, bank_balances, clock)
 
 
-def _received(conn: Connection, side: str, trading_date: date) -> bool:
+def is_received(conn: Connection, side: str, trading_date: date) -> bool:
     f = received_files
     found = conn.execute(
         select(f.c.lines).where(f.c.trading_date == trading_date, f.c.side == side)
@@ -142,7 +157,7 @@ def _received(conn: Connection, side: str, trading_date: date) -> bool:
 
 def load_clearing_file(conn: Connection, trading_date: date) -> dict[Position, int] | None:
     """The clearing side's positions of the day, or None when no file was received."""
-    if not _received(conn, CLEARING, trading_date):
+    if not is_received(conn, CLEARING, trading_date):
         return None
     t = clearing_positions
     rows = driver_rows(
@@ -153,7 +168,7 @@ def load_clearing_file(conn: Connection, trading_date: date) -> dict[Position, i
 
 def load_bank_file(conn: Connection, trading_date: date) -> dict[str, int] | None:
     """The bank side's balances (fen) of the day, or None when no file was received."""
-    if not _received(conn, BANK, trading_date):
+    if not is_received(conn, BANK, trading_date):
         return None
     t = bank_balances
     rows = driver_rows(
@@ -169,3 +184,93 @@ def latest_received_before(conn: Connection, side: str, trading_date: date) -> d
         select(sql.max(f.c.trading_date)).where(f.c.side == side, f.c.trading_date < trading_date)
     ).scalar_one_or_none()
     return found
+
+
+def clearing_lines(trading_date: date) -> Select[Any]:
+    """The clearing file's non-zero lines of the day as a query: account, symbol, shares."""
+    t = clearing_positions
+    return select(t.c.account, t.c.symbol, t.c.quantity).where(
+        t.c.trading_date == trading_date, t.c.quantity != 0
+    )
+
+
+def bank_lines(trading_date: date) -> Select[Any]:
+    """The bank file's non-zero lines of the day as a query: client, fen."""
+    t = bank_balances
+    return select(t.c.client_id, t.c.amount_fen).where(
+        t.c.trading_date == trading_date, t.c.amount_fen != 0
+    )
+
+
+def clearing_lines_of(
+    conn: Connection, trading_date: date, keys: Collection[Position]
+) -> dict[Position, int]:
+    """The clearing file's lines of the day for these keys (a key without a line: none)."""
+    t = clearing_positions
+    accounts = sorted({account for account, _ in keys})
+    found: dict[Position, int] = {}
+    for chunk in key_chunks(accounts):
+        query = select(t.c.account, t.c.symbol, t.c.quantity).where(
+            t.c.trading_date == trading_date, t.c.account.in_(chunk)
+        )
+        for account, symbol, quantity in conn.execute(query):
+            if (account, symbol) in keys:
+                found[(account, symbol)] = int(quantity)
+    return found
+
+
+def bank_lines_of(conn: Connection, trading_date: date, clients: Collection[str]) -> dict[str, int]:
+    """The bank file's lines of the day for these clients (a client without a line: none)."""
+    t = bank_balances
+    found: dict[str, int] = {}
+    for chunk in key_chunks(sorted(clients)):
+        query = select(t.c.client_id, t.c.amount_fen).where(
+            t.c.trading_date == trading_date, t.c.client_id.in_(chunk)
+        )
+        found.update({client: int(fen) for client, fen in conn.execute(query)})
+    return found
+
+
+def lines_in_key_order(conn: Connection, side: str, trading_date: date) -> list[Any] | None:
+    """Every line of ``side``'s file of the day as the driver returns it (a tuple, the
+    amount last), in key order; None when no file was received."""
+    if not is_received(conn, side, trading_date):
+        return None
+    columns, keys, day = _layout(side)
+    query = select(*columns).where(day == trading_date).order_by(*_byte_order(conn, keys))
+    return driver_rows(conn, query)
+
+
+def joined_lines_in_key_order(
+    conn: Connection, side: str, trading_date: date, separator: str
+) -> list[str] | None:
+    """``lines_in_key_order``'s lines, each as one text, the fields (the amount in decimal)
+    joined by ``separator`` by the store: no interpreter work per field."""
+    if not is_received(conn, side, trading_date):
+        return None
+    columns, keys, day = _layout(side)
+    joined = keys[0]
+    for key in keys[1:]:
+        joined = joined + separator + key
+    joined = joined + separator + cast(columns[-1], String)
+    query = select(joined).where(day == trading_date).order_by(*_byte_order(conn, keys))
+    return [line for (line,) in driver_rows(conn, query)]
+
+
+def _layout(
+    side: str,
+) -> tuple[list[ColumnElement[Any]], list[ColumnElement[str]], ColumnElement[date]]:
+    """A side's columns (the amount last), its key columns and its date column."""
+    if side == CLEARING:
+        t = clearing_positions
+        return [t.c.account, t.c.symbol, t.c.quantity], [t.c.account, t.c.symbol], t.c.trading_date
+    t = bank_balances
+    return [t.c.client_id, t.c.amount_fen], [t.c.client_id], t.c.trading_date
+
+
+def _byte_order(conn: Connection, keys: list[ColumnElement[str]]) -> list[ColumnElement[str]]:
+    """The keys ordered by code point: SQLite's default; PostgreSQL's database collation may
+    order otherwise (and ignore punctuation), ``C`` does not."""
+    if conn.dialect.name == "sqlite":
+        return keys
+    return [key.collate("C") for key in keys]
