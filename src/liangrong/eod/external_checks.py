@@ -57,13 +57,12 @@ from liangrong.store.clearing_records import (
     BANK,
     CLEARING,
     Position,
-    bank_lines,
     bank_lines_of,
-    clearing_lines,
     clearing_lines_of,
     is_received,
     joined_lines_in_key_order,
     lines_in_key_order,
+    nonzero_lines,
 )
 from liangrong.store.collections import collected_after_cutoff
 from liangrong.store.received_comparison import Figures, differing
@@ -147,9 +146,8 @@ def _position_differences(conn: Connection, day: date) -> dict[Position, Figures
     ledger = select(b.c.account, b.c.asset, b.c.amount).where(
         _depository_securities(b.c.account, b.c.asset), b.c.amount != 0
     )
-    found = {
-        (a, x): figures for (a, x), figures in differing(conn, ledger, clearing_lines(day)).items()
-    }
+    compared = differing(conn, ledger, nonzero_lines(CLEARING, day))
+    found = {(account, symbol): figures for (account, symbol), figures in compared.items()}
     later = {key: -amount for key, amount in _later(conn, day, _depository_securities).items()}
     return _adjusted(found, later, lambda keys: clearing_lines_of(conn, day, keys))
 
@@ -163,7 +161,8 @@ def _cash_differences(conn: Connection, day: date) -> dict[str, Figures]:
     # A client id has no colon (``domain.accounts``): after the prefix, a colon is a locked
     # account's suffix.
     free = select(client, b.c.amount).where(in_range, ~client.contains(":"))
-    found = {key: figures for (key,), figures in differing(conn, free, bank_lines(day)).items()}
+    compared = differing(conn, free, nonzero_lines(BANK, day))
+    found = {client_id: figures for (client_id,), figures in compared.items()}
     beyond: Counter[str] = Counter()
     locked = conn.execute(select(b.c.account, b.c.amount).where(in_range, client.contains(":")))
     for account, fen in locked:

@@ -186,20 +186,11 @@ def latest_received_before(conn: Connection, side: str, trading_date: date) -> d
     return found
 
 
-def clearing_lines(trading_date: date) -> Select[Any]:
-    """The clearing file's non-zero lines of the day as a query: account, symbol, shares."""
-    t = clearing_positions
-    return select(t.c.account, t.c.symbol, t.c.quantity).where(
-        t.c.trading_date == trading_date, t.c.quantity != 0
-    )
-
-
-def bank_lines(trading_date: date) -> Select[Any]:
-    """The bank file's non-zero lines of the day as a query: client, fen."""
-    t = bank_balances
-    return select(t.c.client_id, t.c.amount_fen).where(
-        t.c.trading_date == trading_date, t.c.amount_fen != 0
-    )
+def nonzero_lines(side: str, trading_date: date) -> Select[Any]:
+    """``side``'s file's non-zero lines of the day as a query: the key's columns, then the
+    amount (clearing: account, symbol, shares; bank: client, fen)."""
+    columns, _, day = _layout(side)
+    return select(*columns).where(day == trading_date, columns[-1] != 0)
 
 
 def clearing_lines_of(
