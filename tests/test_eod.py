@@ -42,14 +42,17 @@ from liangrong.domain.margin import simple_interest
 from liangrong.domain.money import Rounding, round_fraction
 from liangrong.domain.recorded_defaults import DefaultCure, DefaultEntry, DefaultWithdrawal
 from liangrong.eod import accrual_kernel as kernel
+from liangrong.eod.accrual import accrue_step
+from liangrong.eod.context import EodContext, StepRun
 from liangrong.eod.files import day_dir
 from liangrong.eod.runner import EodRefused, run, status
 from liangrong.eod.settings import EodSettings
 from liangrong.eod.steps import STEP_NAMES
 from liangrong.ledger import schema as s
+from liangrong.ledger.columns import load_debt_rows
 from liangrong.ledger.digest import journal_digest
 from liangrong.ledger.engine import open_engine
-from liangrong.ledger.journal import CreditAccountOpening, Ledger
+from liangrong.ledger.journal import CreditAccountOpening, Ledger, last_seq
 from liangrong.reports.exchange_files import default_file_names, read_default_records_csv
 from liangrong.sim.demo_loader import load_demo
 from liangrong.sim.session import CST
@@ -436,6 +439,29 @@ def test_the_next_day_carries_the_exact_residue_over_the_weekend(
     assert second.records["reports"].summary["previous"] == D.isoformat()
     differences = second.records["reconcile"].summary["differences"]
     assert differences == {**dict.fromkeys(differences, 0), "bank": 1, "clearing": 1}
+
+
+def test_the_accrual_advances_the_kept_debts_instead_of_reading_them_again(
+    prepared: Path, tmp_path: Path
+) -> None:
+    """On a routine day every contract accrued already has its charges row: the context's
+    debt rows after the accrual are the ones it read, advanced by what was posted, and they
+    equal a fresh reading (the first day's new rows are read again)."""
+    copy = copy_of(prepared, tmp_path)
+    run(copy.engine, D, copy.settings())
+    run(copy.engine, NEXT, copy.settings(), stop_after="settle")
+    ctx = EodContext(copy.engine, NEXT, copy.settings())
+    read = ctx.debt_rows()
+    accrue_step(StepRun(ctx, "accrue", STEP_NAMES.index("accrue"), lambda done, total: None))
+    with copy.engine.connect() as conn:
+        now = last_seq(conn)
+    assert ctx.debts_stand_at() == now  # kept, not dropped to be read again
+    advanced = ctx.debt_rows()
+    assert advanced is not read and advanced.accounts is read.accounts
+    with copy.engine.connect() as conn:
+        fresh = load_debt_rows(conn)
+    assert advanced == fresh and advanced.amounts != read.amounts
+    ctx.close()
 
 
 def test_reconciliation_lists_a_difference_and_fixes_nothing(

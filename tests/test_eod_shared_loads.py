@@ -124,3 +124,30 @@ def test_no_kept_reading_outlives_a_posting_that_changes_it(store: Engine, fixed
     assert ctx.contracts() is not table and "F4" in ctx.contracts().ids
     assert ctx.book_data().financing.ids == ["F1", "F2", "F4"]
     _check_against_fresh(ctx)
+
+
+def test_charges_posted_advance_the_kept_debts_only_from_the_state_they_stand_for(
+    store: Engine, fixed_clock
+) -> None:
+    ledger = _ledger(store, fixed_clock)
+    ctx = EodContext(store, DAY2, EodSettings())
+    rows = ctx.debt_rows()
+    assert rows.with_charges_added(["F2"], [5]) is None  # F2 has no charges row yet
+    ledger.post_batch(
+        [
+            ops.accrue_charges("a3", DAY2, "c1", "F1", 40),
+            ops.accrue_charges("a4", DAY2, "c3", "S1", 2),
+        ]
+    )
+    ctx.charges_posted(2, ["F1", "S1"], [40, 2])
+    assert ctx.debts_stand_at() is not None and ctx.debt_rows() is not rows
+    assert ctx.owed().charges == {"F1": 1274, "S1": 323}
+    _check_against_fresh(ctx)
+    # a transaction the step did not post came in between: the rows are read again
+    kept = ctx.debt_rows()
+    ledger.post(ops.accrue_charges("a5", DAY2, "c1", "F1", 7))
+    ledger.post(ops.accrue_charges("a6", DAY2, "c1", "F1", 1))
+    ctx.charges_posted(1, ["F1"], [1])
+    assert ctx.debts_stand_at() is None
+    assert ctx.debt_rows() is not kept and ctx.owed().charges["F1"] == 1282
+    _check_against_fresh(ctx)

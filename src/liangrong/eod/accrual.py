@@ -383,17 +383,25 @@ def _prepared(run: StepRun, legs: _Legs, entries: list[Entry]) -> Iterator[Itera
         yield batches
 
 
-def _post(run: StepRun, batches: Iterable[PreparedMoves], total: int) -> None:
+def _post(run: StepRun, batches: Iterable[PreparedMoves], total: int) -> int:
     """Post in fixed batches, each at its own moment (a batch committed before a crash
-    replays: nothing changes and the clock is not read)."""
+    replays: nothing changes and the clock is not read); how many transactions replayed."""
     clock = run.clock()
     ledger = Ledger(run.ctx.engine, clock)
-    posted = 0
+    posted = replayed = 0
     for number, batch in enumerate(batches):
         clock.set(run.moment(1 + number))
-        ledger.post_prepared(batch)
+        replayed += sum(result.replayed for result in ledger.post_prepared(batch))
         posted += len(batch.headers)
         run.progress(posted, total)
+    return replayed
+
+
+def _advance_debts(run: StepRun, cols: ContractColumns, posted: Ints, fresh: int) -> None:
+    """Tell the context what the step's ``fresh`` transactions added to the debts."""
+    totals = posted.sum(axis=1)
+    charged = np.flatnonzero(totals > 0)
+    run.ctx.charges_posted(fresh, [cols.ids[i] for i in charged.tolist()], totals[charged].tolist())
 
 
 def batched(items: Iterable[T], size: int) -> Iterator[list[T]]:
@@ -427,7 +435,9 @@ def accrue_step(run: StepRun) -> StepOutcome:
     with _prepared(run, legs, entries) as batches:
         snapshot = _snapshot(plan.cols, state, owed_end, charges_end)
         replace_accruals(run.ctx.engine, day, snapshot)  # before any posting, as the worker runs
-        _post(run, batches, count)
+        replayed = _post(run, batches, count)
+    if not replayed:  # else the kept debts held some of the step's postings: read again
+        _advance_debts(run, plan.cols, posted, count)
     digest = hashlib.sha256()
     digest.update("\n".join(plan.cols.ids).encode())
     digest.update(posted.astype("<i8").tobytes())

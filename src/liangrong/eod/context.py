@@ -12,7 +12,7 @@ Invariants:
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
@@ -112,6 +112,28 @@ class EodContext:
                 self._debts = self._owed = self._book = None
                 self._debts = (seq, load_debt_rows(conn))
         return self._debts[1]
+
+    def charges_posted(
+        self, fresh: int, contracts: Sequence[str], amounts_fen: Sequence[int]
+    ) -> None:
+        """A step has just posted ``fresh`` new transactions whose only change to the clients'
+        debt accounts is ``amounts_fen`` more charges owed on ``contracts`` (the accrual).
+        The kept debt rows are advanced to the journal's new state instead of being read
+        again (millions of rows), when they stand for the state just before those
+        transactions: nothing else was posted in between, and none of them was in the
+        rows already (``DebtRows.with_charges_added``); otherwise they are dropped."""
+        with self.engine.connect() as conn:
+            seq = last_seq(conn)
+        kept = self._debts
+        self._debts = self._owed = self._book = None
+        if kept is not None and seq - kept[0] == fresh:
+            rows = kept[1].with_charges_added(contracts, amounts_fen)
+            if rows is not None:
+                self._debts = (seq, rows)
+
+    def debts_stand_at(self) -> int | None:
+        """The journal's sequence number the kept debt rows stand for (None: none kept)."""
+        return self._debts[0] if self._debts is not None else None
 
     def owed(self) -> Owed:
         """What each contract owes now (``book_view.owed_now``), from ``debt_rows``."""

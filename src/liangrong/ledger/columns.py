@@ -121,6 +121,31 @@ class DebtRows:
         whose = dict(zip(compress(self.contracts, owing), clients, strict=True))
         return Owing(negated(principal), negated(charges), whose)
 
+    def with_charges_added(
+        self, contracts: Sequence[str], amounts_fen: Sequence[int]
+    ) -> DebtRows | None:
+        """These rows once ``amounts_fen`` more charges are owed on ``contracts``' charges
+        accounts (the only postings since they were read), or None when a contract has no
+        charges row here: a new balance row has a place in the store's order, so the rows
+        are read again instead.  Each row keeps its place; only the amounts are new."""
+        assert len(contracts) == len(amounts_fen)
+        is_charges = list(map(CHARGES_SIDE.__eq__, self.sides))
+        if is_charges.count(True) < len(contracts):
+            return None  # some contract's first charges (a whole book's, on the first day)
+        rows = list(compress(range(self.size), is_charges))
+        row_of = dict(zip(compress(self.contracts, is_charges), rows, strict=True))
+        if len(row_of) != len(rows) or any(self.assets[i] != acc.CASH_ASSET for i in rows):
+            return None  # never for the chart's charges accounts: one cash row each
+        amounts = list(self.amounts)
+        for contract, amount in zip(contracts, amounts_fen, strict=True):
+            row = row_of.get(contract)
+            if row is None:
+                return None
+            amounts[row] -= amount  # a debt is a negative balance
+        return DebtRows(
+            self.accounts, self.assets, tuple(amounts), self.clients, self.sides, self.contracts
+        )
+
 
 class Owing(NamedTuple):
     """``DebtRows.owed``: by contract id, what is owed (fen or shares), the charges owed (fen)
