@@ -9,6 +9,7 @@ from dataclasses import fields
 from datetime import date
 
 import numpy as np
+import pytest
 from sqlalchemy import Engine
 
 from ledger_helpers import financing_terms, open_client, short_terms
@@ -151,3 +152,19 @@ def test_charges_posted_advance_the_kept_debts_only_from_the_state_they_stand_fo
     assert ctx.debts_stand_at() is None
     assert ctx.debt_rows() is not kept and ctx.owed().charges["F1"] == 1282
     _check_against_fresh(ctx)
+
+
+def test_charges_added_beyond_the_stores_integers_are_read_again(
+    store: Engine, fixed_clock
+) -> None:
+    _ledger(store, fixed_clock)
+    with store.connect() as conn:
+        rows = load_debt_rows(conn)
+    assert rows.with_charges_added(["F1"], [2**63]) is None  # not a 64-bit integer
+    assert rows.with_charges_added(["F1"], [2**63 - 1]) is None  # the balance would pass -2**63
+    assert rows.with_charges_added(["F1"], [-1]) is None  # charges are never given back
+    assert rows.with_charges_added(["NOPE"], [1]) is None
+    advanced = rows.with_charges_added(["S1", "F1"], [2, 40])
+    assert advanced is not None and advanced.owed.charges == {"F1": 1274, "S1": 323}
+    with pytest.raises(AssertionError):
+        rows.with_charges_added(["F1", "F1"], [1, 1])

@@ -33,7 +33,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, timedelta
 from fractions import Fraction
-from itertools import repeat
+from itertools import compress, repeat
 from math import lcm
 from typing import TypeVar
 
@@ -353,8 +353,8 @@ def _snapshot(
     carried = ((owed_end > 0)[:, None] & ((booked != 0) | (residue != 0) | own)) | (settled & own)
     rows, kinds = np.nonzero(carried)
     return AccrualRows(
-        [cols.ids[i] for i in rows.tolist()],
-        [KIND_NAMES[k] for k in kinds.tolist()],
+        list(map(cols.ids.__getitem__, rows.tolist())),
+        list(map(KIND_NAMES.__getitem__, kinds.tolist())),
         booked[rows, kinds].tolist(),
         residue[rows, kinds].tolist(),
         [state.unit] * len(rows),
@@ -400,8 +400,10 @@ def _post(run: StepRun, batches: Iterable[PreparedMoves], total: int) -> int:
 def _advance_debts(run: StepRun, cols: ContractColumns, posted: Ints, fresh: int) -> None:
     """Tell the context what the step's ``fresh`` transactions added to the debts."""
     totals = posted.sum(axis=1)
-    charged = np.flatnonzero(totals > 0)
-    run.ctx.charges_posted(fresh, [cols.ids[i] for i in charged.tolist()], totals[charged].tolist())
+    charged = totals > 0
+    run.ctx.charges_posted(
+        fresh, list(compress(cols.ids, charged.tolist())), totals[charged].tolist()
+    )
 
 
 def batched(items: Iterable[T], size: int) -> Iterator[list[T]]:

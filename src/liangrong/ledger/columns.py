@@ -25,6 +25,7 @@ from itertools import compress, repeat
 from operator import and_, neg, or_
 from typing import Any, NamedTuple
 
+import numpy as np
 from sqlalchemy import Connection, func, select
 
 from liangrong.domain import accounts as acc
@@ -127,24 +128,30 @@ class DebtRows:
         """These rows once ``amounts_fen`` more charges are owed on ``contracts``' charges
         accounts (the only postings since they were read), or None when a contract has no
         charges row here: a new balance row has a place in the store's order, so the rows
-        are read again instead.  Each row keeps its place; only the amounts are new."""
-        assert len(contracts) == len(amounts_fen)
+        are read again instead.  Each row keeps its place; only the amounts are new, worked
+        out as the store's own 64-bit integers (None beyond them)."""
+        assert len(set(contracts)) == len(contracts) == len(amounts_fen), "one amount each"
         is_charges = list(map(CHARGES_SIDE.__eq__, self.sides))
         if is_charges.count(True) < len(contracts):
             return None  # some contract's first charges (a whole book's, on the first day)
         rows = list(compress(range(self.size), is_charges))
         row_of = dict(zip(compress(self.contracts, is_charges), rows, strict=True))
-        if len(row_of) != len(rows) or any(self.assets[i] != acc.CASH_ASSET for i in rows):
+        cash = all(map(acc.CASH_ASSET.__eq__, compress(self.assets, is_charges)))
+        if len(row_of) != len(rows) or not cash:
             return None  # never for the chart's charges accounts: one cash row each
-        amounts = list(self.amounts)
-        for contract, amount in zip(contracts, amounts_fen, strict=True):
-            row = row_of.get(contract)
-            if row is None:
-                return None
-            amounts[row] -= amount  # a debt is a negative balance
+        try:
+            where = list(map(row_of.__getitem__, contracts))
+            amounts = np.fromiter(self.amounts, np.int64, self.size)
+            added = np.fromiter(amounts_fen, np.int64, len(amounts_fen))
+        except (KeyError, OverflowError):
+            return None
+        if (added < 0).any() or (amounts[where] < np.iinfo(np.int64).min + added).any():
+            return None  # charges are owed, never given back, and never beyond 64 bits
+        amounts[where] -= added  # a debt is a negative balance
         return DebtRows(
-            self.accounts, self.assets, tuple(amounts), self.clients, self.sides, self.contracts
-        )
+            self.accounts, self.assets, tuple(amounts.tolist()), self.clients, self.sides,
+            self.contracts,
+        )  # fmt: skip
 
 
 class Owing(NamedTuple):
