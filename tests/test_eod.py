@@ -566,6 +566,24 @@ def test_the_same_interruption_replays_to_the_same_bytes(prepared: Path, tmp_pat
     assert journal_digest(broken.engine) == journal_digest(whole.engine)
 
 
+def test_a_routine_accrual_resumed_half_way_ends_as_the_uninterrupted_day(
+    prepared: Path, tmp_path: Path
+) -> None:
+    """On a routine day the accrual advances the debts it read by what it posted; resumed
+    after a crash, its first batches replay (the rows it read already hold them), so the
+    steps after read the debts again: the same journal, files and records."""
+    whole, broken = copy_of(prepared, tmp_path / "whole"), copy_of(prepared, tmp_path / "broken")
+    for copy in (whole, broken):
+        run(copy.engine, D, copy.settings(batch=1))
+    run(whole.engine, NEXT, whole.settings(batch=1))
+    with pytest.raises(Crash):
+        run(broken.engine, NEXT, broken.settings(batch=1), _crash_at("accrue", 2))
+    run(broken.engine, NEXT, broken.settings(batch=1))
+    mine, theirs = outcome(broken), outcome(whole)
+    for key in ("journal", "files", "steps", "events", "calls"):
+        assert mine[key] == theirs[key], key
+
+
 def _crash_at(step: str, count: int):
     seen = {"n": 0}
 
