@@ -36,15 +36,15 @@ and bank checks list them as missing: two differences, expected).
 from __future__ import annotations
 
 import argparse
-import multiprocessing
+import json
 import os
 import random
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from datetime import date, datetime, timedelta
 from fractions import Fraction
 from pathlib import Path
@@ -78,6 +78,7 @@ SEED = 20261120
 RATE = Fraction("0.0835")
 LOOKBACK_DAYS = 185
 OPENINGS_PER_COMMIT = 50_000
+ONE_DAY = "--one-day"  # the child of ``--next-day``: one day on the store given
 
 
 def _clock() -> datetime:
@@ -319,10 +320,19 @@ def _in_own_process(
 ) -> tuple[dict[str, float], dict[str, str]]:
     """``run_eod`` in a new process, as ``liangrong eod run`` runs each day: the day starts
     with none of the day before's memory (at 1,000,000 accounts gigabytes that Python keeps
-    once it has had them)."""
-    spawn = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=1, mp_context=spawn) as pool:
-        return pool.submit(run_eod, path, reports, batch, day).result()
+    once it has had them).  A plain child (not ``multiprocessing``, whose helper process
+    would outlive the call), its figures handed back in a file."""
+    answer = path.with_name("next_day.json")
+    args = [str(path), str(reports), str(batch), day.isoformat(), str(answer)]
+    subprocess.run([sys.executable, __file__, ONE_DAY, *args], check=True)
+    figures, digests = json.loads(answer.read_text())
+    return figures, digests
+
+
+def _one_day(args: Sequence[str]) -> None:
+    path, reports, batch, day, answer = args
+    result = run_eod(Path(path), Path(reports), int(batch), date.fromisoformat(day))
+    Path(answer).write_text(json.dumps(result))
 
 
 def _print(day: date, figures: dict[str, float], digests: dict[str, str]) -> None:
@@ -344,4 +354,7 @@ def _print(day: date, figures: dict[str, float], digests: dict[str, str]) -> Non
 
 
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:2] == [ONE_DAY]:
+        _one_day(sys.argv[2:])
+    else:
+        main()
