@@ -267,10 +267,10 @@ class _Rates:
         return own.astype(np.int64), np.full(len(financing), scaled(t.penalty_rate, d), np.int64)
 
 
-def _by_client(cols: ContractColumns, posted: Ints) -> dict[str, list[int]]:
+def _by_client(cols: ContractColumns, charged_fen: Ints) -> dict[str, list[int]]:
     """The contracts with something booked, by client (contract order within each)."""
     by_client: dict[str, list[int]] = defaultdict(list)
-    for i in np.flatnonzero(posted.sum(axis=1) > 0).tolist():
+    for i in np.flatnonzero(charged_fen > 0).tolist():
         by_client[cols.clients[i]].append(i)
     return by_client
 
@@ -397,12 +397,11 @@ def _post(run: StepRun, batches: Iterable[PreparedMoves], total: int) -> int:
     return replayed
 
 
-def _advance_debts(run: StepRun, cols: ContractColumns, posted: Ints, fresh: int) -> None:
+def _advance_debts(run: StepRun, cols: ContractColumns, charged_fen: Ints, fresh: int) -> None:
     """Tell the context what the step's ``fresh`` transactions added to the debts."""
-    totals = posted.sum(axis=1)
-    charged = totals > 0
+    charged = charged_fen > 0
     run.ctx.charges_posted(
-        fresh, list(compress(cols.ids, charged.tolist())), totals[charged].tolist()
+        fresh, list(compress(cols.ids, charged.tolist())), charged_fen[charged].tolist()
     )
 
 
@@ -430,16 +429,17 @@ def accrue_step(run: StepRun) -> StepOutcome:
     state, posted, owed_end = accrue(
         plan.contracts, state, plan.owed_before, plan.changes, days, rates
     )
-    entries = _entries(_by_client(plan.cols, posted))
+    charged_fen = posted.sum(axis=1)  # each contract's leg
+    entries = _entries(_by_client(plan.cols, charged_fen))
     count = len(entries)
-    charges_end = plan.charges_before + posted.sum(axis=1)
+    charges_end = plan.charges_before + charged_fen
     legs = _Legs(day, plan.cols, plan.contracts.start, posted)
     with _prepared(run, legs, entries) as batches:
         snapshot = _snapshot(plan.cols, state, owed_end, charges_end)
         replace_accruals(run.ctx.engine, day, snapshot)  # before any posting, as the worker runs
         replayed = _post(run, batches, count)
     if not replayed:  # else the kept debts held some of the step's postings: read again
-        _advance_debts(run, plan.cols, posted, count)
+        _advance_debts(run, plan.cols, charged_fen, count)
     digest = hashlib.sha256()
     digest.update("\n".join(plan.cols.ids).encode())
     digest.update(posted.astype("<i8").tobytes())
@@ -451,7 +451,7 @@ def accrue_step(run: StepRun) -> StepOutcome:
         {
             "resumed_from": resume.isoformat() if resume else None,
             "contracts": plan.cols.size,
-            "accrued": int((posted.sum(axis=1) > 0).sum()),
+            "accrued": int((charged_fen > 0).sum()),
             "transactions": count,
             "first_day": date.fromordinal(plan.first_day).isoformat() if plan.cols.size else None,
             "booked_fen": by_kind,
