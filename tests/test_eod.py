@@ -641,7 +641,7 @@ def test_the_command_runs_and_reports_status(prepared: Path, baseline, tmp_path:
 
 def test_the_migration_creates_the_eod_tables_and_protects_the_records(tmp_path: Path) -> None:
     engine = make_sqlite_engine(tmp_path)
-    mine = {*EOD_APPEND_ONLY_TABLES, "eod_accruals"}
+    mine = {*EOD_APPEND_ONLY_TABLES, "eod_accrual_states"}
     with engine.connect() as conn:
         diffs = compare_metadata(MigrationContext.configure(conn), s.metadata)
     assert mine <= set(s.metadata.tables)

@@ -43,8 +43,8 @@ KILLS = 45  # ~5 a step over nine steps: enough to land between the accrual's co
 KILLS_PER_CHAIN = 4
 BATCH = 8  # ledger transactions per commit: the accrual commits many times
 RECORDS = ("eod_steps", "contract_events", "call_events", "notices", "status_events",
-           "closing_prices", "eod_accruals", "list_publications", "stress_runs", "firm_alerts",
-           "identity_notices", "identity_restrictions")  # fmt: skip
+           "closing_prices", "eod_accrual_states", "list_publications", "stress_runs",
+           "firm_alerts", "identity_notices", "identity_restrictions")  # fmt: skip
 FORK = multiprocessing.get_context("fork")
 READY = "ready"
 

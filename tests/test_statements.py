@@ -58,8 +58,8 @@ from liangrong.sim.account_view import UnknownAccount
 from liangrong.sim.book_generator import generate_book
 from liangrong.sim.reference_day import load_reference_day, opening_market
 from liangrong.sim.statement_source import load_statement, load_statements
+from liangrong.store.accrual_state import load_accruals
 from liangrong.store.closing_prices import load_closing_prices, save_closing_prices
-from liangrong.store.eod_records import load_accruals
 from sim_helpers import DAY, load_reference, reference_clock
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
@@ -254,10 +254,11 @@ def test_contracts_and_charges_equal_the_accrual_rows(built: Built, read) -> Non
     both = read(CLIENT, DAY, NEXT)
     rows = {}
     for day in (DAY, NEXT):
-        state = load_accruals(built.engine, day)
+        state = load_accruals(built.engine, day, unit=1)
         rows[day] = {
             (c, ChargeKind(k)): b
-            for c, k, b in zip(state.contract_ids, state.kinds, state.booked_fen, strict=True)
+            for k, kind in state.kinds.items()
+            for c, b in zip(kind.contract_ids, kind.booked_fen.tolist(), strict=True)
         }
     by_contract = {c.contract_id: c for c in statement.contracts}
     assert set(by_contract) == {

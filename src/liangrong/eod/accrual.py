@@ -2,7 +2,8 @@
 for every calendar day since the last end of day through the trading date (CON-4).
 
 The state carried between ends of day is, per contract and kind of charge, what was booked
-since the period began and the exact residue (``eod_accruals``, one snapshot per date).  A
+since the period began and the exact residue (``store.accrual_state``, one snapshot per
+date).  A
 run resumes from the latest snapshot of a date whose step completed; a contract not in it
 accrues from its day of use (or the day after ``EodSettings.accrued_through``, for charges
 booked before the first end of day).  A contract that owes nothing at the close is settled:
@@ -68,14 +69,17 @@ from liangrong.eod.context import StepOutcome, StepRun
 from liangrong.eod.contract_terms import TermEvents, postponed, suspensions_on
 from liangrong.eod.forked_producer import forked
 from liangrong.ledger.journal import Ledger, last_seq
-from liangrong.store.eod_records import (
-    AccrualRows,
+from liangrong.store.accrual_state import (
+    AccrualSnapshot,
+    KindColumns,
     accrual_dates,
     load_accruals,
-    load_contract_events,
-    load_security_events,
     prune_accruals,
     replace_accruals,
+)
+from liangrong.store.eod_records import (
+    load_contract_events,
+    load_security_events,
     steps_by_date,
 )
 
@@ -136,7 +140,7 @@ def _maturities(run: StepRun, cols: ContractColumns) -> Ints:
     return result
 
 
-def _plan(run: StepRun, resume: date | None, previous: AccrualRows) -> _Plan:
+def _plan(run: StepRun, resume: date | None, previous: AccrualSnapshot) -> _Plan:
     engine, day = run.ctx.engine, run.ctx.day
     through = run.ctx.settings.accrued_through
     owed = run.ctx.owed()  # the step's own kept reading, refreshed once it posts
@@ -145,12 +149,13 @@ def _plan(run: StepRun, resume: date | None, previous: AccrualRows) -> _Plan:
         if resume
         else (through + timedelta(days=1) if through else date.min)
     )
-    owing = owed.owing | set(previous.contract_ids)
+    carried = previous.contracts()
+    owing = owed.owing | carried
     while True:  # widened once more when a contract dated before the snapshot came later
         moves = principal_moves(engine, since)
         wanted = owing | {cid for entries in moves.values() for cid, _ in entries}
         cols = run.ctx.contract_columns(wanted)
-        starts = _starts(cols, set(previous.contract_ids), resume, through)
+        starts = _starts(cols, carried, resume, through)
         first = int(starts.min(initial=day.toordinal() + 1))
         if first >= since.toordinal():
             break
@@ -187,21 +192,17 @@ def _changes(
     return changes, since_first
 
 
-def _state(cols: ContractColumns, previous: AccrualRows) -> AccrualState:
-    """The carried state over the previous snapshot's unit, aligned with ``cols``."""
-    unit = previous.unit[0] if previous.unit else UNIT_PER_L
-    state = AccrualState.empty(cols.size, unit)
+def _state(cols: ContractColumns, previous: AccrualSnapshot) -> AccrualState:
+    """The carried state over the previous snapshot's unit, aligned with ``cols`` (a carried
+    contract not among them is left out)."""
+    state = AccrualState.empty(cols.size, previous.unit)
     index = cols.index()
-    for cid, kind, booked, residue, row_unit in zip(
-        previous.contract_ids, previous.kinds, previous.booked_fen, previous.residue,
-        previous.unit, strict=True,
-    ):  # fmt: skip
-        i = index.get(cid)
-        if i is None:
-            continue
-        assert row_unit == unit, "one unit per snapshot"
-        state.booked[i, _KIND_INDEX[kind]] = booked
-        state.residue[i, _KIND_INDEX[kind]] = residue
+    for kind, carried in previous.kinds.items():
+        size = len(carried.contract_ids)
+        at = np.fromiter(map(index.get, carried.contract_ids, repeat(-1)), np.intp, size)
+        kept = at >= 0
+        state.booked[at[kept], _KIND_INDEX[kind]] = carried.booked_fen[kept]
+        state.residue[at[kept], _KIND_INDEX[kind]] = carried.residue[kept]
     return state
 
 
@@ -338,7 +339,7 @@ def _split_event(
 
 def _snapshot(
     cols: ContractColumns, state: AccrualState, owed_end: Ints, charges_end: Ints
-) -> AccrualRows:
+) -> AccrualSnapshot:
     """The state to carry: contracts still owing at the close, kinds with anything booked
     (the contract's own kind always, so it is carried even while nothing is booked).
 
@@ -351,14 +352,13 @@ def _snapshot(
     booked = np.where(settled, 0, state.booked)
     residue = np.where(settled, 0, state.residue)
     carried = ((owed_end > 0)[:, None] & ((booked != 0) | (residue != 0) | own)) | (settled & own)
-    rows, kinds = np.nonzero(carried)
-    return AccrualRows(
-        list(map(cols.ids.__getitem__, rows.tolist())),
-        list(map(KIND_NAMES.__getitem__, kinds.tolist())),
-        booked[rows, kinds].tolist(),
-        residue[rows, kinds].tolist(),
-        [state.unit] * len(rows),
-    )
+    kinds: dict[str, KindColumns] = {}
+    for k, name in enumerate(KIND_NAMES):
+        rows = np.flatnonzero(carried[:, k])
+        if len(rows):
+            ids = list(map(cols.ids.__getitem__, rows.tolist()))
+            kinds[name] = KindColumns(ids, booked[rows, k], residue[rows, k])
+    return AccrualSnapshot(state.unit, kinds)
 
 
 @contextmanager
@@ -421,7 +421,11 @@ def accrue_step(run: StepRun) -> StepOutcome:
     resume = resume_date(run)
     if resume is not None:
         prune_accruals(run.ctx.engine, before=resume)
-    previous = load_accruals(run.ctx.engine, resume) if resume else AccrualRows([], [], [], [], [])
+    previous = (
+        load_accruals(run.ctx.engine, resume, UNIT_PER_L)
+        if resume
+        else AccrualSnapshot(UNIT_PER_L, {})
+    )
     plan = _plan(run, resume, previous)
     days = range(plan.first_day, day.toordinal() + 1)
     rates = _Rates(run, plan.cols, days, plan.state.unit)

@@ -8,8 +8,7 @@ Invariants:
   ids: saving an id already stored changes nothing (its content must be the same), so a
   step interrupted half way and run again never duplicates a record; sequence numbers are
   assigned in the order given, under the write lock;
-- the accrual state of a date is replaced as a whole in one transaction: a crash leaves the
-  previous content or the new one, never a mixture.
+- the accrual state is kept in ``store.accrual_state``.
 """
 
 from __future__ import annotations
@@ -20,12 +19,11 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Engine, delete, func, select
+from sqlalchemy import Engine, func, select
 
 from liangrong.domain.contract_lifecycle import Suspension
 from liangrong.store.eod_tables import (
     contract_events,
-    eod_accruals,
     eod_steps,
     extension_requests,
     security_term_events,
@@ -106,66 +104,6 @@ def steps_by_date(engine: Engine) -> dict[date, set[str]]:
         for day, step in conn.execute(select(t.c.trading_date, t.c.step)):
             found.setdefault(day, set()).add(step)
     return found
-
-
-# --------------------------------------------------------------------------- accrual state
-
-
-@dataclass(frozen=True, slots=True)
-class AccrualRows:
-    """One date's accrual state as columns (one row per contract and kind of charge)."""
-
-    contract_ids: list[str]
-    kinds: list[str]
-    booked_fen: list[int]
-    residue: list[int]
-    unit: list[int]
-
-
-def accrual_dates(engine: Engine) -> list[date]:
-    t = eod_accruals
-    with engine.connect() as conn:
-        return sorted(d for (d,) in conn.execute(select(t.c.trading_date).distinct()))
-
-
-def load_accruals(engine: Engine, trading_date: date) -> AccrualRows:
-    t = eod_accruals
-    query = select(t.c.contract_id, t.c.kind, t.c.booked_fen, t.c.residue, t.c.unit).where(
-        t.c.trading_date == trading_date
-    )
-    with engine.connect() as conn:
-        rows = conn.execute(query.order_by(t.c.contract_id, t.c.kind)).all()
-    columns = list(zip(*rows, strict=True)) if rows else [(), (), (), (), ()]
-    return AccrualRows(*(list(c) for c in columns))
-
-
-def replace_accruals(engine: Engine, trading_date: date, rows: AccrualRows) -> None:
-    """The date's state, replacing whatever a crashed run left of it (one transaction)."""
-    t = eod_accruals
-    sqlite = engine.dialect.name == "sqlite"
-    marker = "?" if sqlite else "%s"
-    # SQLite keeps a date as its ISO text: written once, not adapted again for every row
-    day: date | str = trading_date.isoformat() if sqlite else trading_date
-    values = [
-        (day, c, k, b, r, u)
-        for c, k, b, r, u in zip(
-            rows.contract_ids, rows.kinds, rows.booked_fen, rows.residue, rows.unit, strict=True
-        )
-    ]
-    with write_lock(engine) as conn:
-        conn.execute(delete(t).where(t.c.trading_date == trading_date))
-        if values:
-            conn.exec_driver_sql(
-                "INSERT INTO eod_accruals (trading_date, contract_id, kind, booked_fen, residue,"
-                f" unit) VALUES ({', '.join([marker] * 6)})",
-                values,
-            )
-
-
-def prune_accruals(engine: Engine, before: date) -> None:
-    """Drop the states older than ``before`` (no end of day can resume from them)."""
-    with write_lock(engine) as conn:
-        conn.execute(delete(eod_accruals).where(eod_accruals.c.trading_date < before))
 
 
 # --------------------------------------------------------------------------- contract events

@@ -1,11 +1,12 @@
-"""Tables of the end of day (migration ``0006_eod``).
+"""Tables of the end of day (migrations ``0006_eod``, ``0019_accrual_states``).
 
-Invariants: every table but ``eod_accruals`` is append-only (the database refuses UPDATE and
-DELETE): a completed step, a closing price, a contract event, an extension request or a
-security's term event is never rewritten.  ``eod_accruals`` is the accrual state carried from
-one end of day to the next (one snapshot per date, older snapshots pruned): derived data,
-like the ledger's projections.  No float anywhere: prices in li, amounts in fen, the accrual
-residue an exact integer numerator over its ``unit``.
+Invariants: every table but ``eod_accrual_states`` is append-only (the database refuses UPDATE
+and DELETE): a completed step, a closing price, a contract event, an extension request or a
+security's term event is never rewritten.  ``eod_accrual_states`` is the accrual state carried
+from one end of day to the next (one snapshot per date, older snapshots pruned; columns as
+text, ``store.accrual_state``): derived data, like the ledger's projections.  No float
+anywhere: prices in li, amounts in fen, the accrual residue an exact integer numerator over
+its ``unit``.
 """
 
 from __future__ import annotations
@@ -34,15 +35,17 @@ closing_prices = Table(
     Column("source", String(32), nullable=False),  # "session": the simulated close
 )
 
-eod_accruals = Table(
-    "eod_accruals",
+eod_accrual_states = Table(
+    "eod_accrual_states",  # migration 0019: columns as text (``store.accrual_state``)
     metadata,
     Column("trading_date", Date, primary_key=True),  # accrued through this day
-    Column("contract_id", String(48), primary_key=True),
     Column("kind", String(16), primary_key=True),  # interest.ChargeKind value
-    Column("booked_fen", BigInteger, nullable=False),  # posted since the period began
-    Column("residue", BigInteger, nullable=False),  # exact − booked, in 1/unit fen
-    Column("unit", BigInteger, nullable=False),
+    Column("part", Integer, primary_key=True),  # 0, 1, …: PART_ROWS contracts each
+    Column("unit", BigInteger, nullable=False),  # the residues are in 1/unit fen
+    Column("size", Integer, nullable=False),  # contracts in the part
+    Column("contract_ids", Text, nullable=False),  # newline-separated, in contract order
+    Column("booked_fen", Text, nullable=False),  # posted since the period began, decimal
+    Column("residue", Text, nullable=False),  # exact − booked, in 1/unit fen, decimal
 )
 
 contract_events = Table(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from alembic import command
@@ -21,10 +22,19 @@ def _config() -> Config:
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Migrate the store up to ``revision`` (the newest by default)."""
-    with engine.begin() as conn:
+    _migrate(engine, command.upgrade, revision)
+
+
+def downgrade(engine: Engine, revision: str) -> None:
+    """Migrate the store down to ``revision`` (each migration's downgrade carries its data)."""
+    _migrate(engine, command.downgrade, revision)
+
+
+def _migrate(engine: Engine, move: Callable[[Config, str], None], revision: str) -> None:
+    with engine.begin() as conn:  # the whole move in one transaction
         config = _config()
         config.attributes["connection"] = conn
-        command.upgrade(config, revision)
+        move(config, revision)
 
 
 def current_revision(engine: Engine) -> str | None:
