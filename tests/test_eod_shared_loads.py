@@ -16,7 +16,7 @@ from ledger_helpers import financing_terms, open_client, short_terms
 from liangrong.domain import operations as ops
 from liangrong.domain.contracts import Allocation
 from liangrong.domain.journal import Transaction
-from liangrong.eod.book_view import ContractColumns, load_contract_columns, owed_now
+from liangrong.eod.book_view import ContractColumns, Owed, load_contract_columns, owed_now
 from liangrong.eod.context import EodContext
 from liangrong.eod.settings import EodSettings
 from liangrong.ledger.columns import load_contract_table, load_debt_rows
@@ -72,6 +72,13 @@ def _same(kept: object, fresh: object) -> None:
             np.testing.assert_array_equal(mine, theirs, err_msg=field.name)
         else:
             assert mine == theirs, field.name
+
+
+def _same_owed(kept: Owed, fresh: Owed) -> None:
+    """Equal figures in the same order (the dictionaries' order is the rows')."""
+    for name in ("principal", "charges", "clients"):
+        assert list(getattr(kept, name).items()) == list(getattr(fresh, name).items()), name
+    assert kept.owing == fresh.owing
 
 
 def _check_against_fresh(ctx: EodContext) -> None:
@@ -132,7 +139,8 @@ def test_charges_posted_advance_the_kept_debts_only_from_the_state_they_stand_fo
 ) -> None:
     ledger = _ledger(store, fixed_clock)
     ctx = EodContext(store, DAY2, EodSettings())
-    rows = ctx.debt_rows()
+    rows, before = ctx.debt_rows(), ctx.owed()
+    assert before.owing == {"F1", "F2", "S1"}  # worked out, as the accrual does
     assert rows.with_charges_added(["F2"], [5]) is None  # F2 has no charges row yet
     ledger.post_batch(
         [
@@ -143,6 +151,9 @@ def test_charges_posted_advance_the_kept_debts_only_from_the_state_they_stand_fo
     ctx.charges_posted(2, ["F1", "S1"], [40, 2])
     assert ctx.debts_stand_at() is not None and ctx.debt_rows() is not rows
     assert ctx.owed().charges == {"F1": 1274, "S1": 323}
+    # what was worked out from the rows is advanced with them, not worked out again
+    assert "owed" in vars(ctx.debt_rows()) and ctx.owed().owing is before.owing
+    _same_owed(ctx.owed(), owed_now(store))
     _check_against_fresh(ctx)
     # a transaction the step did not post came in between: the rows are read again
     kept = ctx.debt_rows()
@@ -166,5 +177,12 @@ def test_charges_added_beyond_the_stores_integers_are_read_again(
     assert rows.with_charges_added(["NOPE"], [1]) is None
     advanced = rows.with_charges_added(["S1", "F1"], [2, 40])
     assert advanced is not None and advanced.owed.charges == {"F1": 1274, "S1": 323}
+    assert rows.owed.charges == {"F1": 1234, "S1": 321}  # worked out: advanced rows carry theirs
+    carried = rows.with_charges_added(["S1", "F1"], [2, 40])
+    assert carried is not None and "owed" in vars(carried)
+    assert list(carried.owed.charges.items()) == list(advanced.owed.charges.items())
+    assert carried.owed.principal is rows.owed.principal
+    # a contract owing no charges yet would take its row's place: worked out afresh
+    assert rows.owed.with_charges_added(["F2"], [5]) is None
     with pytest.raises(AssertionError):
         rows.with_charges_added(["F1", "F1"], [1, 1])

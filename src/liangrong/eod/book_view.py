@@ -27,6 +27,7 @@ from liangrong.ledger import schema as s
 from liangrong.ledger.columns import (
     ContractTable,
     DebtRows,
+    Owing,
     load_contract_table,
     load_debt_rows,
 )
@@ -157,6 +158,14 @@ class Owed:
     def owing(self) -> frozenset[str]:
         """The contracts owing principal or charges (a positive amount owed)."""
         return frozenset(chain(_owing(self.principal), _owing(self.charges)))
+
+    def charges_added(self, advanced: Owing) -> Owed:
+        """These figures advanced by charges added to contracts already owing charges
+        (``Owing.with_charges_added``): the same contracts are owing, so ``owing`` is kept."""
+        owed = Owed(*advanced)
+        if "owing" in vars(self):
+            vars(owed)["owing"] = self.owing  # where ``cached_property`` keeps it
+        return owed
 
 
 def _owing(owed: dict[str, int]) -> Iterator[str]:

@@ -124,12 +124,14 @@ class EodContext:
         rows already (``DebtRows.with_charges_added``); otherwise they are dropped."""
         with self.engine.connect() as conn:
             seq = last_seq(conn)
-        kept = self._debts
+        kept, owed = self._debts, self._owed
         self._debts = self._owed = self._book = None
         if kept is not None and seq - kept[0] == fresh:
             rows = kept[1].with_charges_added(contracts, amounts_fen)
             if rows is not None:
                 self._debts = (seq, rows)
+                if owed is not None and owed[0] is kept[1] and "owed" in vars(rows):
+                    self._owed = (rows, owed[1].charges_added(rows.owed))
 
     def debts_stand_at(self) -> int | None:
         """The journal's sequence number the kept debt rows stand for (None: none kept)."""

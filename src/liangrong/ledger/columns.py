@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from itertools import compress, repeat
-from operator import and_, neg, or_
+from operator import add, and_, neg, or_
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -148,10 +148,15 @@ class DebtRows:
         if (added < 0).any() or (amounts[where] < np.iinfo(np.int64).min + added).any():
             return None  # charges are owed, never given back, and never beyond 64 bits
         amounts[where] -= added  # a debt is a negative balance
-        return DebtRows(
+        advanced = DebtRows(
             self.accounts, self.assets, tuple(amounts.tolist()), self.clients, self.sides,
             self.contracts,
         )  # fmt: skip
+        if "owed" in vars(self):  # worked out for these rows: advanced alike, not again
+            owing = self.owed.with_charges_added(contracts, amounts_fen)
+            if owing is not None:
+                vars(advanced)["owed"] = owing  # where ``cached_property`` keeps it
+        return advanced
 
 
 class Owing(NamedTuple):
@@ -161,6 +166,21 @@ class Owing(NamedTuple):
     principal: dict[str, int]
     charges: dict[str, int]
     clients: dict[str, str]
+
+    def with_charges_added(
+        self, contracts: Sequence[str], amounts_fen: Sequence[int]
+    ) -> Owing | None:
+        """These figures once ``amounts_fen`` (none negative) more charges are owed on
+        ``contracts``, or None when one of them owed no charges before: its place in the
+        dictionaries' order is its row's, so it is worked out afresh instead.  Every other
+        contract, and whose each is, stays as it was (the dictionaries are shared)."""
+        try:
+            before = list(map(self.charges.__getitem__, contracts))
+        except KeyError:
+            return None
+        charges = dict(self.charges)
+        charges.update(zip(contracts, map(add, before, amounts_fen), strict=True))
+        return Owing(self.principal, charges, self.clients)
 
 
 def load_debt_rows(conn: Connection) -> DebtRows:
