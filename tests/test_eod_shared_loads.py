@@ -19,7 +19,7 @@ from liangrong.domain.journal import Transaction
 from liangrong.eod.book_view import ContractColumns, Owed, load_contract_columns, owed_now
 from liangrong.eod.context import EodContext
 from liangrong.eod.settings import EodSettings
-from liangrong.ledger.columns import load_contract_table, load_debt_rows
+from liangrong.ledger.columns import Owing, load_contract_table, load_debt_rows
 from liangrong.ledger.journal import Ledger
 from liangrong.reports.daily_source import OpenDebts
 from liangrong.risk.layout import BookData, ContractData
@@ -184,5 +184,9 @@ def test_charges_added_beyond_the_stores_integers_are_read_again(
     assert carried.owed.principal is rows.owed.principal
     # a contract owing no charges yet would take its row's place: worked out afresh
     assert rows.owed.with_charges_added(["F2"], [5]) is None
+    # charges in credit could come to nothing, which has no entry: worked out afresh too
+    credit = Owing({}, {"F1": -5, "S1": 3}, {"F1": "c1", "S1": "c3"})
+    assert credit.with_charges_added(["F1"], [5]) is None
+    assert credit.with_charges_added(["S1"], [0]) == Owing({}, {"F1": -5, "S1": 3}, credit.clients)
     with pytest.raises(AssertionError):
         rows.with_charges_added(["F1", "F1"], [1, 1])

@@ -3,11 +3,10 @@ for every calendar day since the last end of day through the trading date (CON-4
 
 The state carried between ends of day is, per contract and kind of charge, what was booked
 since the period began and the exact residue (``store.accrual_state``, one snapshot per
-date).  A
-run resumes from the latest snapshot of a date whose step completed; a contract not in it
-accrues from its day of use (or the day after ``EodSettings.accrued_through``, for charges
-booked before the first end of day).  A contract that owes nothing at the close is settled:
-its residue is dropped and it leaves the state (``interest.ContractAccrual.settled``).
+date).  A run resumes from the latest snapshot of a date whose step completed; a contract
+not in it accrues from its day of use (or the day after ``EodSettings.accrued_through``, for
+charges booked before the first end of day).  A contract that owes nothing at the close is
+settled: its residue is dropped and it leaves the state (``interest.ContractAccrual.settled``).
 
 What is booked is posted with ``operations.accrue_charges``, one leg per contract, one
 transaction per client (several when it has more than 16 contracts), command id

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from itertools import compress, repeat
-from operator import add, and_, neg, or_
+from operator import add, and_, lt, neg, or_
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -171,12 +171,16 @@ class Owing(NamedTuple):
         self, contracts: Sequence[str], amounts_fen: Sequence[int]
     ) -> Owing | None:
         """These figures once ``amounts_fen`` (none negative) more charges are owed on
-        ``contracts``, or None when one of them owed no charges before: its place in the
-        dictionaries' order is its row's, so it is worked out afresh instead.  Every other
-        contract, and whose each is, stays as it was (the dictionaries are shared)."""
+        ``contracts``, or None when one of them owed no charges before (its place in the
+        dictionaries' order is its row's) or had them in credit (the sum could be nothing,
+        which has no entry): worked out afresh instead.  So every charged contract owes
+        charges before and after; every other contract, and whose each is, stays as it was
+        (the dictionaries are shared)."""
         try:
             before = list(map(self.charges.__getitem__, contracts))
         except KeyError:
+            return None
+        if not all(map(lt, repeat(0), before)):
             return None
         charges = dict(self.charges)
         charges.update(zip(contracts, map(add, before, amounts_fen), strict=True))
