@@ -11,7 +11,7 @@ Revision ID: 0019
 Revises: 0018
 """
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from itertools import groupby
 from typing import Any
 
@@ -79,23 +79,31 @@ def _rows(parts: Sequence[Any]) -> Iterator[dict[str, Any]]:
             }  # fmt: skip
 
 
-def upgrade() -> None:
-    new = op.create_table(NEW, *_new_columns())
-    old = sa.Table(OLD, sa.MetaData(), *_old_columns())
+def _move(
+    source: str,
+    source_columns: list[sa.Column[Any]],
+    order: tuple[str, ...],
+    target: str,
+    target_columns: list[sa.Column[Any]],
+    convert: Callable[[Sequence[Any]], Iterator[dict[str, Any]]],
+) -> None:
+    """Create ``target``, fill it with ``source``'s rows (in ``order``) converted, drop
+    ``source``: the states cross in the migration's one transaction."""
+    created = op.create_table(target, *target_columns)
+    table = sa.Table(source, sa.MetaData(), *source_columns)
     bind = op.get_bind()
-    rows = bind.execute(sa.select(old).order_by(old.c.trading_date, old.c.kind, old.c.contract_id))
-    parts = list(_parts(rows.all()))
-    if parts:
-        bind.execute(new.insert(), parts)
-    op.drop_table(OLD)
+    read = bind.execute(sa.select(table).order_by(*(table.c[name] for name in order)))
+    converted = list(convert(read.all()))
+    if converted:
+        bind.execute(created.insert(), converted)
+    op.drop_table(source)
+
+
+def upgrade() -> None:
+    order = ("trading_date", "kind", "contract_id")
+    _move(OLD, _old_columns(), order, NEW, _new_columns(), _parts)
 
 
 def downgrade() -> None:
-    old = op.create_table(OLD, *_old_columns())
-    new = sa.Table(NEW, sa.MetaData(), *_new_columns())
-    bind = op.get_bind()
-    parts = bind.execute(sa.select(new).order_by(new.c.trading_date, new.c.kind, new.c.part))
-    rows = list(_rows(parts.all()))
-    if rows:
-        bind.execute(old.insert(), rows)
-    op.drop_table(NEW)
+    order = ("trading_date", "kind", "part")
+    _move(NEW, _new_columns(), order, OLD, _old_columns(), _rows)
