@@ -437,8 +437,10 @@ def accrue_step(run: StepRun) -> StepOutcome:
     count = len(entries)
     charges_end = plan.charges_before + charged_fen
     legs = _Legs(day, plan.cols, plan.contracts.start, posted)
+    # Built before the workers fork: after it, touching millions of this process's objects
+    # copies the pages it shares with them (at 1M accounts 10.6 s instead of 0.4 s).
+    snapshot = _snapshot(plan.cols, state, owed_end, charges_end)
     with _prepared(run, legs, entries) as batches:
-        snapshot = _snapshot(plan.cols, state, owed_end, charges_end)
         replace_accruals(run.ctx.engine, day, snapshot)  # before any posting, as the worker runs
         replayed = _post(run, batches, count)
     if not replayed:  # else the kept debts held some of the step's postings: read again
