@@ -32,11 +32,8 @@ from liangrong.domain import accounts as acc
 from liangrong.ledger import schema as s
 from liangrong.ledger.projections import contract_fields
 
-# what the end of day's readers take from the opening terms (``ContractTerms.to_event``)
-TERM_FIELDS = (
-    "quantity", "amount_fen", "price_li", "margin_ratio", "annual_rate", "open_date",
-    "used_date", "maturity",
-)  # fmt: skip
+# what the end of day's readers take from the opening terms: all the table copies
+TERM_FIELDS = s.CONTRACT_TERM_COLUMNS
 _KEYS = ("ids", "clients", "kinds", "securities")
 
 

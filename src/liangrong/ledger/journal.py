@@ -462,7 +462,8 @@ def _header(
 
 def contract_row(seq: int, event: Mapping[str, object]) -> dict[str, object]:
     """The contracts projection's row for a ``contract_opened`` event.  The event was written
-    by ``ContractTerms.to_event`` (checked on construction), so it is copied, not re-parsed."""
+    by ``ContractTerms.to_event`` (checked on construction), so it is copied, not re-parsed:
+    its JSON, and the fields the term columns copy as they are."""
     return {
         "contract_id": str(event["contract_id"]),
         "client_id": str(event["client_id"]),
@@ -470,6 +471,7 @@ def contract_row(seq: int, event: Mapping[str, object]) -> dict[str, object]:
         "security": str(event["security"]),
         "opened_seq": seq,
         "terms_json": dj.canonical_json(event),
+        **{name: event[name] for name in s.CONTRACT_TERM_COLUMNS},
     }
 
 

@@ -115,7 +115,22 @@ contracts = Table(
     Column("security", String(16), nullable=False),
     Column("opened_seq", BigInteger, nullable=False),
     Column("terms_json", Text, nullable=False),
+    # Copies of the opening terms that the whole-book readers take, as the event holds them
+    # (fractions and dates as its texts): millions of contracts read without parsing JSON.
+    Column("quantity", BigInteger, nullable=False),
+    Column("amount_fen", BigInteger, nullable=False),
+    Column("price_li", BigInteger, nullable=False),
+    Column("margin_ratio", Text, nullable=False),
+    Column("annual_rate", Text, nullable=False),
+    Column("open_date", String(10), nullable=False),
+    Column("used_date", String(10), nullable=False),
+    Column("maturity", String(10), nullable=False),
 )
+# the columns of ``contracts`` copied from the ``contract_opened`` event, by its field names
+CONTRACT_TERM_COLUMNS = (
+    "quantity", "amount_fen", "price_li", "margin_ratio", "annual_rate", "open_date",
+    "used_date", "maturity",
+)  # fmt: skip
 
 APPEND_ONLY_TABLES = ("journal_transactions", "journal_postings", "credit_accounts")
 PROJECTION_TABLES = ("balances", "contracts")

@@ -1,0 +1,103 @@
+"""The contracts projection's copies of the opening terms (``schema.CONTRACT_TERM_COLUMNS``),
+on SQLite and PostgreSQL: written with each opening, read by the whole-book readers, checked
+by the projection digest, and filled by migration 0020 from the terms' JSON."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from sqlalchemy import Engine, select, text, update
+
+from ledger_helpers import DAY, financing_terms, open_client, short_terms
+from liangrong.domain import accounts as acc
+from liangrong.domain import operations as ops
+from liangrong.domain.contracts import ContractTerms
+from liangrong.ledger import schema as s
+from liangrong.ledger.columns import TERM_FIELDS, load_contract_table
+from liangrong.ledger.journal import Ledger, decode_events
+from liangrong.ledger.projections import contract_fields, projection_digest, rebuild
+from liangrong.store.migrate import current_revision, downgrade, head_revision, upgrade
+
+TERMS = (
+    financing_terms("F-1", "C1", 50_000_00, quantity=1_300, maturity=date(2026, 8, 31)),
+    short_terms("S-1", "C1", 100, 2_500_00),
+    financing_terms("F-2", "C2", 7_777_77, quantity=500, security="000001.SZ"),
+)
+
+
+@pytest.fixture
+def ledger(store: Engine, fixed_clock) -> Ledger:
+    book = Ledger(store, fixed_clock)
+    book.post(ops.fund_pool("fund-cash", DAY, acc.CASH_ASSET, 10_000_000_00))
+    book.post(ops.fund_pool("fund-600036", DAY, "600036.SH", 100_000))
+    for client in ("C1", "C2"):
+        open_client(book, client)
+        book.post(ops.deposit_cash(f"dep-{client}", DAY, client, 100_000_00))
+    for terms in TERMS:
+        opening = ops.open_financing if terms.kind.value == "financing" else ops.open_short
+        book.post(opening(f"open-{terms.contract_id}", terms))
+    return book
+
+
+def _copied(terms: ContractTerms) -> tuple[object, ...]:
+    """What the columns hold for these terms: the event's own values."""
+    event = terms.to_event()
+    return tuple(event[name] for name in s.CONTRACT_TERM_COLUMNS)
+
+
+def _stored(engine: Engine) -> dict[str, tuple[object, ...]]:
+    columns = [s.contracts.c[name] for name in s.CONTRACT_TERM_COLUMNS]
+    with engine.connect() as conn:
+        rows = conn.execute(select(s.contracts.c.contract_id, *columns))
+        return {str(row[0]): tuple(row[1:]) for row in rows}
+
+
+def test_an_opening_writes_its_terms_into_the_columns(ledger: Ledger) -> None:
+    assert _stored(ledger.engine) == {t.contract_id: _copied(t) for t in TERMS}
+    assert _copied(TERMS[0])[:5] == (1_300, 50_000_00, 38_461, "1", "167/2000")
+
+
+def test_the_table_reads_the_columns_as_the_json_holds_them(ledger: Ledger) -> None:
+    with ledger.engine.connect() as conn:
+        table = load_contract_table(conn)
+        documents = conn.execute(select(s.contracts.c.terms_json)).scalars().all()
+    events = {e["contract_id"]: e for e in decode_events("[" + ",".join(documents) + "]")}
+    assert sorted(table.ids) == sorted(events)
+    for field in TERM_FIELDS:
+        assert table.terms[field] == [events[cid][field] for cid in table.ids]
+    assert table.clients == [events[cid]["client_id"] for cid in table.ids]
+
+
+def test_only_a_copied_term_is_read(ledger: Ledger) -> None:
+    with ledger.engine.connect() as conn, pytest.raises(ValueError, match="rule_version"):
+        next(contract_fields(conn, ["quantity", "rule_version"]))
+
+
+def test_a_copy_that_differs_from_the_journal_is_found_and_rebuilt(ledger: Ledger) -> None:
+    sound = projection_digest_of(ledger.engine)
+    with ledger.engine.begin() as conn:
+        conn.execute(
+            update(s.contracts).where(s.contracts.c.contract_id == "F-2").values(price_li=1)
+        )
+    assert projection_digest_of(ledger.engine) != sound
+    result = rebuild(ledger.engine)
+    assert not result.identical and result.digest_after == sound
+    assert _stored(ledger.engine)["F-2"] == _copied(TERMS[2])
+
+
+def test_migration_0020_drops_the_copies_and_fills_them_again(ledger: Ledger) -> None:
+    engine = ledger.engine
+    before = (projection_digest_of(engine), _stored(engine))
+    downgrade(engine, "0019")
+    with engine.connect() as conn:
+        names = conn.execute(text("SELECT * FROM contracts")).keys()
+    assert set(names).isdisjoint(s.CONTRACT_TERM_COLUMNS) and "terms_json" in names
+    upgrade(engine)
+    assert current_revision(engine) == head_revision()
+    assert (projection_digest_of(engine), _stored(engine)) == before
+
+
+def projection_digest_of(engine: Engine) -> str:
+    with engine.connect() as conn:
+        return projection_digest(conn)
