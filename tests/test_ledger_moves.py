@@ -22,8 +22,9 @@ from liangrong.domain.moves import MoveBatch, MoveCheck, admits, prepare
 from liangrong.domain.purposes import Purpose
 from liangrong.domain.rejections import LedgerCode, Rejection
 from liangrong.ledger.digest import journal_digest
-from liangrong.ledger.journal import Ledger, PostResult
+from liangrong.ledger.journal import CreditAccountOpening, Ledger, PostResult
 from liangrong.ledger.projections import balances_under
+from liangrong.ledger.schema import KEY_CHUNK
 
 CNY = acc.CASH_ASSET
 CLIENTS = ("C1", "C2", "C3")
@@ -173,6 +174,32 @@ def test_a_bad_batch_is_refused_as_one_by_one_and_changes_nothing(
     good = _accrual_rows("C2", "fine", [3])  # refused with the bad one: all or nothing
     assert _both(fast, slow, _moves(good + rows), post) is code
     assert journal_digest(store) == before
+    other.dispose()
+
+
+@pytest.mark.parametrize("post", [Ledger.post_moves, _ahead], ids=["moves", "prepared"])
+def test_a_batch_of_more_clients_than_a_key_chunk_finds_who_is_open(
+    store: Engine, tmp_path: object, post: Posting
+) -> None:
+    """More clients than one IN-list holds are looked up as a range of the key: every open
+    one is found, and one never opened, inside the range, is still refused."""
+    other = make_sqlite_engine(tmp_path)
+    fast, slow = _book(store), _book(other)
+    many = [f"M{n:04d}" for n in range(0, 2 * (KEY_CHUNK + 10), 2)]
+    for ledger in (fast, slow):
+        ledger.open_credit_accounts(
+            [CreditAccountOpening(f"open-{c}", c, "SH", c, c, DAY) for c in many]
+        )
+    rows = [row for c in many for row in _accrual_rows(c, f"acc-{c}", [3])]
+    never_opened = _accrual_rows("M0101", "acc-M0101", [3])  # between two open ones
+    before = journal_digest(store)
+    assert _both(fast, slow, _moves(rows + never_opened), post) is LedgerCode.ACCOUNT_NOT_OPEN
+    assert journal_digest(store) == before
+    posted = _both(fast, slow, _moves(rows), post)
+    assert isinstance(posted, list) and len(posted) == len(many)
+    assert balances_under(store, "client:M0100:charges:") == {
+        (acc.charges_debt("M0100", "KM01000"), CNY): -3
+    }
     other.dispose()
 
 

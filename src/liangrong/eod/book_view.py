@@ -137,12 +137,10 @@ def holder_names(engine: Engine, clients: Iterable[str]) -> dict[str, str]:
     wanted = sorted(set(clients))
     table = s.credit_accounts
     names: dict[str, str] = {}
-    with engine.connect() as conn:
+    with engine.connect() as conn:  # up to the whole book's clients: the driver's rows
         for chunk in s.key_chunks(wanted):
-            rows = conn.execute(
-                select(table.c.client_id, table.c.holder_name).where(table.c.client_id.in_(chunk))
-            )
-            names.update({client: name for client, name in rows})
+            query = select(table.c.client_id, table.c.holder_name)
+            names.update(s.driver_rows(conn, query.where(table.c.client_id.in_(chunk))))
     return names
 
 

@@ -196,6 +196,14 @@ class Ledger:
         ``credit_accounts`` (append-only), so the set never holds a client that is not open;
         a client opened later by another writer is simply not in it yet and is asked for."""
         unknown = sorted({c for c in client_ids if c not in self._open_clients})
+        if len(unknown) > s.KEY_CHUNK:  # a large batch's: one range of the key, not chunks
+            rows = conn.exec_driver_sql(
+                "SELECT DISTINCT client_id FROM credit_accounts "
+                f"WHERE client_id >= {s.marker(conn)} AND client_id <= {s.marker(conn)}",
+                (unknown[0], unknown[-1]),
+            )
+            self._open_clients.update(client for (client,) in rows)
+            return
         for chunk in s.key_chunks(unknown):
             rows = conn.exec_driver_sql(
                 "SELECT DISTINCT client_id FROM credit_accounts "

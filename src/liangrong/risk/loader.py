@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, select
 
 from liangrong.domain import accounts as acc
 from liangrong.domain.accounts import AccountKind
@@ -154,7 +154,7 @@ def load_data(
     """The book as columns, read in a few scans (``contracts``, ``debts``: the projection's
     contracts and debt balances, already read from this very state of the ledger)."""
     with engine.connect() as conn:
-        found = conn.exec_driver_sql("SELECT DISTINCT client_id FROM credit_accounts").all()
+        found = s.driver_rows(conn, select(s.credit_accounts.c.client_id).distinct())
         clients = sorted({str(client) for (client,) in found})
         index = {client: a for a, client in enumerate(clients)}
         cash, held = _collateral(conn, index)
