@@ -63,10 +63,10 @@ def contract_count(conn: Connection) -> int:
 def load_contract_table(conn: Connection, fields: Sequence[str] = TERM_FIELDS) -> ContractTable:
     """Every contract of the projection (``ContractTable``) with ``fields`` of its terms (by
     default ``TERM_FIELDS``, what the end of day's readers take), in one scan."""
-    rows = [row for batch in contract_fields(conn, fields) for row in batch]
-    columns = [list(column) for column in zip(*rows, strict=True)] if rows else []
-    if not columns:
-        columns = [[] for _ in range(len(_KEYS) + len(fields))]
+    columns: list[list[Any]] = [[] for _ in range(len(_KEYS) + len(fields))]
+    for batch in contract_fields(conn, fields):  # turned into columns batch by batch: the
+        for column, values in zip(columns, zip(*batch, strict=True), strict=True):
+            column.extend(values)  # millions of rows are never held as rows at once
     keys, terms = columns[: len(_KEYS)], columns[len(_KEYS) :]
     return ContractTable(
         ids=[str(cid) for cid in keys[0]],
