@@ -197,18 +197,18 @@ class Ledger:
         a client opened later by another writer is simply not in it yet and is asked for."""
         unknown = sorted({c for c in client_ids if c not in self._open_clients})
         if len(unknown) > s.KEY_CHUNK:  # a large batch's: one range of the key, not chunks
+            mark = s.marker(conn)
+            asks: list[tuple[str, tuple[str, ...]]] = [
+                (f"client_id >= {mark} AND client_id <= {mark}", (unknown[0], unknown[-1]))
+            ]
+        else:
+            asks = [
+                (f"client_id IN ({s.markers(conn, len(chunk))})", tuple(chunk))
+                for chunk in s.key_chunks(unknown)
+            ]
+        for where, keys in asks:
             rows = conn.exec_driver_sql(
-                "SELECT DISTINCT client_id FROM credit_accounts "
-                f"WHERE client_id >= {s.marker(conn)} AND client_id <= {s.marker(conn)}",
-                (unknown[0], unknown[-1]),
-            )
-            self._open_clients.update(client for (client,) in rows)
-            return
-        for chunk in s.key_chunks(unknown):
-            rows = conn.exec_driver_sql(
-                "SELECT DISTINCT client_id FROM credit_accounts "
-                f"WHERE client_id IN ({s.markers(conn, len(chunk))})",
-                tuple(chunk),
+                f"SELECT DISTINCT client_id FROM credit_accounts WHERE {where}", keys
             )
             self._open_clients.update(client for (client,) in rows)
 

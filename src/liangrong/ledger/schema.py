@@ -106,17 +106,10 @@ balances = Table(
     Column("amount", BigInteger, nullable=False),
 )
 
-contracts = Table(
-    "contracts",
-    metadata,
-    Column("contract_id", String(48), primary_key=True),
-    Column("client_id", String(32), nullable=False, index=True),
-    Column("kind", String(16), nullable=False),
-    Column("security", String(16), nullable=False),
-    Column("opened_seq", BigInteger, nullable=False),
-    Column("terms_json", Text, nullable=False),
-    # Copies of the opening terms that the whole-book readers take, as the event holds them
-    # (fractions and dates as its texts): millions of contracts read without parsing JSON.
+# Copies of the opening terms that the whole-book readers take, as the ``contract_opened``
+# event holds them (fractions and dates as its texts), by its field names: millions of
+# contracts read without parsing JSON.
+_CONTRACT_TERMS = (
     Column("quantity", BigInteger, nullable=False),
     Column("amount_fen", BigInteger, nullable=False),
     Column("price_li", BigInteger, nullable=False),
@@ -126,11 +119,19 @@ contracts = Table(
     Column("used_date", String(10), nullable=False),
     Column("maturity", String(10), nullable=False),
 )
-# the columns of ``contracts`` copied from the ``contract_opened`` event, by its field names
-CONTRACT_TERM_COLUMNS = (
-    "quantity", "amount_fen", "price_li", "margin_ratio", "annual_rate", "open_date",
-    "used_date", "maturity",
-)  # fmt: skip
+CONTRACT_TERM_COLUMNS = tuple(column.name for column in _CONTRACT_TERMS)
+
+contracts = Table(
+    "contracts",
+    metadata,
+    Column("contract_id", String(48), primary_key=True),
+    Column("client_id", String(32), nullable=False, index=True),
+    Column("kind", String(16), nullable=False),
+    Column("security", String(16), nullable=False),
+    Column("opened_seq", BigInteger, nullable=False),
+    Column("terms_json", Text, nullable=False),
+    *_CONTRACT_TERMS,
+)
 
 APPEND_ONLY_TABLES = ("journal_transactions", "journal_postings", "credit_accounts")
 PROJECTION_TABLES = ("balances", "contracts")
