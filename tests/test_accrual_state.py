@@ -17,6 +17,8 @@ from liangrong.store.accrual_state import (
     load_accruals,
     prune_accruals,
     replace_accruals,
+    stored_accruals,
+    write_accruals,
 )
 from liangrong.store.eod_tables import eod_accrual_states
 from liangrong.store.migrate import downgrade, upgrade
@@ -72,6 +74,20 @@ def test_replacing_a_state_leaves_none_of_the_earlier_one(store: Engine) -> None
     replace_accruals(store, D1, smaller, part_rows=50)
     assert _as_rows(load_accruals(store, D1, unit=1)) == _as_rows(smaller)
     assert load_accruals(store, D1, unit=1).unit == 2 * UNIT
+
+
+def test_rows_built_ahead_store_and_replace_as_one_call_does(store: Engine) -> None:
+    """The accrual builds the rows before its workers fork and writes them after: the same
+    parts as ``replace_accruals``, replacing a crashed run's state whole."""
+    replace_accruals(store, D1, _snapshot(500, salt=1), part_rows=50)  # a crashed run's
+    written = _snapshot(1_001, salt=3)
+    stored = stored_accruals(D1, written, part_rows=100)
+    assert stored.trading_date == D1 and len(stored.rows) == 11 + 4
+    write_accruals(store, stored)
+    read = load_accruals(store, D1, unit=1)
+    assert _as_rows(read) == _as_rows(written) and read.unit == UNIT
+    for kind, columns in written.kinds.items():
+        assert read.kinds[kind].contract_ids == columns.contract_ids  # the order kept
 
 
 def test_pruning_drops_only_the_earlier_dates(store: Engine) -> None:

@@ -207,10 +207,10 @@ class Ledger:
                 for chunk in s.key_chunks(unknown)
             ]
         for where, keys in asks:
-            rows = conn.exec_driver_sql(
-                f"SELECT DISTINCT client_id FROM credit_accounts WHERE {where}", keys
-            )
-            self._open_clients.update(client for (client,) in rows)
+            sql = f"SELECT DISTINCT client_id FROM credit_accounts WHERE {where}"
+            cursor = conn.exec_driver_sql(sql, keys).cursor  # a range: many rows, as tuples
+            assert cursor is not None
+            self._open_clients.update(client for (client,) in cursor.fetchall())
 
     # -- posting ---------------------------------------------------------------------------
     def post(self, txn: Transaction) -> PostResult:

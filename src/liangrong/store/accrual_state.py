@@ -96,17 +96,39 @@ def load_accruals(engine: Engine, trading_date: date, unit: int) -> AccrualSnaps
     return AccrualSnapshot(units.pop() if units else unit, kinds)
 
 
+@dataclass(frozen=True)
+class StoredAccruals:
+    """A date's state as the rows that store it (``stored_accruals``)."""
+
+    trading_date: date
+    rows: list[dict[str, Any]]
+
+
+def stored_accruals(
+    trading_date: date, snapshot: AccrualSnapshot, part_rows: int = PART_ROWS
+) -> StoredAccruals:
+    """The rows that store the date's state, built apart from writing them: the accrual
+    builds them before its workers fork, as joining millions of ids after it would copy
+    the memory pages this process shares with them."""
+    assert part_rows > 0
+    return StoredAccruals(trading_date, list(_rows(trading_date, snapshot, part_rows)))
+
+
 def replace_accruals(
     engine: Engine, trading_date: date, snapshot: AccrualSnapshot, part_rows: int = PART_ROWS
 ) -> None:
     """The date's state, replacing whatever a crashed run left of it (one transaction)."""
-    assert part_rows > 0
+    write_accruals(engine, stored_accruals(trading_date, snapshot, part_rows))
+
+
+def write_accruals(engine: Engine, stored: StoredAccruals) -> None:
+    """Replace the date's state with ``stored`` in one transaction (whatever a crashed run
+    left of it goes)."""
     t = eod_accrual_states
-    rows = list(_rows(trading_date, snapshot, part_rows))
     with write_lock(engine) as conn:
-        conn.execute(delete(t).where(t.c.trading_date == trading_date))
-        if rows:
-            conn.execute(t.insert(), rows)
+        conn.execute(delete(t).where(t.c.trading_date == stored.trading_date))
+        if stored.rows:
+            conn.execute(t.insert(), stored.rows)
 
 
 def prune_accruals(engine: Engine, before: date) -> None:
