@@ -10,13 +10,13 @@ import pytest
 from sqlalchemy import Engine, text, update
 
 from liangrong.store.accrual_state import (
+    PART_ROWS,
     AccrualSnapshot,
     AccrualStateDamaged,
     KindColumns,
     accrual_dates,
     load_accruals,
     prune_accruals,
-    replace_accruals,
     stored_accruals,
     write_accruals,
 )
@@ -34,6 +34,13 @@ def _snapshot(contracts: int, unit: int = UNIT, salt: int = 0) -> AccrualSnapsho
     residue = np.arange(contracts, dtype=np.int64) * 13 - salt
     fees = KindColumns(ids[::3], np.full(len(ids[::3]), BIG, np.int64), -booked[::3])
     return AccrualSnapshot(unit, {"interest": KindColumns(ids, booked, residue), "penalty": fees})
+
+
+def replace_accruals(
+    store: Engine, day: date, snapshot: AccrualSnapshot, part_rows: int = PART_ROWS
+) -> None:
+    """The date's state replaced, as the accrual does it: rows built, then written."""
+    write_accruals(store, stored_accruals(day, snapshot, part_rows))
 
 
 def _as_rows(snapshot: AccrualSnapshot) -> dict[tuple[str, str], tuple[int, int]]:
@@ -76,18 +83,14 @@ def test_replacing_a_state_leaves_none_of_the_earlier_one(store: Engine) -> None
     assert load_accruals(store, D1, unit=1).unit == 2 * UNIT
 
 
-def test_rows_built_ahead_store_and_replace_as_one_call_does(store: Engine) -> None:
-    """The accrual builds the rows before its workers fork and writes them after: the same
-    parts as ``replace_accruals``, replacing a crashed run's state whole."""
-    replace_accruals(store, D1, _snapshot(500, salt=1), part_rows=50)  # a crashed run's
-    written = _snapshot(1_001, salt=3)
-    stored = stored_accruals(D1, written, part_rows=100)
+def test_the_rows_are_built_apart_from_the_store(store: Engine) -> None:
+    """The accrual builds the rows before its workers fork, with no store, and writes them
+    after: one row per part of each kind."""
+    stored = stored_accruals(D1, _snapshot(1_001, salt=3), part_rows=100)
     assert stored.trading_date == D1 and len(stored.rows) == 11 + 4
+    assert accrual_dates(store) == []
     write_accruals(store, stored)
-    read = load_accruals(store, D1, unit=1)
-    assert _as_rows(read) == _as_rows(written) and read.unit == UNIT
-    for kind, columns in written.kinds.items():
-        assert read.kinds[kind].contract_ids == columns.contract_ids  # the order kept
+    assert _as_rows(load_accruals(store, D1, unit=1)) == _as_rows(_snapshot(1_001, salt=3))
 
 
 def test_pruning_drops_only_the_earlier_dates(store: Engine) -> None:

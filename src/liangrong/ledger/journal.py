@@ -208,7 +208,7 @@ class Ledger:
             ]
         for where, keys in asks:
             sql = f"SELECT DISTINCT client_id FROM credit_accounts WHERE {where}"
-            cursor = conn.exec_driver_sql(sql, keys).cursor  # a range: many rows, as tuples
+            cursor = conn.exec_driver_sql(sql, keys).cursor  # maybe many rows: driver tuples
             assert cursor is not None
             self._open_clients.update(client for (client,) in cursor.fetchall())
 

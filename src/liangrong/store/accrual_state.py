@@ -114,13 +114,6 @@ def stored_accruals(
     return StoredAccruals(trading_date, list(_rows(trading_date, snapshot, part_rows)))
 
 
-def replace_accruals(
-    engine: Engine, trading_date: date, snapshot: AccrualSnapshot, part_rows: int = PART_ROWS
-) -> None:
-    """The date's state, replacing whatever a crashed run left of it (one transaction)."""
-    write_accruals(engine, stored_accruals(trading_date, snapshot, part_rows))
-
-
 def write_accruals(engine: Engine, stored: StoredAccruals) -> None:
     """Replace the date's state with ``stored`` in one transaction (whatever a crashed run
     left of it goes)."""
