@@ -148,7 +148,7 @@ def test_charges_posted_advance_the_kept_debts_only_from_the_state_they_stand_fo
             ops.accrue_charges("a4", DAY2, "c3", "S1", 2),
         ]
     )
-    ctx.charges_posted(2, ["F1", "S1"], [40, 2])
+    ctx.charges_posted(2, ["F1", "S1"], [40, 2], ["c1", "c3"])
     assert ctx.debts_stand_at() is not None and ctx.debt_rows() is not rows
     assert ctx.owed().charges == {"F1": 1274, "S1": 323}
     # what was worked out from the rows is advanced with them, not worked out again
@@ -159,10 +159,59 @@ def test_charges_posted_advance_the_kept_debts_only_from_the_state_they_stand_fo
     kept = ctx.debt_rows()
     ledger.post(ops.accrue_charges("a5", DAY2, "c1", "F1", 7))
     ledger.post(ops.accrue_charges("a6", DAY2, "c1", "F1", 1))
-    ctx.charges_posted(1, ["F1"], [1])
+    ctx.charges_posted(1, ["F1"], [1], ["c1"])
     assert ctx.debts_stand_at() is None
     assert ctx.debt_rows() is not kept and ctx.owed().charges["F1"] == 1282
     _check_against_fresh(ctx)
+
+
+def test_first_charges_take_their_place_in_the_kept_debts_where_the_store_orders_by_code_point(
+    store: Engine, fixed_clock
+) -> None:
+    ledger = _ledger(store, fixed_clock)
+    ctx = EodContext(store, DAY2, EodSettings())
+    rows, before = ctx.debt_rows(), ctx.owed()
+    assert "F2" in before.principal and "F2" not in before.charges  # no charges row yet
+    ledger.post_batch(
+        [
+            ops.accrue_charges("a3", DAY2, "c1", "F1", 40),
+            ops.accrue_charges("a4", DAY2, "c1", "F2", 5),
+        ]
+    )
+    ctx.charges_posted(2, ["F1", "F2"], [40, 5], ["c1", "c1"])
+    if store.dialect.name == "sqlite":  # the names' code points: the new row merged in
+        kept = ctx.debt_rows()
+        assert ctx.debts_stand_at() is not None and kept is not rows
+        assert kept.size == rows.size + 1 and "client:c1:charges:F2" in kept.accounts
+    else:  # the database's collation decides the place: read again
+        assert ctx.debts_stand_at() is None
+    assert ctx.owed().charges == {"F1": 1274, "F2": 5, "S1": 321}
+    _same_owed(ctx.owed(), owed_now(store))
+    _check_against_fresh(ctx)
+
+
+def test_first_charges_are_merged_only_into_rows_in_code_point_order(
+    store: Engine, fixed_clock
+) -> None:
+    _ledger(store, fixed_clock)
+    with store.connect() as conn:
+        rows = load_debt_rows(conn)
+    assert rows.with_charges_added(["F2"], [5]) is None  # no clients: no place known
+    assert rows.with_charges_added(["F2"], [0], ["c1"]) is None  # nothing posted: no row
+    assert rows.with_charges_added(["F2"], [5], ["c:1"]) is None  # not the chart's name
+    merged = rows.with_charges_added(["S1", "F2"], [2, 5], ["c3", "c1"])
+    assert merged is not None and list(merged.accounts) == sorted(merged.accounts)
+    assert merged.owed.charges == {"F1": 1234, "F2": 5, "S1": 323}
+    picked = [i for i, account in enumerate(merged.accounts) if account.endswith(":F2")]
+    assert [merged.sides[i] for i in picked] == ["charges", "financing"]
+    assert [merged.amounts[i] for i in picked] == [-5, -1_000_000]
+    # rows in another order than the names' (a store collating otherwise): read again
+    shuffled = type(rows)(*(tuple(reversed(column)) for column in _columns_of(rows)))
+    assert shuffled.with_charges_added(["F2"], [5], ["c1"]) is None
+
+
+def _columns_of(rows: object) -> list[object]:
+    return [getattr(rows, field.name) for field in fields(rows)]  # type: ignore[arg-type]
 
 
 def test_charges_added_beyond_the_stores_integers_are_read_again(

@@ -409,8 +409,12 @@ def _post(run: StepRun, batches: Iterable[PreparedMoves], total: int) -> int:
 def _advance_debts(run: StepRun, cols: ContractColumns, charged_fen: Ints, fresh: int) -> None:
     """Tell the context what the step's ``fresh`` transactions added to the debts."""
     charged = charged_fen > 0
+    picked = charged.tolist()
     run.ctx.charges_posted(
-        fresh, list(compress(cols.ids, charged.tolist())), charged_fen[charged].tolist()
+        fresh,
+        list(compress(cols.ids, picked)),
+        charged_fen[charged].tolist(),
+        list(compress(cols.clients, picked)),
     )
 
 

@@ -114,20 +114,28 @@ class EodContext:
         return self._debts[1]
 
     def charges_posted(
-        self, fresh: int, contracts: Sequence[str], amounts_fen: Sequence[int]
+        self,
+        fresh: int,
+        contracts: Sequence[str],
+        amounts_fen: Sequence[int],
+        clients: Sequence[str],
     ) -> None:
         """A step has just posted ``fresh`` new transactions whose only change to the clients'
-        debt accounts is ``amounts_fen`` more charges owed on ``contracts`` (the accrual).
-        The kept debt rows are advanced to the journal's new state instead of being read
-        again (millions of rows), when they stand for the state just before those
-        transactions: nothing else was posted in between, and none of them was in the
-        rows already (``DebtRows.with_charges_added``); otherwise they are dropped."""
+        debt accounts is ``amounts_fen`` more charges owed on ``contracts`` (of ``clients``,
+        one each: the accrual).  The kept debt rows are advanced to the journal's new state
+        instead of being read again (millions of rows), when they stand for the state just
+        before those transactions: nothing else was posted in between, and none of them was
+        in the rows already (``DebtRows.with_charges_added``; a contract's first charges
+        take a new row in its place only where the store orders the names by code point,
+        SQLite); otherwise they are dropped."""
         with self.engine.connect() as conn:
             seq = last_seq(conn)
         kept, owed = self._debts, self._owed
         self._debts = self._owed = self._book = None
         if kept is not None and seq - kept[0] == fresh:
-            rows = kept[1].with_charges_added(contracts, amounts_fen)
+            by_code_point = self.engine.dialect.name == "sqlite"
+            mine = clients if by_code_point else None
+            rows = kept[1].with_charges_added(contracts, amounts_fen, mine)
             if rows is not None:
                 self._debts = (seq, rows)
                 if owed is not None and owed[0] is kept[1] and "owed" in vars(rows):

@@ -11,9 +11,10 @@ per row in the order the store returned them;
   opens one), so a table read once stands for the projection for as long as the projection
   holds as many contracts (``contract_count``);
 - a ``DebtRows`` holds every balance row of the clients' debt accounts (``client:…``, a range
-  of the balances' key; zero balances included), each account's name cut into its client,
-  side and contract: it stands for the ledger until the next transaction is posted
-  (``journal.last_seq``).
+  of the balances' key; zero balances included) in the key's order, each account's name cut
+  into its client, side and contract: it stands for the ledger until the next transaction is
+  posted (``journal.last_seq``).  The key's order is the names' code points on SQLite (its
+  binary collation); on PostgreSQL, the database's collation.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from operator import add, and_, lt, neg, or_
 from typing import Any, NamedTuple
 
 import numpy as np
+import numpy.typing as npt
 from sqlalchemy import Connection, func, select
 
 from liangrong.domain import accounts as acc
@@ -85,6 +87,8 @@ CHARGES_SIDE = acc.charges_debt("c", "k").split(":")[2]
 _PRINCIPAL = frozenset({FINANCING_SIDE, SHORT_SIDE})
 _NOT_A_DEBT = ("", "", "", "")
 
+Ints = npt.NDArray[np.int64]
+
 
 @dataclass(frozen=True)
 class DebtRows:
@@ -120,40 +124,97 @@ class DebtRows:
         return Owing(negated(principal), negated(charges), whose)
 
     def with_charges_added(
-        self, contracts: Sequence[str], amounts_fen: Sequence[int]
+        self,
+        contracts: Sequence[str],
+        amounts_fen: Sequence[int],
+        clients: Sequence[str] | None = None,
     ) -> DebtRows | None:
         """These rows once ``amounts_fen`` more charges are owed on ``contracts``' charges
-        accounts (the only postings since they were read), or None when a contract has no
-        charges row here: a new balance row has a place in the store's order, so the rows
-        are read again instead.  Each row keeps its place; only the amounts are new, worked
-        out as the store's own 64-bit integers (None beyond them)."""
+        accounts (the only postings since they were read), or None when they cannot be
+        advanced, so that the rows are read again instead.  A contract's first charges make
+        a new balance row, whose place is the store's order of the names: with ``clients``
+        (each contract's client), given only when that order is the names' code-point order
+        (SQLite's), the new rows are merged in at their places (``_with_new_rows``); without
+        them, such a contract means None.  Amounts are worked out as the store's own 64-bit
+        integers (None beyond them)."""
         assert len(set(contracts)) == len(contracts) == len(amounts_fen), "one amount each"
+        assert clients is None or len(clients) == len(contracts), "one client each"
         is_charges = list(map(CHARGES_SIDE.__eq__, self.sides))
-        if is_charges.count(True) < len(contracts):
-            return None  # some contract's first charges (a whole book's, on the first day)
         rows = list(compress(range(self.size), is_charges))
         row_of = dict(zip(compress(self.contracts, is_charges), rows, strict=True))
         cash = all(map(acc.CASH_ASSET.__eq__, compress(self.assets, is_charges)))
         if len(row_of) != len(rows) or not cash:
             return None  # never for the chart's charges accounts: one cash row each
         try:
-            where = list(map(row_of.__getitem__, contracts))
-            amounts = np.fromiter(self.amounts, np.int64, self.size)
             added = np.fromiter(amounts_fen, np.int64, len(amounts_fen))
-        except (KeyError, OverflowError):
+        except OverflowError:
             return None
-        if (added < 0).any() or (amounts[where] < np.iinfo(np.int64).min + added).any():
-            return None  # charges are owed, never given back, and never beyond 64 bits
-        amounts[where] -= added  # a debt is a negative balance
+        if (added < 0).any():
+            return None  # charges are owed, never given back
+        known = np.fromiter(map(row_of.__contains__, contracts), np.bool_, len(contracts))
+        where = list(map(row_of.__getitem__, compress(contracts, known.tolist())))
+        amounts = np.fromiter(self.amounts, np.int64, self.size)
+        if (amounts[where] < np.iinfo(np.int64).min + added[known]).any():
+            return None  # never beyond 64 bits
+        amounts[where] -= added[known]  # a debt is a negative balance
+        if known.all():
+            return self._advanced(tuple(amounts.tolist()), contracts, amounts_fen)
+        if clients is None:
+            return None  # some contract's first charges (a whole book's, on the first day)
+        fresh = ~known
+        if not added[fresh].all():
+            return None  # nothing posted makes no row: such a contract has none
+        return self._with_new_rows(
+            amounts,
+            list(compress(contracts, fresh.tolist())),
+            list(compress(clients, fresh.tolist())),
+            (-added[fresh]).tolist(),
+        )
+
+    def _advanced(
+        self, amounts: tuple[int, ...], contracts: Sequence[str], amounts_fen: Sequence[int]
+    ) -> DebtRows:
+        """These rows with new amounts, each row in its place; what was worked out from
+        them advanced alike where it can be, not again."""
         advanced = DebtRows(
-            self.accounts, self.assets, tuple(amounts.tolist()), self.clients, self.sides,
-            self.contracts,
-        )  # fmt: skip
-        if "owed" in vars(self):  # worked out for these rows: advanced alike, not again
+            self.accounts, self.assets, amounts, self.clients, self.sides, self.contracts
+        )
+        if "owed" in vars(self):
             owing = self.owed.with_charges_added(contracts, amounts_fen)
             if owing is not None:
                 vars(advanced)["owed"] = owing  # where ``cached_property`` keeps it
         return advanced
+
+    def _with_new_rows(
+        self, amounts: Ints, contracts: list[str], clients: list[str], balances: list[int]
+    ) -> DebtRows | None:
+        """These rows (``amounts`` their new balances) with a cash charges row for each of
+        ``contracts`` (none has one here), all in the names' code-point order, or None if
+        these rows are not in that order (the store then orders them otherwise) or a new
+        name would not cut back into its parts."""
+        names = list(map(acc.charges_debt, clients, contracts))
+        if any(len(name.split(":")) != len(_NOT_A_DEBT) for name in names):
+            return None  # an id holding a colon: never the chart's
+        keys = [
+            *zip(self.accounts, self.assets, strict=True),
+            *zip(names, repeat(acc.CASH_ASSET)),
+        ]  # the rows' keys are one run already in order: the sort (timsort) merges into it
+        order = sorted(range(len(keys)), key=keys.__getitem__)
+        if list(filter(self.size.__gt__, order)) != list(range(self.size)):
+            return None  # the store's order is not the names' code points
+
+        def placed(mine: Sequence[Any], theirs: Sequence[Any]) -> tuple[Any, ...]:
+            both = [*mine, *theirs]
+            return tuple(map(both.__getitem__, order))
+
+        return DebtRows(
+            placed(self.accounts, names),
+            placed(self.assets, [acc.CASH_ASSET] * len(names)),
+            placed(amounts.tolist(), balances),
+            placed(self.clients, clients),
+            placed(self.sides, [CHARGES_SIDE] * len(names)),
+            placed(self.contracts, contracts),
+        )
 
 
 class Owing(NamedTuple):
@@ -189,8 +250,8 @@ def load_debt_rows(conn: Connection) -> DebtRows:
     marker = s.marker(conn)
     query = (
         "SELECT account, asset, amount FROM balances "
-        f"WHERE account >= {marker} AND account < {marker}"
-    )
+        f"WHERE account >= {marker} AND account < {marker} ORDER BY account, asset"
+    )  # the key's own order: its index's, so no sort
     bounds = (DEBT_PREFIX, s.prefix_end(DEBT_PREFIX))
     cursor = conn.exec_driver_sql(query, bounds).cursor
     assert cursor is not None
