@@ -205,6 +205,10 @@ def test_first_charges_are_merged_only_into_rows_in_code_point_order(
     picked = [i for i, account in enumerate(merged.accounts) if account.endswith(":F2")]
     assert [merged.sides[i] for i in picked] == ["charges", "financing"]
     assert [merged.amounts[i] for i in picked] == [-5, -1_000_000]
+    none = type(rows)((), (), (), (), (), ())  # a book owing nothing: the first row
+    first = none.with_charges_added(["K1"], [9], ["c9"])
+    assert first == type(rows)(("client:c9:charges:K1",), ("CNY",), (-9,), ("c9",),
+                               ("charges",), ("K1",))  # fmt: skip
     # rows in another order than the names' (a store collating otherwise): read again
     shuffled = type(rows)(*(tuple(reversed(column)) for column in _columns_of(rows)))
     assert shuffled.with_charges_added(["F2"], [5], ["c1"]) is None

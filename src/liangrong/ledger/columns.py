@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from itertools import compress, repeat
-from operator import add, and_, lt, neg, or_
+from operator import add, and_, itemgetter, lt, neg, or_
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -192,20 +192,23 @@ class DebtRows:
         ``contracts`` (none has one here), all in the names' code-point order, or None if
         these rows are not in that order (the store then orders them otherwise) or a new
         name would not cut back into its parts."""
-        names = list(map(acc.charges_debt, clients, contracts))
-        if any(len(name.split(":")) != len(_NOT_A_DEBT) for name in names):
+        if ":" in "".join(clients) + "".join(contracts):
             return None  # an id holding a colon: never the chart's
-        keys = [
-            *zip(self.accounts, self.assets, strict=True),
-            *zip(names, repeat(acc.CASH_ASSET)),
-        ]  # the rows' keys are one run already in order: the sort (timsort) merges into it
-        order = sorted(range(len(keys)), key=keys.__getitem__)
-        if list(filter(self.size.__gt__, order)) != list(range(self.size)):
+        names = list(map(acc.charges_debt, clients, contracts))
+        size, new = self.size, len(names)
+        # Each name is new here, so names alone place the rows (rows of one account keep
+        # their order: the sort is stable).  The rows are one run already in order and the
+        # new names another once sorted: the sort (timsort) merges the two in linear time.
+        keys = [*self.accounts, *names]
+        mine = sorted(range(size, size + new), key=keys.__getitem__)
+        order = np.fromiter(sorted([*range(size), *mine], key=keys.__getitem__), np.intp)
+        if not np.array_equal(order[order < size], np.arange(size)):
             return None  # the store's order is not the names' code points
+        taken = itemgetter(*order.tolist())
 
         def placed(mine: Sequence[Any], theirs: Sequence[Any]) -> tuple[Any, ...]:
             both = [*mine, *theirs]
-            return tuple(map(both.__getitem__, order))
+            return taken(both) if len(both) > 1 else tuple(both)
 
         return DebtRows(
             placed(self.accounts, names),
