@@ -22,7 +22,11 @@ from liangrong.eod.settings import EodSettings
 from liangrong.ledger import control_reads as cr
 from liangrong.ledger.control_reads import balances_control, postings_control
 from liangrong.ledger.journal import last_seq
-from liangrong.ledger.projections import account_ranges, balance_differences
+from liangrong.ledger.projections import (
+    account_ranges,
+    balance_differences,
+    sampled_posting_ranges,
+)
 from test_eod import THROUGH, build_book, build_store, copy_of
 
 D, NEXT = date(2026, 11, 20), date(2026, 11, 23)  # a Friday and the Monday after
@@ -166,6 +170,14 @@ def test_the_bulk_totals_are_the_row_by_row_ones(store: Engine) -> None:
         assert postings_control(conn, 3, 6) == ct.control_total(later)
 
 
+def _cover_once(ranges: list[tuple[str, str | None]], accounts: list[str]) -> None:
+    in_order = sorted(ranges, key=lambda r: r[0])
+    assert in_order[0][0] == "" and in_order[-1][1] is None
+    assert all(a[1] == b[0] for a, b in pairwise(in_order))
+    for account in accounts:
+        assert sum(lo <= account and (hi is None or account < hi) for lo, hi in ranges) == 1
+
+
 @pytest.mark.parametrize("table", ["balances", "journal_postings"])
 def test_account_ranges_cover_every_account_once(store: Engine, table: str) -> None:
     with _journal(store).connect() as conn:
@@ -173,19 +185,27 @@ def test_account_ranges_cover_every_account_once(store: Engine, table: str) -> N
             {str(a) for (a,) in conn.execute(text(f"SELECT account FROM {table}")).all()}
         )
         for parts in (1, 2, 3, 5, 50):
-            ranges = account_ranges(conn, parts, table)
-            in_order = sorted(ranges, key=lambda r: r[0])
-            assert in_order[0][0] == "" and in_order[-1][1] is None
-            assert all(a[1] == b[0] for a, b in pairwise(in_order))
-            for account in accounts:  # each in one range
-                holders = [
-                    r for r in ranges if r[0] <= account and (r[1] is None or account < r[1])
-                ]
-                assert len(holders) == 1
+            _cover_once(account_ranges(conn, parts, table), accounts)
     if table == "journal_postings":  # the market's 4 postings of 12, more than a quarter:
         with store.connect() as conn:  # a range of its own, first
             first = account_ranges(conn, 4, table)[0]
         assert first == ("external:market", "firm:pool")
+
+
+def test_the_postings_ranges_cut_along_a_sample_cover_every_account_once(store: Engine) -> None:
+    with store.connect() as conn:  # an empty journal: one range, every name
+        assert sampled_posting_ranges(conn, 4) == [("", None)]
+    with _journal(store).connect() as conn:
+        found = conn.execute(text("SELECT account FROM journal_postings"))
+        accounts = sorted({str(account) for (account,) in found})
+        for parts in (1, 2, 3, 5, 50):
+            for samples in (1, 2, 1000):
+                _cover_once(sampled_posting_ranges(conn, parts, samples), accounts)
+            # every transaction sampled: the sample is the table, the cuts are the walk's
+            every = sampled_posting_ranges(conn, parts, 1000)
+            assert every == account_ranges(conn, parts, "journal_postings")
+        first = sampled_posting_ranges(conn, 4, 1000)[0]
+    assert first == ("external:market", "firm:pool")  # the long account first, as walked
 
 
 def test_a_key_that_does_not_split_is_totalled_row_by_row(store: Engine) -> None:

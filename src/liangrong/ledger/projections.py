@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator, Sequence
+from bisect import bisect_left, bisect_right
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,6 +15,8 @@ from liangrong.domain import accounts as acc
 from liangrong.domain.contracts import ContractBalance, ContractKind, ContractTerms
 from liangrong.ledger import schema as s
 from liangrong.ledger.journal import contract_row, decode_events, read_balances, upsert_balances
+
+SAMPLES_PER_PART = 64  # transactions sampled per range (``sampled_posting_ranges``)
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,18 +226,74 @@ def account_ranges(
         f"ORDER BY account LIMIT 1 OFFSET {step}"
     )
     following = f"SELECT MIN(account) FROM {table} WHERE account > {marker}"
+
+    def read(query: str) -> Callable[[str], str | None]:
+        def found(low: str) -> str | None:
+            name = conn.exec_driver_sql(query, (low,)).scalar()
+            return None if name is None else str(name)
+
+        return found
+
+    return _ranges(read(stepped), read(following))
+
+
+def sampled_posting_ranges(
+    conn: Connection, parts: int, samples_per_part: int = SAMPLES_PER_PART
+) -> list[tuple[str, str | None]]:
+    """``account_ranges`` of the journal's postings, cut along a sample of them instead of
+    the whole account index (tens of millions of entries, a second pass over the index the
+    full check then reads): the postings of about ``parts × samples_per_part`` transactions
+    spread evenly over the journal (every transaction when there are no more).  Any cuts
+    cover every name once; the sample only evens out the parts.  The sample's names are
+    put in order here, by code point: that is the store's order on SQLite (its binary
+    collation); elsewhere the collation may differ, and the index is stepped along."""
+    if conn.dialect.name != "sqlite":
+        return account_ranges(conn, parts, JOURNAL_POSTINGS)
+    through = conn.exec_driver_sql("SELECT MAX(txn_seq) FROM journal_postings").scalar()
+    if through is None:
+        return [("", None)]
+    wanted = max(1, parts * samples_per_part)
+    seqs = sorted({1 + (int(through) - 1) * i // max(1, wanted - 1) for i in range(wanted)})
+    names: list[str] = []
+    for chunk in s.key_chunks(seqs):
+        rows = conn.exec_driver_sql(
+            f"SELECT account FROM journal_postings "
+            f"WHERE txn_seq IN ({s.markers(conn, len(chunk))})",
+            tuple(chunk),
+        )
+        names += (str(account) for (account,) in rows)
+    names.sort()
+    step = max(1, -(-len(names) // max(1, parts)))
+
+    def stepped(low: str) -> str | None:
+        at = bisect_left(names, low) + step
+        return names[at] if at < len(names) else None
+
+    def following(low: str) -> str | None:
+        at = bisect_right(names, low)
+        return names[at] if at < len(names) else None
+
+    return _ranges(stepped, following)
+
+
+def _ranges(
+    stepped: Callable[[str], str | None], following: Callable[[str], str | None]
+) -> list[tuple[str, str | None]]:
+    """The ranges cut at ``stepped(low)`` (the name a step past the first at or after
+    ``low``, None past the end) from ``""``: an account filling a whole step is a range of
+    its own up to ``following(low)`` (the next name), and such ranges come first."""
     ranges: list[tuple[str, str | None]] = []
     long: list[tuple[str, str | None]] = []
     low = ""
-    while (cut := conn.exec_driver_sql(stepped, (low,)).scalar()) is not None:
+    while (cut := stepped(low)) is not None:
         if cut == low:  # an account with more rows than a step: a range of its own
-            cut = conn.exec_driver_sql(following, (low,)).scalar()
-            long.append((low, None if cut is None else str(cut)))
+            cut = following(low)
+            long.append((low, cut))
             if cut is None:
                 return long + ranges
         else:
-            ranges.append((low, str(cut)))
-        low = str(cut)
+            ranges.append((low, cut))
+        low = cut
     return [*long, *ranges, (low, None)]
 
 
