@@ -134,6 +134,19 @@ def test_no_kept_reading_outlives_a_posting_that_changes_it(store: Engine, fixed
     _check_against_fresh(ctx)
 
 
+def _accrued(ledger: Ledger, ctx: EodContext, charges: list[tuple[str, str, int]]) -> None:
+    """Charges (client, contract, fen) posted in one batch and told to the context, as the
+    accrual step does."""
+    ledger.post_batch(
+        [
+            ops.accrue_charges(f"a{3 + i}", DAY2, client, contract, fen)
+            for i, (client, contract, fen) in enumerate(charges)
+        ]
+    )
+    clients, contracts, amounts = zip(*charges, strict=True)
+    ctx.charges_posted(len(charges), list(contracts), list(amounts), list(clients))
+
+
 def test_charges_posted_advance_the_kept_debts_only_from_the_state_they_stand_for(
     store: Engine, fixed_clock
 ) -> None:
@@ -142,13 +155,7 @@ def test_charges_posted_advance_the_kept_debts_only_from_the_state_they_stand_fo
     rows, before = ctx.debt_rows(), ctx.owed()
     assert before.owing == {"F1", "F2", "S1"}  # worked out, as the accrual does
     assert rows.with_charges_added(["F2"], [5]) is None  # F2 has no charges row yet
-    ledger.post_batch(
-        [
-            ops.accrue_charges("a3", DAY2, "c1", "F1", 40),
-            ops.accrue_charges("a4", DAY2, "c3", "S1", 2),
-        ]
-    )
-    ctx.charges_posted(2, ["F1", "S1"], [40, 2], ["c1", "c3"])
+    _accrued(ledger, ctx, [("c1", "F1", 40), ("c3", "S1", 2)])
     assert ctx.debts_stand_at() is not None and ctx.debt_rows() is not rows
     assert ctx.owed().charges == {"F1": 1274, "S1": 323}
     # what was worked out from the rows is advanced with them, not worked out again
@@ -172,13 +179,7 @@ def test_first_charges_take_their_place_in_the_kept_debts_where_the_store_orders
     ctx = EodContext(store, DAY2, EodSettings())
     rows, before = ctx.debt_rows(), ctx.owed()
     assert "F2" in before.principal and "F2" not in before.charges  # no charges row yet
-    ledger.post_batch(
-        [
-            ops.accrue_charges("a3", DAY2, "c1", "F1", 40),
-            ops.accrue_charges("a4", DAY2, "c1", "F2", 5),
-        ]
-    )
-    ctx.charges_posted(2, ["F1", "F2"], [40, 5], ["c1", "c1"])
+    _accrued(ledger, ctx, [("c1", "F1", 40), ("c1", "F2", 5)])
     if store.dialect.name == "sqlite":  # the names' code points: the new row merged in
         kept = ctx.debt_rows()
         assert ctx.debts_stand_at() is not None and kept is not rows

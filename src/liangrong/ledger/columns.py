@@ -151,12 +151,13 @@ class DebtRows:
             return None
         if (added < 0).any():
             return None  # charges are owed, never given back
-        known = np.fromiter(map(row_of.__contains__, contracts), np.bool_, len(contracts))
-        where = list(map(row_of.__getitem__, compress(contracts, known.tolist())))
+        rows_of = map(row_of.get, contracts, repeat(-1))  # -1: no charges row yet
+        where = np.fromiter(rows_of, np.intp, len(contracts))
+        known = where >= 0
         amounts = np.fromiter(self.amounts, np.int64, self.size)
-        if (amounts[where] < np.iinfo(np.int64).min + added[known]).any():
+        if (amounts[where[known]] < np.iinfo(np.int64).min + added[known]).any():
             return None  # never beyond 64 bits
-        amounts[where] -= added[known]  # a debt is a negative balance
+        amounts[where[known]] -= added[known]  # a debt is a negative balance
         if known.all():
             return self._advanced(tuple(amounts.tolist()), contracts, amounts_fen)
         if clients is None:
