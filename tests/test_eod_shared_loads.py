@@ -15,6 +15,7 @@ from sqlalchemy import Engine
 from ledger_helpers import financing_terms, open_client, short_terms
 from liangrong.domain import operations as ops
 from liangrong.domain.contracts import Allocation
+from liangrong.domain.exchange_report import ReportCheck, ReportViolation
 from liangrong.domain.journal import Transaction
 from liangrong.eod.book_view import ContractColumns, Owed, load_contract_columns, owed_now
 from liangrong.eod.context import EodContext
@@ -244,3 +245,30 @@ def test_charges_added_beyond_the_stores_integers_are_read_again(
     assert credit.with_charges_added(["S1"], [0]) == Owing({}, {"F1": -5, "S1": 3}, credit.clients)
     with pytest.raises(AssertionError):
         rows.with_charges_added(["F1", "F1"], [1, 1])
+
+
+def test_a_debt_whose_contract_is_unknown_is_listed_at_either_close(
+    store: Engine, fixed_clock
+) -> None:
+    """The kept debts' totals stand alone only for a close with no later postings and every
+    contract known; a contract missing from the securities given (F2) is listed at both
+    closes, its debt on no security, whether later postings (F3's repayment) are added back
+    or not."""
+    _ledger(store, fixed_clock)
+    unknown = ReportViolation(ReportCheck.UNKNOWN_CONTRACT, field="client:c1:financing:F2")
+    with store.connect() as conn:
+        rows, table = load_debt_rows(conn), load_contract_table(conn)
+        known = {k: v for k, v in table.securities_by_id().items() if k != "F2"}
+        debts = OpenDebts(conn, rows, known)
+        # F1 and S1 owe at both closes; F3 owes on DAY1 only (repaid on DAY2)
+        assert debts.at_close(conn, DAY2) == (
+            {"600000.SH": (2_000_000, 0), "600036.SH": (0, 1000)},
+            [unknown],
+        )
+        assert debts.at_close(conn, DAY1) == (
+            {"600000.SH": (2_000_000, 0), "000001.SZ": (1_200_000, 0), "600036.SH": (0, 1000)},
+            [unknown],
+        )
+        whole = OpenDebts(conn, rows, table.securities_by_id())
+        assert whole.at_close(conn, DAY2)[0]["000001.SZ"] == (1_000_000, 0)
+        assert "securities" not in vars(whole)  # the fast path: no per-account maps built

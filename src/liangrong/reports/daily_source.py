@@ -20,7 +20,8 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import date
-from itertools import compress, repeat
+from functools import cached_property
+from itertools import compress, filterfalse, repeat
 from operator import is_, neg
 
 import numpy as np
@@ -123,13 +124,20 @@ class _Securities:
     contracts projection, a short's from the posting's asset (the shares owed)."""
 
     def __init__(
-        self, sides: dict[str, tuple[ContractKind, str] | None], known: Mapping[str, str]
+        self,
+        sides: dict[str, tuple[ContractKind, str] | None],
+        known: Mapping[str, str],
+        missing: set[str] | None = None,
     ) -> None:
         """``sides``: each account's side and contract (None: not a debt account);
-        ``known``: the security of (at least) each of their financing contracts on record."""
+        ``known``: the security of (at least) each of their financing contracts on record,
+        never changed here (``learn`` copies before it adds); ``missing``: their financing
+        contracts not in ``known``, when already worked out."""
         self.sides = sides
-        self.by_contract = dict(known)  # only a financing contract's is ever looked up
-        self.missing = set(_financing(sides)) - known.keys()  # contracts not on record
+        self.by_contract = known  # only a financing contract's is ever looked up
+        if missing is None:
+            missing = set(_financing(sides)) - known.keys()
+        self.missing = missing  # contracts not on record
         self.problems: list[ReportViolation] = []
 
     @classmethod
@@ -144,7 +152,7 @@ class _Securities:
         if new:
             more = _Securities.read(conn, new)
             self.sides.update(more.sides)
-            self.by_contract.update(more.by_contract)
+            self.by_contract = {**self.by_contract, **more.by_contract}
             self.missing |= more.missing
 
     def placed(self, account: str, asset: str) -> Placed | None:
@@ -196,7 +204,11 @@ def day_movements(
 class OpenDebts:
     """Every debt account's balance now, each placed on its security, read once; the debts at
     the close of any date are these less what was posted with a later business date, so the
-    first report's two dates (yesterday's close, today's) share one reading of the book."""
+    first report's two dates (yesterday's close, today's) share one reading of the book.
+
+    The per-account maps (what each account owes, its side and contract) are built only for
+    a date with later postings or a debt whose contract is unknown: today's close, on a
+    routine day, needs only the per-security totals (millions of accounts at a firm)."""
 
     def __init__(
         self,
@@ -209,19 +221,34 @@ class OpenDebts:
         the financing contracts' are read here)."""
         debts = rows if rows is not None else load_debt_rows(conn)
         debt = list(map(_SIDES.__contains__, debts.sides))  # not charges
-        accounts, assets = list(compress(debts.accounts, debt)), list(compress(debts.assets, debt))
-        values = list(map(neg, compress(debts.amounts, debt)))  # a debt is a negative balance
-        kinds = list(map(_SIDES.__getitem__, compress(debts.sides, debt)))
-        contracts = list(compress(debts.contracts, debt))
-        keys = zip(accounts, assets, strict=True)
-        self.owed: dict[Key, int] = dict(zip(keys, values, strict=True))
-        placed = zip(kinds, contracts, strict=True)
-        sides: dict[str, tuple[ContractKind, str] | None] = dict(zip(accounts, placed, strict=True))
+        self._accounts = list(compress(debts.accounts, debt))
+        self._assets = list(compress(debts.assets, debt))
+        self._values = list(map(neg, compress(debts.amounts, debt)))  # a debt is negative
+        self._kinds = list(map(_SIDES.__getitem__, compress(debts.sides, debt)))
+        self._contracts = list(compress(debts.contracts, debt))
+        financing = map(is_, self._kinds, repeat(ContractKind.FINANCING))
+        financing_ids = list(compress(self._contracts, financing))
         if securities is None:
-            securities = _contract_securities(conn, _financing(sides))
-        self.securities = _Securities(sides, securities)
-        where = _securities_of(kinds, contracts, assets, self.securities.by_contract)
-        self._totals, self._counts = _security_totals(where, kinds, values)
+            securities = _contract_securities(conn, financing_ids)
+        self._known = securities
+        self._missing = set(filterfalse(securities.__contains__, financing_ids))
+        where = _securities_of(self._kinds, self._contracts, self._assets, securities)
+        self._totals, self._counts = _security_totals(where, self._kinds, self._values)
+
+    @cached_property
+    def owed(self) -> dict[Key, int]:
+        """What each debt account owes now, by (account, asset)."""
+        keys = zip(self._accounts, self._assets, strict=True)
+        return dict(zip(keys, self._values, strict=True))
+
+    @cached_property
+    def securities(self) -> _Securities:
+        """Each debt account placed: its side and contract, and the contracts' securities."""
+        placed = zip(self._kinds, self._contracts, strict=True)
+        sides: dict[str, tuple[ContractKind, str] | None] = dict(
+            zip(self._accounts, placed, strict=True)
+        )
+        return _Securities(sides, self._known, set(self._missing))
 
     def at_close(
         self, conn: Connection, trading_date: date
@@ -229,6 +256,8 @@ class OpenDebts:
         """Each security's financing debt (fen) and short quantity (shares) owed at the close
         of ``trading_date``, and every debt account owing then whose contract is unknown."""
         later = _posted_after(conn, trading_date)
+        if not later and not self._missing:  # the balances are the close's, all placed
+            return self._owing(self._totals, self._counts), []
         securities = self.securities
         securities.learn(conn, later)
         totals = {k: list(v) for k, v in self._totals.items()}
@@ -248,8 +277,12 @@ class OpenDebts:
             for key in [*self.owed, *(k for k in later if k not in self.owed)]:
                 if securities.unknown(key[0]) and self.owed.get(key, 0) + later.get(key, 0):
                     problems.append(ReportViolation(ReportCheck.UNKNOWN_CONTRACT, field=key[0]))
-        debts = {k: (v[0], v[1]) for k, v in totals.items() if counts.get(k, 0) > 0}
-        return debts, problems
+        return self._owing(totals, counts), problems
+
+    @staticmethod
+    def _owing(totals: Mapping[str, list[int]], counts: Mapping[str, int]) -> DebtsBySecurity:
+        """The securities with a debt owing, with their totals."""
+        return {k: (v[0], v[1]) for k, v in totals.items() if counts.get(k, 0) > 0}
 
 
 def _securities_of(
