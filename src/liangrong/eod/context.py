@@ -133,8 +133,7 @@ class EodContext:
         kept, owed = self._debts, self._owed
         self._debts = self._owed = self._book = None
         if kept is not None and seq - kept[0] == fresh:
-            by_code_point = self.engine.dialect.name == "sqlite"
-            mine = clients if by_code_point else None
+            mine = clients if is_sqlite(self.engine) else None  # names by code point
             rows = kept[1].with_charges_added(contracts, amounts_fen, mine)
             if rows is not None:
                 self._debts = (seq, rows)
