@@ -18,6 +18,8 @@ from ledger_helpers import DAY, open_client
 from liangrong.domain import accounts as acc
 from liangrong.domain import operations as ops
 from liangrong.domain.accounts import Sign
+from liangrong.domain.journal import Leg, net_changes
+from liangrong.domain.journal import Posting as JPosting
 from liangrong.domain.moves import MoveBatch, MoveCheck, admits, prepare
 from liangrong.domain.purposes import Purpose
 from liangrong.domain.rejections import LedgerCode, Rejection
@@ -68,6 +70,32 @@ def _moves(
         [r[5] for r in rows],
         [({"type": "note", "n": i},) if i % 2 else () for i in range(len(ids))],
     )
+
+
+def _fanned(batch: MoveBatch) -> MoveBatch:
+    """The batch with each run of a transaction's legs of one purpose, asset and target
+    merged into one leg taking from all their sources."""
+    leg_ends: list[int] = []
+    source_ends: list[int] = []
+    purposes: list[Purpose] = []
+    assets: list[str] = []
+    targets: list[str] = []
+    for i in range(len(batch)):
+        start = len(targets)
+        for j in batch.legs_of(i):
+            shape = (batch.purposes[j], batch.assets[j], batch.targets[j])
+            if len(targets) > start and shape == (purposes[-1], assets[-1], targets[-1]):
+                source_ends[-1] += 1
+                continue
+            purposes.append(shape[0])
+            assets.append(shape[1])
+            targets.append(shape[2])
+            source_ends.append((source_ends[-1] if source_ends else 0) + 1)
+        leg_ends.append(len(targets))
+    return MoveBatch(
+        batch.business_date, batch.kind, batch.command_ids, leg_ends, purposes, assets,
+        batch.sources, targets, batch.amounts, batch.events, source_ends,
+    )  # fmt: skip
 
 
 def _outcome(post: object) -> list[PostResult] | LedgerCode:
@@ -131,15 +159,32 @@ def test_accruals_post_as_moves_and_replay(store: Engine, tmp_path: object, post
     other.dispose()
 
 
-def test_charge_accruals_are_the_single_accrual_legs() -> None:
+def test_charge_accruals_take_a_client_s_contracts_in_one_leg() -> None:
+    """One leg per transaction: each contract's charges debt, then the receivable for their
+    sum; it moves each balance as the single accruals of those contracts together do."""
     batch = ops.charge_accruals(
         DAY, [ops.ChargeAccrual("a", "C1", ("K1", "K2"), (3, 4), ({"type": "x"},))]
     )
-    single = [ops.accrue_charges("a", DAY, "C1", k, n) for k, n in (("K1", 3), ("K2", 4))]
     txn = batch.transaction(0)
-    assert txn.legs == tuple(leg for t in single for leg in t.legs)
+    assert txn.legs == (
+        Leg(
+            Purpose.CHARGE_ACCRUAL,
+            (
+                JPosting(acc.charges_debt("C1", "K1"), CNY, -3),
+                JPosting(acc.charges_debt("C1", "K2"), CNY, -4),
+                JPosting(acc.RECEIVABLE_CHARGES, CNY, 7),
+            ),
+        ),
+    )
+    single = [ops.accrue_charges("a", DAY, "C1", k, n) for k, n in (("K1", 3), ("K2", 4))]
+    together: dict[tuple[str, str], int] = {}
+    for one in single:
+        for key, change in net_changes(one).items():
+            together[key] = together.get(key, 0) + change
+    assert net_changes(txn) == together
     assert txn.events == ({"type": "x"},)
     assert batch.payload_digest(0, batch.events_json(0)) == txn.payload_digest()
+    assert [row[:2] for row in batch.posting_rows(0)] == [(1, 0), (2, 0), (3, 0)]
 
 
 @pytest.mark.parametrize(
@@ -232,13 +277,14 @@ _leg = st.tuples(
 
 @pytest.mark.parametrize("post", [Ledger.post_moves, _ahead], ids=["moves", "prepared"])
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(st.lists(_leg, min_size=1, max_size=12), min_size=1, max_size=4))
+@given(st.lists(st.lists(_leg, min_size=1, max_size=12), min_size=1, max_size=4), st.booleans())
 def test_any_batches_post_alike_either_way(
-    post: Posting, batches: list[list[tuple[int, str, int, str, int]]]
+    post: Posting, batches: list[list[tuple[int, str, int, str, int]]], fan_in: bool
 ) -> None:
     """Random batches of every simple purpose (some overdraw, some name a closed client,
-    some pair with a pool, some have a bad amount): each posts, or is refused, alike; so
-    do the same batches prepared ahead and numbered from 1 (the journal has moved)."""
+    some pair with a pool, some have a bad amount), with legs of one source each or runs
+    of them merged into legs of many sources: each posts, or is refused, alike; so do the
+    same batches prepared ahead and numbered from 1 (the journal has moved)."""
     with tempfile.TemporaryDirectory() as a, tempfile.TemporaryDirectory() as b:
         fast, slow = _book(make_sqlite_engine(a)), _book(make_sqlite_engine(b))
         for number, legs in enumerate(batches):
@@ -249,7 +295,8 @@ def test_any_batches_post_alike_either_way(
                     (f"b{number}-t{txn}", client, purpose, source(client, contract),
                      target(client, contract), amount)
                 )  # fmt: skip
-            _both(fast, slow, _moves(rows), post)
+            batch = _moves(rows)
+            _both(fast, slow, _fanned(batch) if fan_in else batch, post)
 
 
 def test_what_the_columns_prove_and_what_they_leave() -> None:
@@ -287,6 +334,11 @@ def test_prepared_rows_give_back_their_batch_and_renumber() -> None:
     assert moved.renumbered(41) == prepared
     assert prepared.clients == frozenset({"C1", "C2"})
     assert prepared.at_risk == set()  # debts deepen, the receivable and cash only grow
+    fanned = _fanned(batch)  # the two accrual legs become one of two sources
+    assert list(fanned.source_ends) == [2, 3]
+    assert prepare(fanned, 41).batch().transactions() == fanned.transactions()
+    lines = [p[1:3] for p in prepare(fanned, 41).postings]  # (line, leg)
+    assert lines == [(1, 0), (2, 0), (3, 0), (1, 0), (2, 0)]
 
 
 def test_prepared_keeps_the_keys_at_risk_in_order_and_sums_the_rest() -> None:

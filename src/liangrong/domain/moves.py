@@ -2,8 +2,8 @@
 same-shaped transactions (the end of day's accruals, a million a day).
 
 A ``MoveBatch`` stands for the ``Transaction``s of ``MoveBatch.transaction``: every leg moves
-one positive amount of one asset from a source account to a target account, so its postings
-are (source, -amount) then (target, +amount).  Invariants:
+positive amounts of one asset out of one or more source accounts into one target account, so
+its postings are each (source, -amount), then (target, +their sum).  Invariants:
 - ``admits`` returns a ``MoveCheck`` only if ``journal.validate`` accepts every transaction
   of the batch once the clients it names are open; what it cannot prove column by column it
   leaves to the one-by-one check (``None``), which then raises the very rejection that
@@ -25,8 +25,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date
+from itertools import groupby
+from operator import itemgetter
 
 from liangrong.domain.accounts import AccountKind, ParsedAccount, Sign, sign_of
 from liangrong.domain.journal import (
@@ -34,6 +36,7 @@ from liangrong.domain.journal import (
     MAX_ABS_AMOUNT,
     MAX_COMMAND_ID,
     MAX_LEGS,
+    MAX_POSTINGS_PER_LEG,
     BalanceKey,
     Leg,
     Posting,
@@ -55,7 +58,12 @@ Opening = tuple[int, Mapping[str, object]]  # a contract_opened event and its tr
 @dataclass(frozen=True, slots=True)
 class MoveBatch:
     """Transactions of one kind and business date; transaction ``i`` holds the legs
-    ``leg_ends[i - 1]`` (0 for the first) up to ``leg_ends[i]``."""
+    ``leg_ends[i - 1]`` (0 for the first) up to ``leg_ends[i]``, leg ``j`` the sources
+    ``source_ends[j - 1]`` up to ``source_ends[j]`` (by default one source per leg).
+
+    ``purposes``, ``assets`` and ``targets`` are per leg, ``sources`` and ``amounts`` per
+    source: a leg takes each source's amount out of it and puts their sum into its target,
+    so its postings are each (source, -amount), then (target, +sum)."""
 
     business_date: date
     kind: str
@@ -67,13 +75,21 @@ class MoveBatch:
     targets: Sequence[str]
     amounts: Sequence[int]
     events: Sequence[Sequence[Mapping[str, object]]]
+    source_ends: Sequence[int] = ()
+    # Each leg's postings (account, asset, amount), worked out once: the digest, the rows,
+    # the column checks and the balance changes all read them.
+    _postings: list[list[tuple[str, str, int]]] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         legs = len(self.purposes)
+        if not self.source_ends:  # one source per leg
+            object.__setattr__(self, "source_ends", range(1, legs + 1))
         assert len(self.leg_ends) == len(self.command_ids) == len(self.events)
-        assert len(self.assets) == len(self.sources) == len(self.targets) == len(self.amounts)
-        assert len(self.amounts) == legs, "one purpose, asset, source, target, amount per leg"
+        assert len(self.assets) == len(self.targets) == len(self.source_ends) == legs
+        assert len(self.sources) == len(self.amounts), "one amount per source"
         assert not self.leg_ends or self.leg_ends[-1] == legs
+        assert self.source_ends[-1] == len(self.sources) if legs else not self.sources
+        object.__setattr__(self, "_postings", self._all_leg_postings())
 
     def __len__(self) -> int:
         return len(self.command_ids)
@@ -81,16 +97,30 @@ class MoveBatch:
     def legs_of(self, i: int) -> range:
         return range(self.leg_ends[i - 1] if i else 0, self.leg_ends[i])
 
+    def leg_postings(self, j: int) -> list[tuple[str, str, int]]:
+        """Leg ``j``'s postings (account, asset, amount): its sources, then its target."""
+        return self._postings[j]
+
+    @property
+    def postings_by_leg(self) -> list[list[tuple[str, str, int]]]:
+        return self._postings
+
+    def _all_leg_postings(self) -> list[list[tuple[str, str, int]]]:
+        sources, amounts = self.sources, self.amounts
+        result = []
+        start = 0
+        for asset, target, stop in zip(self.assets, self.targets, self.source_ends, strict=True):
+            taken, named = amounts[start:stop], sources[start:stop]
+            leg = [(source, asset, -amount) for source, amount in zip(named, taken, strict=True)]
+            leg.append((target, asset, sum(taken)))
+            result.append(leg)
+            start = stop
+        return result
+
     def transaction(self, i: int) -> Transaction:
         """Transaction ``i`` as the one-by-one path posts it."""
         legs = tuple(
-            Leg(
-                self.purposes[j],
-                (
-                    Posting(self.sources[j], self.assets[j], -self.amounts[j]),
-                    Posting(self.targets[j], self.assets[j], self.amounts[j]),
-                ),
-            )
+            Leg(self.purposes[j], tuple(Posting(*p) for p in self.leg_postings(j)))
             for j in self.legs_of(i)
         )
         return Transaction(
@@ -105,31 +135,21 @@ class MoveBatch:
 
     def payload_digest(self, i: int, events_json: str) -> str:
         """``Transaction.payload_digest`` of transaction ``i``, without building it."""
-        legs = (
-            (
-                self.purposes[j],
-                (
-                    (self.sources[j], self.assets[j], -self.amounts[j]),
-                    (self.targets[j], self.assets[j], self.amounts[j]),
-                ),
-            )
-            for j in self.legs_of(i)
-        )
+        legs = ((self.purposes[j], self.leg_postings(j)) for j in self.legs_of(i))
         return payload_digest_of(self.business_date, self.kind, legs, events_json)
 
     def posting_rows(self, i: int) -> Iterator[PostingRow]:
         """Transaction ``i``'s postings as the journal stores them (lines from 1)."""
         first = self.leg_ends[i - 1] if i else 0
+        line = 0
         for j in self.legs_of(i):
-            leg_no, asset, amount = j - first, self.assets[j], self.amounts[j]
-            purpose = self.purposes[j].value
-            yield (2 * leg_no + 1, leg_no, purpose, self.sources[j], asset, -amount)
-            yield (2 * leg_no + 2, leg_no, purpose, self.targets[j], asset, amount)
+            leg_no, purpose = j - first, self.purposes[j].value
+            for account, asset, amount in self.leg_postings(j):
+                line += 1
+                yield (line, leg_no, purpose, account, asset, amount)
 
     def balance_keys(self) -> set[BalanceKey]:
-        return set(zip(self.sources, self.assets, strict=True)) | set(
-            zip(self.targets, self.assets, strict=True)
-        )
+        return {(account, asset) for leg in self._postings for account, asset, _ in leg}
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,7 +172,7 @@ def admits(batch: MoveBatch) -> MoveCheck | None:
         return None  # a repeated id is a replay or a conflict: the one-by-one path decides
     if any(not 1 <= len(batch.legs_of(i)) <= MAX_LEGS for i in range(len(batch))):
         return None
-    if any(not 0 < amount <= MAX_ABS_AMOUNT for amount in batch.amounts):
+    if not _legs_in_bounds(batch):
         return None
     parsed = _parsed_accounts(batch)
     if parsed is None or not _flows_permitted(batch, parsed):
@@ -161,6 +181,17 @@ def admits(batch: MoveBatch) -> MoveCheck | None:
     if clients is None:
         return None
     return MoveCheck(clients, {account: sign_of(p.kind) for (account, _), p in parsed.items()})
+
+
+def _legs_in_bounds(batch: MoveBatch) -> bool:
+    """Every amount positive and in range, its leg's sum too; every leg within the
+    journal's postings per leg."""
+    if any(not 0 < amount <= MAX_ABS_AMOUNT for amount in batch.amounts):
+        return False
+    return all(
+        len(leg) <= MAX_POSTINGS_PER_LEG and len(leg) > 1 and leg[-1][2] <= MAX_ABS_AMOUNT
+        for leg in batch.postings_by_leg
+    )
 
 
 def _parsed_accounts(batch: MoveBatch) -> dict[BalanceKey, ParsedAccount] | None:
@@ -178,18 +209,18 @@ def _flows_permitted(batch: MoveBatch, parsed: Mapping[BalanceKey, ParsedAccount
     lets increase; legs that must pair with a pool are left to the one-by-one check."""
     last: Purpose | None = None  # legs come in runs of one purpose: look it up once a run
     may_decrease = may_increase = frozenset[AccountKind]()
-    for purpose, asset, source, target in zip(
-        batch.purposes, batch.assets, batch.sources, batch.targets, strict=True
-    ):
+    for j, purpose in enumerate(batch.purposes):
         if purpose is not last:
             if purpose in POOL_PAIRED:
                 return False
             may_decrease, may_increase = PURPOSE_FLOWS[purpose]
             last = purpose
-        if parsed[(source, asset)].kind not in may_decrease:
-            return False
+        *taken, (target, asset, _) = batch.postings_by_leg[j]
         if parsed[(target, asset)].kind not in may_increase:
             return False
+        for source, _, _ in taken:
+            if parsed[(source, asset)].kind not in may_decrease:
+                return False
     return True
 
 
@@ -201,8 +232,8 @@ def _one_client_each(
         named = {
             client
             for j in batch.legs_of(i)
-            for account in (batch.sources[j], batch.targets[j])
-            if (client := parsed[(account, batch.assets[j])].client_id) is not None
+            for account, asset, _ in batch.leg_postings(j)
+            if (client := parsed[(account, asset)].client_id) is not None
         }
         if len(named) > 1:
             return None
@@ -216,10 +247,9 @@ def transaction_changes(batch: MoveBatch) -> list[dict[BalanceKey, int]]:
     for i in range(len(batch)):
         changes: dict[BalanceKey, int] = {}
         for j in batch.legs_of(i):
-            asset, amount = batch.assets[j], batch.amounts[j]
-            source, target = (batch.sources[j], asset), (batch.targets[j], asset)
-            changes[source] = changes.get(source, 0) - amount
-            changes[target] = changes.get(target, 0) + amount
+            for account, asset, amount in batch.leg_postings(j):
+                key = (account, asset)
+                changes[key] = changes.get(key, 0) + amount
         result.append({key: change for key, change in changes.items() if change})
     return result
 
@@ -310,26 +340,38 @@ class PreparedMoves:
         )
 
     def batch(self) -> MoveBatch:
-        """The batch these rows were prepared from (a source posting, then its target)."""
-        sources, targets = self.postings[0::2], self.postings[1::2]
+        """The batch these rows were prepared from (each leg's sources, then its target)."""
         leg_ends: list[int] = []
-        for number, posting in enumerate(sources):
-            if leg_ends and posting[2]:  # a leg after the first continues its transaction
-                leg_ends[-1] = number + 1
-            else:
-                leg_ends.append(number + 1)
+        source_ends: list[int] = []
+        purposes: list[Purpose] = []
+        assets: list[str] = []
+        sources: list[str] = []
+        targets: list[str] = []
+        amounts: list[int] = []
+        for (_, leg_no), rows in groupby(self.postings, key=itemgetter(0, 2)):
+            *taken, target = rows
+            if not leg_no:  # a transaction's first leg
+                leg_ends.append(len(targets))
+            leg_ends[-1] += 1
+            purposes.append(Purpose(target[3]))
+            assets.append(target[5])
+            targets.append(target[4])
+            sources.extend(p[4] for p in taken)
+            amounts.extend(-p[6] for p in taken)
+            source_ends.append(len(sources))
         first = self.headers[0]
         return MoveBatch(
             first[3],
             first[4],
             self.command_ids,
             leg_ends,
-            [Purpose(p[3]) for p in sources],
-            [p[5] for p in sources],
-            [p[4] for p in sources],
-            [p[4] for p in targets],
-            [p[6] for p in targets],
+            purposes,
+            assets,
+            sources,
+            targets,
+            amounts,
             [json.loads(header[5]) for header in self.headers],
+            source_ends,
         )
 
 

@@ -8,9 +8,10 @@ not in it accrues from its day of use (or the day after ``EodSettings.accrued_th
 charges booked before the first end of day).  A contract that owes nothing at the close is
 settled: its residue is dropped and it leaves the state (``interest.ContractAccrual.settled``).
 
-What is booked is posted with ``operations.accrue_charges``, one leg per contract, one
-transaction per client (several when it has more than 16 contracts), command id
-``eod:{date}:charges:{client}[:{part}]``, each leg's split by kind in a ``charges_accrued``
+What is booked is posted with ``operations.charge_accruals``, one transaction per client
+(several when it has more than ``CONTRACTS_PER_LEG`` contracts) of one leg, a posting on
+each contract's charges debt and one on the firm's receivable for their sum, command id
+``eod:{date}:charges:{client}[:{part}]``, each contract's split by kind in a ``charges_accrued``
 event (the ledger keeps one charges account per contract).
 
 A large step has forked workers build the batches' rows (``moves.prepare``; batch ``n`` by
@@ -43,7 +44,6 @@ import numpy as np
 from liangrong.domain import moves
 from liangrong.domain import operations as ops
 from liangrong.domain.interest import RateBasis, SameDayUse
-from liangrong.domain.journal import MAX_LEGS
 from liangrong.domain.moves import PreparedMoves
 from liangrong.domain.rule_book import Terms, terms_for
 from liangrong.eod.accrual_kernel import (
@@ -277,18 +277,19 @@ def _by_client(cols: ContractColumns, charged_fen: Ints) -> dict[str, list[int]]
     return by_client
 
 
-# One accrual transaction: its client, its part (a client's 17th contract starts part 1)
+# One accrual transaction: its client, its part (a client's 49th contract starts part 1)
 # and its contracts' indices, in contract order.
 Entry = tuple[str, int, list[int]]
 
 
 def _entries(by_client: dict[str, list[int]]) -> list[Entry]:
-    """The step's transactions in posting order: by client, split every 16 contracts."""
+    """The step's transactions in posting order: by client, split every
+    ``CONTRACTS_PER_LEG`` contracts."""
     entries: list[Entry] = []
     for client in sorted(by_client):
         indices = by_client[client]
-        for part, start in enumerate(range(0, len(indices), MAX_LEGS)):
-            entries.append((client, part, indices[start : start + MAX_LEGS]))
+        for part, start in enumerate(range(0, len(indices), ops.CONTRACTS_PER_LEG)):
+            entries.append((client, part, indices[start : start + ops.CONTRACTS_PER_LEG]))
     return entries
 
 
