@@ -266,8 +266,8 @@ class ChargeAccrual:
 def charge_accruals(on: date, accruals: Sequence[ChargeAccrual]) -> MoveBatch:
     """Charges falling due on many contracts, as moves: each transaction one leg
     (``Purpose.CHARGE_ACCRUAL``) taking each contract's amount into its charges debt and
-    their sum into the firm's receivable side (one receivable posting per client, not one
-    per contract: a million a day fewer at a million clients)."""
+    their sum into the firm's receivable side (one receivable posting per transaction, not
+    one per contract: two million fewer a day at a million clients of three contracts)."""
     sources: list[str] = []
     amounts: list[int] = []
     source_ends: list[int] = []
