@@ -18,7 +18,7 @@ from ledger_helpers import DAY, open_client
 from liangrong.domain import accounts as acc
 from liangrong.domain import operations as ops
 from liangrong.domain.accounts import Sign
-from liangrong.domain.journal import Leg, net_changes
+from liangrong.domain.journal import MAX_ABS_AMOUNT, MAX_POSTINGS_PER_LEG, Leg, net_changes
 from liangrong.domain.journal import Posting as JPosting
 from liangrong.domain.moves import MoveBatch, MoveCheck, admits, prepare
 from liangrong.domain.purposes import Purpose
@@ -297,6 +297,32 @@ def test_any_batches_post_alike_either_way(
                 )  # fmt: skip
             batch = _moves(rows)
             _both(fast, slow, _fanned(batch) if fan_in else batch, post)
+
+
+@pytest.mark.parametrize("post", [Ledger.post_moves, _ahead], ids=["moves", "prepared"])
+def test_a_leg_of_many_sources_is_bounded_as_one_by_one(
+    store: Engine, tmp_path: object, post: Posting
+) -> None:
+    """A leg takes at most 63 sources (64 postings with its target), and its target's sum
+    must stay in range: beyond either the columns prove nothing, and the batch is refused
+    as one by one, changing nothing."""
+    most = _fanned(_moves(_accrual_rows("C1", "most", [1] * (MAX_POSTINGS_PER_LEG - 1))))
+    too_many = _fanned(_moves(_accrual_rows("C1", "many", [1] * MAX_POSTINGS_PER_LEG)))
+    too_much = _fanned(_moves(_accrual_rows("C1", "much", [MAX_ABS_AMOUNT, 1])))
+    assert len(most.leg_postings(0)) == MAX_POSTINGS_PER_LEG and admits(most) is not None
+    assert admits(too_many) is None and admits(too_much) is None
+    other = make_sqlite_engine(tmp_path)
+    fast, slow = _book(store), _book(other)
+    before = journal_digest(store)
+    assert _both(fast, slow, too_many, post) is LedgerCode.INVALID_COMMAND
+    assert _both(fast, slow, too_much, post) is LedgerCode.INVALID_COMMAND
+    assert journal_digest(store) == before
+    posted = _both(fast, slow, most, post)
+    assert isinstance(posted, list) and len(posted) == 1
+    assert balances_under(store, acc.RECEIVABLE_CHARGES) == {
+        (acc.RECEIVABLE_CHARGES, CNY): MAX_POSTINGS_PER_LEG - 1
+    }
+    other.dispose()
 
 
 def test_what_the_columns_prove_and_what_they_leave() -> None:
