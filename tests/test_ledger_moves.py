@@ -309,7 +309,7 @@ def test_a_leg_of_many_sources_is_bounded_as_one_by_one(
     most = _fanned(_moves(_accrual_rows("C1", "most", [1] * (MAX_POSTINGS_PER_LEG - 1))))
     too_many = _fanned(_moves(_accrual_rows("C1", "many", [1] * MAX_POSTINGS_PER_LEG)))
     too_much = _fanned(_moves(_accrual_rows("C1", "much", [MAX_ABS_AMOUNT, 1])))
-    assert len(most.leg_postings(0)) == MAX_POSTINGS_PER_LEG and admits(most) is not None
+    assert len(most.leg_postings[0]) == MAX_POSTINGS_PER_LEG and admits(most) is not None
     assert admits(too_many) is None and admits(too_much) is None
     other = make_sqlite_engine(tmp_path)
     fast, slow = _book(store), _book(other)

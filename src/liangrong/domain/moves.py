@@ -76,9 +76,9 @@ class MoveBatch:
     amounts: Sequence[int]
     events: Sequence[Sequence[Mapping[str, object]]]
     source_ends: Sequence[int] = ()
-    # Each leg's postings (account, asset, amount), worked out once: the digest, the rows,
-    # the column checks and the balance changes all read them.
-    _postings: list[list[tuple[str, str, int]]] = field(init=False, repr=False, compare=False)
+    # Each leg's postings (account, asset, amount): its sources, then its target.  Worked out
+    # once: the digest, the rows, the column checks and the balance changes all read them.
+    leg_postings: list[list[tuple[str, str, int]]] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         legs = len(self.purposes)
@@ -88,22 +88,14 @@ class MoveBatch:
         assert len(self.assets) == len(self.targets) == len(self.source_ends) == legs
         assert len(self.sources) == len(self.amounts), "one amount per source"
         assert not self.leg_ends or self.leg_ends[-1] == legs
-        assert self.source_ends[-1] == len(self.sources) if legs else not self.sources
-        object.__setattr__(self, "_postings", self._all_leg_postings())
+        assert (self.source_ends[-1] == len(self.sources)) if legs else not self.sources
+        object.__setattr__(self, "leg_postings", self._all_leg_postings())
 
     def __len__(self) -> int:
         return len(self.command_ids)
 
     def legs_of(self, i: int) -> range:
         return range(self.leg_ends[i - 1] if i else 0, self.leg_ends[i])
-
-    def leg_postings(self, j: int) -> list[tuple[str, str, int]]:
-        """Leg ``j``'s postings (account, asset, amount): its sources, then its target."""
-        return self._postings[j]
-
-    @property
-    def postings_by_leg(self) -> list[list[tuple[str, str, int]]]:
-        return self._postings
 
     def _all_leg_postings(self) -> list[list[tuple[str, str, int]]]:
         sources, amounts = self.sources, self.amounts
@@ -120,7 +112,7 @@ class MoveBatch:
     def transaction(self, i: int) -> Transaction:
         """Transaction ``i`` as the one-by-one path posts it."""
         legs = tuple(
-            Leg(self.purposes[j], tuple(Posting(*p) for p in self.leg_postings(j)))
+            Leg(self.purposes[j], tuple(Posting(*p) for p in self.leg_postings[j]))
             for j in self.legs_of(i)
         )
         return Transaction(
@@ -135,7 +127,7 @@ class MoveBatch:
 
     def payload_digest(self, i: int, events_json: str) -> str:
         """``Transaction.payload_digest`` of transaction ``i``, without building it."""
-        legs = ((self.purposes[j], self.leg_postings(j)) for j in self.legs_of(i))
+        legs = ((self.purposes[j], self.leg_postings[j]) for j in self.legs_of(i))
         return payload_digest_of(self.business_date, self.kind, legs, events_json)
 
     def posting_rows(self, i: int) -> Iterator[PostingRow]:
@@ -144,12 +136,12 @@ class MoveBatch:
         line = 0
         for j in self.legs_of(i):
             leg_no, purpose = j - first, self.purposes[j].value
-            for account, asset, amount in self.leg_postings(j):
+            for account, asset, amount in self.leg_postings[j]:
                 line += 1
                 yield (line, leg_no, purpose, account, asset, amount)
 
     def balance_keys(self) -> set[BalanceKey]:
-        return {(account, asset) for leg in self._postings for account, asset, _ in leg}
+        return {(account, asset) for leg in self.leg_postings for account, asset, _ in leg}
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,7 +182,7 @@ def _legs_in_bounds(batch: MoveBatch) -> bool:
         return False
     return all(
         len(leg) <= MAX_POSTINGS_PER_LEG and len(leg) > 1 and leg[-1][2] <= MAX_ABS_AMOUNT
-        for leg in batch.postings_by_leg
+        for leg in batch.leg_postings
     )
 
 
@@ -209,13 +201,14 @@ def _flows_permitted(batch: MoveBatch, parsed: Mapping[BalanceKey, ParsedAccount
     lets increase; legs that must pair with a pool are left to the one-by-one check."""
     last: Purpose | None = None  # legs come in runs of one purpose: look it up once a run
     may_decrease = may_increase = frozenset[AccountKind]()
-    for j, purpose in enumerate(batch.purposes):
+    for purpose, (*taken, (target, asset, _)) in zip(
+        batch.purposes, batch.leg_postings, strict=True
+    ):
         if purpose is not last:
             if purpose in POOL_PAIRED:
                 return False
             may_decrease, may_increase = PURPOSE_FLOWS[purpose]
             last = purpose
-        *taken, (target, asset, _) = batch.postings_by_leg[j]
         if parsed[(target, asset)].kind not in may_increase:
             return False
         for source, _, _ in taken:
@@ -232,7 +225,7 @@ def _one_client_each(
         named = {
             client
             for j in batch.legs_of(i)
-            for account, asset, _ in batch.leg_postings(j)
+            for account, asset, _ in batch.leg_postings[j]
             if (client := parsed[(account, asset)].client_id) is not None
         }
         if len(named) > 1:
@@ -247,7 +240,7 @@ def transaction_changes(batch: MoveBatch) -> list[dict[BalanceKey, int]]:
     for i in range(len(batch)):
         changes: dict[BalanceKey, int] = {}
         for j in batch.legs_of(i):
-            for account, asset, amount in batch.leg_postings(j):
+            for account, asset, amount in batch.leg_postings[j]:
                 key = (account, asset)
                 changes[key] = changes.get(key, 0) + amount
         result.append({key: change for key, change in changes.items() if change})
