@@ -8,13 +8,13 @@ accounts and the outside world are not read.
 Read in bulk for millions of rows: plain DBAPI batches; the contracts with their terms
 fields as columns (``ledger.columns.ContractTable``: the end of day reads them once for
 several steps, and its debt balances too, ``DebtRows``), else the loader's own fields
-only; the collateral accounts' names split on their colons against the chart's shapes
-(``_ClientAccounts``: the ledger holds only names of its chart, where no id holds a colon,
-so splitting is parsing them); read for this book alone, the debts' contract ids cut from
-their names by the store after the side's segment of the chart's name; the open contracts
-picked from the table's columns by position (its order kept), each distinct ratio or date
-text converted once.  The terms were checked when the contract opened (``ContractTerms``),
-so they are copied, not checked again.
+only; the collateral accounts' names cut by the store to their client ids, up to the
+colon after the id (``_by_client``: the ledger holds only names of its chart, where no id
+holds a colon, so cutting is parsing them); read for this book alone, the debts' contract
+ids cut from their names by the store after the side's segment of the chart's name; the
+open contracts picked from the table's columns by position (its order kept), each distinct
+ratio or date text converted once.  The terms were checked when the contract opened
+(``ContractTerms``), so they are copied, not checked again.
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ from datetime import date
 from fractions import Fraction
 from functools import cache
 from itertools import compress, repeat
-from operator import itemgetter
 from typing import Any
 
 import numpy as np
@@ -33,7 +32,6 @@ import numpy.typing as npt
 from sqlalchemy import Connection, Engine, select
 
 from liangrong.domain import accounts as acc
-from liangrong.domain.accounts import AccountKind
 from liangrong.domain.contracts import ContractKind
 from liangrong.domain.money import scaled_ratio
 from liangrong.ledger import schema as s
@@ -54,8 +52,6 @@ _ROWS_PER_FETCH = 50_000
 _TERMS = ("margin_ratio", "open_date", "price_li", "quantity", "amount_fen")
 Ints = npt.NDArray[np.int64]
 _CLIENT, _OTHER = "\x00client", "\x00other"  # placeholders: no colon in either
-_SECURITIES = AccountKind.CLIENT_SECURITIES
-_ACCOUNT = itemgetter(0)  # a balance row's account
 
 
 def load_book(engine: Engine, data: BookData | None = None) -> BookArrays:
@@ -68,38 +64,19 @@ def load_book(engine: Engine, data: BookData | None = None) -> BookArrays:
     return book
 
 
-# the fixed parts' getter and texts, the kind, where the client and the other id stand
-_Shape = tuple[Callable[[list[str]], object], tuple[str, ...], AccountKind, int, int]
+def _prefix(name: str) -> str:
+    """What stands before the client id in a chart name made with the placeholder
+    ``_CLIENT``; what follows the id is nothing or starts with a colon."""
+    before, client, after = name.partition(_CLIENT)
+    assert client and after[:1] in ("", ":"), name
+    return before
 
 
-class _ClientAccounts:
-    """The chart's client collateral accounts by shape: ``kind_of(name)`` is (kind, client,
-    exchange) for a client's cash, locked cash or securities account, None for any other."""
-
-    def __init__(self) -> None:
-        shapes = (
-            (acc.client_cash(_CLIENT), AccountKind.CLIENT_CASH),
-            (acc.client_locked_cash(_CLIENT), AccountKind.CLIENT_LOCKED_CASH),
-            (acc.client_securities(_CLIENT, _OTHER), AccountKind.CLIENT_SECURITIES),
-        )
-        self.shapes: dict[tuple[int, str], list[_Shape]] = defaultdict(list)
-        # what every such name starts with (before the client id): the rows to read
-        self.prefixes = sorted({name[: name.index(_CLIENT)] for name, _ in shapes})
-        for name, kind in shapes:
-            parts = name.split(":")
-            fixed = [i for i, p in enumerate(parts) if p not in (_CLIENT, _OTHER)]
-            assert len(fixed) > 1  # the getter then returns a tuple
-            other = parts.index(_OTHER) if _OTHER in parts else -1
-            texts = tuple(parts[i] for i in fixed)
-            shape = (itemgetter(*fixed), texts, kind, parts.index(_CLIENT), other)
-            self.shapes[(len(parts), parts[0])].append(shape)
-
-    def kind_of(self, account: str) -> tuple[AccountKind, str, str] | None:
-        parts = account.split(":")
-        for fixed, texts, kind, client, other in self.shapes.get((len(parts), parts[0]), ()):
-            if fixed(parts) == texts:
-                return kind, parts[client], parts[other] if other >= 0 else ""
-        return None
+# a client's free cash ``{prefix}{client}`` and its locked cash ``{prefix}{client}:locked``;
+# its securities ``{prefix}{client}:{exchange}``
+_CASH_PREFIX = _prefix(acc.client_cash(_CLIENT))
+assert _prefix(acc.client_locked_cash(_CLIENT)) == _CASH_PREFIX
+_HELD_PREFIX = _prefix(acc.client_securities(_CLIENT, _OTHER))
 
 
 @cache
@@ -112,18 +89,32 @@ def _ordinal(text: str) -> int:
     return date.fromisoformat(text).toordinal()
 
 
-def _balances(conn: Connection, prefix: str) -> Iterator[Sequence[Any]]:
-    """Non-zero balances of the accounts named ``prefix…``: a range of the balances' key."""
-    marker = s.marker(conn)
-    end = s.prefix_end(prefix)
-    query = (
-        "SELECT account, asset, amount FROM balances "
-        f"WHERE account >= {marker} AND account < {marker} AND amount <> 0"
-    )
-    cursor = conn.exec_driver_sql(query, (prefix, end)).cursor
+def _find(conn: Connection, text: str, part: str) -> str:
+    """SQL: where ``part`` first occurs in ``text`` (1-based; 0: nowhere), either dialect."""
+    return f"{'instr' if conn.dialect.name == 'sqlite' else 'strpos'}({text}, {part})"
+
+
+def _fetched(conn: Connection, query: str, params: tuple[Any, ...]) -> Iterator[Sequence[Any]]:
+    cursor = conn.exec_driver_sql(query, params).cursor
     assert cursor is not None
     while rows := cursor.fetchmany(_ROWS_PER_FETCH):
         yield rows
+
+
+def _by_client(conn: Connection, prefix: str, columns: str) -> Iterator[Sequence[Any]]:
+    """(client id, ``columns``) of the non-zero balances of the accounts named
+    ``{prefix}{client}…`` (a range of the balances' key).  The store cuts each name to its
+    client id, up to the next colon: the ledger holds only names of its chart, whose ids
+    hold no colon."""
+    marker = s.marker(conn)
+    rest = f"substr(account, {len(prefix) + 1})"
+    colon = _find(conn, rest + " || ':'", "':'")  # the first colon, or just past the end
+    client = f"substr({rest}, 1, {colon} - 1)"
+    query = (
+        f"SELECT {client}, {columns} FROM balances "
+        f"WHERE account >= {marker} AND account < {marker} AND amount <> 0"
+    )
+    return _fetched(conn, query, (prefix, s.prefix_end(prefix)))
 
 
 def _debts(conn: Connection, side: str) -> dict[str, int]:
@@ -134,16 +125,14 @@ def _debts(conn: Connection, side: str) -> dict[str, int]:
     straight into the dictionary."""
     segment = f":{side}:"
     marker = s.marker(conn)
-    position = f"{'instr' if conn.dialect.name == 'sqlite' else 'strpos'}(account, {marker})"
+    position = _find(conn, "account", marker)
     query = (
         f"SELECT substr(account, {position} + {marker}), -amount FROM balances "
         f"WHERE account >= {marker} AND account < {marker} AND amount <> 0 AND {position} > 0"
     )
     params = (segment, len(segment), DEBT_PREFIX, s.prefix_end(DEBT_PREFIX), segment)
-    cursor = conn.exec_driver_sql(query, params).cursor
-    assert cursor is not None
     owed: dict[str, int] = {}
-    while rows := cursor.fetchmany(_ROWS_PER_FETCH):
+    for rows in _fetched(conn, query, params):
         owed.update(rows)
     return owed
 
@@ -194,17 +183,15 @@ def _collateral(
     """Each client's cash (free and locked) by position in ``index``, and what it holds of
     each security, (position, security) -> quantity; accounts of other clients left out."""
     cash = [0] * len(index)
-    held: dict[tuple[int, str], int] = defaultdict(int)
-    chart = _ClientAccounts()
-    for rows in (batch for prefix in chart.prefixes for batch in _balances(conn, prefix)):
-        parsed_rows = zip(map(chart.kind_of, map(_ACCOUNT, rows)), rows, strict=True)
-        for parsed, (_, asset, amount) in parsed_rows:
-            if parsed is None or (at := index.get(parsed[1])) is None:
-                continue
-            if parsed[0] is _SECURITIES:
-                held[(at, asset)] += amount
-            else:  # free and locked cash
+    for rows in _by_client(conn, _CASH_PREFIX, "amount"):
+        for client, amount in rows:
+            if (at := index.get(client)) is not None:
                 cash[at] += amount
+    held: dict[tuple[int, str], int] = defaultdict(int)
+    for rows in _by_client(conn, _HELD_PREFIX, "asset, amount"):
+        for client, asset, amount in rows:
+            if (at := index.get(client)) is not None:
+                held[(at, asset)] += amount
     return cash, held
 
 
