@@ -262,7 +262,6 @@ def _on_connection(engine: Engine, check: Callable[[Connection], T]) -> T:
 
 def reconcile_step(run: StepRun) -> StepOutcome:
     ctx = run.ctx
-    ctx.forget_readings()  # the checks read the store, never what the steps kept of it
     accrued = completed_steps(ctx.engine, ctx.day).get("accrue")
     recorded = sum(accrued.summary["booked_fen"].values()) if accrued else 0
     previous = latest_checkpoint(ctx.engine, ctx.day)
@@ -311,6 +310,9 @@ def reconcile_step(run: StepRun) -> StepOutcome:
             by_key += [start(compared[turn])] if turn < len(compared) else []
             since_parts += [start(summed[turn])] if turn < len(summed) else []
             balances_parts += [start(hashed[turn])] if turn < len(hashed) else []
+        # The checks read the store, never what the steps kept of it: that is dropped here,
+        # while the store works for them (freeing gigabytes of objects takes seconds).
+        ctx.forget_readings()
         found: dict[str, list[Row]] = {}
         for done, (check, future) in enumerate(parts.items(), start=1):
             found[check] = future.result()
