@@ -22,7 +22,6 @@ from __future__ import annotations
 import csv
 import io
 import os
-import zipfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -31,8 +30,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Generic, TypeVar
 
-from openpyxl import Workbook, load_workbook
-from openpyxl.writer.excel import ExcelWriter
+from openpyxl import load_workbook
 
 from liangrong.domain.default_records import DefaultKind, DefaultRecordRow, RecordStatus
 from liangrong.domain.exchange_report import (
@@ -42,6 +40,7 @@ from liangrong.domain.exchange_report import (
     SubmittedReport,
 )
 from liangrong.domain.money import fen_to_yuan_text, li_to_yuan_text, yuan_to_fen, yuan_to_li
+from liangrong.reports.xlsx_sheet import sheet_xlsx
 
 R = TypeVar("R")
 E = TypeVar("E", bound=Enum)
@@ -197,41 +196,13 @@ def _cell(unit: Unit, value: Value) -> Decimal | int | str | None:
 def _xlsx_bytes(
     title: str, columns: Sequence[Column[R]], rows: Iterable[R], trading_date: date
 ) -> bytes:
-    workbook = Workbook()
-    sheet = workbook.active
-    sheet.title = title
-    sheet.append([c.zh for c in columns])
-    for row in rows:
-        sheet.append([_cell(c.unit, c.value(row)) for c in columns])
-    for index, column in enumerate(columns, start=1):
-        number_format = _NUMBER_FORMATS.get(column.unit)
-        if number_format:
-            for (cell,) in sheet.iter_rows(min_row=2, min_col=index, max_col=index):
-                cell.number_format = number_format
-    sheet.freeze_panes = "A2"
-    stamp = datetime.combine(trading_date, datetime.min.time())
-    workbook.properties.created = stamp
-    workbook.properties.modified = stamp
-    raw = io.BytesIO()
-    with zipfile.ZipFile(raw, "w", zipfile.ZIP_DEFLATED) as archive:
-        ExcelWriter(workbook, archive).write_data()
-    return _fixed_zip_times(raw.getvalue(), stamp)
-
-
-def _fixed_zip_times(data: bytes, stamp: datetime) -> bytes:
-    """The same archive with every entry dated ``stamp`` (zip stores the write time)."""
-    fixed_time = (stamp.year, stamp.month, stamp.day, 0, 0, 0)
-    out = io.BytesIO()
-    with (
-        zipfile.ZipFile(io.BytesIO(data)) as source,
-        zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target,
-    ):
-        for info in source.infolist():
-            entry = zipfile.ZipInfo(info.filename, date_time=fixed_time)
-            entry.compress_type = zipfile.ZIP_DEFLATED
-            entry.external_attr = 0o600 << 16
-            target.writestr(entry, source.read(info.filename))
-    return out.getvalue()
+    return sheet_xlsx(
+        title,
+        [c.zh for c in columns],
+        [_NUMBER_FORMATS.get(c.unit) for c in columns],
+        ([_cell(c.unit, c.value(row)) for c in columns] for row in rows),
+        datetime.combine(trading_date, datetime.min.time()),
+    )
 
 
 REPORT_SHEET = "融资融券交易日报"
