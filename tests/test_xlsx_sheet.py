@@ -110,3 +110,10 @@ def test_any_text_and_whole_amount_reads_back_exactly(rows: list[tuple[str, int]
     for (text, fen), (got_text, amount, _, quantity, _) in zip(rows, back, strict=True):
         assert (got_text or "") == text and quantity == fen
         assert Decimal(repr(amount)) == Decimal(fen_to_yuan_text(fen))
+
+
+def test_quotes_in_a_sheet_name_and_a_format_code_stay_well_formed() -> None:
+    data = sheet_xlsx('a "b" & <c>', ["x"], ['"¥"#,##0.00'], [[Decimal("1.50")]], STAMP)
+    sheet = load_workbook(io.BytesIO(data)).worksheets[0]
+    assert sheet.title == 'a "b" & <c>'
+    assert (sheet["A2"].value, sheet["A2"].number_format) == (1.5, '"¥"#,##0.00')

@@ -53,6 +53,11 @@ def _text(value: str) -> str:
     return escape(value)
 
 
+def _attribute(value: str) -> str:
+    """``_text`` inside an attribute's double quotes (a format code often holds quotes)."""
+    return _text(value).replace('"', "&quot;")
+
+
 def _cells(
     row_number: int, letters: Sequence[str], styles: Sequence[str], row: Sequence[Cell]
 ) -> str:
@@ -81,7 +86,9 @@ def _styles(formats: Sequence[str | None]) -> tuple[str, dict[str, int]]:
     distinct = sorted({f for f in formats if f is not None})
     custom = [f for f in distinct if f not in _BUILT_IN_FORMATS]
     ids = {f: _BUILT_IN_FORMATS.get(f) or _FIRST_CUSTOM_FORMAT + custom.index(f) for f in distinct}
-    declared = "".join(f'<numFmt numFmtId="{ids[f]}" formatCode="{escape(f)}"/>' for f in custom)
+    declared = "".join(
+        f'<numFmt numFmtId="{ids[f]}" formatCode="{_attribute(f)}"/>' for f in custom
+    )
     xfs = '<xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/>' + "".join(
         f'<xf numFmtId="{ids[f]}" fontId="0" fillId="0" borderId="0" xfId="0" '
         'applyNumberFormat="1"/>'
@@ -175,7 +182,7 @@ def _package(title: str, stamp: datetime) -> dict[str, str]:
         "xl/workbook.xml": (
             f'{_DECLARATION}<workbook xmlns="{_MAIN}" xmlns:r="{_DOC_RELS}">'
             '<bookViews><workbookView activeTab="0"/></bookViews>'
-            f'<sheets><sheet name="{_text(title)}" sheetId="1" r:id="rId1"/></sheets>'
+            f'<sheets><sheet name="{_attribute(title)}" sheetId="1" r:id="rId1"/></sheets>'
             "</workbook>"
         ),
         "xl/_rels/workbook.xml.rels": (
