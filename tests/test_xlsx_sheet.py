@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from openpyxl import load_workbook
 
 from liangrong.domain.money import fen_to_yuan_text
-from liangrong.reports.xlsx_sheet import column_name, sheet_xlsx
+from liangrong.reports.xlsx_sheet import sheet_xlsx
 
 STAMP = datetime(2026, 11, 20)
 HEADER = ["代码", "金额", "价格", "数量", "说明"]
@@ -26,10 +26,20 @@ def _book(rows: list[list[object]], read_only: bool = False):  # type: ignore[no
     return load_workbook(io.BytesIO(data), read_only=read_only).worksheets[0]
 
 
-def test_column_names_run_past_z() -> None:
-    assert [column_name(i) for i in (0, 1, 25, 26, 27, 51, 52, 701, 702)] == [
-        "A", "B", "Z", "AA", "AB", "AZ", "BA", "ZZ", "AAA",
-    ]  # fmt: skip
+def test_a_sheet_runs_past_column_z() -> None:
+    header = [f"c{i}" for i in range(30)]
+    data = sheet_xlsx("s", header, [None] * 30, [list(range(30))], STAMP)
+    sheet = load_workbook(io.BytesIO(data)).worksheets[0]
+    assert (sheet["Z2"].value, sheet["AA2"].value, sheet["AD2"].value) == (25, 26, 29)
+    assert sheet.max_column == 30
+
+
+def test_a_decimal_in_exponent_form_is_written_plainly() -> None:
+    data = sheet_xlsx("s", ["a", "b"], ["0.00", "0"], [[Decimal("0E-2"), Decimal("1E+2")]], STAMP)
+    sheet = load_workbook(io.BytesIO(data)).worksheets[0]
+    assert (sheet["A2"].value, sheet["B2"].value) == (0, 100)
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        assert "<v>0.00</v>" in archive.read("xl/worksheets/sheet1.xml").decode()
 
 
 def test_cells_read_back_as_written_with_their_formats_and_the_header_frozen() -> None:
@@ -74,6 +84,7 @@ def test_a_header_only_sheet_has_one_row() -> None:
         ([["a\x01b", None, None, None, None]], ValueError),  # XML cannot hold it
         ([["a", 1.5, None, None, None]], TypeError),  # a float is never written
         ([["a", True, None, None, None]], TypeError),
+        ([["a", Decimal("NaN"), None, None, None]], TypeError),
         ([["a", None, None, None]], ValueError),  # one cell short
     ],
 )

@@ -24,6 +24,8 @@ from datetime import datetime
 from decimal import Decimal
 from xml.sax.saxutils import escape
 
+from openpyxl.utils import get_column_letter
+
 Cell = Decimal | int | str | None
 
 _MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
@@ -34,17 +36,6 @@ _BUILT_IN_FORMATS = {"0": 1, "0.00": 2}  # the rest are declared from id 164
 _FIRST_CUSTOM_FORMAT = 164
 _FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 _DECLARATION = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
-
-
-def column_name(index: int) -> str:
-    """The column's letters of a 0-based index: 0 → A, 25 → Z, 26 → AA."""
-    assert index >= 0
-    name = ""
-    index += 1
-    while index:
-        index, rest = divmod(index - 1, 26)
-        name = chr(ord("A") + rest) + name
-    return name
 
 
 def _text(value: str) -> str:
@@ -71,12 +62,12 @@ def _cells(
             parts.append(
                 f'<c r="{at}" t="inlineStr"><is><t xml:space="preserve">{_text(value)}</t></is></c>'
             )
-        elif isinstance(value, (int, Decimal)) and not isinstance(value, bool):
-            number = str(value)
-            assert "E" not in number and number not in ("NaN", "Infinity", "-Infinity"), number
-            parts.append(f'<c r="{at}"{style}><v>{number}</v></c>')
+        elif isinstance(value, int) and not isinstance(value, bool):
+            parts.append(f'<c r="{at}"{style}><v>{value}</v></c>')
+        elif isinstance(value, Decimal) and value.is_finite():
+            parts.append(f'<c r="{at}"{style}><v>{value:f}</v></c>')  # never in E notation
         else:
-            raise TypeError(f"a cell holds text, an int or a Decimal, not {value!r}")
+            raise TypeError(f"a cell holds text, an int or a finite Decimal, not {value!r}")
     parts.append("</row>")
     return "".join(parts)
 
@@ -117,7 +108,7 @@ def _sheet(
 ) -> tuple[str, str]:
     """The worksheet part, and the styles part its cells refer to."""
     styles_part, style_of = _styles(formats)
-    letters = [column_name(i) for i in range(len(header))]
+    letters = [get_column_letter(i) for i in range(1, len(header) + 1)]
     styles = [f' s="{style_of[f]}"' if f is not None else "" for f in formats]
     lines = [_cells(1, letters, [""] * len(header), header)]
     lines.extend(_cells(n, letters, styles, row) for n, row in enumerate(rows, start=2))
