@@ -283,6 +283,28 @@ def test_maturities_extensions_and_term_rules_are_recorded_once(baseline) -> Non
     }  # fmt: skip
 
 
+def test_a_second_request_of_the_day_sees_the_first_ones_grant(
+    prepared: Path, tmp_path: Path
+) -> None:
+    """Requests are decided in the order recorded, each on the term the ones before left:
+    R1 extends F1 to the agreement's end, so R2, for the same contract that day, starts
+    from that maturity as the contract's second extension."""
+    copy = copy_of(prepared, tmp_path)
+    request = ExtensionRequestRecord("R2", "F1", "C1", D, None, date(2027, 9, 30))
+    save_extension_request(copy.engine, request, "2026-11-20T08:00:01.000000+08:00")
+    assert run(copy.engine, D, copy.settings()).complete
+    decided = {
+        e.event_id: e.payload
+        for e in load_contract_events(copy.engine)
+        if e.kind == "extension_decided"
+    }
+    first, second = decided["extension:R1"], decided["extension:R2"]
+    assert (first["granted"], first["old_maturity"], first["extension_number"]) == (
+        True, "2027-05-18", 1
+    )  # fmt: skip
+    assert (second["old_maturity"], second["extension_number"]) == ("2027-09-30", 2)
+
+
 def _record(copy: Copy, entry: DefaultEntry, cured_on: date | None = None) -> None:
     today = max(entry.occurred_on, D)
     assert record_default(copy.engine, entry, today=today, clock=_clock)

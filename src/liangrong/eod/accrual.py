@@ -66,7 +66,7 @@ from liangrong.eod.book_view import (
     principal_moves,
 )
 from liangrong.eod.context import StepOutcome, StepRun
-from liangrong.eod.contract_terms import TermEvents, postponed, suspensions_on
+from liangrong.eod.contract_terms import load_term_events, postponed, suspensions_on
 from liangrong.eod.forked_producer import forked
 from liangrong.ledger.journal import Ledger, last_seq
 from liangrong.store.accrual_state import (
@@ -79,7 +79,6 @@ from liangrong.store.accrual_state import (
     write_accruals,
 )
 from liangrong.store.eod_records import (
-    load_contract_events,
     load_security_events,
     steps_by_date,
 )
@@ -126,7 +125,7 @@ def _starts(
 def _maturities(run: StepRun, cols: ContractColumns) -> Ints:
     """The maturity in force before today's steps; NO_MATURITY while a suspension holds it."""
     day = run.ctx.day
-    events = TermEvents(load_contract_events(run.ctx.engine, through=day - timedelta(days=1)))
+    events = load_term_events(run.ctx.engine, through=day - timedelta(days=1))
     suspended = suspensions_on(load_security_events(run.ctx.engine), day)
     result = cols.maturity.copy()
     index = cols.index()

@@ -23,6 +23,7 @@ from liangrong.store.contract_terms import (
     TERM_KINDS,
     TermEvents,
     cleared_id,
+    load_term_events,
     overdue_id,
 )
 from liangrong.store.eod_records import LAST_TRADING_DAY, SecurityTermEvent, suspensions_on
@@ -40,6 +41,7 @@ __all__ = [
     "TermEvents",
     "cleared_id",
     "last_trading_days",
+    "load_term_events",
     "overdue_id",
     "postponed",
     "suspensions_on",

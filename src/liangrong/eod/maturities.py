@@ -17,7 +17,9 @@ Invariants: every record has a deterministic id (``extension:{request}``,
 ``cleared:{contract}:{maturity}``), so a rerun adds only what an interrupted run had not
 recorded, in the same order; only contracts whose maturity falls inside the notice horizon,
 or that are overdue, suspended over their maturity or on record as overdue, are examined
-one by one (the rest are running, whatever else they are).
+one by one (the rest are running, whatever else they are); the recorded events read back
+are the kinds that change a term or open and clear an overdue trigger, never the expiry
+notices, which grow with every day kept (index ``ix_contract_events_kind_date``).
 """
 
 from __future__ import annotations
@@ -47,8 +49,10 @@ from liangrong.eod.contract_terms import (
     EXTENSION_DECIDED,
     OVERDUE,
     OVERDUE_CLEARED,
+    TERM_KINDS,
     TermEvents,
     cleared_id,
+    load_term_events,
     overdue_id,
     suspensions_on,
 )
@@ -64,6 +68,8 @@ from liangrong.store.recorded_defaults import load_recorded_defaults
 from liangrong.store.risk_records import liquidation_history
 
 _BATCH = 2_000
+# what the checks read back: expiry notices, most of the events, would only grow the read
+_CHECKED_KINDS = TERM_KINDS | {OVERDUE, OVERDUE_CLEARED}
 
 
 def ratios_at_close(ctx: EodContext, clients: list[str]) -> dict[str, Fraction | None]:
@@ -82,10 +88,10 @@ def _decide(run: StepRun, pending: list[tuple[int, ExtensionRequestRecord]]) -> 
     ratios = ratios_at_close(ctx, clients)
     recorded = load_recorded_defaults(ctx.engine, clients=clients, through=ctx.day)
     terms = load_terms(ctx.engine, [r.contract_id for _, r in pending])
+    events = load_term_events(ctx.engine, through=ctx.day)
     decided: list[ContractEvent] = []
     for position, request in pending:
         contract = terms[request.contract_id]
-        events = TermEvents(load_contract_events(ctx.engine, through=ctx.day))
         liquidations = tuple(
             run_record.trading_date
             for run_record in liquidation_history(ctx.engine, request.client_id)
@@ -112,6 +118,7 @@ def _decide(run: StepRun, pending: list[tuple[int, ExtensionRequestRecord]]) -> 
              "malicious_records": malicious},
         )  # fmt: skip
         save_contract_events(ctx.records_engine(), [event], run.stamp(position))
+        events.add(event)  # the client's next request sees this one's grant
         decided.append(event)
     return decided
 
@@ -135,7 +142,7 @@ def _checks(run: StepRun) -> list[ContractEvent]:
     ctx = run.ctx
     owed = ctx.owed()  # kept for the steps after (statuses, reports) while nothing posts
     owing = owed.owing
-    recorded = load_contract_events(ctx.engine, through=ctx.day)
+    recorded = load_contract_events(ctx.engine, kinds=_CHECKED_KINDS, through=ctx.day)
     overdue = {cleared_id(e.event_id): e for e in recorded if e.kind == OVERDUE}
     cleared = {e.event_id for e in recorded if e.kind == OVERDUE_CLEARED}
     events = TermEvents(recorded)

@@ -19,7 +19,12 @@ from liangrong.domain.contract_lifecycle import TermChange, after_delisting, aft
 from liangrong.domain.rule_book import terms_for
 from liangrong.eod.book_view import load_terms
 from liangrong.eod.context import Digest, StepOutcome, StepRun
-from liangrong.eod.contract_terms import TERM_CHANGED, TermEvents, last_trading_days, suspensions_on
+from liangrong.eod.contract_terms import (
+    TERM_CHANGED,
+    last_trading_days,
+    load_term_events,
+    suspensions_on,
+)
 from liangrong.store.eod_records import (
     ContractEvent,
     load_contract_events,
@@ -49,7 +54,7 @@ def term_rules_step(run: StepRun) -> StepOutcome:
             if cid in owing and (symbol in resumed or symbol in delisting)
         ]
         terms = load_terms(ctx.engine, affected)
-        events = TermEvents(load_contract_events(ctx.engine, through=ctx.day))
+        events = load_term_events(ctx.engine, through=ctx.day)
         for cid in affected:
             contract = terms[cid]
             term = events.term(contract)

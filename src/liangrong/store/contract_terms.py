@@ -44,8 +44,12 @@ class TermEvents:
     def __init__(self, events: Iterable[ContractEvent]) -> None:
         self._by_contract: dict[str, list[ContractEvent]] = defaultdict(list)
         for event in events:
-            if event.kind in TERM_KINDS:
-                self._by_contract[event.contract_id].append(event)
+            self.add(event)
+
+    def add(self, event: ContractEvent) -> None:
+        """Fold in an event recorded after those already held (others' kinds are ignored)."""
+        if event.kind in TERM_KINDS:
+            self._by_contract[event.contract_id].append(event)
 
     def contracts(self) -> frozenset[str]:
         return frozenset(self._by_contract)

@@ -1,4 +1,5 @@
-"""Tables of the end of day (migrations ``0006_eod``, ``0019_accrual_states``).
+"""Tables of the end of day (migrations ``0006_eod``, ``0019_accrual_states``,
+``0021_contract_event_kinds``).
 
 Invariants: every table but ``eod_accrual_states`` is append-only (the database refuses UPDATE
 and DELETE): a completed step, a closing price, a contract event, an extension request or a
@@ -11,7 +12,7 @@ its ``unit``.
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, Date, Integer, String, Table, Text
+from sqlalchemy import BigInteger, Column, Date, Index, Integer, String, Table, Text
 
 from liangrong.ledger.schema import metadata
 
@@ -60,6 +61,8 @@ contract_events = Table(
     Column("maturity", Date, nullable=True),  # the maturity the event names or sets
     Column("payload_json", Text, nullable=False),
     Column("recorded_at", String(32), nullable=False),
+    # readers take a few kinds; expiry notices, most of the rows, grow with every day kept
+    Index("ix_contract_events_kind_date", "kind", "trading_date"),
 )
 
 extension_requests = Table(
