@@ -21,7 +21,12 @@ from liangrong.store.contract_terms import (
     TermEvents,
     load_term_events,
 )
-from liangrong.store.eod_records import ContractEvent, load_contract_events, save_contract_events
+from liangrong.store.eod_records import (
+    ContractEvent,
+    load_contract_events,
+    recorded_event_ids,
+    save_contract_events,
+)
 from liangrong.store.migrate import downgrade, upgrade
 
 INDEX = "ix_contract_events_kind_date"
@@ -80,6 +85,18 @@ def test_the_term_readers_fold_what_every_event_folds(recorded: Engine) -> None:
             assert terms.term(_opening(contract)) == every.term(_opening(contract))
     assert load_term_events(recorded, through=DAY - timedelta(days=3)).contracts() == {"K1"}
     assert load_term_events(recorded).term(_opening("K1")).maturity == date(2027, 3, 9)
+
+
+def test_recorded_event_ids_are_the_asked_ones_already_recorded(recorded: Engine) -> None:
+    """More ids than one IN-list takes: the extension decisions probe their requests' ids."""
+    asked = [f"expiry:K{k}:{d}" for d in range(1, 41) for k in range(20)]  # days 31-40: none
+    asked += ["extension:R1", "extension:R2", "delisting:K2"]
+    found = recorded_event_ids(recorded, asked)
+    assert found == {f"expiry:K{k}:{d}" for d in range(1, 31) for k in range(20)} | {
+        "extension:R1",
+        "delisting:K2",
+    }
+    assert recorded_event_ids(recorded, []) == set()
 
 
 def test_a_term_read_searches_the_kind_index_not_the_notices(tmp_path: Path) -> None:

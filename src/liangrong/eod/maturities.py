@@ -62,6 +62,7 @@ from liangrong.store.eod_records import (
     load_contract_events,
     load_extension_requests,
     load_security_events,
+    recorded_event_ids,
     save_contract_events,
 )
 from liangrong.store.recorded_defaults import load_recorded_defaults
@@ -112,7 +113,7 @@ def _decide(run: StepRun, pending: list[tuple[int, ExtensionRequestRecord]]) -> 
             policy,
         )
         event = ContractEvent(
-            f"extension:{request.request_id}", contract.contract_id, contract.client_id,
+            _decision_id(request), contract.contract_id, contract.client_id,
             ctx.day, EXTENSION_DECIDED, decision.new_maturity,
             {**decision.to_event(), "request_id": request.request_id,
              "malicious_records": malicious},
@@ -193,14 +194,19 @@ def _checks(run: StepRun) -> list[ContractEvent]:
     return found
 
 
+def _decision_id(request: ExtensionRequestRecord) -> str:
+    return f"extension:{request.request_id}"
+
+
 def maturities_step(run: StepRun) -> StepOutcome:
     ctx = run.ctx
-    decided_ids = {e.event_id for e in load_contract_events(ctx.engine, kinds=[EXTENSION_DECIDED])}
-    pending = [
+    due = [
         (position, r)
         for position, r in enumerate(load_extension_requests(ctx.engine))
-        if r.requested_on <= ctx.day and f"extension:{r.request_id}" not in decided_ids
+        if r.requested_on <= ctx.day
     ]
+    decided = recorded_event_ids(ctx.engine, (_decision_id(r) for _, r in due))
+    pending = [(position, r) for position, r in due if _decision_id(r) not in decided]
     if pending:
         _decide(run, pending)
     found = _checks(run)

@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import Engine, func, select
 
 from liangrong.domain.contract_lifecycle import Suspension
+from liangrong.ledger.schema import key_chunks
 from liangrong.store.eod_tables import (
     contract_events,
     eod_steps,
@@ -176,6 +177,19 @@ def load_contract_events(
         query = query.where(t.c.trading_date == on)
     with engine.connect() as conn:
         return [_event(r) for r in conn.execute(query)]
+
+
+def recorded_event_ids(engine: Engine, event_ids: Iterable[str]) -> set[str]:
+    """Those of ``event_ids`` already recorded (primary-key probes, not a read of a kind's
+    whole history)."""
+    t = contract_events
+    found: set[str] = set()
+    with engine.connect() as conn:
+        for chunk in key_chunks(sorted(set(event_ids))):
+            found.update(
+                conn.execute(select(t.c.event_id).where(t.c.event_id.in_(chunk))).scalars()
+            )
+    return found
 
 
 # --------------------------------------------------------------------------- requests, events
