@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Connection, Engine, func, select
 
 from liangrong.domain.contract_lifecycle import Suspension
 from liangrong.ledger.schema import key_chunks
@@ -132,13 +132,7 @@ def save_contract_events(engine: Engine, events: Sequence[ContractEvent], record
     """Insert the events whose ids are new, in the order given; returns how many."""
     t = contract_events
     with write_lock(engine) as conn:
-        known: set[str] = set()
-        ids = sorted({e.event_id for e in events})
-        for start in range(0, len(ids), 400):
-            chunk = ids[start : start + 400]
-            known.update(
-                conn.execute(select(t.c.event_id).where(t.c.event_id.in_(chunk))).scalars()
-            )
+        known = _known_ids(conn, (e.event_id for e in events))
         seq = int(conn.execute(select(func.coalesce(func.max(t.c.seq), 0))).scalar_one())
         rows = []
         for e in events:
@@ -182,13 +176,15 @@ def load_contract_events(
 def recorded_event_ids(engine: Engine, event_ids: Iterable[str]) -> set[str]:
     """Those of ``event_ids`` already recorded (primary-key probes, not a read of a kind's
     whole history)."""
+    with engine.connect() as conn:
+        return _known_ids(conn, event_ids)
+
+
+def _known_ids(conn: Connection, event_ids: Iterable[str]) -> set[str]:
     t = contract_events
     found: set[str] = set()
-    with engine.connect() as conn:
-        for chunk in key_chunks(sorted(set(event_ids))):
-            found.update(
-                conn.execute(select(t.c.event_id).where(t.c.event_id.in_(chunk))).scalars()
-            )
+    for chunk in key_chunks(sorted(set(event_ids))):
+        found.update(conn.execute(select(t.c.event_id).where(t.c.event_id.in_(chunk))).scalars())
     return found
 
 
