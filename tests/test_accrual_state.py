@@ -1,5 +1,6 @@
 """The accrual state's store (``store.accrual_state``): columns as text in parts, replaced
-whole, damage refused, carried across migration 0019 both ways."""
+whole, damage refused, a few contracts read from their parts only, carried across migrations
+0019 and 0022 both ways."""
 
 from __future__ import annotations
 
@@ -16,7 +17,9 @@ from liangrong.store.accrual_state import (
     KindColumns,
     accrual_dates,
     load_accruals,
+    load_accruals_of,
     prune_accruals,
+    recorded_position,
     stored_accruals,
     write_accruals,
 )
@@ -28,12 +31,16 @@ UNIT = 3_600_000
 BIG = 2**63 - 1  # a residue's numerator may use all of 64 bits
 
 
-def _snapshot(contracts: int, unit: int = UNIT, salt: int = 0) -> AccrualSnapshot:
+def _snapshot(
+    contracts: int, unit: int = UNIT, salt: int = 0, pending: bool = True
+) -> AccrualSnapshot:
     ids = [f"K{i:07d}" for i in range(contracts)]
     booked = np.arange(contracts, dtype=np.int64) * 7 + salt
     residue = np.arange(contracts, dtype=np.int64) * 13 - salt
-    fees = KindColumns(ids[::3], np.full(len(ids[::3]), BIG, np.int64), -booked[::3])
-    return AccrualSnapshot(unit, {"interest": KindColumns(ids, booked, residue), "penalty": fees})
+    waiting = booked // 2 if pending else np.zeros(contracts, np.int64)
+    fees = KindColumns(ids[::3], np.full(len(ids[::3]), BIG, np.int64), -booked[::3], waiting[::3])
+    interest = KindColumns(ids, booked, residue, waiting)
+    return AccrualSnapshot(unit, {"interest": interest, "penalty": fees}, position=1_000 + salt)
 
 
 def replace_accruals(
@@ -43,13 +50,15 @@ def replace_accruals(
     write_accruals(store, stored_accruals(day, snapshot, part_rows))
 
 
-def _as_rows(snapshot: AccrualSnapshot) -> dict[tuple[str, str], tuple[int, int]]:
+def _as_rows(
+    snapshot: AccrualSnapshot, with_pending: bool = True
+) -> dict[tuple[str, str], tuple[int, ...]]:
     return {
-        (cid, kind): (booked, residue)
+        (cid, kind): (booked, residue, pending) if with_pending else (booked, residue)
         for kind, columns in snapshot.kinds.items()
-        for cid, booked, residue in zip(
+        for cid, booked, residue, pending in zip(
             columns.contract_ids, columns.booked_fen.tolist(), columns.residue.tolist(),
-            strict=True,
+            columns.pending_fen.tolist(), strict=True,
         )
     }  # fmt: skip
 
@@ -66,7 +75,39 @@ def test_a_snapshot_in_many_parts_reads_back_as_written(store: Engine) -> None:
         assert read.kinds[kind].contract_ids == columns.contract_ids  # the order kept
         assert read.kinds[kind].booked_fen.tolist() == columns.booked_fen.tolist()
         assert read.kinds[kind].residue.tolist() == columns.residue.tolist()
+        assert read.kinds[kind].pending_fen.tolist() == columns.pending_fen.tolist()
     assert read.contracts() == set(written.kinds["interest"].contract_ids)
+    assert read.position == written.position
+
+
+def test_a_few_contracts_are_read_from_their_parts_only(store: Engine) -> None:
+    """The book reads one client's pending: only the parts holding its contracts are
+    decoded, and what it gets is those contracts' values, whatever part they sit in."""
+    written = _snapshot(1_001, salt=5)
+    replace_accruals(store, D1, written, part_rows=100)
+    replace_accruals(store, D2, _snapshot(1_001, salt=6), part_rows=100)  # another date
+    wanted = {"K0000000", "K0000099", "K0000100", "K0000999", "K0001000", "K9", "A"}
+    with store.connect() as conn:
+        read = load_accruals_of(conn, D1, wanted)
+        assert load_accruals_of(conn, D3, wanted) == AccrualSnapshot(0, {})
+    expected = {key: row for key, row in _as_rows(written).items() if key[0] in wanted}
+    assert _as_rows(read) == expected and len(expected) == 5 + 3
+    assert read.unit == UNIT and read.position == written.position
+    # a part other than those the ids fall in is damaged: the read never touches it
+    t = eod_accrual_states
+    with store.begin() as conn:
+        conn.execute(
+            update(t).where(t.c.trading_date == D1, t.c.part == 5).values(booked_fen="x")
+        )
+        assert _as_rows(load_accruals_of(conn, D1, wanted)) == expected
+        with pytest.raises(AccrualStateDamaged):
+            load_accruals_of(conn, D1, {"K0000500"})
+
+
+def test_a_rerun_finds_the_position_its_first_run_recorded(store: Engine) -> None:
+    assert recorded_position(store, D1) is None
+    replace_accruals(store, D1, _snapshot(10, salt=7))
+    assert recorded_position(store, D1) == 1_007
 
 
 def test_a_date_without_a_state_reads_empty_with_the_unit_given(store: Engine) -> None:
@@ -108,7 +149,9 @@ def test_pruning_drops_only_the_earlier_dates(store: Engine) -> None:
         ("contract_ids", "K1\nK2", "a part of 100 rows holds 2 values"),
         ("booked_fen", "\n".join(["1"] * 99 + ["x"]), "not 64-bit integers"),
         ("residue", "\n".join(["1"] * 99 + [str(2**63)]), "not 64-bit integers"),
+        ("pending_fen", "\n".join(["1"] * 101), "a part of 100 rows holds 101 values"),
         ("unit", 7, "has units"),
+        ("journal_seq", 3, "has positions"),
     ],
 )
 def test_a_damaged_part_is_refused_not_half_read(
@@ -123,7 +166,10 @@ def test_a_damaged_part_is_refused_not_half_read(
 
 
 def test_migration_0019_carries_the_states_down_and_up_again(store: Engine) -> None:
-    states = {D1: _snapshot(250, salt=3), D2: _snapshot(40, unit=2 * UNIT, salt=4)}
+    states = {
+        D1: _snapshot(250, salt=3, pending=False),
+        D2: _snapshot(40, unit=2 * UNIT, salt=4, pending=False),
+    }
     for day, snapshot in states.items():
         replace_accruals(store, day, snapshot, part_rows=60)
     downgrade(store, "0018")
@@ -135,10 +181,28 @@ def test_migration_0019_carries_the_states_down_and_up_again(store: Engine) -> N
     expected = {
         (str(day), cid, kind, booked, residue, snapshot.unit)
         for day, snapshot in states.items()
-        for (cid, kind), (booked, residue) in _as_rows(snapshot).items()
+        for (cid, kind), (booked, residue) in _as_rows(snapshot, with_pending=False).items()
     }
     assert {(str(r[0]), *r[1:]) for r in rows} == expected
     upgrade(store)
     for day, snapshot in states.items():
         read = load_accruals(store, day, unit=1)
         assert read.unit == snapshot.unit and _as_rows(read) == _as_rows(snapshot)
+        assert read.position == 0  # a state from before 0022: nothing pending, no position
+
+
+def test_migration_0022_refuses_to_drop_pending_charges(store: Engine) -> None:
+    """Down to 0021 only while nothing is pending; up again, the old parts are found by
+    their first contracts."""
+    replace_accruals(store, D1, _snapshot(250, salt=8), part_rows=60)
+    with pytest.raises(RuntimeError, match="pending charges are stored"):
+        downgrade(store, "0021")
+    replace_accruals(store, D1, _snapshot(250, salt=8, pending=False), part_rows=60)
+    downgrade(store, "0021")
+    upgrade(store)
+    with store.connect() as conn:
+        read = load_accruals_of(conn, D1, {"K0000061", "K0000249"})
+    assert _as_rows(read) == {
+        key: row for key, row in _as_rows(_snapshot(250, salt=8, pending=False)).items()
+        if key[0] in {"K0000061", "K0000249"}
+    }  # fmt: skip

@@ -75,6 +75,7 @@ from liangrong.store.accrual_state import (
     accrual_dates,
     load_accruals,
     prune_accruals,
+    recorded_position,
     stored_accruals,
     write_accruals,
 )
@@ -347,7 +348,7 @@ def _split_event(
 
 
 def _snapshot(
-    cols: ContractColumns, state: AccrualState, owed_end: Ints, charges_end: Ints
+    cols: ContractColumns, state: AccrualState, owed_end: Ints, charges_end: Ints, position: int
 ) -> AccrualSnapshot:
     """The state to carry: contracts still owing at the close, kinds with anything booked
     (the contract's own kind always, so it is carried even while nothing is booked).
@@ -366,8 +367,9 @@ def _snapshot(
         rows = np.flatnonzero(carried[:, k])
         if len(rows):
             ids = list(map(cols.ids.__getitem__, rows.tolist()))
-            kinds[name] = KindColumns(ids, booked[rows, k], residue[rows, k])
-    return AccrualSnapshot(state.unit, kinds)
+            nothing_pending = np.zeros(len(rows), np.int64)  # every charge is posted
+            kinds[name] = KindColumns(ids, booked[rows, k], residue[rows, k], nothing_pending)
+    return AccrualSnapshot(state.unit, kinds, position)
 
 
 @contextmanager
@@ -390,6 +392,16 @@ def _prepared(run: StepRun, legs: _Legs, entries: list[Entry]) -> Iterator[Itera
         return
     with forked(prepare, settings.workers) as batches:
         yield batches
+
+
+def _position(run: StepRun) -> int:
+    """The journal position the date's state stands at: the last seq before the step posts,
+    as its first run recorded it (a rerun's journal may hold some of the step's postings)."""
+    recorded = recorded_position(run.ctx.engine, run.ctx.day)
+    if recorded is not None:
+        return recorded
+    with run.ctx.engine.connect() as conn:
+        return last_seq(conn)
 
 
 def _post(run: StepRun, batches: Iterable[PreparedMoves], total: int) -> int:
@@ -453,7 +465,8 @@ def accrue_step(run: StepRun) -> StepOutcome:
     legs = _Legs(day, plan.cols, plan.contracts.start, posted)
     # Built before the workers fork: after it, touching millions of this process's objects
     # copies the pages it shares with them (at 1M accounts 10.6 s instead of 0.4 s).
-    stored = stored_accruals(day, _snapshot(plan.cols, state, owed_end, charges_end))
+    position = _position(run)
+    stored = stored_accruals(day, _snapshot(plan.cols, state, owed_end, charges_end, position))
     with _prepared(run, legs, entries) as batches:
         write_accruals(run.ctx.engine, stored)  # before any posting, as the worker runs
         replayed = _post(run, batches, count)

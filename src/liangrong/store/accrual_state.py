@@ -1,10 +1,14 @@
 """The accrual state carried from one end of day to the next (table ``eod_accrual_states``,
-migration ``0019``): per date and kind of charge, each carried contract's amount booked since
-its period began and its exact residue (in 1/``unit`` fen), as columns.
+migrations ``0019`` and ``0022``): per date and kind of charge, each carried contract's amount
+booked since its period began, its exact residue (in 1/``unit`` fen) and its pending charges
+(booked, not yet posted to the contract's charges account: ``docs/charges-subledger.md``), as
+columns, with the journal position the pending stands at.
 
 The state is written whole once a day and read whole by the next day's accrual, never by
 row: at full size it is millions of rows, and as rows its insert, delete and read cost the
-accrual about 20 s a day at a million accounts.  So each column of a part is one text of
+accrual about 20 s a day at a million accounts.  A reader of a few contracts (the book's,
+for a client's pending charges) decodes only the parts that hold them: each part is small
+and records its first contract.  So each column of a part is one text of
 newline-separated values (contract ids hold no newline; amounts are decimal integers):
 portable between both stores and their backups, readable by eye, no float anywhere.
 
@@ -14,25 +18,30 @@ Invariants:
 - one unit per date; within a kind the contracts are in the order given (the accrual's,
   contract-id order) and each at most once;
 - a part holds at most ``PART_ROWS`` rows and each of its columns exactly ``size`` values,
-  checked on reading: a damaged part is refused (``AccrualStateDamaged``), never half read.
+  checked on reading: a damaged part is refused (``AccrualStateDamaged``), never half read;
+- within a kind the parts follow each other in contract-id order and ``first_contract`` is
+  each part's first id, so the parts holding some contracts are found without reading others.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from bisect import bisect_right
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
+from itertools import groupby
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import Engine, delete, select
+from sqlalchemy import Connection, Engine, delete, select, tuple_
 
+from liangrong.ledger.schema import key_chunks
 from liangrong.store.eod_tables import eod_accrual_states
 from liangrong.store.reference import write_lock
 
 Ints = npt.NDArray[np.int64]
-PART_ROWS = 100_000
+PART_ROWS = 2_000  # a client's few contracts decode 2,000 values, not the whole state
 _SEPARATOR = "\n"
 
 
@@ -42,22 +51,35 @@ class AccrualStateDamaged(RuntimeError):
 
 @dataclass(frozen=True)
 class KindColumns:
-    """One kind of charge's carried contracts, aligned: ids, booked fen, residue."""
+    """One kind of charge's carried contracts, aligned: ids, booked fen, residue, pending fen
+    (booked and not yet posted to the contract)."""
 
     contract_ids: list[str]
     booked_fen: Ints
     residue: Ints
+    pending_fen: Ints
 
     def __post_init__(self) -> None:
-        assert len(self.contract_ids) == len(self.booked_fen) == len(self.residue)
+        size = len(self.contract_ids)
+        assert size == len(self.booked_fen) == len(self.residue) == len(self.pending_fen)
+
+    def picked(self, wanted: set[str]) -> KindColumns:
+        """Only the ``wanted`` contracts, in the same order."""
+        rows = [i for i, cid in enumerate(self.contract_ids) if cid in wanted]
+        ids = [self.contract_ids[i] for i in rows]
+        return KindColumns(ids, self.booked_fen[rows], self.residue[rows], self.pending_fen[rows])
 
 
 @dataclass(frozen=True)
 class AccrualSnapshot:
-    """One date's accrual state: ``kinds`` by ``interest.ChargeKind`` value."""
+    """One date's accrual state: ``kinds`` by ``interest.ChargeKind`` value.
+
+    ``position``: the journal's last sequence number before the end of day's accrual posted
+    anything; pending charges posted to a contract after it are no longer pending."""
 
     unit: int
     kinds: Mapping[str, KindColumns]
+    position: int = 0
 
     @property
     def size(self) -> int:
@@ -74,26 +96,80 @@ def accrual_dates(engine: Engine) -> list[date]:
         return sorted(d for (d,) in conn.execute(select(t.c.trading_date).distinct()))
 
 
+_COLUMNS = (eod_accrual_states.c.kind, eod_accrual_states.c.unit, eod_accrual_states.c.size,
+            eod_accrual_states.c.journal_seq, eod_accrual_states.c.contract_ids,
+            eod_accrual_states.c.booked_fen, eod_accrual_states.c.residue,
+            eod_accrual_states.c.pending_fen)  # fmt: skip
+
+
 def load_accruals(engine: Engine, trading_date: date, unit: int) -> AccrualSnapshot:
     """The date's state (``unit``: the one to report when the date has none stored)."""
     t = eod_accrual_states
-    query = (
-        select(t.c.kind, t.c.unit, t.c.size, t.c.contract_ids, t.c.booked_fen, t.c.residue)
+    query = select(*_COLUMNS).where(t.c.trading_date == trading_date).order_by(t.c.kind, t.c.part)
+    with engine.connect() as conn:
+        return _snapshot_of(trading_date, conn.execute(query).all(), unit)
+
+
+def load_accruals_of(
+    conn: Connection, trading_date: date, contract_ids: Iterable[str]
+) -> AccrualSnapshot:
+    """The date's state of ``contract_ids`` only, from the parts that hold them (found by
+    their first contracts, so a few contracts cost a few small parts)."""
+    t = eod_accrual_states
+    wanted = set(contract_ids)
+    directory = conn.execute(
+        select(t.c.kind, t.c.part, t.c.first_contract)
         .where(t.c.trading_date == trading_date)
         .order_by(t.c.kind, t.c.part)
-    )
+    ).all()
+    keys: set[tuple[str, int]] = set()
+    for kind, rows in groupby(directory, key=lambda row: str(row.kind)):
+        parts = list(rows)
+        firsts = [row.first_contract for row in parts]
+        keys.update((kind, parts[max(0, bisect_right(firsts, cid) - 1)].part) for cid in wanted)
+    found: list[Any] = []  # in kind and part order: the chunks follow each other in that order
+    for chunk in key_chunks(sorted(keys)):
+        query = select(*_COLUMNS).where(
+            t.c.trading_date == trading_date, tuple_(t.c.kind, t.c.part).in_(chunk)
+        )
+        found.extend(conn.execute(query.order_by(t.c.kind, t.c.part)).all())
+    snapshot = _snapshot_of(trading_date, found, 0)
+    kinds = {kind: columns.picked(wanted) for kind, columns in snapshot.kinds.items()}
+    return AccrualSnapshot(snapshot.unit, kinds, snapshot.position)
+
+
+def _snapshot_of(trading_date: date, rows: Sequence[Any], unit: int) -> AccrualSnapshot:
+    """The snapshot the rows store (in kind and part order); refused if damaged."""
     parts: dict[str, list[KindColumns]] = {}
-    units = set()
-    with engine.connect() as conn:
-        for kind, part_unit, size, ids, booked, residue in conn.execute(query):
-            units.add(int(part_unit))
-            parts.setdefault(kind, []).append(
-                KindColumns(_texts(ids, size), _integers(booked, size), _integers(residue, size))
+    units, positions = set(), set()
+    for kind, part_unit, size, position, ids, booked, residue, pending in rows:
+        units.add(int(part_unit))
+        positions.add(int(position))
+        parts.setdefault(kind, []).append(
+            KindColumns(
+                _texts(ids, size),
+                _integers(booked, size),
+                _integers(residue, size),
+                _integers(pending, size),
             )
+        )
     if len(units) > 1:
         raise AccrualStateDamaged(f"the state of {trading_date} has units {sorted(units)}")
+    if len(positions) > 1:
+        raise AccrualStateDamaged(f"the state of {trading_date} has positions {sorted(positions)}")
     kinds = {kind: _joined(columns) for kind, columns in parts.items()}
-    return AccrualSnapshot(units.pop() if units else unit, kinds)
+    return AccrualSnapshot(units.pop() if units else unit, kinds, positions.pop() if rows else 0)
+
+
+def recorded_position(engine: Engine, trading_date: date) -> int | None:
+    """The journal position of the date's stored state, if one is stored (a rerun of a
+    crashed accrual keeps the position its first run recorded)."""
+    t = eod_accrual_states
+    with engine.connect() as conn:
+        found = conn.execute(
+            select(t.c.journal_seq).where(t.c.trading_date == trading_date).limit(1)
+        ).scalar()
+    return None if found is None else int(found)
 
 
 @dataclass(frozen=True)
@@ -144,9 +220,12 @@ def _rows(trading_date: date, snapshot: AccrualSnapshot, size: int) -> Iterator[
                 "part": part,
                 "unit": snapshot.unit,
                 "size": len(ids),
+                "first_contract": ids[0],
+                "journal_seq": snapshot.position,
                 "contract_ids": joined,
                 "booked_fen": _text(columns.booked_fen[start:end]),
                 "residue": _text(columns.residue[start:end]),
+                "pending_fen": _text(columns.pending_fen[start:end]),
             }
 
 
@@ -175,4 +254,5 @@ def _joined(parts: list[KindColumns]) -> KindColumns:
         [cid for part in parts for cid in part.contract_ids],
         np.concatenate([part.booked_fen for part in parts]),
         np.concatenate([part.residue for part in parts]),
+        np.concatenate([part.pending_fen for part in parts]),
     )

@@ -1,5 +1,5 @@
 """Tables of the end of day (migrations ``0006_eod``, ``0019_accrual_states``,
-``0021_contract_event_kinds``).
+``0021_contract_event_kinds``, ``0022_charges_pending``).
 
 Invariants: every table but ``eod_accrual_states`` is append-only (the database refuses UPDATE
 and DELETE): a completed step, a closing price, a contract event, an extension request or a
@@ -47,6 +47,10 @@ eod_accrual_states = Table(
     Column("contract_ids", Text, nullable=False),  # newline-separated, in contract order
     Column("booked_fen", Text, nullable=False),  # posted since the period began, decimal
     Column("residue", Text, nullable=False),  # exact − booked, in 1/unit fen, decimal
+    # migration 0022: the charges subledger (docs/charges-subledger.md)
+    Column("first_contract", String(48), nullable=False),  # the part's first contract id
+    Column("journal_seq", BigInteger, nullable=False),  # the position the pending stands at
+    Column("pending_fen", Text, nullable=False),  # booked, not posted to the contract, decimal
 )
 
 contract_events = Table(
