@@ -49,6 +49,7 @@ class AccountKind(Enum):
     CLIENT_CHARGES_DEBT = "client_charges_debt"  # interest, fees, penalty owed on one contract
     # The firm's claims, equity and income.
     RECEIVABLE = "receivable"
+    CHARGES_CONTROL = "charges_control"  # clients' charges booked, not yet on their contracts
     CAPITAL = "capital"
     INCOME = "income"
     # Outside the book.
@@ -63,6 +64,7 @@ SIGN_OF_KIND: dict[AccountKind, Sign] = {
     AccountKind.CLIENT_FINANCING_DEBT: Sign.NON_POSITIVE,
     AccountKind.CLIENT_SHORT_DEBT: Sign.NON_POSITIVE,
     AccountKind.CLIENT_CHARGES_DEBT: Sign.NON_POSITIVE,
+    AccountKind.CHARGES_CONTROL: Sign.NON_POSITIVE,  # −Σ pending (docs/charges-subledger.md)
     AccountKind.CAPITAL: Sign.ANY,
     AccountKind.CLIENT_BANK: Sign.ANY,
     AccountKind.CLIENT_ORDINARY: Sign.ANY,
@@ -98,6 +100,7 @@ FIRM_CAPITAL = "firm:capital"
 RECEIVABLE_FINANCING = "firm:receivable:financing"
 RECEIVABLE_LENDING = "firm:receivable:lending"
 RECEIVABLE_CHARGES = "firm:receivable:charges"
+CHARGES_ACCRUED = "firm:charges:accrued"  # control account of the charges subledger
 INCOME_INTEREST = "firm:income:interest"
 INCOME_FEES = "firm:income:fees"
 INCOME_PENALTY = "firm:income:penalty"
@@ -147,6 +150,7 @@ _FIXED: dict[str, AccountKind] = {
     RECEIVABLE_FINANCING: AccountKind.RECEIVABLE,
     RECEIVABLE_LENDING: AccountKind.RECEIVABLE,
     RECEIVABLE_CHARGES: AccountKind.RECEIVABLE,
+    CHARGES_ACCRUED: AccountKind.CHARGES_CONTROL,
     INCOME_INTEREST: AccountKind.INCOME,
     INCOME_FEES: AccountKind.INCOME,
     INCOME_PENALTY: AccountKind.INCOME,

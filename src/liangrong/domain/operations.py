@@ -268,6 +268,47 @@ def charge_accruals(on: date, accruals: Sequence[ChargeAccrual]) -> MoveBatch:
     (``Purpose.CHARGE_ACCRUAL``) taking each contract's amount into its charges debt and
     their sum into the firm's receivable side (one receivable posting per transaction, not
     one per contract: two million fewer a day at a million clients of three contracts)."""
+    return _charge_moves(
+        on, "charge_accrual", Purpose.CHARGE_ACCRUAL, acc.RECEIVABLE_CHARGES, accruals
+    )
+
+
+def pending_postings(on: date, postings: Sequence[ChargeAccrual]) -> MoveBatch:
+    """Pending charges reaching their contracts (结转, ``docs/charges-subledger.md``): each
+    transaction one leg (``Purpose.CHARGE_POSTING``) taking each contract's pending into its
+    charges debt and their sum out of the subledger's control account.  What the client owes
+    does not change; the contract's own account then holds it, with its split by kind in the
+    same ``charges_accrued`` events as a daily accrual's."""
+    return _charge_moves(
+        on, "charge_posting", Purpose.CHARGE_POSTING, acc.CHARGES_ACCRUED, postings
+    )
+
+
+def pending_legs(postings: Sequence[ChargeAccrual]) -> tuple[list[Leg], list[Mapping[str, object]]]:
+    """The legs and events of ``pending_postings``, for a repayment's own transaction: the
+    charges it pays are on the contracts when it pays them, and a crash leaves both or
+    neither."""
+    txns = pending_postings(date.min, postings).transactions()
+    return [leg for t in txns for leg in t.legs], [event for t in txns for event in t.events]
+
+
+def control_accrual(
+    command_id: str, on: date, amount_fen: int, event: Mapping[str, object]
+) -> Transaction:
+    """The day's booked charges, one posting for the whole book: out of the subledger's
+    control account (the clients owe them, on no contract yet) into the receivable."""
+    assert amount_fen > 0
+    postings = (
+        Posting(acc.CHARGES_ACCRUED, CNY, -amount_fen),
+        Posting(acc.RECEIVABLE_CHARGES, CNY, amount_fen),
+    )
+    leg = Leg(Purpose.CHARGE_ACCRUAL, postings)
+    return _txn(command_id, on, "charge_accrual", leg, events=(dict(event),))
+
+
+def _charge_moves(
+    on: date, kind: str, purpose: Purpose, target: str, accruals: Sequence[ChargeAccrual]
+) -> MoveBatch:
     sources: list[str] = []
     amounts: list[int] = []
     source_ends: list[int] = []
@@ -282,13 +323,13 @@ def charge_accruals(on: date, accruals: Sequence[ChargeAccrual]) -> MoveBatch:
     legs = len(accruals)
     return MoveBatch(
         on,
-        "charge_accrual",
+        kind,
         [a.command_id for a in accruals],
         range(1, legs + 1),
-        [Purpose.CHARGE_ACCRUAL] * legs,
+        [purpose] * legs,
         [CNY] * legs,
         sources,
-        [acc.RECEIVABLE_CHARGES] * legs,
+        [target] * legs,
         amounts,
         [a.events for a in accruals],
         source_ends,

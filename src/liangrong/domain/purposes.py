@@ -30,6 +30,7 @@ class Purpose(Enum):
     POOL_FUNDING = "pool_funding"  # the firm's own funds or securities -> a lending pool
     POOL_RETURN = "pool_return"  # unlent pool balance -> the firm's own funds
     CHARGE_ACCRUAL = "charge_accrual"  # interest, fees or penalty fall due (no cash moves)
+    CHARGE_POSTING = "charge_posting"  # pending charges reach their contracts (结转, no cash)
     LOCK_RELEASE = "lock_release"  # a closed short's proceeds become free cash
 
 
@@ -104,7 +105,14 @@ PURPOSE_FLOWS: dict[Purpose, tuple[frozenset[K], frozenset[K]]] = {
     ),
     Purpose.POOL_FUNDING: (frozenset({K.CAPITAL}), frozenset({K.FINANCING_POOL, K.LENDING_POOL})),
     Purpose.POOL_RETURN: (frozenset({K.FINANCING_POOL, K.LENDING_POOL}), frozenset({K.CAPITAL})),
-    Purpose.CHARGE_ACCRUAL: (frozenset({K.CLIENT_CHARGES_DEBT}), frozenset({K.RECEIVABLE})),
+    Purpose.CHARGE_ACCRUAL: (
+        frozenset({K.CLIENT_CHARGES_DEBT, K.CHARGES_CONTROL}),
+        frozenset({K.RECEIVABLE}),
+    ),
+    Purpose.CHARGE_POSTING: (
+        frozenset({K.CLIENT_CHARGES_DEBT}),
+        frozenset({K.CHARGES_CONTROL}),
+    ),
     Purpose.LOCK_RELEASE: (frozenset({K.CLIENT_LOCKED_CASH}), frozenset({K.CLIENT_CASH})),
 }
 

@@ -1,0 +1,143 @@
+"""Pending charges (``store.charges_pending``, ``docs/charges-subledger.md``): booked by the
+end of day on the control account, read per contract from the latest completed accrual's
+state, posted to the contracts whole (``Purpose.CHARGE_POSTING``), alone or inside a
+repayment's own transaction; what a client owes never changes by posting it."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from sqlalchemy import Engine
+
+from ledger_helpers import DAY, financing_terms, open_client
+from liangrong.domain import accounts as acc
+from liangrong.domain import operations as ops
+from liangrong.domain.contracts import Allocation
+from liangrong.domain.journal import Transaction
+from liangrong.domain.rejections import LedgerCode, Rejection
+from liangrong.ledger.journal import Ledger
+from liangrong.ledger.projections import balance, conservation_breaks
+from liangrong.store.charges_pending import (
+    PendingChargesDamaged,
+    pending_charges,
+)
+from pending_helpers import seed_pending
+
+CNY = acc.CASH_ASSET
+D1, D2 = date(2026, 3, 3), date(2026, 3, 4)
+CONTRACTS = {"K1": "C1", "K2": "C1", "K3": "C2"}
+PENDING = {
+    "K1": {"interest": 120, "penalty": 7},
+    "K2": {"interest": 35},
+    "K3": {"interest": 90, "management_fee": 4},
+}
+
+
+@pytest.fixture
+def ledger(store: Engine, fixed_clock: object) -> Ledger:
+    book = Ledger(store, fixed_clock)
+    book.post(ops.fund_pool("fund-cash", DAY, CNY, 10_000_000_00))
+    for client in ("C1", "C2"):
+        open_client(book, client)
+        book.post(ops.deposit_cash(f"dep-{client}", DAY, client, 5_000_00))
+    for cid, client in CONTRACTS.items():
+        book.post(ops.open_financing(f"open-{cid}", financing_terms(cid, client, 10_000_00)))
+    return book
+
+
+def _pending(ledger: Ledger, contracts: dict[str, str] = CONTRACTS) -> dict[str, dict[str, int]]:
+    with ledger.engine.connect() as conn:
+        found = pending_charges(conn, contracts).by_contract
+    return {cid: dict(by_kind) for cid, by_kind in found.items()}
+
+
+def _owed(ledger: Ledger, cid: str) -> int:
+    """What the client owes on the contract's charges: its account plus its pending."""
+    posted = -balance(ledger.engine, acc.charges_debt(CONTRACTS[cid], cid), CNY)
+    return posted + sum(_pending(ledger).get(cid, {}).values())
+
+
+def _posting(cid: str, day: date = D1) -> ops.ChargeAccrual:
+    by_kind = PENDING[cid]
+    event = {"type": "charges_accrued", "contract_id": cid, "through": day.isoformat(), **by_kind}
+    return ops.ChargeAccrual(
+        f"post:{cid}", CONTRACTS[cid], (cid,), (sum(by_kind.values()),), (event,)
+    )
+
+
+def _control(ledger: Ledger) -> int:
+    return balance(ledger.engine, acc.CHARGES_ACCRUED, CNY)
+
+
+def test_nothing_is_pending_before_an_accrual_completes(ledger: Ledger) -> None:
+    assert _pending(ledger) == {}
+    seed_pending(ledger, D1, PENDING, complete=False)  # a crashed run's state: not read
+    assert _pending(ledger) == {}
+
+
+def test_the_control_account_holds_minus_the_sum_of_what_is_pending(ledger: Ledger) -> None:
+    seed_pending(ledger, D1, PENDING)
+    assert _pending(ledger) == PENDING
+    assert _pending(ledger, {"K2": "C1"}) == {"K2": PENDING["K2"]}  # a few contracts alone
+    assert _control(ledger) == -sum(sum(k.values()) for k in PENDING.values())
+    assert balance(ledger.engine, acc.RECEIVABLE_CHARGES, CNY) == 256
+    assert conservation_breaks(ledger.engine) == {}
+
+
+def test_posting_the_pending_moves_it_to_the_contract_and_owes_the_same(ledger: Ledger) -> None:
+    seed_pending(ledger, D1, PENDING)
+    before = {cid: _owed(ledger, cid) for cid in CONTRACTS}
+    ledger.post_batch(ops.pending_postings(D2, [_posting("K1")]).transactions())
+    assert _pending(ledger) == {cid: PENDING[cid] for cid in ("K2", "K3")}
+    assert balance(ledger.engine, acc.charges_debt("C1", "K1"), CNY) == -127
+    assert {cid: _owed(ledger, cid) for cid in CONTRACTS} == before
+    assert _control(ledger) == -(35 + 94)
+    assert conservation_breaks(ledger.engine) == {}
+
+
+def test_a_repayment_posts_the_pending_it_pays_in_its_own_transaction(ledger: Ledger) -> None:
+    """Pending legs first, then the repayment of charges and principal: one transaction,
+    so the charges it pays are on the contract as it pays them."""
+    seed_pending(ledger, D1, PENDING)
+    legs, events = ops.pending_legs([_posting("K1")])
+    paid = [Allocation("K1", charges_fen=127, principal=1_000_00)]
+    repayment = ops.repay_financing("repay-K1", D2, "C1", paid)
+    txn = Transaction(
+        "repay-K1", D2, "direct_repayment", (*legs, *repayment.legs), tuple(map(dict, events))
+    )
+    ledger.post(txn)
+    assert _pending(ledger) == {cid: PENDING[cid] for cid in ("K2", "K3")}
+    assert balance(ledger.engine, acc.charges_debt("C1", "K1"), CNY) == 0
+    assert balance(ledger.engine, acc.financing_debt("C1", "K1"), CNY) == -9_000_00
+    assert _control(ledger) == -(35 + 94)
+
+
+def test_pending_never_booked_cannot_be_posted(ledger: Ledger) -> None:
+    """The control account may not turn positive: posting charges nobody booked is refused
+    and changes nothing."""
+    with pytest.raises(Rejection) as refused:
+        ledger.post_batch(ops.pending_postings(D2, [_posting("K3")]).transactions())
+    assert refused.value.code is LedgerCode.DEBT_SIGN
+    assert _control(ledger) == 0
+    assert balance(ledger.engine, acc.charges_debt("C2", "K3"), CNY) == 0
+
+
+def test_part_of_a_contract_s_pending_posted_is_damage(ledger: Ledger) -> None:
+    seed_pending(ledger, D1, PENDING)
+    partial = ops.ChargeAccrual("post:K3:part", "C2", ("K3",), (50,))
+    ledger.post_batch(ops.pending_postings(D2, [partial]).transactions())
+    with pytest.raises(PendingChargesDamaged, match="K3: 50 fen posted since seq"):
+        _pending(ledger)
+
+
+def test_the_latest_completed_state_is_the_one_read(ledger: Ledger) -> None:
+    """A later end of day books anew: what was posted before its position no longer counts
+    against it."""
+    seed_pending(ledger, D1, PENDING)
+    ledger.post_batch(ops.pending_postings(D2, [_posting("K1")]).transactions())
+    later = {"K1": {"interest": 3}, "K2": PENDING["K2"], "K3": {"interest": 90 + 2}}
+    later["K3"]["management_fee"] = 4
+    seed_pending(ledger, D2, later, booked_fen=3 + 2)
+    assert _pending(ledger) == later
+    assert _control(ledger) == -(3 + 35 + 96)
