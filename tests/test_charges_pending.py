@@ -11,6 +11,8 @@ import pytest
 from sqlalchemy import Engine
 
 from ledger_helpers import DAY, financing_terms, open_client
+from liangrong.book.loader import load_mirrors
+from liangrong.book.mirror import ClientMirror
 from liangrong.domain import accounts as acc
 from liangrong.domain import operations as ops
 from liangrong.domain.contracts import Allocation
@@ -40,7 +42,7 @@ def ledger(store: Engine, fixed_clock: object) -> Ledger:
     book.post(ops.fund_pool("fund-cash", DAY, CNY, 10_000_000_00))
     for client in ("C1", "C2"):
         open_client(book, client)
-        book.post(ops.deposit_cash(f"dep-{client}", DAY, client, 5_000_00))
+        book.post(ops.deposit_cash(f"dep-{client}", DAY, client, 50_000_00))
     for cid, client in CONTRACTS.items():
         book.post(ops.open_financing(f"open-{cid}", financing_terms(cid, client, 10_000_00)))
     return book
@@ -96,17 +98,20 @@ def test_posting_the_pending_moves_it_to_the_contract_and_owes_the_same(ledger: 
     assert conservation_breaks(ledger.engine) == {}
 
 
-def test_a_repayment_posts_the_pending_it_pays_in_its_own_transaction(ledger: Ledger) -> None:
+def _repayment(cid: str, charges_fen: int, principal_fen: int) -> Transaction:
     """Pending legs first, then the repayment of charges and principal: one transaction,
     so the charges it pays are on the contract as it pays them."""
-    seed_pending(ledger, D1, PENDING)
-    legs, events = ops.pending_legs([_posting("K1")])
-    paid = [Allocation("K1", charges_fen=127, principal=1_000_00)]
-    repayment = ops.repay_financing("repay-K1", D2, "C1", paid)
-    txn = Transaction(
-        "repay-K1", D2, "direct_repayment", (*legs, *repayment.legs), tuple(map(dict, events))
+    legs, events = ops.pending_legs([_posting(cid)])
+    paid = [Allocation(cid, charges_fen=charges_fen, principal=principal_fen)]
+    repayment = ops.repay_financing(f"repay-{cid}", D2, CONTRACTS[cid], paid)
+    return Transaction(
+        f"repay-{cid}", D2, "direct_repayment", (*legs, *repayment.legs), tuple(map(dict, events))
     )
-    ledger.post(txn)
+
+
+def test_a_repayment_posts_the_pending_it_pays_in_its_own_transaction(ledger: Ledger) -> None:
+    seed_pending(ledger, D1, PENDING)
+    ledger.post(_repayment("K1", 127, 1_000_00))
     assert _pending(ledger) == {cid: PENDING[cid] for cid in ("K2", "K3")}
     assert balance(ledger.engine, acc.charges_debt("C1", "K1"), CNY) == 0
     assert balance(ledger.engine, acc.financing_debt("C1", "K1"), CNY) == -9_000_00
@@ -141,3 +146,34 @@ def test_the_latest_completed_state_is_the_one_read(ledger: Ledger) -> None:
     seed_pending(ledger, D2, later, booked_fen=3 + 2)
     assert _pending(ledger) == later
     assert _control(ledger) == -(3 + 35 + 96)
+
+
+def _contracts_of(mirrors: dict[str, ClientMirror]) -> dict[str, tuple[int, int, dict[str, int]]]:
+    return {
+        cid: (c.principal_outstanding, c.charges_outstanding_fen, dict(c.charges_pending))
+        for mirror in mirrors.values()
+        for cid, c in mirror.contracts.items()
+    }
+
+
+def test_the_book_owes_the_pending_and_keeps_it_through_postings(ledger: Ledger) -> None:
+    """The book's mirror: each contract owes its account plus its pending; applying a
+    repayment that posts the pending leaves it as a fresh load from the store."""
+    seed_pending(ledger, D1, PENDING)
+    mirrors = load_mirrors(ledger.engine, ["C1", "C2"])
+    assert _contracts_of(mirrors) == {
+        "K1": (10_000_00, 127, PENDING["K1"]),
+        "K2": (10_000_00, 35, PENDING["K2"]),
+        "K3": (10_000_00, 94, PENDING["K3"]),
+    }
+    for cid, charges_fen, principal_fen in (("K1", 100, 2_000_00), ("K2", 0, 10_000_00)):
+        txn = _repayment(cid, charges_fen, principal_fen)
+        ledger.post(txn)
+        mirrors[CONTRACTS[cid]].apply(txn)
+    expected = {
+        "K1": (8_000_00, 27, {}),
+        "K2": (0, 35, {}),  # its principal repaid, its charges still owed: open
+        "K3": (10_000_00, 94, PENDING["K3"]),
+    }
+    assert _contracts_of(mirrors) == expected
+    assert _contracts_of(load_mirrors(ledger.engine, ["C1", "C2"])) == expected

@@ -1,9 +1,11 @@
 """Building the book's in-memory mirrors and pools from the ledger's projections, in bulk.
 
-Invariants: a mirror's contract terms carry the maturity in force (the opening maturity
-folded with the recorded extensions and term changes, ``store.contract_terms``), so the
-book orders repayments by the maturity that binds today (CON-2, CON-3); everything is read
-with a fixed number of queries, whatever the number of clients and contracts.
+Invariants: a contract's charges are what the client owes on them, the charges account plus
+the pending charges (``store.charges_pending``); a mirror's contract terms carry the maturity
+in force (the opening maturity folded with the recorded extensions and term changes,
+``store.contract_terms``), so the book orders repayments by the maturity that binds today
+(CON-2, CON-3); everything is read with a fixed number of queries, whatever the number of
+clients and contracts.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from liangrong.domain.pretrade_state import FirmState
 from liangrong.domain.securities import Exchange
 from liangrong.ledger import schema as s
 from liangrong.ledger.journal import decode_events, read_account_balances
+from liangrong.store.charges_pending import PendingCharges, pending_charges
 from liangrong.store.contract_terms import load_term_events
 
 
@@ -43,12 +46,29 @@ def load_mirrors(engine: Engine, client_ids: Iterable[str]) -> dict[str, ClientM
                 terms = events.in_force(opening)
                 mirrors[row.client_id].contracts[terms.contract_id] = OpenContract(terms, 0)
         found = read_account_balances(conn, _accounts_of(mirrors.values()))
+        pending = pending_charges(conn, _clients_of(mirrors.values()))
     for (account, asset), amount in found.items():
         if amount:
             _place(mirrors, account, asset, amount)
+    _add_pending(mirrors, pending)
     for mirror in mirrors.values():
         mirror.forget_closed()
     return mirrors
+
+
+def _clients_of(mirrors: Iterable[ClientMirror]) -> dict[str, str]:
+    return {cid: mirror.client_id for mirror in mirrors for cid in mirror.contracts}
+
+
+def _add_pending(mirrors: dict[str, ClientMirror], pending: PendingCharges) -> None:
+    """What the contracts owe on their charges includes what is booked and not yet posted
+    (a contract owing only that is open)."""
+    for mirror in mirrors.values():
+        for cid, contract in mirror.contracts.items():
+            by_kind = pending.by_contract.get(cid)
+            if by_kind:
+                contract.charges_pending = dict(by_kind)
+                contract.charges_outstanding_fen += contract.charges_pending_fen
 
 
 def _accounts_of(mirrors: Iterable[ClientMirror]) -> Iterator[str]:

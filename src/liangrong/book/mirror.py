@@ -2,24 +2,34 @@
 
 It learns only from transactions the ledger accepted (``apply``), so it can never hold a
 value the journal does not.  Invariant: after ``apply`` of every posted transaction, each
-figure equals the ledger's balance of the matching account.
+figure equals the ledger's balance of the matching account, except a contract's charges,
+which are what the client owes on them: the account plus the pending charges
+(``store.charges_pending``).  Posting the pending (``Purpose.CHARGE_POSTING``) moves it into
+the account and leaves that figure as it was.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from liangrong.domain import accounts as acc
 from liangrong.domain.accounts import AccountKind
 from liangrong.domain.contracts import ContractBalance, ContractKind, ContractTerms
 from liangrong.domain.journal import Transaction, net_changes
+from liangrong.domain.purposes import Purpose
 
 
 @dataclass(slots=True)
 class OpenContract:
     terms: ContractTerms
     principal_outstanding: int  # fen (financing) or shares (short)
-    charges_outstanding_fen: int = 0
+    charges_outstanding_fen: int = 0  # owed: on the charges account and pending
+    charges_pending: Mapping[str, int] = field(default_factory=dict)  # by kind, fen
+
+    @property
+    def charges_pending_fen(self) -> int:
+        return sum(self.charges_pending.values())
 
     @property
     def is_open(self) -> bool:
@@ -43,8 +53,11 @@ class ClientMirror:
                 terms = ContractTerms.from_event(event)
                 if terms.client_id == self.client_id:
                     self.contracts[terms.contract_id] = OpenContract(terms, 0)
+        posted = _pending_posted(txn)
         for (account, asset), change in net_changes(txn).items():
-            self._apply_change(account, asset, change)
+            self._apply_change(account, asset, change - posted.get(account, 0))
+        for account, fen in posted.items():
+            self._pending_posted(account, -fen)
 
     def _apply_change(self, account: str, asset: str, change: int) -> None:
         parsed = acc.parse_account(account)
@@ -66,6 +79,15 @@ class ClientMirror:
         elif kind is AccountKind.CLIENT_CHARGES_DEBT:
             self._contract(parsed.contract_id).charges_outstanding_fen -= change
 
+    def _pending_posted(self, account: str, fen: int) -> None:
+        """The contract's pending reached its account: all of it, every kind at once."""
+        parsed = acc.parse_account(account)
+        if parsed is None or parsed.client_id != self.client_id:
+            return
+        contract = self._contract(parsed.contract_id)
+        assert fen == contract.charges_pending_fen, (account, fen, contract.charges_pending)
+        contract.charges_pending = {}
+
     def _contract(self, contract_id: str | None) -> OpenContract:
         assert contract_id is not None and contract_id in self.contracts, contract_id
         return self.contracts[contract_id]
@@ -76,3 +98,14 @@ class ClientMirror:
     def forget_closed(self) -> None:
         """Drop closed contracts from memory (the journal keeps them)."""
         self.contracts = {cid: c for cid, c in self.contracts.items() if c.is_open}
+
+
+def _pending_posted(txn: Transaction) -> dict[str, int]:
+    """The change each charges account took by posting its pending (negative fen)."""
+    posted: dict[str, int] = {}
+    for leg in txn.legs:
+        if leg.purpose is Purpose.CHARGE_POSTING:
+            for posting in leg.postings:
+                if posting.account != acc.CHARGES_ACCRUED:
+                    posted[posting.account] = posted.get(posting.account, 0) + posting.amount
+    return posted
