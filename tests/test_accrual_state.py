@@ -104,6 +104,29 @@ def test_a_few_contracts_are_read_from_their_parts_only(store: Engine) -> None:
             load_accruals_of(conn, D1, {"K0000500"})
 
 
+def test_reading_the_pending_only_skips_the_parts_with_nothing_pending(store: Engine) -> None:
+    """While nothing is pending, a reader of the whole book decodes no part at all."""
+    replace_accruals(store, D1, _snapshot(1_001, pending=False), part_rows=100)
+    t = eod_accrual_states
+    with store.begin() as conn:  # a part not to be decoded: damaged ids would be refused
+        conn.execute(update(t).where(t.c.part == 3).values(contract_ids="x"))
+        everything = {f"K{i:07d}" for i in range(1_001)}
+        assert load_accruals_of(conn, D1, everything, pending_only=True).kinds == {}
+        conn.execute(
+            update(t)
+            .where(t.c.kind == "interest", t.c.part == 7)
+            .values(pending_fen="\n".join(["0"] * 99 + ["6"]), contract_ids=_ids(700, 800))
+        )
+        read = load_accruals_of(conn, D1, everything, pending_only=True)
+    assert list(read.kinds) == ["interest"]
+    assert read.kinds["interest"].contract_ids == _ids(700, 800).split("\n")
+    assert read.kinds["interest"].pending_fen.tolist() == [0] * 99 + [6]
+
+
+def _ids(start: int, stop: int) -> str:
+    return "\n".join(f"K{i:07d}" for i in range(start, stop))
+
+
 def test_a_rerun_finds_the_position_its_first_run_recorded(store: Engine) -> None:
     assert recorded_position(store, D1) is None
     replace_accruals(store, D1, _snapshot(10, salt=7))

@@ -42,7 +42,7 @@ from liangrong.domain.margin import simple_interest
 from liangrong.domain.money import Rounding, round_fraction
 from liangrong.domain.recorded_defaults import DefaultCure, DefaultEntry, DefaultWithdrawal
 from liangrong.eod import accrual_kernel as kernel
-from liangrong.eod.accrual import accrue_step
+from liangrong.eod.accrual import PendingNotCarried, accrue_step
 from liangrong.eod.context import EodContext, StepRun
 from liangrong.eod.files import day_dir
 from liangrong.eod.runner import EodRefused, run, status
@@ -56,6 +56,7 @@ from liangrong.ledger.journal import CreditAccountOpening, Ledger, last_seq
 from liangrong.reports.exchange_files import default_file_names, read_default_records_csv
 from liangrong.sim.demo_loader import load_demo
 from liangrong.sim.session import CST
+from liangrong.store.accrual_state import load_accruals, stored_accruals, write_accruals
 from liangrong.store.closing_prices import ClosingPriceConflict, save_closing_prices
 from liangrong.store.eod_records import (
     LAST_TRADING_DAY,
@@ -484,6 +485,28 @@ def test_the_accrual_advances_the_kept_debts_instead_of_reading_them_again(
         fresh = load_debt_rows(conn)
     assert advanced == fresh and advanced.amounts != read.amounts
     ctx.close()
+
+
+def test_an_accrual_never_drops_pending_charges_it_cannot_carry_yet(
+    prepared: Path, tmp_path: Path
+) -> None:
+    """Until the subledger's second landing the accrual writes nothing pending and carries
+    nothing: a state resumed from that holds pending charges stops the step, unchanged."""
+    copy = copy_of(prepared, tmp_path)
+    run(copy.engine, D, copy.settings())
+    state = load_accruals(copy.engine, D, unit=1)
+    kinds = {
+        kind: replace(columns, pending_fen=columns.pending_fen + 1)
+        for kind, columns in state.kinds.items()
+    }
+    write_accruals(copy.engine, stored_accruals(D, replace(state, kinds=kinds)))
+    with copy.engine.connect() as conn:
+        before = last_seq(conn)
+    with pytest.raises(PendingNotCarried, match="2026-11-20 holds pending charges"):
+        run(copy.engine, NEXT, copy.settings())
+    assert "accrue" not in completed_steps(copy.engine, NEXT)
+    with copy.engine.connect() as conn:
+        assert last_seq(conn) == before
 
 
 def test_reconciliation_lists_a_difference_and_fixes_nothing(

@@ -90,6 +90,11 @@ KIND_NAMES = tuple(kind.value for kind in KINDS)
 T = TypeVar("T")
 
 
+class PendingNotCarried(RuntimeError):
+    """The state resumed from holds pending charges, which this accrual does not carry
+    forward yet (``docs/charges-subledger.md``): the step stops rather than drop them."""
+
+
 def resume_date(run: StepRun) -> date | None:
     """The latest earlier date whose accrual completed and left its state."""
     done = steps_by_date(run.ctx.engine)
@@ -451,6 +456,9 @@ def accrue_step(run: StepRun) -> StepOutcome:
         if resume
         else AccrualSnapshot(UNIT_PER_L, {})
     )
+    if any(columns.pending_fen.any() for columns in previous.kinds.values()):
+        # Carrying it is the subledger's second landing; until then, never drop it.
+        raise PendingNotCarried(f"the state of {resume} holds pending charges")
     plan = _plan(run, resume, previous)
     days = range(plan.first_day, day.toordinal() + 1)
     rates = _Rates(run, plan.cols, days, plan.state.unit)

@@ -6,11 +6,11 @@ columns, with the journal position the pending stands at.
 
 The state is written whole once a day and read whole by the next day's accrual, never by
 row: at full size it is millions of rows, and as rows its insert, delete and read cost the
-accrual about 20 s a day at a million accounts.  A reader of a few contracts (the book's,
-for a client's pending charges) decodes only the parts that hold them: each part is small
-and records its first contract.  So each column of a part is one text of
+accrual about 20 s a day at a million accounts.  So each column of a part is one text of
 newline-separated values (contract ids hold no newline; amounts are decimal integers):
-portable between both stores and their backups, readable by eye, no float anywhere.
+portable between both stores and their backups, readable by eye, no float anywhere.  A
+reader of a few contracts (the book's, for a client's pending charges) decodes only the
+parts that hold them: each part is small and records its first contract.
 
 Invariants:
 - a date's state is replaced as a whole in one transaction: a crash leaves the previous
@@ -111,17 +111,22 @@ def load_accruals(engine: Engine, trading_date: date, unit: int) -> AccrualSnaps
 
 
 def load_accruals_of(
-    conn: Connection, trading_date: date, contract_ids: Iterable[str]
+    conn: Connection, trading_date: date, contract_ids: Iterable[str], pending_only: bool = False
 ) -> AccrualSnapshot:
     """The date's state of ``contract_ids`` only, from the parts that hold them (found by
-    their first contracts, so a few contracts cost a few small parts)."""
+    their first contracts, so a few contracts cost a few small parts).  ``pending_only``:
+    from the parts with anything pending only (a contract left out has nothing pending);
+    while nothing is, a reader of the whole book decodes nothing."""
     t = eod_accrual_states
     wanted = set(contract_ids)
+    listed = [t.c.kind, t.c.part, t.c.first_contract, *([t.c.pending_fen] * pending_only)]
     directory = conn.execute(
-        select(t.c.kind, t.c.part, t.c.first_contract)
-        .where(t.c.trading_date == trading_date)
-        .order_by(t.c.kind, t.c.part)
+        select(*listed).where(t.c.trading_date == trading_date).order_by(t.c.kind, t.c.part)
     ).all()
+    if pending_only:  # a part's pending is a text of non-negative decimals
+        directory = [row for row in directory if row.pending_fen.strip("0\n")]
+    if not directory:
+        return AccrualSnapshot(0, {})
     keys: set[tuple[str, int]] = set()
     for kind, rows in groupby(directory, key=lambda row: str(row.kind)):
         parts = list(rows)

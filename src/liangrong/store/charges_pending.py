@@ -66,7 +66,7 @@ def pending_charges(conn: Connection, clients: Mapping[str, str]) -> PendingChar
     day = settled_accrual_date(conn)
     if day is None or not clients:
         return NOTHING_PENDING
-    snapshot = load_accruals_of(conn, day, clients)
+    snapshot = load_accruals_of(conn, day, clients, pending_only=True)
     by_contract: dict[str, dict[str, int]] = {}
     for kind, columns in snapshot.kinds.items():
         for cid, pending in zip(columns.contract_ids, columns.pending_fen.tolist(), strict=True):
