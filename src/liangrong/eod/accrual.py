@@ -72,19 +72,16 @@ from liangrong.ledger.journal import Ledger, last_seq
 from liangrong.store.accrual_state import (
     AccrualSnapshot,
     KindColumns,
-    accrual_dates,
     load_accruals,
     prune_accruals,
     recorded_position,
     stored_accruals,
     write_accruals,
 )
-from liangrong.store.eod_records import (
-    load_security_events,
-    steps_by_date,
-)
+from liangrong.store.charges_pending import ACCRUAL_STEP, settled_accrual_date
+from liangrong.store.eod_records import load_security_events
 
-STEP = "accrue"
+STEP = ACCRUAL_STEP
 _KIND_INDEX = {kind.value: i for i, kind in enumerate(KINDS)}
 KIND_NAMES = tuple(kind.value for kind in KINDS)
 T = TypeVar("T")
@@ -97,11 +94,8 @@ class PendingNotCarried(RuntimeError):
 
 def resume_date(run: StepRun) -> date | None:
     """The latest earlier date whose accrual completed and left its state."""
-    done = steps_by_date(run.ctx.engine)
-    dates = [
-        d for d in accrual_dates(run.ctx.engine) if d < run.ctx.day and STEP in done.get(d, ())
-    ]
-    return dates[-1] if dates else None
+    with run.ctx.engine.connect() as conn:
+        return settled_accrual_date(conn, before=run.ctx.day)
 
 
 @dataclass

@@ -47,16 +47,17 @@ class PendingCharges:
 NOTHING_PENDING = PendingCharges({})
 
 
-def settled_accrual_date(conn: Connection) -> date | None:
-    """The latest date whose accrual completed and left its state (a state a crashed run
-    wrote is not read until its step completes)."""
+def settled_accrual_date(conn: Connection, before: date | None = None) -> date | None:
+    """The latest date (before ``before``, if given) whose accrual completed and left its
+    state (a state a crashed run wrote is not read until its step completes)."""
     a = eod_accrual_states
     stored = exists().where(a.c.trading_date == eod_steps.c.trading_date)
-    found = conn.execute(
-        select(func.max(eod_steps.c.trading_date)).where(
-            and_(eod_steps.c.step == ACCRUAL_STEP, stored)
-        )
-    ).scalar()
+    query = select(func.max(eod_steps.c.trading_date)).where(
+        and_(eod_steps.c.step == ACCRUAL_STEP, stored)
+    )
+    if before is not None:
+        query = query.where(eod_steps.c.trading_date < before)
+    found: date | None = conn.execute(query).scalar()
     return found
 
 
