@@ -105,7 +105,11 @@ def test(args: list[str]) -> int:
     pytest = [str(bin_dir / "pytest"), *args]
     say("pytest against SQLite and a throwaway PostgreSQL cluster (pg_virtualenv)")
     quiet = [f"-o{setting}" for setting in PG_QUIET]
-    code = subprocess.call(["pg_virtualenv", *quiet, "--", *pytest], cwd=ROOT, env=env)
+    # -t keeps the cluster in a temporary directory even as root: a run killed
+    # part-way leaves /etc/postgresql/*/regress behind, and pg_virtualenv then
+    # refuses to start the next run in the standard locations.
+    virtualenv = ["pg_virtualenv", "-t", *quiet, "--"]
+    code = subprocess.call([*virtualenv, *pytest], cwd=ROOT, env=env)
     if code == 5:
         say("FAILED: pytest collected no tests")
         return 1
