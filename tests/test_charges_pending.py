@@ -20,8 +20,12 @@ from liangrong.domain.journal import Transaction
 from liangrong.domain.rejections import LedgerCode, Rejection
 from liangrong.ledger.journal import Ledger
 from liangrong.ledger.projections import balance, conservation_breaks
+from liangrong.eod.book_view import owed_now
+from liangrong.risk.loader import load_book
+from liangrong.risk.views import client_state
 from liangrong.store.charges_pending import (
     PendingChargesDamaged,
+    book_pending,
     pending_charges,
 )
 from pending_helpers import seed_pending
@@ -177,3 +181,67 @@ def test_the_book_owes_the_pending_and_keeps_it_through_postings(ledger: Ledger)
     }
     assert _contracts_of(mirrors) == expected
     assert _contracts_of(load_mirrors(ledger.engine, ["C1", "C2"])) == expected
+
+
+def test_the_whole_book_reads_the_pending_the_contracts_read(ledger: Ledger) -> None:
+    """``book_pending`` (every part with anything pending, the journal's tail since the
+    state's position) and ``pending_charges`` (a few contracts) read the same figures."""
+    seed_pending(ledger, D1, PENDING)
+    with ledger.engine.connect() as conn:
+        assert book_pending(conn).by_contract == PENDING
+    ledger.post_batch(ops.pending_postings(D2, [_posting("K1")]).transactions())
+    with ledger.engine.connect() as conn:
+        whole = book_pending(conn)
+    assert whole.by_contract == _pending(ledger) == {cid: PENDING[cid] for cid in ("K2", "K3")}
+    assert whole.totals() == {"K2": 35, "K3": 94}
+    partial = ops.ChargeAccrual("post:K3:part", "C2", ("K3",), (50,))
+    ledger.post_batch(ops.pending_postings(D2, [partial]).transactions())
+    with ledger.engine.connect() as conn, pytest.raises(PendingChargesDamaged, match="K3: 50"):
+        book_pending(conn)
+
+
+def _only_pending(ledger: Ledger) -> None:
+    """K4: its principal repaid before anything was posted to its charges account, so all
+    it owes is pending (a contract the debt accounts no longer name)."""
+    ledger.post(ops.open_financing("open-K4", financing_terms("K4", "C2", 1_000_00)))
+    ledger.post(ops.repay_financing("repay-K4", D1, "C2", [Allocation("K4", 0, 1_000_00)]))
+    seed_pending(ledger, D1, {**PENDING, "K4": {"interest": 11}})
+
+
+def test_the_end_of_day_s_owed_adds_the_pending(ledger: Ledger) -> None:
+    _only_pending(ledger)
+    owed = owed_now(ledger.engine)
+    assert owed.charges == {"K1": 127, "K2": 35, "K3": 94, "K4": 11}
+    assert owed.clients["K4"] == "C2" and "K4" not in owed.principal
+    assert "K4" in owed.owing and owed.pending_added
+    ledger.post_batch(ops.pending_postings(D2, [_posting("K1")]).transactions())
+    assert owed_now(ledger.engine).charges == owed.charges  # posting it owes the same
+
+
+def test_the_risk_arrays_owe_the_pending_and_keep_it_through_postings(ledger: Ledger) -> None:
+    """The risk engine's arrays: loaded with the pending added, then kept by applying the
+    transactions that post it, they equal a fresh load at every step."""
+    _only_pending(ledger)
+    kept = load_book(ledger.engine)
+    charges = {
+        kept.financing.ids[c]: int(kept.financing.charges[c])
+        for c in range(len(kept.financing.ids))
+    }
+    assert charges == {"K1": 127, "K2": 35, "K3": 94, "K4": 11}
+    assert [int(kept.accounts.charges_fen[kept.account_of(c)]) for c in ("C1", "C2")] == [
+        127 + 35,
+        94 + 11,
+    ]
+    mirrors = load_mirrors(ledger.engine, ["C1", "C2"])
+    # K2 pays exactly its pending: its charges account nets to no change at all
+    for cid, charges_fen, principal_fen in (("K1", 100, 2_000_00), ("K2", 35, 10_000_00)):
+        txn = _repayment(cid, charges_fen, principal_fen)
+        ledger.post(txn)
+        kept.apply(txn)
+        mirrors[CONTRACTS[cid]].apply(txn)
+        mirrors[CONTRACTS[cid]].forget_closed()  # a fresh load holds the open ones
+        fresh = load_book(ledger.engine)
+        for client in ("C1", "C2"):
+            assert client_state(kept, client) == client_state(fresh, client), (cid, client)
+        assert _contracts_of(mirrors) == _contracts_of(load_mirrors(ledger.engine, ["C1", "C2"]))
+    assert int(kept.accounts.charges_fen[kept.account_of("C1")]) == 27

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from liangrong.domain import accounts as acc
 from liangrong.domain.accounts import AccountKind
 from liangrong.domain.contracts import ContractBalance, ContractKind, ContractTerms
-from liangrong.domain.journal import Transaction, net_changes
+from liangrong.domain.journal import Transaction, net_changes, pending_posted
 from liangrong.domain.purposes import Purpose
 
 
@@ -53,10 +53,9 @@ class ClientMirror:
                 terms = ContractTerms.from_event(event)
                 if terms.client_id == self.client_id:
                     self.contracts[terms.contract_id] = OpenContract(terms, 0)
-        posted = _pending_posted(txn)
-        for (account, asset), change in net_changes(txn).items():
-            self._apply_change(account, asset, change - posted.get(account, 0))
-        for account, fen in posted.items():
+        for (account, asset), change in net_changes(txn, Purpose.CHARGE_POSTING).items():
+            self._apply_change(account, asset, change)
+        for account, fen in pending_posted(txn).items():
             self._pending_posted(account, -fen)
 
     def _apply_change(self, account: str, asset: str, change: int) -> None:
@@ -98,14 +97,3 @@ class ClientMirror:
     def forget_closed(self) -> None:
         """Drop closed contracts from memory (the journal keeps them)."""
         self.contracts = {cid: c for cid, c in self.contracts.items() if c.is_open}
-
-
-def _pending_posted(txn: Transaction) -> dict[str, int]:
-    """The change each charges account took by posting its pending (negative fen)."""
-    posted: dict[str, int] = {}
-    for leg in txn.legs:
-        if leg.purpose is Purpose.CHARGE_POSTING:
-            for posting in leg.postings:
-                if posting.account != acc.CHARGES_ACCRUED:
-                    posted[posting.account] = posted.get(posting.account, 0) + posting.amount
-    return posted

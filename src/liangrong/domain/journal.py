@@ -212,13 +212,30 @@ def validate(txn: Transaction, open_clients: Callable[[str], bool]) -> None:
             raise _reject(LedgerCode.ACCOUNT_NOT_OPEN, client_id)
 
 
-def net_changes(txn: Transaction) -> dict[BalanceKey, int]:
+def net_changes(txn: Transaction, excluded: Purpose | None = None) -> dict[BalanceKey, int]:
+    """The non-zero change of each balance the transaction moves (its legs of purpose
+    ``excluded`` left out: ``Purpose.CHARGE_POSTING`` for what a client owes)."""
     changes: dict[BalanceKey, int] = {}
     for leg in txn.legs:
+        if leg.purpose is excluded:
+            continue
         for posting in leg.postings:
             key = (posting.account, posting.asset)
             changes[key] = changes.get(key, 0) + posting.amount
     return {key: value for key, value in changes.items() if value != 0}
+
+
+def pending_posted(txn: Transaction) -> dict[str, int]:
+    """The change each contract's charges account took by posting its pending
+    (``Purpose.CHARGE_POSTING``; negative fen).  What the client owes on the contract is
+    unchanged by it: the book's readers leave these legs out (``net_changes``)."""
+    posted: dict[str, int] = {}
+    for leg in txn.legs:
+        if leg.purpose is Purpose.CHARGE_POSTING:
+            for posting in leg.postings:
+                if posting.account != acc.CHARGES_ACCRUED:
+                    posted[posting.account] = posted.get(posting.account, 0) + posting.amount
+    return posted
 
 
 def apply(txn: Transaction, balance_of: Callable[[BalanceKey], int]) -> dict[BalanceKey, int]:

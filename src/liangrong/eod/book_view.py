@@ -20,7 +20,7 @@ from operator import lt
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import Engine, func, or_, select
+from sqlalchemy import Connection, Engine, func, or_, select
 
 from liangrong.domain.contracts import ContractKind, ContractTerms
 from liangrong.ledger import schema as s
@@ -32,6 +32,7 @@ from liangrong.ledger.columns import (
     load_debt_rows,
 )
 from liangrong.ledger.journal import decode_events
+from liangrong.store.charges_pending import book_pending, contract_clients
 
 Ints = npt.NDArray[np.int64]
 Bools = npt.NDArray[np.bool_]
@@ -149,8 +150,9 @@ class Owed:
     """What each contract owes now: principal (fen or shares) and charges (fen), by id."""
 
     principal: dict[str, int]
-    charges: dict[str, int]
-    clients: dict[str, str]  # contract id -> client id, for every contract with a balance
+    charges: dict[str, int]  # the charges accounts plus the pending charges
+    clients: dict[str, str]  # contract id -> client id, for every contract owing anything
+    pending_added: bool = False  # anything pending was added to the accounts' figures
 
     @cached_property
     def owing(self) -> frozenset[str]:
@@ -159,7 +161,9 @@ class Owed:
 
     def charges_added(self, advanced: Owing) -> Owed:
         """These figures advanced by charges added to contracts already owing charges
-        (``Owing.with_charges_added``): the same contracts are owing, so ``owing`` is kept."""
+        (``Owing.with_charges_added``): the same contracts are owing, so ``owing`` is kept.
+        Only for figures with nothing pending added (the advanced are the accounts')."""
+        assert not self.pending_added, "the advanced figures are the accounts' alone"
         owed = Owed(*advanced)
         if "owing" in vars(self):
             vars(owed)["owing"] = self.owing  # where ``cached_property`` keeps it
@@ -171,14 +175,25 @@ def _owing(owed: dict[str, int]) -> Iterator[str]:
 
 
 def owed_now(engine: Engine) -> Owed:
-    """Every non-zero debt balance (a debt is a negative balance; owed is its opposite)."""
+    """Every non-zero debt balance (a debt is a negative balance; owed is its opposite),
+    the charges with their pending added."""
     with engine.connect() as conn:
-        return owed_of(load_debt_rows(conn))
+        return owed_of(conn, load_debt_rows(conn))
 
 
-def owed_of(rows: DebtRows) -> Owed:
-    """``owed_now`` from the debt accounts' balances already read."""
-    return Owed(*rows.owed)
+def owed_of(conn: Connection, rows: DebtRows) -> Owed:
+    """``owed_now`` from the debt accounts' balances already read (the pending charges are
+    read through ``conn``, from the same state of the ledger)."""
+    principal, charges, clients = rows.owed
+    pending = book_pending(conn).totals()
+    if not pending:
+        return Owed(principal, charges, clients)
+    unknown = [cid for cid in pending if cid not in clients]
+    charges, clients = dict(charges), dict(clients)  # the rows' own are shared: read only
+    clients.update(contract_clients(conn, unknown))
+    for cid, fen in pending.items():
+        charges[cid] = charges.get(cid, 0) + fen
+    return Owed(principal, charges, clients, pending_added=True)
 
 
 def _debt_accounts(column: object) -> object:

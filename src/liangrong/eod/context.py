@@ -137,7 +137,12 @@ class EodContext:
             rows = kept[1].with_charges_added(contracts, amounts_fen, mine)
             if rows is not None:
                 self._debts = (seq, rows)
-                if owed is not None and owed[0] is kept[1] and "owed" in vars(rows):
+                if (
+                    owed is not None
+                    and owed[0] is kept[1]
+                    and "owed" in vars(rows)
+                    and not owed[1].pending_added
+                ):
                     self._owed = (rows, owed[1].charges_added(rows.owed))
 
     def debts_stand_at(self) -> int | None:
@@ -148,7 +153,8 @@ class EodContext:
         """What each contract owes now (``book_view.owed_now``), from ``debt_rows``."""
         rows = self.debt_rows()
         if self._owed is None or self._owed[0] is not rows:
-            self._owed = (rows, owed_of(rows))
+            with self.engine.connect() as conn:
+                self._owed = (rows, owed_of(conn, rows))
         return self._owed[1]
 
     def forget_readings(self) -> None:

@@ -1,16 +1,18 @@
 """The whole book as dense arrays, kept in step with the ledger (issue #4; RISK-1, -3 inputs).
 
-Accounts and securities are mapped to array indices.  What is stored (``tables``): per
+Accounts and securities are mapped to array indices. What is stored (``tables``): per
 security the market price and the valuation price (li) with the valuation rule's name (the
 RISK-2 hook: a fair-value rule fills the valuation price and its name is recorded), the
 haircut (bp: the firm's list haircut, 0 when not on it) and the time of the prices; per
 account cash = free + locked (fen), the counted value of other collateral (fen, RISK-9: set
 by ``set_other_collateral``, counted in assets and so in the maintenance ratio, not in the
-available margin; the ledger does not hold it) and charges owed (fen); holdings = what the ledger
-holds per (account, security), financed shares included; financing contracts with the
-shares still backing them (allotted oldest first, ceil(bought × outstanding ÷ principal),
-never more than held: the book's rule), principal outstanding (fen) and margin ratio (bp);
-shorts with shares outstanding, sale amount (fen, sale price × shares, half-up) and ratio.
+available margin; the ledger does not hold it) and charges owed (fen: the charges accounts
+plus the pending charges, ``store.charges_pending``, which posting them leaves as it was);
+holdings = what the ledger holds per (account, security), financed shares included;
+financing contracts with the shares still backing them (allotted oldest first, ceil(bought ×
+outstanding ÷ principal), never more than held: the book's rule), principal outstanding
+(fen) and margin ratio (bp); shorts with shares outstanding, sale amount (fen, sale price ×
+shares, half-up) and ratio.
 
 Invariants:
 - after ``apply`` of every transaction the ledger posted, the exact columns equal a fresh
@@ -44,6 +46,7 @@ import numpy as np
 from liangrong.domain.accounts import AccountKind, parse_account
 from liangrong.domain.contracts import ContractKind, ContractTerms
 from liangrong.domain.journal import Transaction, net_changes
+from liangrong.domain.purposes import Purpose
 from liangrong.domain.money import scaled_ratio
 from liangrong.risk.columns import FloatArray, IndexArray, IntArray
 from liangrong.risk.layout import BookData, build
@@ -331,7 +334,8 @@ class BookArrays:
             if event.get("type") == "contract_opened":
                 terms = ContractTerms.from_event(event)
                 touched.add(self._open_contract(terms))
-        for (account, asset), change in net_changes(txn).items():
+        # posting the pending leaves what a client owes as it was
+        for (account, asset), change in net_changes(txn, Purpose.CHARGE_POSTING).items():
             parsed = parse_account(account)
             if parsed is None or parsed.kind not in _CREDIT_KINDS or parsed.client_id is None:
                 continue  # the firm's own accounts and the outside world are not the book

@@ -2,7 +2,8 @@
 
 Invariant: the arrays hold exactly what the ledger holds now: every credit account opened
 (with or without balances), each client's cash (free + locked), holdings per security,
-and every contract still owing principal or charges with those amounts.  The firm's own
+and every contract still owing principal or charges with those amounts (its charges: the
+account plus the pending charges, ``store.charges_pending``).  The firm's own
 accounts and the outside world are not read.
 
 Read in bulk for millions of rows: plain DBAPI batches; the contracts with their terms
@@ -46,6 +47,7 @@ from liangrong.ledger.columns import (
 )
 from liangrong.risk.book_arrays import BookArrays
 from liangrong.risk.layout import BookData, ContractData
+from liangrong.store.charges_pending import PendingCharges, book_pending
 from liangrong.store.other_collateral import load_counted_values
 
 _ROWS_PER_FETCH = 50_000
@@ -138,11 +140,16 @@ def _debts(conn: Connection, side: str) -> dict[str, int]:
 
 
 def load_data(
-    engine: Engine, contracts: ContractTable | None = None, debts: DebtRows | None = None
+    engine: Engine,
+    contracts: ContractTable | None = None,
+    debts: DebtRows | None = None,
+    pending: PendingCharges | None = None,
 ) -> BookData:
-    """The book as columns, read in a few scans (``contracts``, ``debts``: the projection's
-    contracts and debt balances, already read from this very state of the ledger)."""
+    """The book as columns, read in a few scans (``contracts``, ``debts``, ``pending``: the
+    projection's contracts, debt balances and pending charges, already read from this very
+    state of the ledger).  A contract's charges are its account plus its pending."""
     with engine.connect() as conn:
+        pending = pending if pending is not None else book_pending(conn)
         found = s.driver_rows(conn, select(s.credit_accounts.c.client_id).distinct())
         clients = sorted({str(client) for (client,) in found})
         index = {client: a for a, client in enumerate(clients)}
@@ -153,6 +160,8 @@ def load_data(
         else:  # read for this book alone: the store cuts the names (``_debts``)
             owed = _debts(conn, FINANCING_SIDE) | _debts(conn, SHORT_SIDE)
             charges = _debts(conn, CHARGES_SIDE)
+    if pending.by_contract:
+        charges = _with_pending(charges, pending)
     size = table.size
     outstanding = np.fromiter(map(owed.get, table.ids, repeat(0, size)), np.int64, size)
     charged = np.fromiter(map(charges.get, table.ids, repeat(0, size)), np.int64, size)
@@ -175,6 +184,13 @@ def load_data(
         financing=columns.of(np.flatnonzero(open_ & (kinds == ContractKind.FINANCING.value))),
         shorts=columns.of(np.flatnonzero(open_ & (kinds == ContractKind.SHORT.value))),
     )
+
+
+def _with_pending(charges: dict[str, int], pending: PendingCharges) -> dict[str, int]:
+    added = dict(charges)
+    for cid, fen in pending.totals().items():
+        added[cid] = added.get(cid, 0) + fen
+    return added
 
 
 def _collateral(

@@ -111,14 +111,18 @@ def load_accruals(engine: Engine, trading_date: date, unit: int) -> AccrualSnaps
 
 
 def load_accruals_of(
-    conn: Connection, trading_date: date, contract_ids: Iterable[str], pending_only: bool = False
+    conn: Connection,
+    trading_date: date,
+    contract_ids: Iterable[str] | None,
+    pending_only: bool = False,
 ) -> AccrualSnapshot:
-    """The date's state of ``contract_ids`` only, from the parts that hold them (found by
-    their first contracts, so a few contracts cost a few small parts).  ``pending_only``:
-    from the parts with anything pending only (a contract left out has nothing pending);
-    while nothing is, a reader of the whole book decodes nothing."""
+    """The date's state of ``contract_ids`` only (None: every contract of the parts read),
+    from the parts that hold them (found by their first contracts, so a few contracts cost
+    a few small parts).  ``pending_only``: from the parts with anything pending only (a
+    contract left out has nothing pending); while nothing is, a reader of the whole book
+    decodes nothing."""
     t = eod_accrual_states
-    wanted = set(contract_ids)
+    wanted = None if contract_ids is None else set(contract_ids)
     listed = [t.c.kind, t.c.part, t.c.first_contract, *([t.c.pending_fen] * pending_only)]
     directory = conn.execute(
         select(*listed).where(t.c.trading_date == trading_date).order_by(t.c.kind, t.c.part)
@@ -130,6 +134,9 @@ def load_accruals_of(
     keys: set[tuple[str, int]] = set()
     for kind, rows in groupby(directory, key=lambda row: str(row.kind)):
         parts = list(rows)
+        if wanted is None:
+            keys.update((kind, row.part) for row in parts)
+            continue
         firsts = [row.first_contract for row in parts]
         keys.update((kind, parts[max(0, bisect_right(firsts, cid) - 1)].part) for cid in wanted)
     found: list[Any] = []  # in kind and part order: the chunks follow each other in that order
@@ -139,6 +146,8 @@ def load_accruals_of(
         )
         found.extend(conn.execute(query.order_by(t.c.kind, t.c.part)).all())
     snapshot = _snapshot_of(trading_date, found, 0)
+    if wanted is None:
+        return snapshot
     kinds = {kind: columns.picked(wanted) for kind, columns in snapshot.kinds.items()}
     return AccrualSnapshot(snapshot.unit, kinds, snapshot.position)
 

@@ -14,7 +14,7 @@ read as something in between.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import date
 
@@ -23,7 +23,7 @@ from sqlalchemy import Connection, and_, exists, func, select
 from liangrong.domain import accounts as acc
 from liangrong.domain.purposes import Purpose
 from liangrong.ledger import schema as s
-from liangrong.store.accrual_state import load_accruals_of
+from liangrong.store.accrual_state import AccrualSnapshot, load_accruals_of
 from liangrong.store.eod_tables import eod_accrual_states, eod_steps
 
 ACCRUAL_STEP = "accrue"  # the end of day's step that writes the state (``eod.accrual``)
@@ -42,6 +42,10 @@ class PendingCharges:
 
     def total_fen(self, contract_id: str) -> int:
         return sum(self.by_contract.get(contract_id, {}).values())
+
+    def totals(self) -> dict[str, int]:
+        """Each contract's pending over every kind (fen), by contract id."""
+        return {cid: sum(kinds.values()) for cid, kinds in self.by_contract.items()}
 
 
 NOTHING_PENDING = PendingCharges({})
@@ -63,11 +67,42 @@ def settled_accrual_date(conn: Connection, before: date | None = None) -> date |
 
 def pending_charges(conn: Connection, clients: Mapping[str, str]) -> PendingCharges:
     """The pending charges now of the contracts ``clients`` names (contract id → its
-    client's id)."""
+    client's id): the parts that hold them only."""
     day = settled_accrual_date(conn)
     if day is None or not clients:
         return NOTHING_PENDING
     snapshot = load_accruals_of(conn, day, clients, pending_only=True)
+    by_contract = _pending_of(snapshot)
+    accounts = {acc.charges_debt(clients[cid], cid): cid for cid in by_contract}
+    posted = _posted_since(conn, snapshot.position, accounts)
+    return _left(by_contract, posted, snapshot.position)
+
+
+def book_pending(conn: Connection) -> PendingCharges:
+    """The whole book's pending charges now: every part with anything pending, and every
+    posting of pending since the state's position (the journal's tail, by its key)."""
+    day = settled_accrual_date(conn)
+    if day is None:
+        return NOTHING_PENDING
+    snapshot = load_accruals_of(conn, day, None, pending_only=True)
+    by_contract = _pending_of(snapshot)
+    if not by_contract:
+        return NOTHING_PENDING
+    return _left(by_contract, _posted_since(conn, snapshot.position, None), snapshot.position)
+
+
+def contract_clients(conn: Connection, contract_ids: Collection[str]) -> dict[str, str]:
+    """Whose each of ``contract_ids`` is (contract id → client id; a few, by key)."""
+    c = s.contracts
+    found: dict[str, str] = {}
+    for chunk in s.key_chunks(sorted(contract_ids)):
+        query = select(c.c.contract_id, c.c.client_id).where(c.c.contract_id.in_(chunk))
+        found.update((str(cid), str(client)) for cid, client in conn.execute(query))
+    return found
+
+
+def _pending_of(snapshot: AccrualSnapshot) -> dict[str, dict[str, int]]:
+    """The snapshot's non-zero pending, contract -> kind -> fen; refused if negative."""
     by_contract: dict[str, dict[str, int]] = {}
     for kind, columns in snapshot.kinds.items():
         for cid, pending in zip(columns.contract_ids, columns.pending_fen.tolist(), strict=True):
@@ -75,32 +110,54 @@ def pending_charges(conn: Connection, clients: Mapping[str, str]) -> PendingChar
                 raise PendingChargesDamaged(f"{cid} has {pending} fen of {kind} pending")
             if pending:
                 by_contract.setdefault(cid, {})[kind] = pending
-    posted = _posted_since(conn, snapshot.position, {cid: clients[cid] for cid in by_contract})
+    return by_contract
+
+
+def _left(
+    by_contract: dict[str, dict[str, int]], posted: Mapping[str, int], position: int
+) -> PendingCharges:
+    """The pending less what was posted since ``position``: all of a contract's or none."""
     for cid, fen in posted.items():
-        if fen != sum(by_contract[cid].values()):
+        owed = sum(by_contract.get(cid, {}).values())
+        if fen != owed:
             raise PendingChargesDamaged(
-                f"{cid}: {fen} fen posted since seq {snapshot.position}, "
-                f"{sum(by_contract[cid].values())} pending"
+                f"{cid}: {fen} fen posted since seq {position}, {owed} pending"
             )
         del by_contract[cid]
     return PendingCharges(by_contract)
 
 
-def _posted_since(conn: Connection, position: int, clients: Mapping[str, str]) -> dict[str, int]:
+def _posted_since(
+    conn: Connection, position: int, accounts: Mapping[str, str] | None
+) -> dict[str, int]:
     """What was posted to each contract's charges account since ``position`` by posting
-    its pending (fen, positive), for the contracts with anything posted."""
+    its pending (fen, positive), for the contracts with anything posted: of ``accounts``
+    (charges account → contract id), by the accounts' key; None: of every contract, by the
+    journal's key from ``position`` on."""
     p = s.journal_postings
-    contract_of = {acc.charges_debt(client, cid): cid for cid, client in clients.items()}
-    posted: dict[str, int] = {}
-    for chunk in s.key_chunks(sorted(contract_of)):
-        rows = conn.execute(
-            select(p.c.account, func.sum(p.c.amount))
-            .where(
-                p.c.account.in_(chunk),
-                p.c.purpose == Purpose.CHARGE_POSTING.value,
-                p.c.txn_seq > position,
-            )
-            .group_by(p.c.account)
+    query = (
+        select(p.c.account, func.sum(p.c.amount))
+        .where(
+            p.c.purpose == Purpose.CHARGE_POSTING.value,
+            p.c.txn_seq > position,
+            p.c.account != acc.CHARGES_ACCRUED,
         )
-        posted.update({contract_of[account]: -int(total) for account, total in rows if total})
+        .group_by(p.c.account)
+    )
+    chunks = [None] if accounts is None else s.key_chunks(sorted(accounts))
+    posted: dict[str, int] = {}
+    for chunk in chunks:
+        picked = query if chunk is None else query.where(p.c.account.in_(chunk))
+        for account, total in conn.execute(picked):
+            if total:
+                posted[_contract_of(account, accounts)] = -int(total)
     return posted
+
+
+def _contract_of(account: str, accounts: Mapping[str, str] | None) -> str:
+    if accounts is not None:
+        return accounts[account]
+    parsed = acc.parse_account(account)
+    if parsed is None or parsed.contract_id is None:
+        raise PendingChargesDamaged(f"pending posted to {account}, not a contract's charges")
+    return parsed.contract_id
