@@ -11,7 +11,7 @@ rest of the locked proceeds is released.
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import TYPE_CHECKING
 
@@ -22,7 +22,10 @@ from liangrong.domain.collection import (
     collected_events,
     history_needed,
     own_component,
+    pending_move,
+    pending_to_post,
     split_owed,
+    with_pending_posted,
 )
 from liangrong.domain.contract_opening import ContractRequest, contract_terms
 from liangrong.domain.contracts import (
@@ -33,6 +36,7 @@ from liangrong.domain.contracts import (
 from liangrong.domain.fees import Fees
 from liangrong.domain.journal import Transaction
 from liangrong.domain.money import trade_amount_fen
+from liangrong.domain.operations import ChargeAccrual
 from liangrong.domain.orders import OrderKind
 from liangrong.domain.settlement import (
     Fill,
@@ -61,9 +65,8 @@ def build_fill_transaction(book: Book, order: OpenOrder, fill: Fill, fees: Fees)
     if kind is OrderKind.SHORT_SELL:
         return settle_short_sell(_terms(book, client, fill, amount, ContractKind.SHORT), fill, fees)
     if kind in _SALES:
-        repay, events = _sale_repayment(book, order, fill, amount - fees.total_fen)
-        txn = settle_sale(kind, client, fill, amount, fees, repay)
-        return replace(txn, events=txn.events + events) if events else txn
+        repay = _sale_repayment(book, order, fill, amount - fees.total_fen)
+        return repay.into(settle_sale(kind, client, fill, amount, fees, repay.allocations))
     if kind in _COVERS:
         mirror = book.mirrors[client]
         from_locked = min(mirror.locked_fen, amount + fees.total_fen)
@@ -91,18 +94,34 @@ def _terms(book: Book, client: str, fill: Fill, amount_fen: int, kind: ContractK
     return contract_terms(book.market.rule_book, book.calendar, request)
 
 
-Collected = tuple[list[Allocation], tuple[dict[str, object], ...]]
+@dataclass(frozen=True)
+class Collected:
+    """A repayment's allocations, the events recording each contract's split by component,
+    and the postings of the pending charges of the contracts whose charges it pays
+    (``docs/charges-subledger.md``): all of each one's pending, every kind."""
+
+    allocations: list[Allocation]
+    events: tuple[dict[str, object], ...] = ()
+    postings: tuple[ChargeAccrual, ...] = ()
+
+    def into(self, txn: Transaction) -> Transaction:
+        """``txn`` (the repayment's own) with the events and the pending's legs added."""
+        with_events = replace(txn, events=txn.events + self.events) if self.events else txn
+        return with_pending_posted(with_events, self.postings)
+
+
+NOTHING_COLLECTED = Collected([])
 
 
 def _sale_repayment(book: Book, order: OpenOrder, fill: Fill, net_proceeds_fen: int) -> Collected:
     mirror = book.mirrors[order.client_id]
     financing = mirror.open_contracts(ContractKind.FINANCING)
     if not financing or net_proceeds_fen <= 0:
-        return [], ()
+        return NOTHING_COLLECTED
     position = book.states[order.client_id].positions.get(fill.symbol)
     bought_on_margin = position is not None and position.financed_quantity > 0
     if order.order.kind is OrderKind.COLLATERAL_SELL and not bought_on_margin:
-        return [], ()
+        return NOTHING_COLLECTED
     return repayment_allocation(book, order.client_id, financing, net_proceeds_fen)
 
 
@@ -110,8 +129,9 @@ def repayment_allocation(
     book: Book, client: str, financing: list[OpenContract], amount_fen: int
 ) -> Collected:
     """A cash repayment of the client's financing in the firm's order (CON-6): the
-    allocations to post and the events recording each contract's split by component.
-    A contract that may owe more than its interest has its split replayed from the journal."""
+    allocations to post, the events recording each contract's split by component, and the
+    pending charges to post with them.  A contract that may owe more than its interest has
+    its split replayed from the journal, its pending charges last (they are the latest)."""
     order = book.collection_order
     on = book.market.trading_date
     history = {
@@ -125,14 +145,30 @@ def repayment_allocation(
     for c in financing:
         cid, own = c.terms.contract_id, own_component(c.terms.kind)
         charges = max(c.charges_outstanding_fen, 0)
-        split = (
-            split_owed(moves.get(cid, []), charges, own, order.components)
-            if cid in history
-            else {own: charges}
-        )
+        if cid in history:
+            latest = [pending_move(cid, c.charges_pending)] if c.charges_pending else []
+            split = split_owed([*moves.get(cid, []), *latest], charges, own, order.components)
+        else:
+            split = {own: charges}
         debts.append(ContractDebt(c.terms, principal=c.principal_outstanding).with_charges(split))
     lines = collect_on_repayment(debts, amount_fen, order)
-    return [line.allocation() for line in lines], collected_events(lines)
+    allocations = [line.allocation() for line in lines]
+    postings = pending_paid(client, financing, allocations)
+    return Collected(allocations, collected_events(lines), postings)
+
+
+def pending_paid(
+    client: str, contracts: list[OpenContract], allocations: list[Allocation]
+) -> tuple[ChargeAccrual, ...]:
+    """The postings of the pending charges of the contracts whose charges ``allocations``
+    pay: all of each one's pending."""
+    paying = {a.contract_id for a in allocations if a.charges_fen > 0}
+    pending = {
+        c.terms.contract_id: c.charges_pending
+        for c in contracts
+        if c.terms.contract_id in paying and c.charges_pending
+    }
+    return pending_to_post(client, pending)
 
 
 def _returns(book: Book, client: str, fill: Fill) -> list[Allocation]:

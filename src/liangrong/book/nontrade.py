@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from liangrong.book.fills import repayment_allocation
@@ -29,9 +28,8 @@ def build_nontrade_transaction(book: Book, request: NonTradeRequest) -> Transact
         return ops.transfer_collateral_out(command, on, client, request.symbol, request.quantity)
     if kind is NonTradeKind.DIRECT_REPAYMENT:
         financing = mirror.open_contracts(ContractKind.FINANCING)
-        allocations, events = repayment_allocation(book, client, financing, request.amount_fen)
-        txn = ops.repay_financing(command, on, client, allocations)
-        return replace(txn, events=events)
+        repay = repayment_allocation(book, client, financing, request.amount_fen)
+        return repay.into(ops.repay_financing(command, on, client, repay.allocations))
     assert kind is NonTradeKind.DIRECT_RETURN, kind
     shorts = [
         c.balance()

@@ -31,7 +31,7 @@ a replayed split always sums to what the ledger says is owed.
 from __future__ import annotations
 
 import calendar as _gregorian
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 from enum import Enum
@@ -47,6 +47,8 @@ from liangrong.domain.contracts import (
     sort_contracts,
 )
 from liangrong.domain.interest import ChargeKind
+from liangrong.domain.journal import Transaction
+from liangrong.domain.operations import CONTRACTS_PER_LEG, ChargeAccrual, pending_legs
 
 
 class Component(Enum):
@@ -305,12 +307,17 @@ class ChargeMove:
 
 
 def charge_move(
-    contract_id: str, owed_fen: int, events: Iterable[Mapping[str, object]]
+    contract_id: str,
+    owed_fen: int,
+    events: Iterable[Mapping[str, object]],
+    types: Collection[str] = (ACCRUED_EVENT, COLLECTED_EVENT),
 ) -> ChargeMove:
     """The move of one transaction on a contract's charges account, with the split its
-    events record for the contract (``charges_accrued`` by kind, ``charges_collected``)."""
+    events record for the contract (``charges_accrued`` by kind, ``charges_collected``; of
+    ``types`` only: a repayment that posts the contract's pending charges records both,
+    one for each of its two moves)."""
     for event in events:
-        if event.get("contract_id") != contract_id:
+        if event.get("contract_id") != contract_id or event.get("type") not in types:
             continue
         if event.get("type") == ACCRUED_EVENT:
             split: dict[Component, int] = {}
@@ -323,6 +330,48 @@ def charge_move(
             taken = {c: event.get(c.value, 0) for c in CHARGE_COMPONENTS}
             return ChargeMove(owed_fen, {c: n for c, n in taken.items() if isinstance(n, int)})
     return ChargeMove(owed_fen)
+
+
+def pending_move(contract_id: str, pending: Mapping[str, int]) -> ChargeMove:
+    """The move of a contract's pending charges (``interest.ChargeKind`` value -> fen), as
+    posting them records it: an accrual split by kind."""
+    return charge_move(contract_id, sum(pending.values()), (_pending_event(contract_id, pending),))
+
+
+def _pending_event(contract_id: str, pending: Mapping[str, int]) -> dict[str, object]:
+    return {"type": ACCRUED_EVENT, "contract_id": contract_id, **pending}
+
+
+def pending_to_post(
+    client_id: str, pending: Mapping[str, Mapping[str, int]]
+) -> tuple[ChargeAccrual, ...]:
+    """The postings of all of each contract's pending charges (contract -> kind -> fen), for
+    a repayment of their charges to carry in its own transaction (``with_pending_posted``):
+    one leg per ``CONTRACTS_PER_LEG`` contracts, in contract order."""
+    cids = sorted(pending)
+    assert all(pending[c] and min(pending[c].values()) > 0 for c in cids), pending
+    return tuple(
+        ChargeAccrual(
+            f"pending:{part[0]}",
+            client_id,
+            part,
+            [sum(pending[cid].values()) for cid in part],
+            [_pending_event(cid, pending[cid]) for cid in part],
+        )
+        for part in (
+            cids[i : i + CONTRACTS_PER_LEG] for i in range(0, len(cids), CONTRACTS_PER_LEG)
+        )
+    )
+
+
+def with_pending_posted(txn: Transaction, postings: Sequence[ChargeAccrual]) -> Transaction:
+    """``txn`` (a repayment) carrying ``postings`` of pending charges: their legs first,
+    their events before its own, so the charges it pays are on the contracts when it pays
+    them and a crash leaves both or neither (``docs/charges-subledger.md``)."""
+    if not postings:
+        return txn
+    legs, events = pending_legs(postings)
+    return replace(txn, legs=(*legs, *txn.legs), events=(*map(dict, events), *txn.events))
 
 
 def history_needed(kind: ContractKind, principal: int, maturity: date, day: date) -> bool:

@@ -10,12 +10,16 @@ owed.  Any other day the step only reads the policy and the calendar.
 Posting: ``operations.repay_financing`` (the book's direct cash repayment: the journal kind
 ``direct_repayment``, so the exchange report counts a principal collected as a direct
 repayment) with one ``charges_collected`` event per contract (what it took, by component),
-one transaction per client (split every 384 contracts: at most 16 legs), command id
-``eod:{date}:collect:{client}[:{part}]``, in batches at the step's moments.
+one transaction per client (split every 240 contracts: at most 16 legs), command id
+``eod:{date}:collect:{client}[:{part}]``, in batches at the step's moments.  A contract
+whose charges it pays has all its pending charges posted in the same transaction first
+(``collection.with_pending_posted``, ``docs/charges-subledger.md``), and its split by
+component counts them last.
 
 Invariants, for crash safety: the inputs are the ledger as it stood before the step (the
 balances less this step's own committed postings, found by their command ids; the charges
-history without them), so a rerun computes the very same transactions; a batch already
+history without them; the pending charges with what it posted of them), so a rerun
+computes the very same transactions; a batch already
 committed replays (nothing changes, the clock is not read); the digest is of the
 transactions computed, so it is the same however often the step was interrupted.  A client
 whose cash covers everything due pays it all (exactly what the allocation gives, without
@@ -25,7 +29,7 @@ building it); the others go through ``collection.collect_on_schedule``.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
@@ -42,7 +46,10 @@ from liangrong.domain.collection import (
     collected_events,
     history_needed,
     own_component,
+    pending_move,
+    pending_to_post,
     split_owed,
+    with_pending_posted,
 )
 from liangrong.domain.contracts import ContractTerms
 from liangrong.domain.journal import MAX_LEGS, Transaction
@@ -52,8 +59,10 @@ from liangrong.eod.book_view import ContractColumns, Owed, kind_of, load_terms
 from liangrong.eod.context import Digest, StepOutcome, StepRun
 from liangrong.ledger.journal import Ledger
 from liangrong.store.calendar_loads import load_calendar
+from liangrong.store.charges_pending import book_pending
 from liangrong.store.collections import (
     charge_histories,
+    collection_pending_posted,
     collection_prefix,
     free_cash_by_client,
     load_collection_policies,
@@ -62,7 +71,8 @@ from liangrong.store.collections import (
 from liangrong.store.contract_terms import TermEvents, load_term_events
 
 STEP = "collect"
-PART_LINES = (MAX_LEGS // 2) * ops.CONTRACTS_PER_LEG  # charge legs + principal legs <= 16
+# pending legs + charge legs + principal legs <= 16
+PART_LINES = (MAX_LEGS // 3) * ops.CONTRACTS_PER_LEG
 _COMPONENTS = tuple(Component)
 
 
@@ -112,6 +122,7 @@ class _Plan:
     before: _Before
     splits: dict[str, dict[Component, int]]  # contracts that may owe more than one component
     terms_events: TermEvents
+    pending: dict[str, Mapping[str, int]]  # before the step: contract -> kind -> fen
 
 
 def _plan(run: StepRun, policy: CollectionPolicy) -> _Plan:
@@ -147,9 +158,11 @@ def _plan(run: StepRun, policy: CollectionPolicy) -> _Plan:
             if charges and history_needed(kind, principal, date.fromordinal(ends[i]), day):
                 history[cid] = client
     moves = charge_histories(engine, history, leave_out=day)
+    with engine.connect() as conn:  # what is pending now and what this step posted of it
+        pending = {**book_pending(conn).by_contract, **collection_pending_posted(conn, day)}
     splits = {
         cid: split_owed(
-            moves.get(cid, []),
+            [*moves.get(cid, []), *([pending_move(cid, pending[cid])] if cid in pending else [])],
             before.charges[cid],
             own_component(kind_of(financing[index[cid]])),
             policy.order.components,
@@ -158,7 +171,7 @@ def _plan(run: StepRun, policy: CollectionPolicy) -> _Plan:
     }
     return _Plan(
         engine, day, policy, cols, maturity, dict(due_by_client), dict(due_fen), before, splits,
-        events,
+        events, pending,
     )  # fmt: skip
 
 
@@ -227,8 +240,15 @@ def _transactions(
                 digest.line(command, line.contract_id, *amounts)
                 for component, amount in zip(_COMPONENTS, amounts, strict=True):
                     totals[component] += amount
-            txn = ops.repay_financing(command, plan.day, client, [x.allocation() for x in chunk])
-            yield replace(txn, events=collected_events(chunk))
+            paid = [x.allocation() for x in chunk]
+            txn = ops.repay_financing(command, plan.day, client, paid)
+            pending = {
+                a.contract_id: plan.pending[a.contract_id]
+                for a in paid
+                if a.charges_fen > 0 and a.contract_id in plan.pending
+            }
+            txn = replace(txn, events=collected_events(chunk))
+            yield with_pending_posted(txn, pending_to_post(client, pending))
 
 
 def _policy_on(run: StepRun) -> Version[CollectionPolicy] | None:

@@ -46,8 +46,8 @@ import numpy as np
 from liangrong.domain.accounts import AccountKind, parse_account
 from liangrong.domain.contracts import ContractKind, ContractTerms
 from liangrong.domain.journal import Transaction, net_changes
-from liangrong.domain.purposes import Purpose
 from liangrong.domain.money import scaled_ratio
+from liangrong.domain.purposes import Purpose
 from liangrong.risk.columns import FloatArray, IndexArray, IntArray
 from liangrong.risk.layout import BookData, build
 from liangrong.risk.tables import BLOCK, BP, MARKET_RULE, Financing, Shorts

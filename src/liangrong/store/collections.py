@@ -26,6 +26,8 @@ from sqlalchemy import Connection, Engine
 
 from liangrong.domain import accounts as acc
 from liangrong.domain.collection import (
+    ACCRUED_EVENT,
+    COLLECTED_EVENT,
     ChargeMove,
     CollectionOrder,
     CollectionPolicy,
@@ -35,6 +37,7 @@ from liangrong.domain.collection import (
     charge_move,
 )
 from liangrong.domain.contracts import ComponentOrder, ContractOrder, RepaymentOrder
+from liangrong.domain.purposes import Purpose
 from liangrong.domain.versions import History, Version
 from liangrong.ledger.journal import decode_events
 from liangrong.ledger.schema import key_chunks, marker, markers, prefix_end
@@ -135,16 +138,36 @@ def _prefix_range(prefix: str) -> tuple[str, str]:
 
 def posted_collections(conn: Connection, day: date) -> dict[str, int]:
     """The net cash postings (fen) by account of the end of day's collection of ``day``
-    committed so far (read by the command ids' key range)."""
+    committed so far (read by the command ids' key range).  The legs posting pending
+    charges are left out: they change no figure owed (``docs/charges-subledger.md``)."""
     low, high = _prefix_range(collection_prefix(day))
     rows = conn.exec_driver_sql(
         "SELECT p.account, SUM(p.amount) FROM journal_postings p "
-        "WHERE p.asset = 'CNY' AND p.txn_seq IN (SELECT seq FROM journal_transactions "
+        f"WHERE p.asset = 'CNY' AND p.purpose <> {marker(conn)} "
+        "AND p.txn_seq IN (SELECT seq FROM journal_transactions "
         f"WHERE command_id >= {marker(conn)} AND command_id < {marker(conn)}) "
         "GROUP BY p.account",
-        (low, high),
+        (Purpose.CHARGE_POSTING.value, low, high),
     )
     return {str(account): int(amount) for account, amount in rows if amount}
+
+
+def collection_pending_posted(conn: Connection, day: date) -> dict[str, dict[str, int]]:
+    """The pending charges the end of day's collection of ``day`` has posted so far, by
+    contract and kind (their ``charges_accrued`` events: a collection records no other)."""
+    low, high = _prefix_range(collection_prefix(day))
+    rows = conn.exec_driver_sql(
+        "SELECT events_json FROM journal_transactions "
+        f"WHERE command_id >= {marker(conn)} AND command_id < {marker(conn)}",
+        (low, high),
+    )
+    posted: dict[str, dict[str, int]] = {}
+    for (events_json,) in rows:
+        for event in decode_events(events_json):
+            if event.get("type") == ACCRUED_EVENT:
+                kinds = {k: v for k, v in event.items() if isinstance(v, int)}  # by kind
+                posted[str(event["contract_id"])] = kinds
+    return posted
 
 
 def free_cash_by_client(engine: Engine) -> dict[str, int]:
@@ -185,25 +208,45 @@ def charge_histories(
 ) -> dict[str, list[ChargeMove]]:
     """Each contract's moves of charges owed in journal order, with the splits their
     transactions record (``contracts``: contract id -> client id), looked up by account key;
-    ``leave_out``: that date's end-of-day collection is left out (a rerun's own postings)."""
+    ``leave_out``: that date's end-of-day collection is left out (a rerun's own postings).
+    A transaction that posts a contract's pending charges and pays them is two moves, the
+    posting first: the pending's legs come before the payment's."""
     account_of = {acc.charges_debt(client, cid): cid for cid, client in contracts.items()}
     accounts = sorted(account_of)
     skip = _prefix_range(collection_prefix(leave_out)) if leave_out else ("", "")
-    moves: dict[str, list[tuple[int, ChargeMove]]] = defaultdict(list)
+    moves: dict[str, list[tuple[int, int, ChargeMove]]] = defaultdict(list)
     with engine.connect() as conn:
         for chunk in key_chunks(accounts):
             rows = conn.exec_driver_sql(
-                "SELECT p.txn_seq, p.account, SUM(p.amount), t.command_id, t.events_json "
+                f"SELECT p.txn_seq, p.account, {_POSTING} AS posting, SUM(p.amount), "
+                "t.command_id, t.events_json "
                 "FROM journal_postings p JOIN journal_transactions t ON t.seq = p.txn_seq "
                 f"WHERE p.account IN ({markers(conn, len(chunk))}) "
-                "GROUP BY p.txn_seq, p.account, t.command_id, t.events_json",
-                tuple(chunk),
+                "GROUP BY p.txn_seq, p.account, posting, t.command_id, t.events_json",
+                (Purpose.CHARGE_POSTING.value, *chunk),
             )
-            for seq, account, amount, command, events_json in rows:
+            for seq, account, posting, amount, command, events_json in rows:
                 if skip[0] <= command < skip[1] or not amount:
                     continue
                 cid = account_of[account]
+                events = decode_events(events_json)
+                types = _POSTING_TYPES if posting else _MOVE_TYPES[_posts_pending(cid, events)]
                 # a positive posting on a debt account repays it: owed falls
-                move = charge_move(cid, -int(amount), decode_events(events_json))
-                moves[cid].append((int(seq), move))
-    return {cid: [m for _, m in sorted(found, key=lambda x: x[0])] for cid, found in moves.items()}
+                move = charge_move(cid, -int(amount), events, types)
+                moves[cid].append((int(seq), -int(posting), move))
+    in_order = {cid: sorted(found, key=lambda x: x[:2]) for cid, found in moves.items()}
+    return {cid: [move for *_, move in found] for cid, found in in_order.items()}
+
+
+# whether a posting is a leg that posts pending charges (1) or any other (0)
+_POSTING = "CASE WHEN p.purpose = ? THEN 1 ELSE 0 END"
+_POSTING_TYPES = (ACCRUED_EVENT,)
+# the events a transaction's other move takes: only its collection's when it posted pending
+_MOVE_TYPES = {False: (ACCRUED_EVENT, COLLECTED_EVENT), True: (COLLECTED_EVENT,)}
+
+
+def _posts_pending(contract_id: str, events: Iterable[Mapping[str, object]]) -> bool:
+    """Whether the transaction's events hold a posting of the contract's pending charges
+    as well as its collection (then its accrual event is the posting's)."""
+    types = {e.get("type") for e in events if e.get("contract_id") == contract_id}
+    return {ACCRUED_EVENT, COLLECTED_EVENT} <= types

@@ -1,0 +1,208 @@
+"""Pending charges (``docs/charges-subledger.md``) reach the contracts whose charges a
+repayment pays, in the repayment's own transaction: the end of day's collection and the
+book's direct repayment.  The book of ``test_collection_eod`` through the accrual of 11-20,
+with charges seeded as pending on top of what the accrual posted: the split by component
+counts them as each contract's latest accrual, every figure owed stays whole, a contract
+whose charges are not paid keeps its pending, and a rerun or a run killed between batches
+posts exactly what one run does."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, select
+
+from book_helpers import open_book, profile
+from liangrong.domain import accounts as acc
+from liangrong.domain.orders import NonTradeKind, NonTradeRequest
+from liangrong.eod.book_view import owed_now
+from liangrong.eod.collection_step import collect_step
+from liangrong.eod.context import EodContext, StepOutcome, StepRun
+from liangrong.eod.runner import run
+from liangrong.eod.steps import STEP_NAMES
+from liangrong.ledger import schema as s
+from liangrong.ledger.digest import journal_digest
+from liangrong.ledger.journal import Ledger
+from liangrong.sim.session import CST
+from liangrong.store.charges_pending import book_pending
+from pending_helpers import seed_pending
+from test_collection_eod import (
+    C1_CASH,
+    C2_PAID,
+    COLLECTION,
+    FEES,
+    INTEREST,
+    OPENING_INTEREST_FA,
+    PENALTY,
+    Copy,
+    _settings,
+    balance,
+    build_store,
+    collections_of,
+    copy_of,
+)
+
+# FG (overdue: its split is replayed) and FB (paid in part) of C1, FD of C2 (paid in full),
+# FF of C3 (no cash: nothing paid, its pending stays)
+PENDING = {
+    "FB": {"interest": 40},
+    "FD": {"interest": 30},
+    "FF": {"interest": 20},
+    "FG": {"interest": 3, "penalty": 7},
+}
+
+
+@pytest.fixture(scope="module")
+def prepared(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Through the accrual of the collection day, then the pending seeded on that day's
+    state (the step already recorded as completed)."""
+    path = tmp_path_factory.mktemp("pending") / "prepared.sqlite"
+    build_store(path)
+    copy = copy_of(path, path.parent / "run")
+    settings = _settings(copy.reports)
+    assert not run(copy.engine, COLLECTION, settings, stop_after="accrue").complete
+    clock = iter(range(10**6))
+    ledger = Ledger(copy.engine, lambda: _at(10) + timedelta(microseconds=next(clock)))
+    seed_pending(ledger, COLLECTION, PENDING, complete=False)
+    copy.engine.dispose()
+    return path.parent / "run" / "store.sqlite"
+
+
+def _at(hour: int) -> datetime:
+    return datetime(2026, 11, 20, hour, 0, tzinfo=CST)
+
+
+def _collect(copy: Copy, progress: Callable[..., None] = lambda *_: None) -> StepOutcome:
+    ctx = EodContext(copy.engine, COLLECTION, _settings(copy.reports))
+    try:
+        return collect_step(StepRun(ctx, "collect", STEP_NAMES.index("collect"), progress))
+    finally:
+        ctx.close()
+
+
+def _pending_now(engine: Engine) -> dict[str, dict[str, int]]:
+    with engine.connect() as conn:
+        return {cid: dict(kinds) for cid, kinds in book_pending(conn).by_contract.items()}
+
+
+@pytest.fixture(scope="module")
+def collected(prepared: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Copy, str]:
+    copy = copy_of(prepared, tmp_path_factory.mktemp("collected-pending"))
+    return copy, _collect(copy).digest
+
+
+def test_the_collection_posts_the_pending_of_what_it_pays(collected: tuple[Copy, str]) -> None:
+    engine = collected[0].engine
+    found = collections_of(engine, COLLECTION)
+    prefix = f"eod:{COLLECTION.isoformat()}:collect:"
+    # C1's cash is what it was: FG's pending penalty and interest come first, so FB gets
+    # 10 fen less; FB's pending is posted too, as its charges are paid (in part)
+    assert found[prefix + "C1"] == [
+        {"type": "charges_accrued", "contract_id": "FB", "interest": 40},
+        {"type": "charges_accrued", "contract_id": "FG", "interest": 3, "penalty": 7},
+        {"type": "charges_collected", "contract_id": "FG", "penalty": PENALTY["FG"] + 7,
+         "interest": INTEREST["FG"] + 3},
+        {"type": "charges_collected", "contract_id": "FA", "penalty": PENALTY["FA"],
+         "interest": OPENING_INTEREST_FA + INTEREST["FA"]},
+        {"type": "charges_collected", "contract_id": "SC", "fees": FEES["SC"]},
+        {"type": "charges_collected", "contract_id": "FB", "interest": 500 - 10},
+    ]  # fmt: skip
+    assert found[prefix + "C2"] == [
+        {"type": "charges_accrued", "contract_id": "FD", "interest": 30},
+        {"type": "charges_collected", "contract_id": "FE", "penalty": PENALTY["FE"],
+         "interest": INTEREST["FE"], "principal": 100_000},
+        {"type": "charges_collected", "contract_id": "FD", "interest": INTEREST["FD"] + 30},
+    ]  # fmt: skip
+    assert balance(engine, acc.client_cash("C1")) == 0
+    assert balance(engine, acc.client_cash("C2")) == 1_000_000 - C2_PAID - 30
+    assert -balance(engine, acc.charges_debt("C1", "FB")) == INTEREST["FB"] + 40 - 490
+    assert balance(engine, acc.charges_debt("C1", "FG")) == 0
+    assert balance(engine, acc.charges_debt("C2", "FD")) == 0
+    # FF's charges were not paid: its pending stays, the control account holds it alone
+    assert _pending_now(engine) == {"FF": PENDING["FF"]}
+    assert balance(engine, acc.CHARGES_ACCRUED) == -20
+    assert owed_now(engine).charges["FF"] == INTEREST["FF"] + 20
+    assert sum(
+        sum(v for k, v in e.items() if isinstance(v, int))
+        for e in found[prefix + "C1"]
+        if e["type"] == "charges_collected"
+    ) == C1_CASH
+
+
+def test_a_rerun_with_pending_posts_nothing_twice(collected: tuple[Copy, str]) -> None:
+    copy, digest = collected
+    before = journal_digest(copy.engine)
+    assert _collect(copy).digest == digest  # the pending it posted is counted as before
+    assert journal_digest(copy.engine) == before
+
+
+class Killed(Exception):
+    pass
+
+
+def test_a_collection_killed_between_batches_posts_the_same(
+    prepared: Path, collected: tuple[Copy, str], tmp_path: Path
+) -> None:
+    copy = copy_of(prepared, tmp_path)
+
+    def die_after_first(done: int, _total: int) -> None:
+        if done == 1:
+            raise Killed
+
+    with pytest.raises(Killed):
+        _collect(copy, die_after_first)
+    assert len(collections_of(copy.engine, COLLECTION)) == 1  # C1's, with its pending
+    assert _collect(copy).digest == collected[1]
+    assert journal_digest(copy.engine) == journal_digest(collected[0].engine)
+
+
+def test_a_direct_repayment_posts_the_pending_it_pays(prepared: Path, tmp_path: Path) -> None:
+    """The book: FG's pending penalty is paid before any interest; FB's charges are not
+    touched by the first repayment, so its pending stays; the second repayment replays
+    FG's history with the posting the first one made."""
+    copy = copy_of(prepared, tmp_path)
+    ticks = iter(range(10**6))
+    book = open_book(
+        copy.engine,
+        lambda: _at(11) + timedelta(microseconds=next(ticks)),
+        COLLECTION,
+        [profile("C1")],
+    )
+
+    def repay(request_id: str, amount_fen: int) -> list[dict[str, object]]:
+        request = NonTradeRequest(request_id, "C1", NonTradeKind.DIRECT_REPAYMENT, amount_fen)
+        assert book.request(request).accepted
+        t = s.journal_transactions
+        with copy.engine.connect() as conn:
+            found = conn.execute(
+                select(t.c.events_json).where(t.c.command_id == f"request:{request_id}")
+            ).scalar_one()
+        return list(json.loads(found))
+
+    fg_penalty, fa_penalty = PENALTY["FG"] + 7, PENALTY["FA"]
+    assert repay("R1", fg_penalty + fa_penalty + 100) == [
+        {"type": "charges_accrued", "contract_id": "FG", "interest": 3, "penalty": 7},
+        {"type": "charges_collected", "contract_id": "FG", "penalty": fg_penalty, "interest": 100},
+        {"type": "charges_collected", "contract_id": "FA", "penalty": fa_penalty},
+    ]
+    assert _pending_now(copy.engine) == {cid: PENDING[cid] for cid in ("FB", "FD", "FF")}
+    fg = book.mirrors["C1"].contracts["FG"]
+    assert fg.charges_pending == {} and fg.charges_outstanding_fen == INTEREST["FG"] + 3 - 100
+    fg_interest = INTEREST["FG"] + 3 - 100
+    fa_interest = OPENING_INTEREST_FA + INTEREST["FA"]
+    fb_interest = INTEREST["FB"] + 40
+    assert repay("R2", fg_interest + fa_interest + fb_interest + 1_000) == [
+        {"type": "charges_accrued", "contract_id": "FB", "interest": 40},
+        {"type": "charges_collected", "contract_id": "FG", "interest": fg_interest,
+         "principal": 1_000},
+        {"type": "charges_collected", "contract_id": "FA", "interest": fa_interest},
+        {"type": "charges_collected", "contract_id": "FB", "interest": fb_interest},
+    ]  # fmt: skip
+    for cid in ("FG", "FA", "FB"):
+        assert balance(copy.engine, acc.charges_debt("C1", cid)) == 0
+    assert balance(copy.engine, acc.CHARGES_ACCRUED) == -(30 + 20)
+
