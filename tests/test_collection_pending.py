@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy import Engine, select
 
 from book_helpers import open_book, profile
+from conftest import drop_postgres, make_postgres_engine
 from liangrong.domain import accounts as acc
 from liangrong.domain.orders import NonTradeKind, NonTradeRequest
 from liangrong.eod.book_view import owed_now
@@ -44,6 +45,7 @@ from test_collection_eod import (
     build_store,
     collections_of,
     copy_of,
+    populate,
 )
 
 # FG (overdue: its split is replayed) and FB (paid in part) of C1, FD of C2 (paid in full),
@@ -63,13 +65,17 @@ def prepared(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("pending") / "prepared.sqlite"
     build_store(path)
     copy = copy_of(path, path.parent / "run")
+    _seeded(copy)
+    copy.engine.dispose()
+    return path.parent / "run" / "store.sqlite"
+
+
+def _seeded(copy: Copy) -> None:
     settings = _settings(copy.reports)
     assert not run(copy.engine, COLLECTION, settings, stop_after="accrue").complete
     clock = iter(range(10**6))
     ledger = Ledger(copy.engine, lambda: _at(10) + timedelta(microseconds=next(clock)))
     seed_pending(ledger, COLLECTION, PENDING, complete=False)
-    copy.engine.dispose()
-    return path.parent / "run" / "store.sqlite"
 
 
 def _at(hour: int) -> datetime:
@@ -138,6 +144,23 @@ def test_a_rerun_with_pending_posts_nothing_twice(collected: tuple[Copy, str]) -
     before = journal_digest(copy.engine)
     assert _collect(copy).digest == digest  # the pending it posted is counted as before
     assert journal_digest(copy.engine) == before
+
+
+@pytest.mark.postgres
+def test_postgresql_posts_the_pending_as_sqlite_does(
+    collected: tuple[Copy, str], tmp_path: Path
+) -> None:
+    """The collection's raw reads of the histories and of its own postings, on the
+    production store: the same journal and the same digest."""
+    engine, name = make_postgres_engine()
+    try:
+        populate(engine, tmp_path / "reports")
+        copy = Copy(engine, tmp_path / "reports")
+        _seeded(copy)
+        assert _collect(copy).digest == collected[1]
+        assert journal_digest(engine) == journal_digest(collected[0].engine)
+    finally:
+        drop_postgres(engine, name)
 
 
 class Killed(Exception):

@@ -218,7 +218,7 @@ def charge_histories(
     with engine.connect() as conn:
         for chunk in key_chunks(accounts):
             rows = conn.exec_driver_sql(
-                f"SELECT p.txn_seq, p.account, {_POSTING} AS posting, SUM(p.amount), "
+                f"SELECT p.txn_seq, p.account, {_posting(conn)} AS posting, SUM(p.amount), "
                 "t.command_id, t.events_json "
                 "FROM journal_postings p JOIN journal_transactions t ON t.seq = p.txn_seq "
                 f"WHERE p.account IN ({markers(conn, len(chunk))}) "
@@ -238,8 +238,11 @@ def charge_histories(
     return {cid: [move for *_, move in found] for cid, found in in_order.items()}
 
 
-# whether a posting is a leg that posts pending charges (1) or any other (0)
-_POSTING = "CASE WHEN p.purpose = ? THEN 1 ELSE 0 END"
+def _posting(conn: Connection) -> str:
+    """SQL: whether a posting is of a leg that posts pending charges (1) or any other (0)."""
+    return f"CASE WHEN p.purpose = {marker(conn)} THEN 1 ELSE 0 END"
+
+
 _POSTING_TYPES = (ACCRUED_EVENT,)
 # the events a transaction's other move takes: only its collection's when it posted pending
 _MOVE_TYPES = {False: (ACCRUED_EVENT, COLLECTED_EVENT), True: (COLLECTED_EVENT,)}
