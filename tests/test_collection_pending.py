@@ -16,10 +16,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, select
 
-from book_helpers import open_book, profile
+from book_helpers import open_book, order, profile
 from conftest import drop_postgres, make_postgres_engine
+from liangrong.book.loader import load_mirrors
 from liangrong.domain import accounts as acc
-from liangrong.domain.orders import NonTradeKind, NonTradeRequest
+from liangrong.domain.orders import NonTradeKind, NonTradeRequest, OrderKind, Side
+from liangrong.domain.settlement import Fill
 from liangrong.eod.book_view import owed_now
 from liangrong.eod.collection_step import collect_step
 from liangrong.eod.context import EodContext, StepOutcome, StepRun
@@ -229,3 +231,39 @@ def test_a_direct_repayment_posts_the_pending_it_pays(prepared: Path, tmp_path: 
         assert balance(copy.engine, acc.charges_debt("C1", cid)) == 0
     assert balance(copy.engine, acc.CHARGES_ACCRUED) == -(30 + 20)
 
+
+
+def test_a_sale_that_repays_posts_the_pending_it_pays(prepared: Path, tmp_path: Path) -> None:
+    """A sell to repay: its proceeds pay every charge of C1's financing (its pending with
+    it, posted in the fill's own transaction) and then principal; the book's mirror owes
+    what a fresh load from the store owes."""
+    copy = copy_of(prepared, tmp_path)
+    ticks = iter(range(10**6))
+    book = open_book(
+        copy.engine,
+        lambda: _at(11) + timedelta(microseconds=next(ticks)),
+        COLLECTION,
+        [profile("C1")],
+    )
+    sale = order("S1", "C1", OrderKind.SELL_TO_REPAY, "600000.SH", 10_000, 300)
+    assert book.submit(sale).accepted
+    assert book.on_fill(Fill("T1", "S1", "600000.SH", Side.SELL, 10_000, 300, COLLECTION))
+    t = s.journal_transactions
+    with copy.engine.connect() as conn:
+        found = conn.execute(
+            select(t.c.events_json).where(t.c.command_id == "fill:T1")
+        ).scalar_one()
+    events = list(json.loads(found))
+    assert events[:2] == [
+        {"type": "charges_accrued", "contract_id": "FB", "interest": 40},
+        {"type": "charges_accrued", "contract_id": "FG", "interest": 3, "penalty": 7},
+    ]
+    collected = {e["contract_id"]: e for e in events[2:]}
+    assert collected["FG"]["penalty"] == PENALTY["FG"] + 7
+    assert collected["FB"]["interest"] == INTEREST["FB"] + 40
+    for cid in ("FG", "FA", "FB"):
+        assert balance(copy.engine, acc.charges_debt("C1", cid)) == 0
+    assert _pending_now(copy.engine) == {cid: PENDING[cid] for cid in ("FD", "FF")}
+    kept = {cid: c.balance() for cid, c in book.mirrors["C1"].contracts.items() if c.is_open}
+    fresh = load_mirrors(copy.engine, ["C1"])["C1"].contracts
+    assert kept == {cid: c.balance() for cid, c in fresh.items()}
