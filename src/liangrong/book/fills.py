@@ -4,7 +4,8 @@ ORD-4: while the client has financing open, the proceeds of selling a security b
 margin (by any kind of sale) repay financing first, and a sell-to-repay always does; the
 split among contracts and among fees, penalty, interest and principal follows the firm's
 order (CON-6, ``domain.collection``), each contract's split recorded in a
-``charges_collected`` event.
+``charges_collected`` event; the pending charges of each contract whose charges it pays
+are posted first in the same transaction (``docs/charges-subledger.md``).
 ORD-5: a buy to cover spends locked proceeds first; when the client's last short closes, the
 rest of the locked proceeds is released.
 """
