@@ -205,6 +205,16 @@ def collections_of(engine: Engine, day: date) -> dict[str, list[dict[str, object
     return {command: json.loads(events) for command, _, events in rows}
 
 
+def events_of(engine: Engine, command_id: str) -> list[dict[str, object]]:
+    """The events of the command's transaction, as the journal holds them."""
+    t = s.journal_transactions
+    with engine.connect() as conn:
+        found = conn.execute(
+            select(t.c.events_json).where(t.c.command_id == command_id)
+        ).scalar_one()
+    return list(json.loads(found))
+
+
 def balance(engine: Engine, account: str) -> int:
     b = s.balances
     with engine.connect() as conn:
@@ -411,12 +421,7 @@ def test_a_direct_repayment_through_the_book_follows_the_order(
     def repay(request_id: str, amount_fen: int) -> list[dict[str, object]]:
         request = NonTradeRequest(request_id, "C1", NonTradeKind.DIRECT_REPAYMENT, amount_fen)
         assert book.request(request).accepted
-        t = s.journal_transactions
-        with copy.engine.connect() as conn:
-            found = conn.execute(
-                select(t.c.events_json).where(t.c.command_id == f"request:{request_id}")
-            ).scalar_one()
-        return json.loads(found)
+        return events_of(copy.engine, f"request:{request_id}")
 
     assert repay("R1", fg_penalty + fa_penalty + 100) == [
         {"type": "charges_collected", "contract_id": "FG", "penalty": fg_penalty, "interest": 100},

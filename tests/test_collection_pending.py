@@ -8,17 +8,17 @@ posts exactly what one run does."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
 from book_helpers import open_book, order, profile
 from conftest import drop_postgres, make_postgres_engine
 from liangrong.book.loader import load_mirrors
+from liangrong.book.service import Book
 from liangrong.domain import accounts as acc
 from liangrong.domain.orders import NonTradeKind, NonTradeRequest, OrderKind, Side
 from liangrong.domain.settlement import Fill
@@ -27,7 +27,6 @@ from liangrong.eod.collection_step import collect_step
 from liangrong.eod.context import EodContext, StepOutcome, StepRun
 from liangrong.eod.runner import run
 from liangrong.eod.steps import STEP_NAMES
-from liangrong.ledger import schema as s
 from liangrong.ledger.digest import journal_digest
 from liangrong.ledger.journal import Ledger
 from liangrong.sim.session import CST
@@ -47,6 +46,7 @@ from test_collection_eod import (
     build_store,
     collections_of,
     copy_of,
+    events_of,
     populate,
 )
 
@@ -185,28 +185,28 @@ def test_a_collection_killed_between_batches_posts_the_same(
     assert journal_digest(copy.engine) == journal_digest(collected[0].engine)
 
 
-def test_a_direct_repayment_posts_the_pending_it_pays(prepared: Path, tmp_path: Path) -> None:
-    """The book: FG's pending penalty is paid before any interest; FB's charges are not
-    touched by the first repayment, so its pending stays; the second repayment replays
-    FG's history with the posting the first one made."""
-    copy = copy_of(prepared, tmp_path)
+def _c1_book(copy: Copy) -> Book:
+    """The book of the collection day's session, for C1."""
     ticks = iter(range(10**6))
-    book = open_book(
+    return open_book(
         copy.engine,
         lambda: _at(11) + timedelta(microseconds=next(ticks)),
         COLLECTION,
         [profile("C1")],
     )
 
+
+def test_a_direct_repayment_posts_the_pending_it_pays(prepared: Path, tmp_path: Path) -> None:
+    """The book: FG's pending penalty is paid before any interest; FB's charges are not
+    touched by the first repayment, so its pending stays; the second repayment replays
+    FG's history with the posting the first one made."""
+    copy = copy_of(prepared, tmp_path)
+    book = _c1_book(copy)
+
     def repay(request_id: str, amount_fen: int) -> list[dict[str, object]]:
         request = NonTradeRequest(request_id, "C1", NonTradeKind.DIRECT_REPAYMENT, amount_fen)
         assert book.request(request).accepted
-        t = s.journal_transactions
-        with copy.engine.connect() as conn:
-            found = conn.execute(
-                select(t.c.events_json).where(t.c.command_id == f"request:{request_id}")
-            ).scalar_one()
-        return list(json.loads(found))
+        return events_of(copy.engine, f"request:{request_id}")
 
     fg_penalty, fa_penalty = PENALTY["FG"] + 7, PENALTY["FA"]
     assert repay("R1", fg_penalty + fa_penalty + 100) == [
@@ -238,22 +238,11 @@ def test_a_sale_that_repays_posts_the_pending_it_pays(prepared: Path, tmp_path: 
     it, posted in the fill's own transaction) and then principal; the book's mirror owes
     what a fresh load from the store owes."""
     copy = copy_of(prepared, tmp_path)
-    ticks = iter(range(10**6))
-    book = open_book(
-        copy.engine,
-        lambda: _at(11) + timedelta(microseconds=next(ticks)),
-        COLLECTION,
-        [profile("C1")],
-    )
+    book = _c1_book(copy)
     sale = order("S1", "C1", OrderKind.SELL_TO_REPAY, "600000.SH", 10_000, 300)
     assert book.submit(sale).accepted
     assert book.on_fill(Fill("T1", "S1", "600000.SH", Side.SELL, 10_000, 300, COLLECTION))
-    t = s.journal_transactions
-    with copy.engine.connect() as conn:
-        found = conn.execute(
-            select(t.c.events_json).where(t.c.command_id == "fill:T1")
-        ).scalar_one()
-    events = list(json.loads(found))
+    events = events_of(copy.engine, "fill:T1")
     assert events[:2] == [
         {"type": "charges_accrued", "contract_id": "FB", "interest": 40},
         {"type": "charges_accrued", "contract_id": "FG", "interest": 3, "penalty": 7},

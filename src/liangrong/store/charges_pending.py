@@ -40,9 +40,6 @@ class PendingCharges:
 
     by_contract: Mapping[str, Mapping[str, int]]
 
-    def total_fen(self, contract_id: str) -> int:
-        return sum(self.by_contract.get(contract_id, {}).values())
-
     def totals(self) -> dict[str, int]:
         """Each contract's pending over every kind (fen), by contract id."""
         return {cid: sum(kinds.values()) for cid, kinds in self.by_contract.items()}
