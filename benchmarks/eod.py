@@ -55,9 +55,10 @@ from sqlalchemy import Engine, func, select
 
 from liangrong.domain import operations as ops
 from liangrong.domain.contracts import ContractKind, ContractTerms
+from liangrong.domain.interest import ChargePosting
 from liangrong.domain.journal import Transaction
 from liangrong.eod.runner import run
-from liangrong.eod.settings import EodSettings
+from liangrong.eod.settings import EodSettings, demo_policies
 from liangrong.eod.steps import STEP_NAMES
 from liangrong.ledger import schema as s
 from liangrong.ledger.digest import journal_digest
@@ -211,13 +212,20 @@ def _cpu() -> float:
 
 
 def run_eod(
-    path: Path, reports: Path, batch: int, day: date = DAY
+    path: Path,
+    reports: Path,
+    batch: int,
+    day: date = DAY,
+    posting: ChargePosting = ChargePosting.DAILY,
 ) -> tuple[dict[str, float], dict[str, str]]:
     """The end of day of ``day`` on the store at ``path``: seconds per step (wall, and the
     process's and its workers' CPU: the machine is shared) and each step's recorded digest."""
     engine = open_engine(f"sqlite:///{path}")
     settings = EodSettings(
-        reports, batch_transactions=batch, accrued_through=DAY - timedelta(days=1)
+        reports,
+        policies=demo_policies(posting),
+        batch_transactions=batch,
+        accrued_through=DAY - timedelta(days=1),
     )
     ends: dict[str, tuple[float, float]] = {}
     started, cpu_started = time.perf_counter(), _cpu()
@@ -276,11 +284,18 @@ def main(argv: Sequence[str] | None = None) -> dict[str, float]:
         help="also print the SHA-256 of the journal after the end of day (slow at full size)",
     )
     parser.add_argument(
+        "--posting",
+        choices=[p.value for p in ChargePosting],
+        default=ChargePosting.DAILY.value,
+        help="where the accrual books the charges: on each contract daily, or the subledger",
+    )
+    parser.add_argument(
         "--next-day",
         action="store_true",
         help="then time the next trading day's end of day too (a routine day)",
     )
     args = parser.parse_args(argv)
+    posting = ChargePosting(args.posting)
     with tempfile.TemporaryDirectory(prefix="eod-bench-") as folder:
         work = Path(folder)
         prepared = args.prepared or work / "prepared.sqlite"
@@ -300,7 +315,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, float]:
             top_up(work / "store.sqlite", args.accounts, DAY - timedelta(days=LOOKBACK_DAYS + 20))
         if args.collection_day:
             make_collection_day(work / "store.sqlite")
-        timed, digests = run_eod(work / "store.sqlite", work / "reports", args.batch)
+        timed, digests = run_eod(work / "store.sqlite", work / "reports", args.batch, DAY, posting)
         figures |= timed
         if args.journal_digest:
             engine = open_engine(f"sqlite:///{work / 'store.sqlite'}")
@@ -309,29 +324,31 @@ def main(argv: Sequence[str] | None = None) -> dict[str, float]:
         _print(DAY, figures, digests)
         if args.next_day:
             store, reports = work / "store.sqlite", work / "reports"
-            following, digests = _in_own_process(store, reports, args.batch, NEXT_DAY)
+            following, digests = _in_own_process(store, reports, args.batch, NEXT_DAY, posting)
             _print(NEXT_DAY, following, digests)
             figures |= {f"next_{name}": value for name, value in following.items()}
     return figures
 
 
 def _in_own_process(
-    path: Path, reports: Path, batch: int, day: date
+    path: Path, reports: Path, batch: int, day: date, posting: ChargePosting
 ) -> tuple[dict[str, float], dict[str, str]]:
     """``run_eod`` in a new process, as ``liangrong eod run`` runs each day: the day starts
     with none of the day before's memory (at 1,000,000 accounts gigabytes that Python keeps
     once it has had them).  A plain child (not ``multiprocessing``, whose helper process
     would outlive the call), its figures handed back in a file."""
     answer = path.with_name("next_day.json")
-    args = [str(path), str(reports), str(batch), day.isoformat(), str(answer)]
+    args = [str(path), str(reports), str(batch), day.isoformat(), str(answer), posting.value]
     subprocess.run([sys.executable, __file__, ONE_DAY, *args], check=True)
     figures, digests = json.loads(answer.read_text())
     return figures, digests
 
 
 def _one_day(args: Sequence[str]) -> None:
-    path, reports, batch, day, answer = args
-    result = run_eod(Path(path), Path(reports), int(batch), date.fromisoformat(day))
+    path, reports, batch, day, answer, posting = args
+    result = run_eod(
+        Path(path), Path(reports), int(batch), date.fromisoformat(day), ChargePosting(posting)
+    )
     Path(answer).write_text(json.dumps(result))
 
 

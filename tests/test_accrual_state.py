@@ -160,9 +160,23 @@ def test_the_rows_are_built_apart_from_the_store(store: Engine) -> None:
 def test_pruning_drops_only_the_earlier_dates(store: Engine) -> None:
     for day in (D1, D2, D3):
         replace_accruals(store, day, _snapshot(10))
-    prune_accruals(store, before=D2)
+    prune_accruals(store, before=D2, kept_days=0)
     assert accrual_dates(store) == [D2, D3]
     assert _as_rows(load_accruals(store, D2, unit=1)) == _as_rows(_snapshot(10))
+
+
+def test_pruning_keeps_the_recent_days_and_each_months_last(store: Engine) -> None:
+    """A statement reads the pending at its period's ends: the states of the last
+    ``kept_days`` days stay, and of the days before them each month's last."""
+    days = [date(2026, 1, 29), date(2026, 1, 30), date(2026, 2, 2), date(2026, 2, 27),
+            date(2026, 3, 2), date(2026, 3, 20), date(2026, 3, 23)]  # fmt: skip
+    for day in days:
+        replace_accruals(store, day, _snapshot(5))
+    prune_accruals(store, before=date(2026, 3, 23), kept_days=3)
+    kept = [date(2026, 1, 30), date(2026, 2, 27), date(2026, 3, 20), date(2026, 3, 23)]
+    assert accrual_dates(store) == kept
+    prune_accruals(store, before=date(2026, 3, 23), kept_days=3)
+    assert accrual_dates(store) == kept
 
 
 @pytest.mark.parametrize(

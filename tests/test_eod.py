@@ -56,7 +56,12 @@ from liangrong.ledger.journal import CreditAccountOpening, Ledger, last_seq
 from liangrong.reports.exchange_files import default_file_names, read_default_records_csv
 from liangrong.sim.demo_loader import load_demo
 from liangrong.sim.session import CST
-from liangrong.store.accrual_state import load_accruals, stored_accruals, write_accruals
+from liangrong.store.accrual_state import (
+    KindColumns,
+    load_accruals,
+    stored_accruals,
+    write_accruals,
+)
 from liangrong.store.closing_prices import ClosingPriceConflict, save_closing_prices
 from liangrong.store.eod_records import (
     LAST_TRADING_DAY,
@@ -427,7 +432,8 @@ def test_reports_and_reconciliation(baseline) -> None:
     # This hand-built store received no clearing or bank file: listed, never assumed ok.
     assert [line.split(",")[:2] for line in reconciliation] == [
         ["accrual", "ok"], ["balances", "ok"], ["bank", "missing"], ["clearing", "missing"],
-        ["conservation", "ok"], ["contracts", "ok"], ["receivables", "ok"], ["report", "ok"],
+        ["conservation", "ok"], ["contracts", "ok"], ["pending", "ok"], ["receivables", "ok"],
+        ["report", "ok"],
     ]  # fmt: skip
 
 
@@ -487,22 +493,25 @@ def test_the_accrual_advances_the_kept_debts_instead_of_reading_them_again(
     ctx.close()
 
 
-def test_an_accrual_never_drops_pending_charges_it_cannot_carry_yet(
+def test_an_accrual_never_drops_pending_charges_it_cannot_place(
     prepared: Path, tmp_path: Path
 ) -> None:
-    """Until the subledger's second landing the accrual writes nothing pending and carries
-    nothing: a state resumed from that holds pending charges stops the step, unchanged."""
+    """A state resumed from whose pending charges name a contract the book does not hold
+    stops the step, unchanged: dropping them would leave the control account holding
+    charges no contract owes."""
     copy = copy_of(prepared, tmp_path)
     run(copy.engine, D, copy.settings())
     state = load_accruals(copy.engine, D, unit=1)
-    kinds = {
-        kind: replace(columns, pending_fen=columns.pending_fen + 1)
-        for kind, columns in state.kinds.items()
-    }
+    kind, columns = sorted(state.kinds.items())[0]
+    ghost = KindColumns(
+        [*columns.contract_ids, "ZZ-GHOST"], np.append(columns.booked_fen, 0),
+        np.append(columns.residue, 0), np.append(columns.pending_fen, 5),
+    )  # fmt: skip
+    kinds = {**state.kinds, kind: ghost}
     write_accruals(copy.engine, stored_accruals(D, replace(state, kinds=kinds)))
     with copy.engine.connect() as conn:
         before = last_seq(conn)
-    with pytest.raises(PendingNotCarried, match="2026-11-20 holds pending charges"):
+    with pytest.raises(PendingNotCarried, match="ZZ-GHOST has 5 fen pending"):
         run(copy.engine, NEXT, copy.settings())
     assert "accrue" not in completed_steps(copy.engine, NEXT)
     with copy.engine.connect() as conn:

@@ -45,3 +45,20 @@ def test_eod_benchmark_runs_the_next_day(capsys: pytest.CaptureFixture[str]) -> 
     assert figures["differences"] == 0 and figures["next_differences"] == 2
     assert figures["next_accrued"] == 600 and figures["next_transactions"] == 200
     assert "end of day of 2026-11-23" in capsys.readouterr().out
+
+
+def test_eod_benchmark_runs_the_subledger(capsys: pytest.CaptureFixture[str]) -> None:
+    """The charges booked as pending: one control posting a day instead of one transaction
+    per client; the collection day posts the pending of what each client pays.  Both days
+    accrue, collect and reconcile as the daily posting does (the control account too)."""
+    days = ["--accounts", "200", "--contracts", "600", "--batch", "100", "--collection-day",
+            "--next-day"]  # fmt: skip
+    daily = eod_benchmark.main([*days, "--posting", "daily"])
+    subledger = eod_benchmark.main([*days, "--posting", "subledger"])
+    assert subledger["transactions"] == subledger["next_transactions"] == 1
+    assert daily["transactions"] == daily["next_transactions"] == 200
+    same = ("accrued", "collected_clients", "differences", "contracts")
+    for name in (*same, *(f"next_{name}" for name in same)):
+        assert subledger[name] == daily[name], name
+    assert subledger["accrued"] == 600 and subledger["collected_clients"] == 200
+    assert "end of day of 2026-11-23" in capsys.readouterr().out

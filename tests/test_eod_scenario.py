@@ -37,7 +37,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from fractions import Fraction as F
 from pathlib import Path
@@ -60,6 +60,7 @@ from liangrong.domain.exchange_report import (
     SubmissionStatus,
     SubmittedReport,
 )
+from liangrong.domain.interest import ChargePosting
 from liangrong.domain.liquidation import (
     CashRepayment,
     LiquidationMode,
@@ -408,10 +409,17 @@ def ratio_at_close(day: date, client: str) -> F:
     return assets / owed
 
 
-def run_scenario(engine: Engine, reports: Path) -> Scenario:
+def run_scenario(
+    engine: Engine, reports: Path, posting: ChargePosting = ChargePosting.DAILY
+) -> Scenario:
+    """The seven days; ``posting``: where the end of day books the charges (the figures are
+    the same either way, ``test_subledger_scenario.py``)."""
     clock = Clock()
     set_up(engine, clock)
-    settings = EodSettings(reports, batch_transactions=3, accrued_through=THROUGH)
+    settings = EodSettings(
+        reports, policies=demo_policies(posting), batch_transactions=3,
+        accrued_through=THROUGH,
+    )  # fmt: skip
     scenario = Scenario(engine, reports)
     for day in DAYS:
         if day == SEP28:  # C2 asks for the longest extension the rules allow

@@ -74,6 +74,16 @@ class RateBasis(Enum):
     CONTRACT = "contract"  # the rate fixed in the contract at opening (``annual_rate``)
 
 
+class ChargePosting(Enum):
+    """Where the end of day books each day's charges (``docs/charges-subledger.md``); what
+    a client owes is the same either way."""
+
+    DAILY = "daily"  # on each contract's charges account, every day
+    # in the accrual state as pending (积数 style), one control posting a day; a contract's
+    # pending reaches its account when a repayment pays its charges or it settles
+    SUBLEDGER = "subledger"
+
+
 @dataclass(frozen=True, slots=True)
 class ChargePolicy:
     """The firm's charging choices, dated like any firm parameter (``Version[ChargePolicy]``).
@@ -84,6 +94,7 @@ class ChargePolicy:
     management_fee_rate: Fraction
     penalty_in_addition: bool  # True: overdue debt pays its rate and the penalty
     rate_basis: RateBasis
+    posting: ChargePosting = ChargePosting.DAILY
 
     def __post_init__(self) -> None:
         if self.management_fee_rate < 0:

@@ -31,7 +31,7 @@ import hashlib
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from fractions import Fraction
 from functools import cache
@@ -43,7 +43,9 @@ import numpy as np
 
 from liangrong.domain import moves
 from liangrong.domain import operations as ops
-from liangrong.domain.interest import RateBasis, SameDayUse
+from liangrong.domain.collection import pending_to_post
+from liangrong.domain.interest import ChargePosting, RateBasis, SameDayUse
+from liangrong.domain.journal import Transaction
 from liangrong.domain.moves import PreparedMoves
 from liangrong.domain.rule_book import Terms, terms_for
 from liangrong.eod.accrual_kernel import (
@@ -68,7 +70,7 @@ from liangrong.eod.book_view import (
 from liangrong.eod.context import StepOutcome, StepRun
 from liangrong.eod.contract_terms import load_term_events, postponed, suspensions_on
 from liangrong.eod.forked_producer import forked
-from liangrong.ledger.journal import Ledger, last_seq
+from liangrong.ledger.journal import Ledger, PostResult, last_seq
 from liangrong.store.accrual_state import (
     AccrualSnapshot,
     KindColumns,
@@ -78,18 +80,24 @@ from liangrong.store.accrual_state import (
     stored_accruals,
     write_accruals,
 )
-from liangrong.store.charges_pending import ACCRUAL_STEP, settled_accrual_date
+from liangrong.store.charges_pending import (
+    ACCRUAL_STEP,
+    PendingCharges,
+    carried_pending,
+    settled_accrual_date,
+)
 from liangrong.store.eod_records import load_security_events
 
 STEP = ACCRUAL_STEP
+CONTROL = "subledger"  # the control posting's part of the day's accrual command ids
 _KIND_INDEX = {kind.value: i for i, kind in enumerate(KINDS)}
 KIND_NAMES = tuple(kind.value for kind in KINDS)
 T = TypeVar("T")
 
 
 class PendingNotCarried(RuntimeError):
-    """The state resumed from holds pending charges, which this accrual does not carry
-    forward yet (``docs/charges-subledger.md``): the step stops rather than drop them."""
+    """The state resumed from holds pending charges on a contract the book no longer
+    has: the step stops rather than drop them (the control account would lose them)."""
 
 
 def resume_date(run: StepRun) -> date | None:
@@ -106,7 +114,8 @@ class _Plan:
     contracts: Contracts
     state: AccrualState
     owed_before: Ints
-    charges_before: Ints  # charges owed before the step, fen
+    charges_before: Ints  # charges owed before the step (pending included), fen
+    pending: Ints  # (contracts, kinds): carried pending charges, fen
     changes: Changes
     first_day: int
 
@@ -140,7 +149,9 @@ def _maturities(run: StepRun, cols: ContractColumns) -> Ints:
     return result
 
 
-def _plan(run: StepRun, resume: date | None, previous: AccrualSnapshot) -> _Plan:
+def _plan(
+    run: StepRun, resume: date | None, previous: AccrualSnapshot, carried_fen: PendingCharges
+) -> _Plan:
     engine, day = run.ctx.engine, run.ctx.day
     through = run.ctx.settings.accrued_through
     owed = run.ctx.owed()  # the step's own kept reading, refreshed once it posts
@@ -168,7 +179,8 @@ def _plan(run: StepRun, resume: date | None, previous: AccrualSnapshot) -> _Plan
         cols.used_base_li(),
     )  # fmt: skip
     charges = np.fromiter(map(owed.charges.get, cols.ids, repeat(0)), np.int64, cols.size)
-    return _Plan(cols, contracts, _state(cols, previous), now - later, charges, changes, first)
+    state, pending = _state(cols, previous), _pending(cols, carried_fen)
+    return _Plan(cols, contracts, state, now - later, charges, pending, changes, first)
 
 
 def _changes(
@@ -204,6 +216,19 @@ def _state(cols: ContractColumns, previous: AccrualSnapshot) -> AccrualState:
         state.booked[at[kept], _KIND_INDEX[kind]] = carried.booked_fen[kept]
         state.residue[at[kept], _KIND_INDEX[kind]] = carried.residue[kept]
     return state
+
+
+def _pending(cols: ContractColumns, carried: PendingCharges) -> Ints:
+    """The carried pending charges by contract and kind, aligned with ``cols``."""
+    pending = np.zeros((cols.size, len(KINDS)), np.int64)
+    index = cols.index()
+    for cid, kinds in carried.by_contract.items():
+        i = index.get(cid)
+        if i is None:
+            raise PendingNotCarried(f"{cid} has {sum(kinds.values())} fen pending")
+        for kind, fen in kinds.items():
+            pending[i, _KIND_INDEX[kind]] = fen
+    return pending
 
 
 class _Rates:
@@ -346,29 +371,67 @@ def _split_event(
     }
 
 
-def _snapshot(
-    cols: ContractColumns, state: AccrualState, owed_end: Ints, charges_end: Ints, position: int
-) -> AccrualSnapshot:
+@dataclass(frozen=True)
+class _Closing:
+    """Each contract at the close, aligned with the plan's columns."""
+
+    state: AccrualState
+    owed_end: Ints  # principal
+    charges_end: Ints  # charges owed, pending included, fen
+    pending: Ints  # (contracts, kinds): pending as of the state's position, fen
+
+
+def _snapshot(cols: ContractColumns, closing: _Closing, position: int) -> AccrualSnapshot:
     """The state to carry: contracts still owing at the close, kinds with anything booked
-    (the contract's own kind always, so it is carried even while nothing is booked).
+    or pending (the contract's own kind always, so it is carried even while nothing is
+    booked).  The pending is as of ``position``: what this step posts of it counts against
+    it as any later posting does.
 
     A contract whose principal is settled but whose charges are still owed is carried too,
     with nothing booked: its accrual period has ended, and were it dropped, the next end of
     day would take it up as new and charge it again from its day of use."""
+    state, owed_end, pending = closing.state, closing.owed_end, closing.pending
     own = np.zeros_like(state.booked, dtype=np.bool_)
     own[np.arange(cols.size), np.where(cols.financing, INTEREST, LENDING_FEE)] = True
-    settled = ((owed_end <= 0) & (charges_end > 0))[:, None]
+    settled = ((owed_end <= 0) & (closing.charges_end > 0))[:, None]
+    assert not ((pending > 0) & ~settled & (owed_end <= 0)[:, None]).any(), "pending dropped"
     booked = np.where(settled, 0, state.booked)
     residue = np.where(settled, 0, state.residue)
     carried = ((owed_end > 0)[:, None] & ((booked != 0) | (residue != 0) | own)) | (settled & own)
+    carried |= pending != 0
     kinds: dict[str, KindColumns] = {}
     for k, name in enumerate(KIND_NAMES):
         rows = np.flatnonzero(carried[:, k])
         if len(rows):
             ids = list(map(cols.ids.__getitem__, rows.tolist()))
-            nothing_pending = np.zeros(len(rows), np.int64)  # every charge is posted
-            kinds[name] = KindColumns(ids, booked[rows, k], residue[rows, k], nothing_pending)
+            kinds[name] = KindColumns(ids, booked[rows, k], residue[rows, k], pending[rows, k])
     return AccrualSnapshot(state.unit, kinds, position)
+
+
+def _posting_of(day: date, cols: ContractColumns, to_post: Ints) -> list[Transaction]:
+    """The postings of the pending charges ``to_post`` (contracts, kinds) to their
+    contracts: one transaction per client and ``CONTRACTS_PER_LEG`` contracts, by client."""
+    by_client: dict[str, dict[str, dict[str, int]]] = defaultdict(dict)
+    for i in np.flatnonzero(to_post.sum(axis=1)).tolist():
+        split = {name: fen for name, fen in zip(KIND_NAMES, to_post[i].tolist(), strict=True)}
+        by_client[cols.clients[i]][cols.ids[i]] = {k: fen for k, fen in split.items() if fen}
+    prefix = f"eod:{day.isoformat()}:charges-posted:"
+    postings = [
+        replace(posting, command_id=prefix + client + (f":{part}" if part else ""))
+        for client in sorted(by_client)
+        for part, posting in enumerate(pending_to_post(client, by_client[client]))
+    ]
+    return ops.pending_postings(day, postings).transactions() if postings else []
+
+
+def _control(day: date, booked: Ints) -> list[Transaction]:
+    """The day's control posting of what was booked (by kind), if anything was."""
+    totals = dict(zip(KIND_NAMES, booked.sum(axis=0).tolist(), strict=True))
+    total = sum(totals.values())
+    if not total:
+        return []
+    event = {"type": "charges_booked", "through": day.isoformat(), **totals}
+    return [ops.control_accrual(f"eod:{day.isoformat()}:charges:{CONTROL}", day, total, event)]
 
 
 @contextmanager
@@ -403,17 +466,29 @@ def _position(run: StepRun) -> int:
         return last_seq(conn)
 
 
-def _post(run: StepRun, batches: Iterable[PreparedMoves], total: int) -> int:
+def _post(
+    run: StepRun, batches: Iterable[PreparedMoves], txns: Sequence[Transaction], total: int
+) -> int:
     """Post in fixed batches, each at its own moment (a batch committed before a crash
-    replays: nothing changes and the clock is not read); how many transactions replayed."""
+    replays: nothing changes and the clock is not read): the prepared ``batches``, then
+    ``txns``; how many transactions replayed."""
     clock = run.clock()
     ledger = Ledger(run.ctx.engine, clock)
-    posted = replayed = 0
-    for number, batch in enumerate(batches):
-        clock.set(run.moment(1 + number))
-        replayed += sum(result.replayed for result in ledger.post_prepared(batch))
-        posted += len(batch.headers)
+    posted = replayed = number = 0
+
+    def done(results: Sequence[PostResult]) -> None:
+        nonlocal posted, replayed, number
+        replayed += sum(result.replayed for result in results)
+        posted += len(results)
+        number += 1
         run.progress(posted, total)
+
+    for batch in batches:
+        clock.set(run.moment(1 + number))
+        done(ledger.post_prepared(batch))
+    for part in batched(txns, run.ctx.settings.batch_transactions):
+        clock.set(run.moment(1 + number))
+        done(ledger.post_batch(part))
     return replayed
 
 
@@ -429,6 +504,20 @@ def _advance_debts(run: StepRun, cols: ContractColumns, charged_fen: Ints, fresh
     )
 
 
+def _advance_pending(
+    run: StepRun, cols: ContractColumns, posted_fen: Ints, booked_fen: Ints, fresh: int
+) -> None:
+    """Tell the context what the step's ``fresh`` transactions did under the subledger:
+    ``posted_fen`` of pending reached the contracts' accounts, ``booked_fen`` more is owed."""
+    def picked(amounts: Ints) -> tuple[list[str], list[int], list[str]]:
+        mask = (amounts > 0).tolist()
+        return list(compress(cols.ids, mask)), amounts[amounts > 0].tolist(), list(
+            compress(cols.clients, mask)
+        )
+
+    run.ctx.pending_booked(fresh, picked(posted_fen), picked(booked_fen))
+
+
 def batched(items: Iterable[T], size: int) -> Iterator[list[T]]:
     batch: list[T] = []
     for item in items:
@@ -441,19 +530,20 @@ def batched(items: Iterable[T], size: int) -> Iterator[list[T]]:
 
 
 def accrue_step(run: StepRun) -> StepOutcome:
-    day = run.ctx.day
+    day, settings = run.ctx.day, run.ctx.settings
+    subledger = settings.policy.charges_on(day).posting is ChargePosting.SUBLEDGER
     resume = resume_date(run)
     if resume is not None:
-        prune_accruals(run.ctx.engine, before=resume)
+        prune_accruals(run.ctx.engine, resume, settings.accrual_states_kept_days)
     previous = (
         load_accruals(run.ctx.engine, resume, UNIT_PER_L)
         if resume
         else AccrualSnapshot(UNIT_PER_L, {})
     )
-    if any(columns.pending_fen.any() for columns in previous.kinds.values()):
-        # Carrying it is the subledger's second landing; until then, never drop it.
-        raise PendingNotCarried(f"the state of {resume} holds pending charges")
-    plan = _plan(run, resume, previous)
+    position = _position(run)
+    with run.ctx.engine.connect() as conn:
+        carried = carried_pending(conn, previous, position)
+    plan = _plan(run, resume, previous, carried)
     days = range(plan.first_day, day.toordinal() + 1)
     rates = _Rates(run, plan.cols, days, plan.state.unit)
     state = plan.state.rescaled(rates.unit)
@@ -461,18 +551,31 @@ def accrue_step(run: StepRun) -> StepOutcome:
         plan.contracts, state, plan.owed_before, plan.changes, days, rates
     )
     charged_fen = posted.sum(axis=1)  # each contract's leg
-    entries = _entries(_by_client(plan.cols, charged_fen))
-    count = len(entries)
     charges_end = plan.charges_before + charged_fen
+    if subledger:  # booked into the pending; a settled contract's pending reaches it
+        pending = plan.pending + posted
+        to_post = np.where((owed_end <= 0)[:, None], pending, 0)
+        entries, txns = [], [*_control(day, posted), *_posting_of(day, plan.cols, to_post)]
+    else:  # booked onto the contracts, and whatever a subledger day left pending too
+        pending = to_post = plan.pending
+        entries = _entries(_by_client(plan.cols, charged_fen))
+        txns = _posting_of(day, plan.cols, to_post)
+    count = len(entries) + len(txns)
     legs = _Legs(day, plan.cols, plan.contracts.start, posted)
     # Built before the workers fork: after it, touching millions of this process's objects
     # copies the pages it shares with them (at 1M accounts 10.6 s instead of 0.4 s).
-    position = _position(run)
-    stored = stored_accruals(day, _snapshot(plan.cols, state, owed_end, charges_end, position))
+    closing = _Closing(state, owed_end, charges_end, pending)
+    stored = stored_accruals(day, _snapshot(plan.cols, closing, position))
     with _prepared(run, legs, entries) as batches:
         write_accruals(run.ctx.engine, stored)  # before any posting, as the worker runs
-        replayed = _post(run, batches, count)
-    if not replayed:  # else the kept debts held some of the step's postings: read again
+        replayed = _post(run, batches, txns, count)
+    if replayed:  # the kept debts held some of the step's postings: read again
+        run.ctx.forget_readings()
+    elif subledger:
+        _advance_pending(run, plan.cols, to_post.sum(axis=1), charged_fen, count)
+    elif to_post.any():
+        run.ctx.forget_readings()
+    else:
         _advance_debts(run, plan.cols, charged_fen, count)
     digest = hashlib.sha256()
     digest.update("\n".join(plan.cols.ids).encode())
@@ -487,6 +590,8 @@ def accrue_step(run: StepRun) -> StepOutcome:
             "contracts": plan.cols.size,
             "accrued": int((charged_fen > 0).sum()),
             "transactions": count,
+            "posting": "subledger" if subledger else "daily",
+            "pending_posted_fen": int(to_post.sum()),
             "first_day": date.fromordinal(plan.first_day).isoformat() if plan.cols.size else None,
             "booked_fen": by_kind,
         },

@@ -10,7 +10,7 @@ contracts in the same order on every run.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 from fractions import Fraction
@@ -168,6 +168,18 @@ class Owed:
         if "owing" in vars(self):
             vars(owed)["owing"] = self.owing  # where ``cached_property`` keeps it
         return owed
+
+
+    def pending_booked(
+        self, contracts: Sequence[str], amounts_fen: Sequence[int], clients: Sequence[str]
+    ) -> Owed:
+        """These figures once ``amounts_fen`` more charges are pending on ``contracts`` (of
+        ``clients``; the accrual under the subledger).  Principal is kept as it is."""
+        charges, whose = dict(self.charges), dict(self.clients)
+        for cid, fen, client in zip(contracts, amounts_fen, clients, strict=True):
+            charges[cid] = charges.get(cid, 0) + fen
+            whose.setdefault(cid, client)
+        return Owed(self.principal, charges, whose, pending_added=True)
 
 
 def _owing(owed: dict[str, int]) -> Iterator[str]:

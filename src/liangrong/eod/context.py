@@ -145,6 +145,32 @@ class EodContext:
                 ):
                     self._owed = (rows, owed[1].charges_added(rows.owed))
 
+    def pending_booked(
+        self,
+        fresh: int,
+        posted: tuple[Sequence[str], Sequence[int], Sequence[str]],
+        booked: tuple[Sequence[str], Sequence[int], Sequence[str]],
+    ) -> None:
+        """The accrual under the subledger has just posted ``fresh`` new transactions:
+        ``posted`` (contracts, fen, their clients) is pending that reached those contracts'
+        charges accounts, the only change to the clients' debt accounts; ``booked`` is
+        what more each contract owes, pending.  The kept rows and figures are advanced as
+        in ``charges_posted``, else dropped."""
+        with self.engine.connect() as conn:
+            seq = last_seq(conn)
+        kept, owed = self._debts, self._owed
+        self._debts = self._owed = self._book = None
+        if kept is None or seq - kept[0] != fresh:
+            return
+        contracts, amounts, clients = posted
+        mine = clients if is_sqlite(self.engine) else None
+        rows = kept[1].with_charges_added(contracts, amounts, mine) if contracts else kept[1]
+        if rows is None:
+            return
+        self._debts = (seq, rows)
+        if owed is not None and owed[0] is kept[1]:
+            self._owed = (rows, owed[1].pending_booked(*booked))
+
     def debts_stand_at(self) -> int | None:
         """The journal's sequence number the kept debt rows stand for (None: none kept)."""
         return self._debts[0] if self._debts is not None else None
@@ -170,7 +196,8 @@ class EodContext:
         with self.engine.connect() as conn:
             seq = last_seq(conn)
         if self._book is None or self._book[0] != seq:
-            self._book = (seq, load_data(self.engine, self.contracts(), self.debt_rows()))
+            owed = self.owed()  # the pending read once for both
+            self._book = (seq, load_data(self.engine, self.contracts(), owed))
         return self._book[1]
 
     def closing_market(self) -> MarketDay:

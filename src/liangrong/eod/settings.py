@@ -18,7 +18,7 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from liangrong.domain.contract_lifecycle import LifecyclePolicy
-from liangrong.domain.interest import ChargePolicy, RateBasis, SameDayUse
+from liangrong.domain.interest import ChargePolicy, ChargePosting, RateBasis, SameDayUse
 from liangrong.domain.versions import History, Version
 from liangrong.sim.book_generator import stored_marker
 from liangrong.sim.demo_loader import load_demo
@@ -52,13 +52,15 @@ class EodPolicies:
         return version
 
 
-def demo_policies() -> EodPolicies:
-    """The demo firm's values (S1 art. 60, 73)."""
+def demo_policies(posting: ChargePosting = ChargePosting.DAILY) -> EodPolicies:
+    """The demo firm's values (S1 art. 60, 73); ``posting``: where its end of day books the
+    charges (``docs/charges-subledger.md``)."""
     charges = ChargePolicy(
         same_day_use=SameDayUse.MANAGEMENT_FEE,  # S1 art. 73: used intraday, nothing at close
         management_fee_rate=Fraction("0.0835"),
         penalty_in_addition=True,
         rate_basis=RateBasis.IN_FORCE,
+        posting=posting,
     )
     lifecycle = LifecyclePolicy(
         expiry_notice_trading_days=5,
@@ -99,6 +101,9 @@ class EodSettings:
     accrual_worker_from: int = 20_000
     # How many: building costs about twice what writing does, so one a core (None).
     accrual_workers: int | None = None
+    # The accrual states kept besides each month's last (calendar days before the latest):
+    # a statement's period needs the states at its start and end for the pending charges.
+    accrual_states_kept_days: int = 62
 
     @property
     def workers(self) -> int:
@@ -113,6 +118,8 @@ class EodSettings:
             raise ValueError("accrual_worker_from: 0 or more")
         if self.accrual_workers is not None and not 1 <= self.accrual_workers <= 64:
             raise ValueError("accrual_workers: 1..64")
+        if self.accrual_states_kept_days < 0:
+            raise ValueError("accrual_states_kept_days: 0 or more")
 
     @property
     def policy(self) -> EodPolicies:

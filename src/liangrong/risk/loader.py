@@ -21,12 +21,12 @@ ratio or date text converted once.  The terms were checked when the contract ope
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import date
 from fractions import Fraction
 from functools import cache
 from itertools import compress, repeat
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -42,7 +42,6 @@ from liangrong.ledger.columns import (
     FINANCING_SIDE,
     SHORT_SIDE,
     ContractTable,
-    DebtRows,
     load_contract_table,
 )
 from liangrong.risk.book_arrays import BookArrays
@@ -54,6 +53,17 @@ _ROWS_PER_FETCH = 50_000
 _TERMS = ("margin_ratio", "open_date", "price_li", "quantity", "amount_fen")
 Ints = npt.NDArray[np.int64]
 _CLIENT, _OTHER = "\x00client", "\x00other"  # placeholders: no colon in either
+
+
+class OwedFigures(Protocol):
+    """What each contract owes, by id: principal (fen or shares) and charges (fen, its
+    pending included), as ``ledger.columns.Owing`` and the end of day's ``Owed`` hold."""
+
+    @property
+    def principal(self) -> Mapping[str, int]: ...
+
+    @property
+    def charges(self) -> Mapping[str, int]: ...
 
 
 def load_book(engine: Engine, data: BookData | None = None) -> BookArrays:
@@ -142,28 +152,25 @@ def _debts(conn: Connection, side: str) -> dict[str, int]:
 def load_data(
     engine: Engine,
     contracts: ContractTable | None = None,
-    debts: DebtRows | None = None,
-    pending: PendingCharges | None = None,
+    owed: OwedFigures | None = None,
 ) -> BookData:
-    """The book as columns, read in a few scans (``contracts``, ``debts``, ``pending``: the
-    projection's contracts, debt balances and pending charges, already read from this very
-    state of the ledger).  A contract's charges are its account plus its pending."""
+    """The book as columns, read in a few scans (``contracts``, ``owed``: the projection's
+    contracts, and what each owes of principal and of charges, pending included, already
+    read from this very state of the ledger).  A contract's charges are its account plus
+    its pending."""
     with engine.connect() as conn:
-        pending = pending if pending is not None else book_pending(conn)
         found = s.driver_rows(conn, select(s.credit_accounts.c.client_id).distinct())
         clients = sorted({str(client) for (client,) in found})
         index = {client: a for a, client in enumerate(clients)}
         cash, held = _collateral(conn, index)
         table = contracts if contracts is not None else load_contract_table(conn, _TERMS)
-        if debts is not None:
-            owed, charges, _ = debts.owed
+        if owed is not None:
+            principal, charges = owed.principal, owed.charges
         else:  # read for this book alone: the store cuts the names (``_debts``)
-            owed = _debts(conn, FINANCING_SIDE) | _debts(conn, SHORT_SIDE)
-            charges = _debts(conn, CHARGES_SIDE)
-    if pending.by_contract:
-        charges = _with_pending(charges, pending)
+            principal = _debts(conn, FINANCING_SIDE) | _debts(conn, SHORT_SIDE)
+            charges = _with_pending(_debts(conn, CHARGES_SIDE), book_pending(conn))
     size = table.size
-    outstanding = np.fromiter(map(owed.get, table.ids, repeat(0, size)), np.int64, size)
+    outstanding = np.fromiter(map(principal.get, table.ids, repeat(0, size)), np.int64, size)
     charged = np.fromiter(map(charges.get, table.ids, repeat(0, size)), np.int64, size)
     known = np.fromiter(map(index.__contains__, table.clients), np.bool_, size)
     kinds = np.asarray(table.kinds, dtype=object)
@@ -186,7 +193,7 @@ def load_data(
     )
 
 
-def _with_pending(charges: dict[str, int], pending: PendingCharges) -> dict[str, int]:
+def _with_pending(charges: Mapping[str, int], pending: PendingCharges) -> Mapping[str, int]:
     added = dict(charges)
     for cid, fen in pending.totals().items():
         added[cid] = added.get(cid, 0) + fen

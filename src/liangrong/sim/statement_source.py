@@ -16,10 +16,13 @@ Where each part comes from (all read only):
 - the period's trades: its ``margin_buy_fill`` and ``short_sell_fill`` transactions; each
   opened one contract (``contracts.opened_seq``), whose terms give price and quantity; the
   fees are the transaction's postings to the firm's fee income and to the levies;
-- the period's charges: the ``charge_accrual`` postings on each contract's charges account
-  dated in the period, split by kind by the end of day's ``charges_accrued`` events (an
-  amount without one, like the generated book's opening interest, is the contract's own
-  kind: interest for a financing, the lending fee for a short);
+- the period's charges: the ``charge_accrual`` and ``charge_posting`` postings on each
+  contract's charges account dated in the period, split by kind by their
+  ``charges_accrued`` events (an amount without one, like the generated book's opening
+  interest, is the contract's own kind: interest for a financing, the lending fee for a
+  short), plus what the contract's pending charges grew by over the period (the charges
+  subledger: ``store.charges_pending.pending_at_close`` at the close before the period and
+  at its end); the charges owed at either close count the pending too;
 - prices: the closes recorded for the trading day on or before the date, else that day's
   reference prices (its previous close), as the end of day values it; haircuts, lines and the
   withdrawal line are that day's reference data.  The opening figures are the close of the
@@ -65,6 +68,7 @@ from liangrong.sim.reference_day import (
     opening_market,
     status_lines,
 )
+from liangrong.store.charges_pending import NOTHING_PENDING, PendingCharges, pending_at_close
 from liangrong.store.closing_prices import load_closing_prices
 from liangrong.store.contract_terms import TermEvents, load_term_events
 
@@ -74,6 +78,8 @@ _IN_CHUNK = 400  # keeps IN-lists well below every driver's parameter limit
 _FEW_PROFILES = 8  # up to this many clients, plan each profile alone (not the whole book)
 FILL_KINDS = {"margin_buy_fill": TradeKind.MARGIN_BUY, "short_sell_fill": TradeKind.SHORT_SELL}
 _FEE_ACCOUNTS = (acc.INCOME_FEES, acc.TAX_AND_LEVIES)
+# Charges booked on a contract's own account: daily, or its pending posted (the subledger)
+_BOOKING = frozenset({Purpose.CHARGE_ACCRUAL.value, Purpose.CHARGE_POSTING.value})
 _OWN_CHARGE = {
     ContractKind.FINANCING: ChargeKind.INTEREST,
     ContractKind.SHORT: ChargeKind.LENDING_FEE,
@@ -152,15 +158,30 @@ class _Chunk:
         default_factory=lambda: defaultdict(lambda: defaultdict(int))
     )
     moved: set[str] = field(default_factory=set)  # contracts whose debt moved in the period
+    # The pending charges at the close before the period and at its end: contract -> kind
+    pending_start: PendingCharges = NOTHING_PENDING
+    pending_end: PendingCharges = NOTHING_PENDING
+    whose: dict[str, str] = field(default_factory=dict)  # contract -> client
 
     def as_of(self, client: str, period: bool) -> dict[BalanceKey, int]:
         """The client's projection less the postings after the end (and, for the opening,
-        those in the period)."""
+        those in the period), each contract's charges debt with its pending charges."""
         result = dict(self.now.get(client, {}))
         for moves in (self.later, self.period) if period else (self.later,):
             for key, amount in moves.get(client, {}).items():
                 result[key] = result.get(key, 0) - amount
+        pending = self.pending_start if period else self.pending_end
+        for cid, fen in pending.totals().items():
+            if self.whose[cid] == client:
+                key = (acc.charges_debt(client, cid), acc.CASH_ASSET)
+                result[key] = result.get(key, 0) - fen  # a debt: owing more is more negative
         return {key: amount for key, amount in result.items() if amount}
+
+    def pending_added(self, contract_id: str) -> dict[ChargeKind, int]:
+        """What the period added to the contract's pending charges, by kind."""
+        end = self.pending_end.by_contract.get(contract_id, {})
+        start = self.pending_start.by_contract.get(contract_id, {})
+        return {kind: end.get(kind.value, 0) - start.get(kind.value, 0) for kind in ChargeKind}
 
 
 def _client_of(account: str) -> str:
@@ -201,6 +222,10 @@ def _read_chunk(engine: Engine, clients: Sequence[str], start: date, end: date) 
                 if terms.open_date <= end:
                     chunk.terms[terms.client_id].append(terms)
                     chunk.opened_seq[seq] = terms.contract_id
+                    chunk.whose[terms.contract_id] = terms.client_id
+        chunk.pending_start = pending_at_close(conn, start - timedelta(days=1), chunk.whose)
+        chunk.pending_end = pending_at_close(conn, end, chunk.whose)
+        chunk.moved.update(chunk.pending_end.by_contract)  # pending charges accrued
         accounts = [a for client in clients for a in _collateral_accounts(client)]
         accounts += [
             a for ts in chunk.terms.values() for terms in ts for a in _debt_accounts(terms)
@@ -242,7 +267,7 @@ def _learn_move(
     if parsed is None or parsed.contract_id is None:
         return
     chunk.moved.add(parsed.contract_id)
-    if parsed.kind is AccountKind.CLIENT_CHARGES_DEBT and purpose == Purpose.CHARGE_ACCRUAL.value:
+    if parsed.kind is AccountKind.CLIENT_CHARGES_DEBT and purpose in _BOOKING:
         chunk.accrued[parsed.contract_id] -= amount  # a debt: accruing makes it more negative
         charges_seqs.add(seq)
 
@@ -401,9 +426,12 @@ def _contract_lines(
 
 
 def _accrued(chunk: _Chunk, contract_id: str, kind: ContractKind) -> dict[ChargeKind, int]:
-    """The period's charges by kind: the events' split, the rest the contract's own kind."""
-    total = chunk.accrued.get(contract_id, 0)
-    split = {k: v for k, v in chunk.split.get(contract_id, {}).items() if v}
+    """The period's charges by kind: what was booked on the contract (its events' split,
+    the rest the contract's own kind) and what its pending charges grew by."""
+    added = chunk.pending_added(contract_id)
+    total = chunk.accrued.get(contract_id, 0) + sum(added.values())
+    split = chunk.split.get(contract_id, {})
+    split = {k: v for k in ChargeKind if (v := split.get(k, 0) + added[k])}
     rest = total - sum(split.values())
     assert rest >= 0, (contract_id, total, split)
     if rest:

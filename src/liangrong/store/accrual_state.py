@@ -214,11 +214,19 @@ def write_accruals(engine: Engine, stored: StoredAccruals) -> None:
             conn.execute(t.insert(), stored.rows)
 
 
-def prune_accruals(engine: Engine, before: date) -> None:
-    """Drop the states older than ``before`` (no end of day can resume from them)."""
+def prune_accruals(engine: Engine, before: date, kept_days: int) -> None:
+    """Drop the states older than ``before`` (no end of day resumes from them) by more than
+    ``kept_days`` calendar days, but for each month's last state: a statement's period reads
+    the pending charges at its start and at its end from them."""
+    assert kept_days >= 0
     t = eod_accrual_states
+    horizon = date.fromordinal(before.toordinal() - kept_days)
     with write_lock(engine) as conn:
-        conn.execute(delete(t).where(t.c.trading_date < before))
+        days = sorted(day for (day,) in conn.execute(select(t.c.trading_date).distinct()))
+        month_ends = {max(group) for _, group in groupby(days, key=lambda d: (d.year, d.month))}
+        dropped = [day for day in days if day < horizon and day not in month_ends]
+        for chunk in key_chunks(dropped):
+            conn.execute(delete(t).where(t.c.trading_date.in_(chunk)))
 
 
 def _rows(trading_date: date, snapshot: AccrualSnapshot, size: int) -> Iterator[dict[str, Any]]:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 from sqlalchemy import Connection, and_, exists, func, select
 
@@ -88,6 +88,48 @@ def book_pending(conn: Connection) -> PendingCharges:
     return _left(by_contract, _posted_since(conn, snapshot.position, None), snapshot.position)
 
 
+def carried_pending(conn: Connection, snapshot: AccrualSnapshot, through: int) -> PendingCharges:
+    """The pending of a whole ``snapshot`` as of journal seq ``through`` (the next accrual
+    carries it from the position it records, which a rerun keeps: its own postings of
+    pending, later, are not taken off again)."""
+    by_contract = _pending_of(snapshot)
+    if not by_contract:
+        return NOTHING_PENDING
+    posted = _posted_since(conn, snapshot.position, None, through)
+    return _left(by_contract, posted, snapshot.position)
+
+
+class AccrualStatePruned(LookupError):
+    """The state a past close's pending charges stand in is no longer kept."""
+
+
+def pending_at_close(conn: Connection, day: date, clients: Mapping[str, str]) -> PendingCharges:
+    """The pending charges at the close of ``day`` of the contracts ``clients`` names
+    (contract id → client id): the state of the latest accrual completed on or before it,
+    less what was posted since its position and dated up to ``day`` (the end of day's own
+    postings are dated ``day``; the next session's, later)."""
+    stepped = select(func.max(eod_steps.c.trading_date)).where(
+        eod_steps.c.step == ACCRUAL_STEP, eod_steps.c.trading_date <= day
+    )
+    state_day: date | None = conn.execute(stepped).scalar()
+    if state_day is None or not clients:
+        return NOTHING_PENDING
+    if state_day != settled_accrual_date(conn, before=state_day + timedelta(days=1)):
+        a = eod_accrual_states
+        later = select(a.c.trading_date).where(a.c.trading_date > state_day).limit(1)
+        if conn.execute(later).first() is not None:  # kept after it, so it was dropped
+            raise AccrualStatePruned(
+                f"the accrual state of {state_day} is no longer kept (EodSettings."
+                "accrual_states_kept_days): the charges pending at that close are unknown"
+            )
+        return NOTHING_PENDING  # the book carried nothing that day
+    snapshot = load_accruals_of(conn, state_day, clients, pending_only=True)
+    by_contract = _pending_of(snapshot)
+    accounts = {acc.charges_debt(clients[cid], cid): cid for cid in by_contract}
+    posted = _posted_since(conn, snapshot.position, accounts, day)
+    return _left(by_contract, posted, snapshot.position)
+
+
 def contract_clients(conn: Connection, contract_ids: Collection[str]) -> dict[str, str]:
     """Whose each of ``contract_ids`` is (contract id → client id; a few, by key)."""
     c = s.contracts
@@ -125,13 +167,17 @@ def _left(
 
 
 def _posted_since(
-    conn: Connection, position: int, accounts: Mapping[str, str] | None
+    conn: Connection,
+    position: int,
+    accounts: Mapping[str, str] | None,
+    through: int | date | None = None,
 ) -> dict[str, int]:
     """What was posted to each contract's charges account since ``position`` by posting
     its pending (fen, positive), for the contracts with anything posted: of ``accounts``
     (charges account → contract id), by the accounts' key; None: of every contract, by the
-    journal's key from ``position`` on."""
-    p = s.journal_postings
+    journal's key from ``position`` on.  ``through``: only up to this seq (an int), or
+    only what is dated up to this business date."""
+    p, t = s.journal_postings, s.journal_transactions
     query = (
         select(p.c.account, func.sum(p.c.amount))
         .where(
@@ -141,6 +187,11 @@ def _posted_since(
         )
         .group_by(p.c.account)
     )
+    if isinstance(through, date):
+        dated = select(t.c.seq).where(t.c.seq > position, t.c.business_date <= through)
+        query = query.where(p.c.txn_seq.in_(dated))
+    elif through is not None:
+        query = query.where(p.c.txn_seq <= through)
     chunks = [None] if accounts is None else s.key_chunks(sorted(accounts))
     posted: dict[str, int] = {}
     for chunk in chunks:
