@@ -41,10 +41,12 @@ def seed_pending(
     complete: bool = True,
     part_rows: int = 2,
     booked_fen: int | None = None,
+    posted: bool = True,
 ) -> None:
-    """Book ``pending`` on ``day`` as the accrual will: state first, then the control
-    posting of what the day booked (``booked_fen``; by default all that is pending), then
-    the step's record (left out with ``complete=False``: a crashed run)."""
+    """Book ``pending`` on ``day`` as the accrual does: state first, then the control
+    posting of what the day booked (``booked_fen``; by default all that is pending; left
+    out with ``posted=False``), then the step's record (left out with ``complete=False``:
+    a crashed run)."""
     engine: Engine = ledger.engine
     with engine.connect() as conn:
         position = last_seq(conn)
@@ -53,7 +55,8 @@ def seed_pending(
     if total is None:
         total = sum(fen for by_kind in pending.values() for fen in by_kind.values())
     event = {"type": "charges_booked", "through": day.isoformat()}
-    ledger.post(ops.control_accrual(f"eod:{day}:charges", day, total, event))
+    if posted:
+        ledger.post(ops.control_accrual(f"eod:{day}:charges:subledger", day, total, event))
     if complete:
         record = StepRecord(day, "accrue", 1, f"{day}T18:00:00+08:00", "d" * 64, {})
         record_step(engine, record)

@@ -76,10 +76,16 @@ def _control(ledger: Ledger) -> int:
     return balance(ledger.engine, acc.CHARGES_ACCRUED, CNY)
 
 
-def test_nothing_is_pending_before_an_accrual_completes(ledger: Ledger) -> None:
+def test_nothing_is_pending_before_an_accrual_posts(ledger: Ledger) -> None:
+    """A state an accrual wrote is read once the step has begun posting (the control
+    account then holds it), whether or not it completed: a crash in between."""
     assert _pending(ledger) == {}
-    seed_pending(ledger, D1, PENDING, complete=False)  # a crashed run's state: not read
+    seed_pending(ledger, D1, PENDING, complete=False, posted=False)  # killed before posting
     assert _pending(ledger) == {}
+    assert _control(ledger) == 0
+    seed_pending(ledger, D1, PENDING, complete=False)  # killed after its control posting
+    assert _pending(ledger) == PENDING
+    assert _control(ledger) == -sum(sum(k.values()) for k in PENDING.values())
 
 
 def test_the_control_account_holds_minus_the_sum_of_what_is_pending(ledger: Ledger) -> None:

@@ -65,6 +65,7 @@ from liangrong.eod.accrual_kernel import (
 )
 from liangrong.eod.book_view import (
     ContractColumns,
+    Owed,
     principal_moves,
 )
 from liangrong.eod.context import StepOutcome, StepRun
@@ -84,6 +85,8 @@ from liangrong.store.charges_pending import (
     ACCRUAL_STEP,
     PendingCharges,
     carried_pending,
+    contract_clients,
+    posted_pending_since,
     settled_accrual_date,
 )
 from liangrong.store.eod_records import load_security_events
@@ -149,12 +152,38 @@ def _maturities(run: StepRun, cols: ContractColumns) -> Ints:
     return result
 
 
+def _owed_before(run: StepRun, position: int, carried: PendingCharges) -> Owed:
+    """What each contract owed when the step began (at ``position``): the debt accounts
+    less what a first run of the step posted of pending after it, plus the pending carried.
+    Not the readers' pending now: after a crash that state may be this step's own.  Kept
+    as the context's reading (``EodContext.keep_owed``) for the steps after."""
+    rows = run.ctx.debt_rows()
+    principal, accounts, clients = rows.owed
+    with run.ctx.engine.connect() as conn:
+        own = posted_pending_since(conn, position)
+        pending = carried.totals()
+        unknown = [cid for cid in pending if cid not in clients]
+        named = contract_clients(conn, unknown) if unknown else {}
+    if not (own or pending):
+        owed = Owed(principal, accounts, clients)
+    else:
+        charges, whose = dict(accounts), {**clients, **named}
+        for cid, fen in own.items():
+            charges[cid] = charges.get(cid, 0) - fen
+        for cid, fen in pending.items():
+            charges[cid] = charges.get(cid, 0) + fen
+        owed = Owed(principal, charges, whose, pending_added=True)
+    run.ctx.keep_owed(rows, owed)
+    return owed
+
+
 def _plan(
-    run: StepRun, resume: date | None, previous: AccrualSnapshot, carried_fen: PendingCharges
-) -> _Plan:
+    run: StepRun, resume: date | None, previous: AccrualSnapshot, carried_fen: PendingCharges,
+    position: int,
+) -> _Plan:  # fmt: skip
     engine, day = run.ctx.engine, run.ctx.day
     through = run.ctx.settings.accrued_through
-    owed = run.ctx.owed()  # the step's own kept reading, refreshed once it posts
+    owed = _owed_before(run, position, carried_fen)
     since = (
         resume + timedelta(days=1)
         if resume
@@ -543,7 +572,7 @@ def accrue_step(run: StepRun) -> StepOutcome:
     position = _position(run)
     with run.ctx.engine.connect() as conn:
         carried = carried_pending(conn, previous, position)
-    plan = _plan(run, resume, previous, carried)
+    plan = _plan(run, resume, previous, carried, position)
     days = range(plan.first_day, day.toordinal() + 1)
     rates = _Rates(run, plan.cols, days, plan.state.unit)
     state = plan.state.rescaled(rates.unit)

@@ -175,6 +175,11 @@ class EodContext:
         """The journal's sequence number the kept debt rows stand for (None: none kept)."""
         return self._debts[0] if self._debts is not None else None
 
+    def keep_owed(self, rows: DebtRows, owed: Owed) -> None:
+        """Keep ``owed``, worked out by a step from the kept ``rows``, as their reading."""
+        assert self._debts is not None and self._debts[1] is rows, "the kept rows' reading"
+        self._owed = (rows, owed)
+
     def owed(self) -> Owed:
         """What each contract owes now (``book_view.owed_now``), from ``debt_rows``."""
         rows = self.debt_rows()

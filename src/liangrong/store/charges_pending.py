@@ -2,10 +2,11 @@
 (``docs/charges-subledger.md``).  What a client owes on a contract's charges is its charges
 account plus its pending; every reader of that figure adds this module's answer.
 
-The pending stands in the accrual state of the latest date whose accrual completed, as of the
-journal position that state records.  Posting the pending (``Purpose.CHARGE_POSTING``) always
-takes the whole of a contract's pending, every kind at once, so after that position a contract
-has had either nothing posted or all of it.
+The pending stands in the accrual state of the latest date whose accrual completed (or has
+begun posting: ``live_accrual_date``), as of the journal position that state records.
+Posting the pending (``Purpose.CHARGE_POSTING``) always takes the whole of a contract's
+pending, every kind at once, so after that position a contract has had either nothing posted
+or all of it.
 
 Invariants: a contract's pending is never negative; what was posted since the position is
 nothing or the whole pending, else the store is damaged (``PendingChargesDamaged``), never
@@ -62,10 +63,38 @@ def settled_accrual_date(conn: Connection, before: date | None = None) -> date |
     return found
 
 
+def live_accrual_date(conn: Connection) -> date | None:
+    """The date whose state the pending now stands in: the latest whose accrual completed,
+    or a later one whose accrual has begun posting (its first transaction after the state's
+    position is in the journal: from then on the journal holds postings of that state's
+    pending, which the state before it does not know).  So a reader during an accrual, or
+    after a crash in the middle of one, reads the state its postings belong to."""
+    completed = settled_accrual_date(conn)
+    a, t = eod_accrual_states, s.journal_transactions
+    newest = conn.execute(
+        select(a.c.trading_date, a.c.journal_seq).order_by(a.c.trading_date.desc()).limit(1)
+    ).first()
+    if newest is None or (completed is not None and newest.trading_date <= completed):
+        return completed
+    prefix = f"eod:{newest.trading_date.isoformat()}:charges"
+    begun = select(t.c.seq).where(
+        t.c.seq > newest.journal_seq,
+        t.c.command_id >= prefix,
+        t.c.command_id < s.prefix_end(prefix),
+    )
+    return newest.trading_date if conn.execute(begun.limit(1)).first() else completed
+
+
+def posted_pending_since(conn: Connection, position: int) -> dict[str, int]:
+    """What was posted of pending charges to each contract after journal seq ``position``
+    (fen, by contract id; the accrual's own postings on a rerun)."""
+    return _posted_since(conn, position, None)
+
+
 def pending_charges(conn: Connection, clients: Mapping[str, str]) -> PendingCharges:
     """The pending charges now of the contracts ``clients`` names (contract id → its
     client's id): the parts that hold them only."""
-    day = settled_accrual_date(conn)
+    day = live_accrual_date(conn)
     if day is None or not clients:
         return NOTHING_PENDING
     snapshot = load_accruals_of(conn, day, clients, pending_only=True)
@@ -78,7 +107,7 @@ def pending_charges(conn: Connection, clients: Mapping[str, str]) -> PendingChar
 def book_pending(conn: Connection) -> PendingCharges:
     """The whole book's pending charges now: every part with anything pending, and every
     posting of pending since the state's position (the journal's tail, by its key)."""
-    day = settled_accrual_date(conn)
+    day = live_accrual_date(conn)
     if day is None:
         return NOTHING_PENDING
     snapshot = load_accruals_of(conn, day, None, pending_only=True)
