@@ -24,14 +24,17 @@ from liangrong.ledger.projections import balance, conservation_breaks
 from liangrong.risk.loader import load_book
 from liangrong.risk.views import client_state
 from liangrong.store.charges_pending import (
+    AccrualStatePruned,
     PendingChargesDamaged,
     book_pending,
+    pending_at_close,
     pending_charges,
 )
+from liangrong.store.eod_tables import eod_accrual_states
 from pending_helpers import seed_pending
 
 CNY = acc.CASH_ASSET
-D1, D2 = date(2026, 3, 3), date(2026, 3, 4)
+D1, D2, D3 = date(2026, 3, 3), date(2026, 3, 4), date(2026, 3, 5)
 CONTRACTS = {"K1": "C1", "K2": "C1", "K3": "C2"}
 PENDING = {
     "K1": {"interest": 120, "penalty": 7},
@@ -251,3 +254,31 @@ def test_the_risk_arrays_owe_the_pending_and_keep_it_through_postings(ledger: Le
             assert client_state(kept, client) == client_state(fresh, client), (cid, client)
         assert _contracts_of(mirrors) == _contracts_of(load_mirrors(ledger.engine, ["C1", "C2"]))
     assert int(kept.accounts.charges_fen[kept.account_of("C1")]) == 27
+
+
+def test_a_past_closes_pending_is_its_state_less_what_was_posted_by_then(
+    ledger: Ledger,
+) -> None:
+    """What the statements read (``pending_at_close``): the state of the latest accrual on
+    or before the day, less what was posted after its position and dated up to the day; a
+    day whose state was pruned is refused, never read as nothing pending."""
+    seed_pending(ledger, D1, PENDING)
+    later = {**PENDING, "K2": {"interest": 50}}
+    ledger.post(ops.pending_postings(D2, [_posting("K1", D2)]).transaction(0))  # dated D2
+    with ledger.engine.connect() as conn:
+        at_d1 = pending_at_close(conn, D1, CONTRACTS).by_contract
+        at_d2 = pending_at_close(conn, D2, CONTRACTS).by_contract
+        before = pending_at_close(conn, date(2026, 3, 2), CONTRACTS).by_contract
+    assert at_d1 == PENDING and before == {}
+    assert at_d2 == {cid: PENDING[cid] for cid in ("K2", "K3")}  # K1 posted on D2
+    seed_pending(ledger, D3, {"K2": later["K2"], "K3": PENDING["K3"]}, booked_fen=15)
+    t = eod_accrual_states
+    with ledger.engine.begin() as conn:  # D1's state pruned, D2 had none: both refused
+        conn.execute(t.delete().where(t.c.trading_date == D1))
+    with ledger.engine.connect() as conn:
+        for day in (D1, D2):
+            with pytest.raises(AccrualStatePruned, match="no longer kept"):
+                pending_at_close(conn, day, CONTRACTS)
+        assert pending_at_close(conn, D3, CONTRACTS).by_contract == {
+            "K2": later["K2"], "K3": PENDING["K3"]
+        }

@@ -15,11 +15,12 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from datetime import date
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, select
 
-from conftest import make_sqlite_engine
+from conftest import drop_postgres, make_postgres_engine, make_sqlite_engine
 from liangrong.domain import accounts as acc
 from liangrong.domain.interest import ChargePosting
 from liangrong.domain.statement import statement_json
@@ -139,3 +140,23 @@ def test_the_next_day_sees_the_same(runs: dict[ChargePosting, Scenario]) -> None
     daily, subledger = (runs[p].probes for p in ChargePosting)
     assert subledger == daily
 
+
+
+@pytest.mark.postgres
+def test_the_subledger_on_postgresql_gives_the_same(
+    runs: dict[ChargePosting, Scenario], tmp_path: Path
+) -> None:
+    """The production store: the same files, owed figures and statements as on SQLite."""
+    engine, name = make_postgres_engine()
+    try:
+        postgres = run_scenario(engine, tmp_path / "reports", ChargePosting.SUBLEDGER)
+        sqlite = runs[ChargePosting.SUBLEDGER]
+        assert _files(postgres) == _files(sqlite)
+        assert owed_now(engine) == owed_now(sqlite.engine)
+        assert [
+            statement_json(x) for x in load_statements(engine, SEP29, OCT12, list(CLIENTS))
+        ] == [
+            statement_json(x) for x in load_statements(sqlite.engine, SEP29, OCT12, list(CLIENTS))
+        ]
+    finally:
+        drop_postgres(engine, name)

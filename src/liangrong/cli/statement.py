@@ -12,7 +12,9 @@ The balances are those of the close of ``--to`` (postings dated up to it), value
 trading day's closes; the opening figures are the close before ``--from`` (see
 ``docs/statements.md``).  Files are written atomically; ``--out -`` writes one statement to
 standard output.  Exit 1 when the store has no such credit account or no reference data for
-the period's end, or (PDF) no font for Chinese is installed: the message names the package.
+the period's end, when the accrual state of a close the period needs was pruned (its pending
+charges unknown: ``docs/charges-subledger.md``), or (PDF) no font for Chinese is installed:
+the message names the package.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ from liangrong.sim.reference_day import NoReferenceData
 from liangrong.sim.statement_batch import BatchJob, run_batch, statement_file_name
 from liangrong.sim.statement_source import Progress as ProgressCallback
 from liangrong.sim.statement_source import load_statement
+from liangrong.store.charges_pending import AccrualStatePruned
 
 STDOUT = "-"
 CLIENT_COMMAND = "client"
@@ -109,7 +112,7 @@ def statement(
     try:
         loaded = load_statement(open_store(store), client, first, last)
         data = statement_json_bytes(loaded) if fmt is Format.JSON else statement_pdf_bytes(loaded)
-    except (UnknownAccount, NoReferenceData, NoCjkFont) as exc:
+    except (UnknownAccount, NoReferenceData, AccrualStatePruned, NoCjkFont) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
     if out == STDOUT:
@@ -168,7 +171,7 @@ def batch(
     try:
         with _bar() as progress:
             result = run_batch(job, progress)
-    except (NoReferenceData, NoCjkFont) as exc:
+    except (NoReferenceData, AccrualStatePruned, NoCjkFont) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
     typer.echo(

@@ -51,7 +51,7 @@ NOTHING_PENDING = PendingCharges({})
 
 def settled_accrual_date(conn: Connection, before: date | None = None) -> date | None:
     """The latest date (before ``before``, if given) whose accrual completed and left its
-    state (a state a crashed run wrote is not read until its step completes)."""
+    state (the accrual resumes from it; readers of the pending now take ``live_accrual_date``)."""
     a = eod_accrual_states
     stored = exists().where(a.c.trading_date == eod_steps.c.trading_date)
     query = select(func.max(eod_steps.c.trading_date)).where(
