@@ -42,7 +42,8 @@ from liangrong.domain.margin import simple_interest
 from liangrong.domain.money import Rounding, round_fraction
 from liangrong.domain.recorded_defaults import DefaultCure, DefaultEntry, DefaultWithdrawal
 from liangrong.eod import accrual_kernel as kernel
-from liangrong.eod.accrual import PendingNotCarried, accrue_step
+from liangrong.eod.accrual import accrue_step
+from liangrong.eod.accrual_pending import PendingNotCarried
 from liangrong.eod.context import EodContext, StepRun
 from liangrong.eod.files import day_dir
 from liangrong.eod.runner import EodRefused, run, status

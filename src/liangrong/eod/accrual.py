@@ -8,18 +8,23 @@ not in it accrues from its day of use (or the day after ``EodSettings.accrued_th
 charges booked before the first end of day).  A contract that owes nothing at the close is
 settled: its residue is dropped and it leaves the state (``interest.ContractAccrual.settled``).
 
-What is booked is posted with ``operations.charge_accruals``, one transaction per client
-(several when it has more than ``CONTRACTS_PER_LEG`` contracts) of one leg, a posting on
-each contract's charges debt and one on the firm's receivable for their sum, command id
-``eod:{date}:charges:{client}[:{part}]``, each contract's split by kind in a ``charges_accrued``
-event (the ledger keeps one charges account per contract).
+Where what is booked goes is the day's ``ChargePolicy.posting``:
+- ``daily``: posted with ``operations.charge_accruals``, one transaction per client (several
+  when it has more than ``CONTRACTS_PER_LEG`` contracts) of one leg, a posting on each
+  contract's charges debt and one on the firm's receivable for their sum, command id
+  ``eod:{date}:charges:{client}[:{part}]``, each contract's split by kind in a
+  ``charges_accrued`` event (the ledger keeps one charges account per contract);
+- ``subledger``: kept in the state as each contract's pending, their total in one control
+  posting, and a settled contract's pending posted to it (``eod/accrual_pending.py``,
+  ``docs/charges-subledger.md``).
 
 A large step has forked workers build the batches' rows (``moves.prepare``; batch ``n`` by
 worker ``n mod workers``) while this process writes the batches before
 (``eod/forked_producer.py``); the rows are the same.
 
 Invariants, for crash safety: every input is what the ledger and the state held before the
-step (this step's own postings change no principal, and its snapshot is never read by
+step (this step's own postings change no principal, the pending it carries and the charges
+owed before it are taken as of its recorded position, and its snapshot is never read by
 itself), so a rerun computes the very same transactions in the same batches; the snapshot is
 replaced in one transaction before any posting; a batch already committed replays (its ids
 are known), the others post at the moments they would have had.
@@ -31,7 +36,7 @@ import hashlib
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date, timedelta
 from fractions import Fraction
 from functools import cache
@@ -43,14 +48,12 @@ import numpy as np
 
 from liangrong.domain import moves
 from liangrong.domain import operations as ops
-from liangrong.domain.collection import pending_to_post
 from liangrong.domain.interest import ChargePosting, RateBasis, SameDayUse
 from liangrong.domain.journal import Transaction
 from liangrong.domain.moves import PreparedMoves
 from liangrong.domain.rule_book import Terms, terms_for
 from liangrong.eod.accrual_kernel import (
     INTEREST,
-    KINDS,
     LENDING_FEE,
     NO_MATURITY,
     UNIT_PER_L,
@@ -63,9 +66,17 @@ from liangrong.eod.accrual_kernel import (
     common_denominator,
     scaled,
 )
+from liangrong.eod.accrual_pending import (
+    KIND_INDEX,
+    KIND_NAMES,
+    advance_pending,
+    carried_columns,
+    control_posting,
+    owed_before,
+    pending_postings_of,
+)
 from liangrong.eod.book_view import (
     ContractColumns,
-    Owed,
     principal_moves,
 )
 from liangrong.eod.context import StepOutcome, StepRun
@@ -85,22 +96,12 @@ from liangrong.store.charges_pending import (
     ACCRUAL_STEP,
     PendingCharges,
     carried_pending,
-    contract_clients,
-    posted_pending_since,
     settled_accrual_date,
 )
 from liangrong.store.eod_records import load_security_events
 
 STEP = ACCRUAL_STEP
-CONTROL = "subledger"  # the control posting's part of the day's accrual command ids
-_KIND_INDEX = {kind.value: i for i, kind in enumerate(KINDS)}
-KIND_NAMES = tuple(kind.value for kind in KINDS)
 T = TypeVar("T")
-
-
-class PendingNotCarried(RuntimeError):
-    """The state resumed from holds pending charges on a contract the book no longer
-    has: the step stops rather than drop them (the control account would lose them)."""
 
 
 def resume_date(run: StepRun) -> date | None:
@@ -152,38 +153,13 @@ def _maturities(run: StepRun, cols: ContractColumns) -> Ints:
     return result
 
 
-def _owed_before(run: StepRun, position: int, carried: PendingCharges) -> Owed:
-    """What each contract owed when the step began (at ``position``): the debt accounts
-    less what a first run of the step posted of pending after it, plus the pending carried.
-    Not the readers' pending now: after a crash that state may be this step's own.  Kept
-    as the context's reading (``EodContext.keep_owed``) for the steps after."""
-    rows = run.ctx.debt_rows()
-    principal, accounts, clients = rows.owed
-    with run.ctx.engine.connect() as conn:
-        own = posted_pending_since(conn, position)
-        pending = carried.totals()
-        unknown = [cid for cid in pending if cid not in clients]
-        named = contract_clients(conn, unknown) if unknown else {}
-    if not (own or pending):
-        owed = Owed(principal, accounts, clients)
-    else:
-        charges, whose = dict(accounts), {**clients, **named}
-        for cid, fen in own.items():
-            charges[cid] = charges.get(cid, 0) - fen
-        for cid, fen in pending.items():
-            charges[cid] = charges.get(cid, 0) + fen
-        owed = Owed(principal, charges, whose, pending_added=True)
-    run.ctx.keep_owed(rows, owed)
-    return owed
-
-
 def _plan(
     run: StepRun, resume: date | None, previous: AccrualSnapshot, carried_fen: PendingCharges,
     position: int,
 ) -> _Plan:  # fmt: skip
     engine, day = run.ctx.engine, run.ctx.day
     through = run.ctx.settings.accrued_through
-    owed = _owed_before(run, position, carried_fen)
+    owed = owed_before(run, position, carried_fen)
     since = (
         resume + timedelta(days=1)
         if resume
@@ -208,7 +184,7 @@ def _plan(
         cols.used_base_li(),
     )  # fmt: skip
     charges = np.fromiter(map(owed.charges.get, cols.ids, repeat(0)), np.int64, cols.size)
-    state, pending = _state(cols, previous), _pending(cols, carried_fen)
+    state, pending = _state(cols, previous), carried_columns(cols, carried_fen)
     return _Plan(cols, contracts, state, now - later, charges, pending, changes, first)
 
 
@@ -242,22 +218,9 @@ def _state(cols: ContractColumns, previous: AccrualSnapshot) -> AccrualState:
         size = len(carried.contract_ids)
         at = np.fromiter(map(index.get, carried.contract_ids, repeat(-1)), np.intp, size)
         kept = at >= 0
-        state.booked[at[kept], _KIND_INDEX[kind]] = carried.booked_fen[kept]
-        state.residue[at[kept], _KIND_INDEX[kind]] = carried.residue[kept]
+        state.booked[at[kept], KIND_INDEX[kind]] = carried.booked_fen[kept]
+        state.residue[at[kept], KIND_INDEX[kind]] = carried.residue[kept]
     return state
-
-
-def _pending(cols: ContractColumns, carried: PendingCharges) -> Ints:
-    """The carried pending charges by contract and kind, aligned with ``cols``."""
-    pending = np.zeros((cols.size, len(KINDS)), np.int64)
-    index = cols.index()
-    for cid, kinds in carried.by_contract.items():
-        i = index.get(cid)
-        if i is None:
-            raise PendingNotCarried(f"{cid} has {sum(kinds.values())} fen pending")
-        for kind, fen in kinds.items():
-            pending[i, _KIND_INDEX[kind]] = fen
-    return pending
 
 
 class _Rates:
@@ -437,32 +400,6 @@ def _snapshot(cols: ContractColumns, closing: _Closing, position: int) -> Accrua
     return AccrualSnapshot(state.unit, kinds, position)
 
 
-def _posting_of(day: date, cols: ContractColumns, to_post: Ints) -> list[Transaction]:
-    """The postings of the pending charges ``to_post`` (contracts, kinds) to their
-    contracts: one transaction per client and ``CONTRACTS_PER_LEG`` contracts, by client."""
-    by_client: dict[str, dict[str, dict[str, int]]] = defaultdict(dict)
-    for i in np.flatnonzero(to_post.sum(axis=1)).tolist():
-        split = {name: fen for name, fen in zip(KIND_NAMES, to_post[i].tolist(), strict=True)}
-        by_client[cols.clients[i]][cols.ids[i]] = {k: fen for k, fen in split.items() if fen}
-    prefix = f"eod:{day.isoformat()}:charges-posted:"
-    postings = [
-        replace(posting, command_id=prefix + client + (f":{part}" if part else ""))
-        for client in sorted(by_client)
-        for part, posting in enumerate(pending_to_post(client, by_client[client]))
-    ]
-    return ops.pending_postings(day, postings).transactions() if postings else []
-
-
-def _control(day: date, booked: Ints) -> list[Transaction]:
-    """The day's control posting of what was booked (by kind), if anything was."""
-    totals = dict(zip(KIND_NAMES, booked.sum(axis=0).tolist(), strict=True))
-    total = sum(totals.values())
-    if not total:
-        return []
-    event = {"type": "charges_booked", "through": day.isoformat(), **totals}
-    return [ops.control_accrual(f"eod:{day.isoformat()}:charges:{CONTROL}", day, total, event)]
-
-
 @contextmanager
 def _prepared(run: StepRun, legs: _Legs, entries: list[Entry]) -> Iterator[Iterator[PreparedMoves]]:
     """The ledger batches' rows in order, numbered from the journal's next seq; for a large
@@ -533,20 +470,6 @@ def _advance_debts(run: StepRun, cols: ContractColumns, charged_fen: Ints, fresh
     )
 
 
-def _advance_pending(
-    run: StepRun, cols: ContractColumns, posted_fen: Ints, booked_fen: Ints, fresh: int
-) -> None:
-    """Tell the context what the step's ``fresh`` transactions did under the subledger:
-    ``posted_fen`` of pending reached the contracts' accounts, ``booked_fen`` more is owed."""
-    def picked(amounts: Ints) -> tuple[list[str], list[int], list[str]]:
-        mask = (amounts > 0).tolist()
-        return list(compress(cols.ids, mask)), amounts[amounts > 0].tolist(), list(
-            compress(cols.clients, mask)
-        )
-
-    run.ctx.pending_booked(fresh, picked(posted_fen), picked(booked_fen))
-
-
 def batched(items: Iterable[T], size: int) -> Iterator[list[T]]:
     batch: list[T] = []
     for item in items:
@@ -584,11 +507,12 @@ def accrue_step(run: StepRun) -> StepOutcome:
     if subledger:  # booked into the pending; a settled contract's pending reaches it
         pending = plan.pending + posted
         to_post = np.where((owed_end <= 0)[:, None], pending, 0)
-        entries, txns = [], [*_control(day, posted), *_posting_of(day, plan.cols, to_post)]
+        entries = []
+        txns = [*control_posting(day, posted), *pending_postings_of(day, plan.cols, to_post)]
     else:  # booked onto the contracts, and whatever a subledger day left pending too
         pending = to_post = plan.pending
         entries = _entries(_by_client(plan.cols, charged_fen))
-        txns = _posting_of(day, plan.cols, to_post)
+        txns = pending_postings_of(day, plan.cols, to_post)
     count = len(entries) + len(txns)
     legs = _Legs(day, plan.cols, plan.contracts.start, posted)
     # Built before the workers fork: after it, touching millions of this process's objects
@@ -601,7 +525,7 @@ def accrue_step(run: StepRun) -> StepOutcome:
     if replayed:  # the kept debts held some of the step's postings: read again
         run.ctx.forget_readings()
     elif subledger:
-        _advance_pending(run, plan.cols, to_post.sum(axis=1), charged_fen, count)
+        advance_pending(run, plan.cols, to_post.sum(axis=1), charged_fen, count)
     elif to_post.any():
         run.ctx.forget_readings()
     else:

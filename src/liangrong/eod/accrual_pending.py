@@ -1,0 +1,118 @@
+"""The accrual's side of the charges subledger (``docs/charges-subledger.md``): the carried
+pending charges as columns, what each contract owed when the step began, the day's one
+control posting and the postings of settled contracts' pending, and what the context is told
+after them.
+
+Invariants: a pending charge is never dropped (one on a contract the book does not hold
+stops the step, ``PendingNotCarried``); what the step owes before it is the same on a rerun
+as on its first run (worked out from the accounts less its own postings, never from the
+readers' pending now); every posting of pending takes a contract's whole pending.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import replace
+from datetime import date
+from itertools import compress
+
+import numpy as np
+
+from liangrong.domain import operations as ops
+from liangrong.domain.collection import pending_to_post
+from liangrong.domain.journal import Transaction
+from liangrong.eod.accrual_kernel import KINDS, Ints
+from liangrong.eod.book_view import ContractColumns, Owed
+from liangrong.eod.context import StepRun
+from liangrong.store.charges_pending import (
+    PendingCharges,
+    contract_clients,
+    posted_pending_since,
+)
+
+CONTROL = "subledger"  # the control posting's part of the day's accrual command ids
+KIND_INDEX = {kind.value: i for i, kind in enumerate(KINDS)}
+KIND_NAMES = tuple(kind.value for kind in KINDS)
+
+
+class PendingNotCarried(RuntimeError):
+    """The state resumed from holds pending charges on a contract the book no longer
+    has: the step stops rather than drop them (the control account would lose them)."""
+
+
+def carried_columns(cols: ContractColumns, carried: PendingCharges) -> Ints:
+    """The carried pending charges by contract and kind, aligned with ``cols``."""
+    pending = np.zeros((cols.size, len(KINDS)), np.int64)
+    index = cols.index()
+    for cid, kinds in carried.by_contract.items():
+        i = index.get(cid)
+        if i is None:
+            raise PendingNotCarried(f"{cid} has {sum(kinds.values())} fen pending")
+        for kind, fen in kinds.items():
+            pending[i, KIND_INDEX[kind]] = fen
+    return pending
+
+
+def owed_before(run: StepRun, position: int, carried: PendingCharges) -> Owed:
+    """What each contract owed when the step began (at ``position``): the debt accounts
+    less what a first run of the step posted of pending after it, plus the pending carried.
+    Not the readers' pending now: after a crash that state may be this step's own.  Kept
+    as the context's reading (``EodContext.keep_owed``) for the steps after."""
+    rows = run.ctx.debt_rows()
+    principal, accounts, clients = rows.owed
+    with run.ctx.engine.connect() as conn:
+        own = posted_pending_since(conn, position)
+        pending = carried.totals()
+        unknown = [cid for cid in pending if cid not in clients]
+        named = contract_clients(conn, unknown) if unknown else {}
+    if not (own or pending):
+        owed = Owed(principal, accounts, clients)
+    else:
+        charges, whose = dict(accounts), {**clients, **named}
+        for cid, fen in own.items():
+            charges[cid] = charges.get(cid, 0) - fen
+        for cid, fen in pending.items():
+            charges[cid] = charges.get(cid, 0) + fen
+        owed = Owed(principal, charges, whose, pending_added=True)
+    run.ctx.keep_owed(rows, owed)
+    return owed
+
+
+def pending_postings_of(day: date, cols: ContractColumns, to_post: Ints) -> list[Transaction]:
+    """The postings of the pending charges ``to_post`` (contracts, kinds) to their
+    contracts: one transaction per client and ``CONTRACTS_PER_LEG`` contracts, by client."""
+    by_client: dict[str, dict[str, dict[str, int]]] = defaultdict(dict)
+    for i in np.flatnonzero(to_post.sum(axis=1)).tolist():
+        split = {name: fen for name, fen in zip(KIND_NAMES, to_post[i].tolist(), strict=True)}
+        by_client[cols.clients[i]][cols.ids[i]] = {k: fen for k, fen in split.items() if fen}
+    prefix = f"eod:{day.isoformat()}:charges-posted:"
+    postings = [
+        replace(posting, command_id=prefix + client + (f":{part}" if part else ""))
+        for client in sorted(by_client)
+        for part, posting in enumerate(pending_to_post(client, by_client[client]))
+    ]
+    return ops.pending_postings(day, postings).transactions() if postings else []
+
+
+def control_posting(day: date, booked: Ints) -> list[Transaction]:
+    """The day's control posting of what was booked (by kind), if anything was."""
+    totals = dict(zip(KIND_NAMES, booked.sum(axis=0).tolist(), strict=True))
+    total = sum(totals.values())
+    if not total:
+        return []
+    event = {"type": "charges_booked", "through": day.isoformat(), **totals}
+    return [ops.control_accrual(f"eod:{day.isoformat()}:charges:{CONTROL}", day, total, event)]
+
+
+def advance_pending(
+    run: StepRun, cols: ContractColumns, posted_fen: Ints, booked_fen: Ints, fresh: int
+) -> None:
+    """Tell the context what the step's ``fresh`` transactions did under the subledger:
+    ``posted_fen`` of pending reached the contracts' accounts, ``booked_fen`` more is owed."""
+    def picked(amounts: Ints) -> tuple[list[str], list[int], list[str]]:
+        mask = (amounts > 0).tolist()
+        return list(compress(cols.ids, mask)), amounts[amounts > 0].tolist(), list(
+            compress(cols.clients, mask)
+        )
+
+    run.ctx.pending_booked(fresh, picked(posted_fen), picked(booked_fen))
