@@ -145,7 +145,7 @@ def _accrued(ledger: Ledger, ctx: EodContext, charges: list[tuple[str, str, int]
         ]
     )
     clients, contracts, amounts = zip(*charges, strict=True)
-    ctx.charges_posted(len(charges), list(contracts), list(amounts), list(clients))
+    ctx.charges_posted(len(charges), (list(contracts), list(amounts), list(clients)))
 
 
 def test_charges_posted_advance_the_kept_debts_only_from_the_state_they_stand_for(
@@ -167,7 +167,7 @@ def test_charges_posted_advance_the_kept_debts_only_from_the_state_they_stand_fo
     kept = ctx.debt_rows()
     ledger.post(ops.accrue_charges("a5", DAY2, "c1", "F1", 7))
     ledger.post(ops.accrue_charges("a6", DAY2, "c1", "F1", 1))
-    ctx.charges_posted(1, ["F1"], [1], ["c1"])
+    ctx.charges_posted(1, (["F1"], [1], ["c1"]))
     assert ctx.debts_stand_at() is None
     assert ctx.debt_rows() is not kept and ctx.owed().charges["F1"] == 1282
     _check_against_fresh(ctx)

@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from fractions import Fraction
 from functools import cache
-from itertools import compress, repeat
+from itertools import repeat
 from math import lcm
 from typing import TypeVar
 
@@ -458,18 +458,6 @@ def _post(
     return replayed
 
 
-def _advance_debts(run: StepRun, cols: ContractColumns, charged_fen: Ints, fresh: int) -> None:
-    """Tell the context what the step's ``fresh`` transactions added to the debts."""
-    charged = charged_fen > 0
-    picked = charged.tolist()
-    run.ctx.charges_posted(
-        fresh,
-        list(compress(cols.ids, picked)),
-        charged_fen[charged].tolist(),
-        list(compress(cols.clients, picked)),
-    )
-
-
 def batched(items: Iterable[T], size: int) -> Iterator[list[T]]:
     batch: list[T] = []
     for item in items:
@@ -529,7 +517,7 @@ def accrue_step(run: StepRun) -> StepOutcome:
     elif to_post.any():
         run.ctx.forget_readings()
     else:
-        _advance_debts(run, plan.cols, charged_fen, count)
+        run.ctx.charges_posted(count, plan.cols.positive(charged_fen))
     digest = hashlib.sha256()
     digest.update("\n".join(plan.cols.ids).encode())
     digest.update(posted.astype("<i8").tobytes())

@@ -14,7 +14,6 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import replace
 from datetime import date
-from itertools import compress
 
 import numpy as np
 
@@ -22,13 +21,9 @@ from liangrong.domain import operations as ops
 from liangrong.domain.collection import pending_to_post
 from liangrong.domain.journal import Transaction
 from liangrong.eod.accrual_kernel import KINDS, Ints
-from liangrong.eod.book_view import ContractColumns, Owed
+from liangrong.eod.book_view import ContractColumns, Owed, owed_with
 from liangrong.eod.context import StepRun
-from liangrong.store.charges_pending import (
-    PendingCharges,
-    contract_clients,
-    posted_pending_since,
-)
+from liangrong.store.charges_pending import PendingCharges, posted_pending_since
 
 CONTROL = "subledger"  # the control posting's part of the day's accrual command ids
 KIND_INDEX = {kind.value: i for i, kind in enumerate(KINDS)}
@@ -59,21 +54,11 @@ def owed_before(run: StepRun, position: int, carried: PendingCharges) -> Owed:
     Not the readers' pending now: after a crash that state may be this step's own.  Kept
     as the context's reading (``EodContext.keep_owed``) for the steps after."""
     rows = run.ctx.debt_rows()
-    principal, accounts, clients = rows.owed
+    added = dict(carried.totals())
     with run.ctx.engine.connect() as conn:
-        own = posted_pending_since(conn, position)
-        pending = carried.totals()
-        unknown = [cid for cid in pending if cid not in clients]
-        named = contract_clients(conn, unknown) if unknown else {}
-    if not (own or pending):
-        owed = Owed(principal, accounts, clients)
-    else:
-        charges, whose = dict(accounts), {**clients, **named}
-        for cid, fen in own.items():
-            charges[cid] = charges.get(cid, 0) - fen
-        for cid, fen in pending.items():
-            charges[cid] = charges.get(cid, 0) + fen
-        owed = Owed(principal, charges, whose, pending_added=True)
+        for cid, fen in posted_pending_since(conn, position).items():
+            added[cid] = added.get(cid, 0) - fen
+        owed = owed_with(conn, rows, added)
     run.ctx.keep_owed(rows, owed)
     return owed
 
@@ -109,10 +94,4 @@ def advance_pending(
 ) -> None:
     """Tell the context what the step's ``fresh`` transactions did under the subledger:
     ``posted_fen`` of pending reached the contracts' accounts, ``booked_fen`` more is owed."""
-    def picked(amounts: Ints) -> tuple[list[str], list[int], list[str]]:
-        mask = (amounts > 0).tolist()
-        return list(compress(cols.ids, mask)), amounts[amounts > 0].tolist(), list(
-            compress(cols.clients, mask)
-        )
-
-    run.ctx.pending_booked(fresh, picked(posted_fen), picked(booked_fen))
+    run.ctx.pending_booked(fresh, cols.positive(posted_fen), cols.positive(booked_fen))

@@ -10,7 +10,7 @@ contracts in the same order on every run.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from fractions import Fraction
@@ -67,6 +67,14 @@ class ContractColumns:
     @property
     def size(self) -> int:
         return len(self.ids)
+
+    def positive(self, amounts: Ints) -> tuple[list[str], list[int], list[str]]:
+        """The contracts whose of ``amounts`` (aligned) is positive: their ids, amounts and
+        clients, in this order."""
+        mask = amounts > 0
+        picked = mask.tolist()
+        ids, clients = compress(self.ids, picked), compress(self.clients, picked)
+        return list(ids), amounts[mask].tolist(), list(clients)
 
     def index(self) -> dict[str, int]:
         """Each contract's position (read only: one dict shared by every caller)."""
@@ -196,14 +204,21 @@ def owed_now(engine: Engine) -> Owed:
 def owed_of(conn: Connection, rows: DebtRows) -> Owed:
     """``owed_now`` from the debt accounts' balances already read (the pending charges are
     read through ``conn``, from the same state of the ledger)."""
+    return owed_with(conn, rows, book_pending(conn).totals())
+
+
+def owed_with(conn: Connection, rows: DebtRows, added: Mapping[str, int]) -> Owed:
+    """The debt accounts' figures with ``added`` (contract -> fen, pending charges or a
+    correction of them) on the charges; a contract the rows do not name is looked up for
+    its client through ``conn``."""
     principal, charges, clients = rows.owed
-    pending = book_pending(conn).totals()
-    if not pending:
+    if not added:
         return Owed(principal, charges, clients)
-    unknown = [cid for cid in pending if cid not in clients]
+    unknown = [cid for cid in added if cid not in clients]
     charges, clients = dict(charges), dict(clients)  # the rows' own are shared: read only
-    clients.update(contract_clients(conn, unknown))
-    for cid, fen in pending.items():
+    if unknown:
+        clients.update(contract_clients(conn, unknown))
+    for cid, fen in added.items():
         charges[cid] = charges.get(cid, 0) + fen
     return Owed(principal, charges, clients, pending_added=True)
 

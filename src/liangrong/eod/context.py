@@ -42,6 +42,8 @@ EOD_START = time(16, 0)  # after the 15:00 close, well before the 22:00 report c
 STEP_MINUTES = 10
 REFERENCE = "reference"  # closes taken from the day's reference prices
 Progress = Callable[[int, int], None]  # (done, total) within one step
+# Charges on some contracts: (contract ids, fen, each contract's client), aligned
+Charged = tuple[Sequence[str], Sequence[int], Sequence[str]]
 
 
 @dataclass
@@ -113,63 +115,50 @@ class EodContext:
                 self._debts = (seq, load_debt_rows(conn))
         return self._debts[1]
 
-    def charges_posted(
-        self,
-        fresh: int,
-        contracts: Sequence[str],
-        amounts_fen: Sequence[int],
-        clients: Sequence[str],
-    ) -> None:
+    def charges_posted(self, fresh: int, charged: Charged) -> None:
         """A step has just posted ``fresh`` new transactions whose only change to the clients'
-        debt accounts is ``amounts_fen`` more charges owed on ``contracts`` (of ``clients``,
-        one each: the accrual).  The kept debt rows are advanced to the journal's new state
-        instead of being read again (millions of rows), when they stand for the state just
-        before those transactions: nothing else was posted in between, and none of them was
-        in the rows already (``DebtRows.with_charges_added``; a contract's first charges
-        take a new row in its place only where the store orders the names by code point,
-        SQLite); otherwise they are dropped."""
-        with self.engine.connect() as conn:
-            seq = last_seq(conn)
-        kept, owed = self._debts, self._owed
-        self._debts = self._owed = self._book = None
-        if kept is not None and seq - kept[0] == fresh:
-            mine = clients if is_sqlite(self.engine) else None  # names by code point
-            rows = kept[1].with_charges_added(contracts, amounts_fen, mine)
-            if rows is not None:
-                self._debts = (seq, rows)
-                if (
-                    owed is not None
-                    and owed[0] is kept[1]
-                    and "owed" in vars(rows)
-                    and not owed[1].pending_added
-                ):
-                    self._owed = (rows, owed[1].charges_added(rows.owed))
+        debt accounts is ``charged`` (contracts, fen, their clients: one each) more charges
+        owed on those contracts' accounts (the daily accrual).  The kept debt rows are
+        advanced to the journal's new state instead of being read again (millions of rows),
+        when they stand for the state just before those transactions: nothing else was
+        posted in between, and none of them was in the rows already
+        (``DebtRows.with_charges_added``; a contract's first charges take a new row in its
+        place only where the store orders the names by code point, SQLite); otherwise they
+        are dropped."""
+        advanced = self._advance(fresh, charged)
+        if advanced is None:
+            return
+        owed, rows = advanced
+        if owed is not None and "owed" in vars(rows) and not owed.pending_added:
+            self._owed = (rows, owed.charges_added(rows.owed))
 
-    def pending_booked(
-        self,
-        fresh: int,
-        posted: tuple[Sequence[str], Sequence[int], Sequence[str]],
-        booked: tuple[Sequence[str], Sequence[int], Sequence[str]],
-    ) -> None:
+    def pending_booked(self, fresh: int, posted: Charged, booked: Charged) -> None:
         """The accrual under the subledger has just posted ``fresh`` new transactions:
-        ``posted`` (contracts, fen, their clients) is pending that reached those contracts'
-        charges accounts, the only change to the clients' debt accounts; ``booked`` is
-        what more each contract owes, pending.  The kept rows and figures are advanced as
-        in ``charges_posted``, else dropped."""
+        ``posted`` is pending that reached those contracts' charges accounts, the only
+        change to the clients' debt accounts; ``booked`` is what more each contract owes,
+        pending.  The kept rows and figures are advanced as in ``charges_posted``, else
+        dropped."""
+        advanced = self._advance(fresh, posted)
+        if advanced is not None and advanced[0] is not None:
+            self._owed = (advanced[1], advanced[0].pending_booked(*booked))
+
+    def _advance(self, fresh: int, charged: Charged) -> tuple[Owed | None, DebtRows] | None:
+        """Drop every reading of the debts, then keep the rows advanced by ``charged`` when
+        the ``fresh`` transactions are all that was posted since they were read: (the owed
+        figures kept for the rows before, if any; the rows now), else None."""
         with self.engine.connect() as conn:
             seq = last_seq(conn)
         kept, owed = self._debts, self._owed
         self._debts = self._owed = self._book = None
         if kept is None or seq - kept[0] != fresh:
-            return
-        contracts, amounts, clients = posted
-        mine = clients if is_sqlite(self.engine) else None
+            return None
+        contracts, amounts, clients = charged
+        mine = clients if is_sqlite(self.engine) else None  # names by code point
         rows = kept[1].with_charges_added(contracts, amounts, mine) if contracts else kept[1]
         if rows is None:
-            return
+            return None
         self._debts = (seq, rows)
-        if owed is not None and owed[0] is kept[1]:
-            self._owed = (rows, owed[1].pending_booked(*booked))
+        return (owed[1] if owed is not None and owed[0] is kept[1] else None), rows
 
     def debts_stand_at(self) -> int | None:
         """The journal's sequence number the kept debt rows stand for (None: none kept)."""

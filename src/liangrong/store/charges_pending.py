@@ -97,35 +97,21 @@ def pending_charges(conn: Connection, clients: Mapping[str, str]) -> PendingChar
     day = live_accrual_date(conn)
     if day is None or not clients:
         return NOTHING_PENDING
-    snapshot = load_accruals_of(conn, day, clients, pending_only=True)
-    by_contract = _pending_of(snapshot)
-    accounts = {acc.charges_debt(clients[cid], cid): cid for cid in by_contract}
-    posted = _posted_since(conn, snapshot.position, accounts)
-    return _left(by_contract, posted, snapshot.position)
+    return _pending_in(conn, day, clients)
 
 
 def book_pending(conn: Connection) -> PendingCharges:
     """The whole book's pending charges now: every part with anything pending, and every
     posting of pending since the state's position (the journal's tail, by its key)."""
     day = live_accrual_date(conn)
-    if day is None:
-        return NOTHING_PENDING
-    snapshot = load_accruals_of(conn, day, None, pending_only=True)
-    by_contract = _pending_of(snapshot)
-    if not by_contract:
-        return NOTHING_PENDING
-    return _left(by_contract, _posted_since(conn, snapshot.position, None), snapshot.position)
+    return NOTHING_PENDING if day is None else _pending_in(conn, day, None)
 
 
 def carried_pending(conn: Connection, snapshot: AccrualSnapshot, through: int) -> PendingCharges:
     """The pending of a whole ``snapshot`` as of journal seq ``through`` (the next accrual
     carries it from the position it records, which a rerun keeps: its own postings of
     pending, later, are not taken off again)."""
-    by_contract = _pending_of(snapshot)
-    if not by_contract:
-        return NOTHING_PENDING
-    posted = _posted_since(conn, snapshot.position, None, through)
-    return _left(by_contract, posted, snapshot.position)
+    return _after_postings(conn, snapshot, None, through)
 
 
 class AccrualStatePruned(LookupError):
@@ -152,11 +138,7 @@ def pending_at_close(conn: Connection, day: date, clients: Mapping[str, str]) ->
                 "accrual_states_kept_days): the charges pending at that close are unknown"
             )
         return NOTHING_PENDING  # the book carried nothing that day
-    snapshot = load_accruals_of(conn, state_day, clients, pending_only=True)
-    by_contract = _pending_of(snapshot)
-    accounts = {acc.charges_debt(clients[cid], cid): cid for cid in by_contract}
-    posted = _posted_since(conn, snapshot.position, accounts, day)
-    return _left(by_contract, posted, snapshot.position)
+    return _pending_in(conn, state_day, clients, day)
 
 
 def contract_clients(conn: Connection, contract_ids: Collection[str]) -> dict[str, str]:
@@ -167,6 +149,36 @@ def contract_clients(conn: Connection, contract_ids: Collection[str]) -> dict[st
         query = select(c.c.contract_id, c.c.client_id).where(c.c.contract_id.in_(chunk))
         found.update((str(cid), str(client)) for cid, client in conn.execute(query))
     return found
+
+
+def _pending_in(
+    conn: Connection,
+    day: date,
+    clients: Mapping[str, str] | None,
+    through: int | date | None = None,
+) -> PendingCharges:
+    """The pending of ``day``'s state (of the contracts ``clients`` names, or every one)
+    after what was posted since its position (up to ``through``, see ``_posted_since``)."""
+    snapshot = load_accruals_of(conn, day, clients, pending_only=True)
+    return _after_postings(conn, snapshot, clients, through)
+
+
+def _after_postings(
+    conn: Connection,
+    snapshot: AccrualSnapshot,
+    clients: Mapping[str, str] | None,
+    through: int | date | None,
+) -> PendingCharges:
+    """The snapshot's pending less what was posted since its position: read by the charges
+    accounts' key for the contracts ``clients`` names, else by the journal's."""
+    by_contract = _pending_of(snapshot)
+    if not by_contract:
+        return NOTHING_PENDING
+    accounts = None
+    if clients is not None:
+        accounts = {acc.charges_debt(clients[cid], cid): cid for cid in by_contract}
+    posted = _posted_since(conn, snapshot.position, accounts, through)
+    return _left(by_contract, posted, snapshot.position)
 
 
 def _pending_of(snapshot: AccrualSnapshot) -> dict[str, dict[str, int]]:
