@@ -16,7 +16,7 @@ from datetime import date
 from fractions import Fraction
 from functools import cache, cached_property
 from itertools import chain, compress, repeat
-from operator import lt
+from operator import add, lt
 
 import numpy as np
 import numpy.typing as npt
@@ -177,17 +177,26 @@ class Owed:
             vars(owed)["owing"] = self.owing  # where ``cached_property`` keeps it
         return owed
 
-
     def pending_booked(
         self, contracts: Sequence[str], amounts_fen: Sequence[int], clients: Sequence[str]
     ) -> Owed:
         """These figures once ``amounts_fen`` more charges are pending on ``contracts`` (of
         ``clients``; the accrual under the subledger).  Principal is kept as it is."""
-        charges, whose = dict(self.charges), dict(self.clients)
-        for cid, fen, client in zip(contracts, amounts_fen, clients, strict=True):
-            charges[cid] = charges.get(cid, 0) + fen
-            whose.setdefault(cid, client)
+        assert len(contracts) == len(amounts_fen) == len(clients)
+        whose = dict(self.clients)  # a contract's client as the figures know it first
+        unknown = [not known for known in map(whose.__contains__, contracts)]
+        whose.update(compress(zip(contracts, clients, strict=True), unknown))
+        charges = _plus(self.charges, contracts, amounts_fen)
         return Owed(self.principal, charges, whose, pending_added=True)
+
+
+def _plus(amounts: dict[str, int], keys: Iterable[str], added: Iterable[int]) -> dict[str, int]:
+    """A copy of ``amounts`` with ``added`` on ``keys`` (millions of contracts: the dict
+    methods run row by row in C)."""
+    keys = list(keys)
+    result = dict(amounts)
+    result.update(zip(keys, map(add, map(result.get, keys, repeat(0)), added), strict=True))
+    return result
 
 
 def _owing(owed: dict[str, int]) -> Iterator[str]:
@@ -215,11 +224,10 @@ def owed_with(conn: Connection, rows: DebtRows, added: Mapping[str, int]) -> Owe
     if not added:
         return Owed(principal, charges, clients)
     unknown = [cid for cid in added if cid not in clients]
-    charges, clients = dict(charges), dict(clients)  # the rows' own are shared: read only
+    clients = dict(clients)  # the rows' own are shared: read only
     if unknown:
         clients.update(contract_clients(conn, unknown))
-    for cid, fen in added.items():
-        charges[cid] = charges.get(cid, 0) + fen
+    charges = _plus(charges, added.keys(), added.values())
     return Owed(principal, charges, clients, pending_added=True)
 
 

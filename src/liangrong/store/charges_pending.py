@@ -219,25 +219,31 @@ def _posted_since(
     journal's key from ``position`` on.  ``through``: only up to this seq (an int), or
     only what is dated up to this business date."""
     p, t = s.journal_postings, s.journal_transactions
-    query = (
-        select(p.c.account, func.sum(p.c.amount))
-        .where(
-            p.c.purpose == Purpose.CHARGE_POSTING.value,
-            p.c.txn_seq > position,
-            p.c.account != acc.CHARGES_ACCRUED,
-        )
-        .group_by(p.c.account)
+    rows = select(p.c.account, p.c.amount).where(
+        p.c.purpose == Purpose.CHARGE_POSTING.value,
+        p.c.txn_seq > position,
+        p.c.account != acc.CHARGES_ACCRUED,
     )
     if isinstance(through, date):
         dated = select(t.c.seq).where(t.c.seq > position, t.c.business_date <= through)
-        query = query.where(p.c.txn_seq.in_(dated))
+        rows = rows.where(p.c.txn_seq.in_(dated))
     elif through is not None:
-        query = query.where(p.c.txn_seq <= through)
-    chunks = [None] if accounts is None else s.key_chunks(sorted(accounts))
+        rows = rows.where(p.c.txn_seq <= through)
+    if accounts is None:
+        # Materialized first: grouped at once, SQLite walks the whole journal by the
+        # account index instead of the tail by its key (16 s at 1M accounts, not 0.1).
+        tail = rows.cte("tail").prefix_with("MATERIALIZED")
+        queries = [select(tail.c.account, func.sum(tail.c.amount)).group_by(tail.c.account)]
+    else:
+        queries = [
+            rows.with_only_columns(p.c.account, func.sum(p.c.amount))
+            .where(p.c.account.in_(chunk))
+            .group_by(p.c.account)
+            for chunk in s.key_chunks(sorted(accounts))
+        ]
     posted: dict[str, int] = {}
-    for chunk in chunks:
-        picked = query if chunk is None else query.where(p.c.account.in_(chunk))
-        for account, total in conn.execute(picked):
+    for query in queries:
+        for account, total in conn.execute(query):
             if total:
                 posted[_contract_of(account, accounts)] = -int(total)
     return posted
