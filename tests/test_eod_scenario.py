@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from fractions import Fraction as F
@@ -78,6 +78,7 @@ from liangrong.domain.orders import (
 )
 from liangrong.domain.pretrade_state import AccountStatus
 from liangrong.domain.settlement import Fill
+from liangrong.domain.versions import Version
 from liangrong.eod.contract_terms import TermEvents, suspensions_on
 from liangrong.eod.runner import run
 from liangrong.eod.settings import EodSettings, demo_policies
@@ -96,6 +97,7 @@ from liangrong.sim.demo_loader import load_demo
 from liangrong.sim.reference_day import load_reference_day, opening_market
 from liangrong.sim.rules_seed import negotiated_agreement
 from liangrong.sim.session import CST
+from liangrong.store.charge_posting import record_charge_posting
 from liangrong.store.closing_prices import save_closing_prices
 from liangrong.store.eod_records import (
     RESUMED,
@@ -410,12 +412,19 @@ def ratio_at_close(day: date, client: str) -> F:
 
 
 def run_scenario(
-    engine: Engine, reports: Path, posting: ChargePosting = ChargePosting.DAILY
+    engine: Engine,
+    reports: Path,
+    posting: ChargePosting = ChargePosting.DAILY,
+    recorded: Sequence[Version[ChargePosting]] = (),
 ) -> Scenario:
-    """The seven days; ``posting``: where the end of day books the charges (the figures are
-    the same either way, ``test_subledger_scenario.py``)."""
+    """The seven days; ``posting``: where the end of day books the charges, unless the firm
+    has ``recorded`` versions of it in force (the figures are the same either way,
+    ``test_subledger_scenario.py``)."""
     clock = Clock()
     set_up(engine, clock)
+    decided = datetime.combine(THROUGH, time(9), CST)  # before the span, off the business clock
+    for version in recorded:
+        assert record_charge_posting(engine, version, clock=lambda: decided) == 1
     settings = EodSettings(
         reports, policies=demo_policies(posting), batch_transactions=3,
         accrued_through=THROUGH,

@@ -24,13 +24,24 @@ from conftest import drop_postgres, make_postgres_engine, make_sqlite_engine
 from liangrong.domain import accounts as acc
 from liangrong.domain.interest import ChargePosting
 from liangrong.domain.statement import statement_json
+from liangrong.domain.versions import Version
 from liangrong.eod.book_view import owed_now
 from liangrong.eod.steps import STEP_NAMES
 from liangrong.ledger import schema as s
 from liangrong.sim.statement_source import load_statements
 from liangrong.store.charges_pending import book_pending
 from liangrong.store.eod_records import completed_steps
-from test_eod_scenario import CLIENTS, DAYS, OCT12, SEP24, SEP29, Scenario, run_scenario
+from test_eod_scenario import (
+    CLIENTS,
+    DAYS,
+    OCT9,
+    OCT12,
+    SEP24,
+    SEP28,
+    SEP29,
+    Scenario,
+    run_scenario,
+)
 
 # The steps whose digests cover the ledger's own transactions (what the accrual and the
 # collection posted) or name its sequence numbers (the reconciliation's checkpoint), which
@@ -140,6 +151,46 @@ def test_the_next_day_sees_the_same(runs: dict[ChargePosting, Scenario]) -> None
     daily, subledger = (runs[p].probes for p in ChargePosting)
     assert subledger == daily
 
+
+# The firm records its posting (``liangrong eod posting record``): the subledger from
+# 09-28, daily again from 10-09, over the end of day's own daily policy.
+SWITCHED = (
+    Version("sub-2026-09-28", SEP28, ChargePosting.SUBLEDGER, "credit committee, test"),
+    Version("daily-2026-10-09", OCT9, ChargePosting.DAILY, "credit committee, test"),
+)
+
+
+@pytest.fixture(scope="module")
+def switched(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scenario]:
+    folder = tmp_path_factory.mktemp("subledger-switched")
+    engine = make_sqlite_engine(folder)
+    yield run_scenario(engine, folder / "reports", ChargePosting.DAILY, SWITCHED)
+    engine.dispose()
+
+
+def test_the_recorded_posting_is_the_one_each_day_books_under(switched: Scenario) -> None:
+    postings = {day: completed_steps(switched.engine, day)["accrue"].summary for day in DAYS}
+    expected = {day: "subledger" if SEP28 <= day < OCT9 else "daily" for day in DAYS}
+    assert {day: summary["posting"] for day, summary in postings.items()} == expected
+    # back to daily: the pending the subledger days left is posted to the contracts
+    assert postings[OCT9]["pending_posted_fen"] > 0
+    assert _balances(switched.engine).get(acc.CHARGES_ACCRUED, 0) == 0
+    with switched.engine.connect() as conn:
+        assert book_pending(conn).totals() == {}
+
+
+def test_switching_the_posting_changes_no_figure(
+    runs: dict[ChargePosting, Scenario], switched: Scenario
+) -> None:
+    daily = runs[ChargePosting.DAILY]
+    assert _files(switched) == _files(daily)
+    assert owed_now(switched.engine) == owed_now(daily.engine)
+    nonzero = [{a: n for a, n in _balances(x.engine).items() if n} for x in (switched, daily)]
+    assert nonzero[0] == nonzero[1]  # every charge on its contract again, the control at 0
+    assert switched.probes == daily.probes
+    assert [
+        statement_json(x) for x in load_statements(switched.engine, SEP29, OCT12, list(CLIENTS))
+    ] == [statement_json(x) for x in load_statements(daily.engine, SEP29, OCT12, list(CLIENTS))]
 
 
 @pytest.mark.postgres

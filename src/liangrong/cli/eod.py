@@ -1,5 +1,6 @@
 """``liangrong eod run DATE`` and ``liangrong eod status DATE``: the end of day as resumable
-steps (a progress bar per step on stderr), and which of a date's steps are recorded.
+steps (a progress bar per step on stderr), and which of a date's steps are recorded;
+``liangrong eod posting`` (``cli/charge_posting.py``): where it books the charges.
 
 A run skips the steps already recorded for the date, so after a crash the same command
 continues where it stopped.  Exit status 1 when the date is refused or a step fails (its
@@ -18,6 +19,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from liangrong.cli.charge_posting import posting_app
 from liangrong.cli.simulate import parse_date
 from liangrong.cli.store_option import open_store, store_option
 from liangrong.domain.exchange_report import ReportRefused
@@ -28,6 +30,7 @@ from liangrong.eod.steps import STEPS
 from liangrong.sim.reference_day import NoReferenceData
 
 eod_app = typer.Typer(help="The end of day (日终) as resumable steps.", no_args_is_help=True)
+eod_app.add_typer(posting_app, name="posting")
 ReportsOption = Annotated[
     Path, typer.Option("--reports", help="Folder of the report files (one sub-folder a day).")
 ]

@@ -8,7 +8,8 @@ not in it accrues from its day of use (or the day after ``EodSettings.accrued_th
 charges booked before the first end of day).  A contract that owes nothing at the close is
 settled: its residue is dropped and it leaves the state (``interest.ContractAccrual.settled``).
 
-Where what is booked goes is the day's ``ChargePolicy.posting``:
+Where what is booked goes is the posting in force that day: the firm's recorded version
+(``store.charge_posting``, ``liangrong eod posting record``), else ``ChargePolicy.posting``:
 - ``daily``: posted with ``operations.charge_accruals``, one transaction per client (several
   when it has more than ``CONTRACTS_PER_LEG`` contracts) of one leg, a posting on each
   contract's charges debt and one on the firm's receivable for their sum, command id
@@ -92,6 +93,7 @@ from liangrong.store.accrual_state import (
     stored_accruals,
     write_accruals,
 )
+from liangrong.store.charge_posting import posting_on
 from liangrong.store.charges_pending import (
     ACCRUAL_STEP,
     PendingCharges,
@@ -471,7 +473,8 @@ def batched(items: Iterable[T], size: int) -> Iterator[list[T]]:
 
 def accrue_step(run: StepRun) -> StepOutcome:
     day, settings = run.ctx.day, run.ctx.settings
-    subledger = settings.policy.charges_on(day).posting is ChargePosting.SUBLEDGER
+    default = settings.policy.charges_on(day).posting
+    subledger = posting_on(run.ctx.engine, day, default) is ChargePosting.SUBLEDGER
     resume = resume_date(run)
     if resume is not None:
         prune_accruals(run.ctx.engine, resume, settings.accrual_states_kept_days)

@@ -1,7 +1,9 @@
-"""Triggers that make a table append-only, in each dialect's own words."""
+"""Triggers that make a table append-only, in each dialect's own words, and the tables of
+dated firm parameters, which are."""
 
 from __future__ import annotations
 
+import sqlalchemy as sa
 from alembic import op
 
 
@@ -38,3 +40,22 @@ def unprotect(table: str) -> None:
     else:
         op.execute(f"DROP TRIGGER IF EXISTS {table}_append_only ON {table}")
         op.execute(f"DROP TRIGGER IF EXISTS {table}_no_truncate ON {table}")
+
+
+def create_dated_table(name: str) -> None:
+    """A dated firm parameter's append-only table (``store.dated_versions.dated_table``)."""
+    op.create_table(
+        name,
+        sa.Column("version_id", sa.String(64), primary_key=True),
+        sa.Column("effective", sa.Date, nullable=False),
+        sa.Column("payload_json", sa.Text, nullable=False),
+        sa.Column("source", sa.Text, nullable=False),
+        sa.Column("recorded_at", sa.String(32), nullable=False),
+        sa.UniqueConstraint("effective", name=f"uq_{name}_effective"),
+    )
+    protect(name)
+
+
+def drop_protected(name: str) -> None:
+    unprotect(name)
+    op.drop_table(name)
