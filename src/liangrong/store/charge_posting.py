@@ -14,9 +14,10 @@ day whose accrual a crash interrupted, is rerun under the posting it began with.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import date
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Connection, Engine, func, select
 
 from liangrong.domain.interest import ChargePosting
 from liangrong.domain.versions import History, Version
@@ -49,31 +50,33 @@ _POSTINGS = DatedVersions(
 )
 
 
-def last_accrual_begun(engine: Engine) -> date | None:
+def last_accrual_begun(conn: Connection) -> date | None:
     """The latest date whose accrual completed or has begun (it wrote its state)."""
     states, steps = eod_accrual_states.c, eod_steps.c
-    with engine.connect() as conn:
-        dates = [
-            conn.execute(select(func.max(states.trading_date))).scalar(),
-            conn.execute(
-                select(func.max(steps.trading_date)).where(steps.step == ACCRUAL_STEP)
-            ).scalar(),
-        ]
+    dates = [
+        conn.execute(select(func.max(states.trading_date))).scalar(),
+        conn.execute(
+            select(func.max(steps.trading_date)).where(steps.step == ACCRUAL_STEP)
+        ).scalar(),
+    ]
     return max((d for d in dates if d is not None), default=None)
 
 
-def record_charge_posting(engine: Engine, version: Version[ChargePosting], *, clock: Clock) -> int:
-    """Record a posting version (1 if new, 0 if recorded before, as it is).  Refused
-    (``ChargePostingTooLate``) when an accrual has begun on or after its effective date;
-    a version already recorded is accepted again unchanged."""
-    recorded = {v.version_id: v for v in load_charge_postings(engine).versions}
-    begun = last_accrual_begun(engine)
-    if version.version_id not in recorded and begun is not None and version.effective <= begun:
+def _not_booked(conn: Connection, fresh: Sequence[Version[ChargePosting]]) -> None:
+    begun = last_accrual_begun(conn)
+    if begun is not None and any(v.effective <= begun for v in fresh):
         raise ChargePostingTooLate(
             f"the end of day of {begun.isoformat()} has booked charges: a posting can take "
             f"effect from {date.fromordinal(begun.toordinal() + 1).isoformat()} at the earliest"
         )
-    return _POSTINGS.save(engine, [version], clock=clock)
+
+
+def record_charge_posting(engine: Engine, version: Version[ChargePosting], *, clock: Clock) -> int:
+    """Record a posting version (1 if new, 0 if recorded before, as it is).  Refused
+    (``ChargePostingTooLate``) when an accrual has begun on or after its effective date,
+    read under the write lock the recording takes; a version already recorded is accepted
+    again unchanged."""
+    return _POSTINGS.save(engine, [version], clock=clock, check=_not_booked)
 
 
 def load_charge_postings(engine: Engine) -> History[ChargePosting]:

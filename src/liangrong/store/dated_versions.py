@@ -9,7 +9,7 @@ own checks (effective dates strictly increasing); the value reads back exactly a
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -64,9 +64,17 @@ class DatedVersions(Generic[T]):
             for row in rows
         ]
 
-    def save(self, engine: Engine, versions: Iterable[Version[T]], *, clock: Clock) -> int:
+    def save(
+        self,
+        engine: Engine,
+        versions: Iterable[Version[T]],
+        *,
+        clock: Clock,
+        check: Callable[[Connection, Sequence[Version[T]]], None] | None = None,
+    ) -> int:
         """Record versions; returns how many were new.  A new version must come after every
-        recorded one (``History``'s order check, ``RuleRefused``)."""
+        recorded one (``History``'s order check, ``RuleRefused``); ``check`` may refuse the
+        new ones too, reading the store under the same lock."""
         with write_lock(engine) as conn:
             stored = self.stored(conn)
             known = {v.version_id: v for v in stored}
@@ -85,6 +93,8 @@ class DatedVersions(Generic[T]):
             if not fresh:
                 return 0
             History(tuple(stored)).appended(fresh)  # refuses a version not after the last
+            if check is not None:
+                check(conn, fresh)
             recorded_at = stamp(clock)
             rows = [
                 {"version_id": v.version_id, "effective": v.effective,
