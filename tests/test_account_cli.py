@@ -9,6 +9,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from cli_helpers import cli_app
 from conftest import make_sqlite_engine
 from liangrong.cli import account as account_cli
 from liangrong.cli import order as order_cli
@@ -48,15 +49,7 @@ def book(tmp_path_factory: pytest.TempPathFactory):
 
 
 def make_app() -> typer.Typer:
-    app = typer.Typer()
-
-    @app.callback()
-    def root() -> None:
-        """test root"""
-
-    account_cli.register(app)
-    order_cli.register(app)
-    return app
+    return cli_app(account_cli, order_cli)
 
 
 def invoke(*args: str):

@@ -12,11 +12,12 @@ from sqlalchemy import Engine, func, select, text
 from sqlalchemy.exc import DatabaseError
 from typer.testing import CliRunner
 
+from cli_helpers import cli_app
+from conftest import make_sqlite_engine
 from liangrong.cli import eod as eod_cli
 from liangrong.domain.interest import ChargePosting
 from liangrong.domain.rule_codes import RuleRefused
 from liangrong.domain.versions import Version
-from liangrong.ledger.engine import open_engine
 from liangrong.store.charge_posting import (
     ChargePostingConflict,
     ChargePostingTooLate,
@@ -26,7 +27,6 @@ from liangrong.store.charge_posting import (
     record_charge_posting,
 )
 from liangrong.store.eod_records import StepRecord, record_step
-from liangrong.store.migrate import upgrade
 
 FROM = date(2026, 12, 1)
 SUBLEDGER = Version("2026-12-01", FROM, ChargePosting.SUBLEDGER, "credit committee 2026-11")
@@ -86,20 +86,12 @@ def test_a_posting_takes_effect_only_after_the_last_day_booked(store: Engine) ->
 
 
 def _app() -> typer.Typer:
-    app = typer.Typer()
-
-    @app.callback()
-    def root() -> None:
-        """test root"""
-
-    eod_cli.register(app)
-    return app
+    return cli_app(eod_cli)
 
 
 def test_the_cli_records_and_shows_the_posting(tmp_path: object) -> None:
-    url = f"sqlite:///{tmp_path}/posting.sqlite"
-    engine = open_engine(url)
-    upgrade(engine)
+    engine = make_sqlite_engine(tmp_path)
+    url = str(engine.url)
     runner = CliRunner()
     base = ["eod", "posting", "record"]
     source = ["--source", "credit committee 2026-11"]

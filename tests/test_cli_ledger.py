@@ -6,6 +6,7 @@ import typer
 from sqlalchemy import text
 from typer.testing import CliRunner
 
+from cli_helpers import cli_app
 from ledger_helpers import DAY, financing_terms, open_client
 from liangrong.cli import ledger as ledger_cli
 from liangrong.domain import accounts as acc
@@ -16,14 +17,7 @@ from liangrong.store.migrate import upgrade
 
 
 def make_app() -> typer.Typer:
-    app = typer.Typer()
-
-    @app.callback()
-    def root() -> None:
-        """test root"""
-
-    ledger_cli.register(app)
-    return app
+    return cli_app(ledger_cli)
 
 
 def seeded_store(tmp_path, fixed_clock) -> str:

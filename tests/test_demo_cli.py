@@ -12,6 +12,7 @@ from click.testing import Result
 from sqlalchemy import func, select, text
 from typer.testing import CliRunner
 
+from cli_helpers import cli_app
 from liangrong.cli import calendar as calendar_cli
 from liangrong.cli import demo as demo_cli
 from liangrong.cli.demo_summary import Section, build_summary
@@ -31,15 +32,7 @@ TABLES = (
 
 
 def make_app() -> typer.Typer:
-    app = typer.Typer()
-
-    @app.callback()
-    def root() -> None:
-        """test root"""
-
-    demo_cli.register(app)
-    calendar_cli.register(app)
-    return app
+    return cli_app(demo_cli, calendar_cli)
 
 
 def invoke(*args: str) -> Result:

@@ -11,6 +11,7 @@ import typer
 from sqlalchemy import Engine
 from typer.testing import CliRunner
 
+from cli_helpers import cli_app
 from conftest import make_sqlite_engine
 from liangrong.cli import demo as demo_cli
 from liangrong.cli import simulate as simulate_cli
@@ -118,15 +119,7 @@ def test_the_journal_is_the_same_on_both_backends(store: Engine, tmp_path: Path)
 
 
 def make_app() -> typer.Typer:
-    app = typer.Typer()
-
-    @app.callback()
-    def root() -> None:
-        """test root"""
-
-    simulate_cli.register(app)
-    demo_cli.register(app)
-    return app
+    return cli_app(simulate_cli, demo_cli)
 
 
 def invoke(*args: str):

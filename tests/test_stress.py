@@ -22,6 +22,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
+from cli_helpers import cli_app
 from conftest import make_sqlite_engine
 from liangrong.cli import stress as stress_cli
 from liangrong.domain import margin
@@ -397,14 +398,7 @@ def store(tmp_path_factory: pytest.TempPathFactory):
 
 
 def make_app() -> typer.Typer:
-    app = typer.Typer()
-
-    @app.callback()
-    def root() -> None:
-        """test root"""
-
-    stress_cli.register(app)
-    return app
+    return cli_app(stress_cli)
 
 
 def _cells(output: str, title: str, label: str) -> list[str]:

@@ -50,7 +50,7 @@ _POSTINGS = DatedVersions(
 )
 
 
-def last_accrual_begun(conn: Connection) -> date | None:
+def _last_accrual_begun(conn: Connection) -> date | None:
     """The latest date whose accrual completed or has begun (it wrote its state)."""
     states, steps = eod_accrual_states.c, eod_steps.c
     dates = [
@@ -63,7 +63,7 @@ def last_accrual_begun(conn: Connection) -> date | None:
 
 
 def _not_booked(conn: Connection, fresh: Sequence[Version[ChargePosting]]) -> None:
-    begun = last_accrual_begun(conn)
+    begun = _last_accrual_begun(conn)
     if begun is not None and any(v.effective <= begun for v in fresh):
         raise ChargePostingTooLate(
             f"the end of day of {begun.isoformat()} has booked charges: a posting can take "
