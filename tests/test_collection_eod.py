@@ -194,14 +194,22 @@ def collected(prepared: Path, tmp_path_factory: pytest.TempPathFactory) -> Copy:
 
 def collections_of(engine: Engine, day: date) -> dict[str, list[dict[str, object]]]:
     """The day's collection transactions: command id -> their charges_collected events."""
+    return transactions_under(engine, f"eod:{day.isoformat()}:collect:", "direct_repayment")
+
+
+def transactions_under(
+    engine: Engine, prefix: str, kind: str
+) -> dict[str, list[dict[str, object]]]:
+    """The transactions whose command ids start with ``prefix``, all of journal kind
+    ``kind``: command id -> their events, in journal order."""
     t = s.journal_transactions
     with engine.connect() as conn:
         rows = conn.execute(
             select(t.c.command_id, t.c.kind, t.c.events_json)
-            .where(t.c.command_id.like(f"eod:{day.isoformat()}:collect:%"))
+            .where(t.c.command_id.like(f"{prefix}%"))
             .order_by(t.c.seq)
         ).all()
-    assert all(kind == "direct_repayment" for _, kind, _ in rows)
+    assert {found for _, found, _ in rows} <= {kind}
     return {command: json.loads(events) for command, _, events in rows}
 
 

@@ -3,8 +3,9 @@ repayment pays, in the repayment's own transaction: the end of day's collection 
 book's direct repayment.  The book of ``test_collection_eod`` through the accrual of 11-20,
 with charges seeded as pending on top of what the accrual posted: the split by component
 counts them as each contract's latest accrual, every figure owed stays whole, a contract
-whose charges are not paid keeps its pending, and a rerun or a run killed between batches
-posts exactly what one run does."""
+whose charges are not paid has its pending posted after the collection (the collection day
+posts every contract's pending), and a rerun or a run killed between batches posts exactly
+what one run does."""
 
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ from liangrong.ledger.digest import journal_digest
 from liangrong.ledger.journal import Ledger
 from liangrong.sim.session import CST
 from liangrong.store.charges_pending import book_pending
+from liangrong.store.collections import pending_posting_prefix
 from pending_helpers import seed_pending
 from test_collection_eod import (
     C1_CASH,
@@ -48,6 +50,7 @@ from test_collection_eod import (
     copy_of,
     events_of,
     populate,
+    transactions_under,
 )
 
 # FG (overdue: its split is replayed) and FB (paid in part) of C1, FD of C2 (paid in full),
@@ -97,6 +100,11 @@ def _pending_now(engine: Engine) -> dict[str, dict[str, int]]:
         return {cid: dict(kinds) for cid, kinds in book_pending(conn).by_contract.items()}
 
 
+def _pending_posted(engine: Engine) -> dict[str, list[dict[str, object]]]:
+    """The collection day's postings of the pending it did not collect: command id -> events."""
+    return transactions_under(engine, pending_posting_prefix(COLLECTION), "charge_posting")
+
+
 @pytest.fixture(scope="module")
 def collected(prepared: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Copy, str]:
     copy = copy_of(prepared, tmp_path_factory.mktemp("collected-pending"))
@@ -130,15 +138,26 @@ def test_the_collection_posts_the_pending_of_what_it_pays(collected: tuple[Copy,
     assert -balance(engine, acc.charges_debt("C1", "FB")) == INTEREST["FB"] + 40 - 490
     assert balance(engine, acc.charges_debt("C1", "FG")) == 0
     assert balance(engine, acc.charges_debt("C2", "FD")) == 0
-    # FF's charges were not paid: its pending stays, the control account holds it alone
-    assert _pending_now(engine) == {"FF": PENDING["FF"]}
-    assert balance(engine, acc.CHARGES_ACCRUED) == -20
+    # FF's charges were not paid: after the collection its pending is posted to it all the
+    # same (the collection day's posting of every contract's pending), in C3's own
+    # transaction; nothing is pending and the control account is back to zero
+    assert _pending_posted(engine) == {
+        f"eod:{COLLECTION.isoformat()}:pending-posted:C3": [
+            {"type": "charges_accrued", "contract_id": "FF", "interest": 20}
+        ]
+    }
+    assert _pending_now(engine) == {}
+    assert balance(engine, acc.CHARGES_ACCRUED) == 0
+    assert -balance(engine, acc.charges_debt("C3", "FF")) == INTEREST["FF"] + 20
     assert owed_now(engine).charges["FF"] == INTEREST["FF"] + 20
-    assert sum(
-        sum(v for k, v in e.items() if isinstance(v, int))
-        for e in found[prefix + "C1"]
-        if e["type"] == "charges_collected"
-    ) == C1_CASH
+    assert (
+        sum(
+            sum(v for k, v in e.items() if isinstance(v, int))
+            for e in found[prefix + "C1"]
+            if e["type"] == "charges_collected"
+        )
+        == C1_CASH
+    )
 
 
 def test_a_rerun_with_pending_posts_nothing_twice(collected: tuple[Copy, str]) -> None:
@@ -169,18 +188,31 @@ class Killed(Exception):
     pass
 
 
+# a transaction a batch: C1's collection, C2's, then the posting of C3's pending
+@pytest.mark.parametrize(
+    ("killed_after", "collections", "postings"), [(1, 1, 0), (2, 2, 0), (3, 2, 1)]
+)
 def test_a_collection_killed_between_batches_posts_the_same(
-    prepared: Path, collected: tuple[Copy, str], tmp_path: Path
+    prepared: Path,
+    collected: tuple[Copy, str],
+    tmp_path: Path,
+    killed_after: int,
+    collections: int,
+    postings: int,
 ) -> None:
+    """Killed after C1's collection (with its pending), after C2's (the rest of the pending
+    not yet posted), after the rest was posted but before the step is recorded: the rerun
+    posts what is missing and replays the rest."""
     copy = copy_of(prepared, tmp_path)
 
-    def die_after_first(done: int, _total: int) -> None:
-        if done == 1:
+    def die(done: int, _total: int) -> None:
+        if done == killed_after:
             raise Killed
 
     with pytest.raises(Killed):
-        _collect(copy, die_after_first)
-    assert len(collections_of(copy.engine, COLLECTION)) == 1  # C1's, with its pending
+        _collect(copy, die)
+    assert len(collections_of(copy.engine, COLLECTION)) == collections
+    assert len(_pending_posted(copy.engine)) == postings
     assert _collect(copy).digest == collected[1]
     assert journal_digest(copy.engine) == journal_digest(collected[0].engine)
 
@@ -230,7 +262,6 @@ def test_a_direct_repayment_posts_the_pending_it_pays(prepared: Path, tmp_path: 
     for cid in ("FG", "FA", "FB"):
         assert balance(copy.engine, acc.charges_debt("C1", cid)) == 0
     assert balance(copy.engine, acc.CHARGES_ACCRUED) == -(30 + 20)
-
 
 
 def test_a_sale_that_repays_posts_the_pending_it_pays(prepared: Path, tmp_path: Path) -> None:

@@ -1,6 +1,8 @@
 """``liangrong eod run DATE`` and ``liangrong eod status DATE``: the end of day as resumable
 steps (a progress bar per step on stderr), and which of a date's steps are recorded;
-``liangrong eod posting`` (``cli/charge_posting.py``): where it books the charges.
+``liangrong eod posting`` (``cli/charge_posting.py``): where it books the charges;
+``liangrong eod post-pending DATE``: every contract's pending charges posted to it at the
+close of DATE (``eod/post_pending.py``).
 
 A run skips the steps already recorded for the date, so after a crash the same command
 continues where it stopped.  Exit status 1 when the date is refused or a step fails (its
@@ -23,6 +25,8 @@ from liangrong.cli.charge_posting import posting_app
 from liangrong.cli.simulate import parse_date
 from liangrong.cli.store_option import open_store, store_option
 from liangrong.domain.exchange_report import ReportRefused
+from liangrong.domain.rejections import Rejection
+from liangrong.eod.post_pending import PostPendingRefused, post_pending
 from liangrong.eod.runner import EodRefused, RunReport, run, status
 from liangrong.eod.runner import Progress as StepProgress
 from liangrong.eod.settings import DEFAULT_BATCH, DEFAULT_REPORTS_DIR, EodSettings, opening_accrual
@@ -107,6 +111,37 @@ def _print_report(console: Console, report: RunReport) -> None:
     found = {check: n for check, n in differences.items() if n}
     if found:
         console.print(f"[yellow]reconciliation differences:[/yellow] {found}")
+
+
+@eod_app.command("post-pending")
+def post_pending_command(
+    day: Annotated[str, typer.Argument(help="The latest day whose end of day is complete.")],
+    batch: Annotated[
+        int, typer.Option("--batch", min=1, max=10_000, help="Ledger transactions per commit.")
+    ] = DEFAULT_BATCH,
+    store: str = store_option(),
+) -> None:
+    """Post every contract's pending charges (charges subledger) to its own charges
+    account, dated DATE; a rerun completes an interrupted run and posts nothing twice."""
+    on = parse_date(day)
+    err = Console(stderr=True)
+    try:
+        with step_bars(err) as bar:
+            task = bar.add_task("post the pending charges", total=1)
+
+            def progress(done: int, total: int) -> None:
+                bar.update(task, completed=done, total=max(total, 1))
+
+            posted = post_pending(open_store(store), on, batch, progress)
+    except (PostPendingRefused, Rejection) as exc:
+        err.print(f"[red]refused:[/red] {exc}")
+        raise typer.Exit(1) from None
+    kinds = ", ".join(f"{kind} {fen:,}" for kind, fen in posted.fen_by_kind.items())
+    typer.echo(
+        f"{posted.fen:,} fen pending ({kinds or 'none'}) of {posted.contracts:,} contracts "
+        f"({posted.clients:,} clients) posted at the close of {on.isoformat()} "
+        f"in {posted.transactions:,} transactions ({posted.replayed:,} posted before)"
+    )
 
 
 @eod_app.command("status")

@@ -12,6 +12,7 @@ readers' pending now); every posting of pending takes a contract's whole pending
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import replace
 from datetime import date
 
@@ -70,7 +71,16 @@ def pending_postings_of(day: date, cols: ContractColumns, to_post: Ints) -> list
     for i in np.flatnonzero(to_post.sum(axis=1)).tolist():
         split = {name: fen for name, fen in zip(KIND_NAMES, to_post[i].tolist(), strict=True)}
         by_client[cols.clients[i]][cols.ids[i]] = {k: fen for k, fen in split.items() if fen}
-    prefix = f"eod:{day.isoformat()}:charges-posted:"
+    return postings_by_client(f"eod:{day.isoformat()}:charges-posted:", day, by_client)
+
+
+ByClient = Mapping[str, Mapping[str, Mapping[str, int]]]  # client -> contract -> kind -> fen
+
+
+def postings_by_client(prefix: str, day: date, by_client: ByClient) -> list[Transaction]:
+    """The postings of the pending charges ``by_client`` to their contracts, dated ``day``:
+    one transaction per client and ``CONTRACTS_PER_LEG`` contracts, in client order, command
+    ids ``{prefix}{client}[:{part}]``."""
     postings = [
         replace(posting, command_id=prefix + client + (f":{part}" if part else ""))
         for client in sorted(by_client)

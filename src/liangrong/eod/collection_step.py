@@ -14,11 +14,15 @@ one transaction per client (split every 240 contracts: at most 16 legs), command
 ``eod:{date}:collect:{client}[:{part}]``, in batches at the step's moments.  A contract
 whose charges it pays has all its pending charges posted in the same transaction first
 (``collection.with_pending_posted``, ``docs/charges-subledger.md``), and its split by
-component counts them last.
+component counts them last.  Then every other contract's pending charges are posted to it
+(design step 3: the contracts' own accounts hold every charge on the collection day), one
+transaction per client and 48 contracts, command id
+``eod:{date}:pending-posted:{client}[:{part}]`` (``accrual_pending.postings_by_client``).
 
 Invariants, for crash safety: the inputs are the ledger as it stood before the step (the
 balances less this step's own committed postings, found by their command ids; the charges
-history without them; the pending charges with what it posted of them), so a rerun
+history without them; the pending charges with what it posted of them, with its
+collection or after it), so a rerun
 computes the very same transactions; a batch already
 committed replays (nothing changes, the clock is not read); the digest is of the
 transactions computed, so it is the same however often the step was interrupted.  A client
@@ -55,6 +59,7 @@ from liangrong.domain.contracts import ContractTerms
 from liangrong.domain.journal import MAX_LEGS, Transaction
 from liangrong.domain.versions import Version
 from liangrong.eod.accrual import batched
+from liangrong.eod.accrual_pending import postings_by_client
 from liangrong.eod.book_view import ContractColumns, Owed, kind_of, load_terms
 from liangrong.eod.context import Digest, StepOutcome, StepRun
 from liangrong.ledger.journal import Ledger
@@ -66,6 +71,7 @@ from liangrong.store.collections import (
     collection_prefix,
     free_cash_by_client,
     load_collection_policies,
+    pending_posting_prefix,
     posted_collections,
 )
 from liangrong.store.contract_terms import TermEvents, load_term_events
@@ -223,7 +229,23 @@ def _short_clients(plan: _Plan) -> list[str]:
 
 
 def _transactions(
-    plan: _Plan, digest: Digest, totals: dict[Component, int]
+    plan: _Plan, digest: Digest, totals: dict[Component, int], posted: dict[str, int]
+) -> Iterator[Transaction]:
+    """Each paying client's transactions in client order, built as they are posted; then
+    the postings of the pending charges the collection did not take (``posted``: fen of
+    pending posted, by contract)."""
+    yield from _collections(plan, digest, totals, posted)
+    rest: dict[str, dict[str, Mapping[str, int]]] = defaultdict(dict)
+    for cid in sorted(plan.pending.keys() - posted.keys()):
+        kinds = plan.pending[cid]
+        rest[plan.before.clients[cid]][cid] = kinds
+        posted[cid] = sum(kinds.values())
+        digest.line("pending posted", cid, *(f"{k}={v}" for k, v in sorted(kinds.items())))
+    yield from postings_by_client(pending_posting_prefix(plan.day), plan.day, rest)
+
+
+def _collections(
+    plan: _Plan, digest: Digest, totals: dict[Component, int], posted: dict[str, int]
 ) -> Iterator[Transaction]:
     """Each paying client's transactions in client order, built as they are posted."""
     short = _short_clients(plan)
@@ -248,6 +270,7 @@ def _transactions(
                 if a.charges_fen > 0 and a.contract_id in plan.pending
             }
             txn = replace(txn, events=collected_events(chunk))
+            posted.update((cid, sum(kinds.values())) for cid, kinds in pending.items())
             yield with_pending_posted(txn, pending_to_post(client, pending))
 
 
@@ -276,7 +299,8 @@ def collect_step(run: StepRun) -> StepOutcome:
     clock = run.clock()
     ledger = Ledger(run.ctx.engine, clock)
     posted = 0
-    txns = _transactions(plan, digest, totals)
+    pending_posted: dict[str, int] = {}
+    txns = _transactions(plan, digest, totals, pending_posted)
     for number, batch in enumerate(batched(txns, run.ctx.settings.batch_transactions)):
         clock.set(run.moment(1 + number))
         ledger.post_batch(batch)
@@ -291,5 +315,9 @@ def collect_step(run: StepRun) -> StepOutcome:
             "clients": len(plan.due_by_client),
             "transactions": posted,
             "collected_fen": {c.value: n for c, n in totals.items()},
+            "pending_posted": {
+                "contracts": len(pending_posted),
+                "fen": sum(pending_posted.values()),
+            },
         },
     )

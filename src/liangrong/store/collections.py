@@ -131,6 +131,13 @@ def collection_prefix(day: date) -> str:
     return f"eod:{day.isoformat()}:collect:"
 
 
+def pending_posting_prefix(day: date) -> str:
+    """Command ids of the postings of every contract's pending charges at ``day``'s close
+    (after its collection, or on request): ``eod:{day}:pending-posted:{client}[:{part}]``.
+    Not under ``eod:{day}:charges``, which marks the accrual's own postings."""
+    return f"eod:{day.isoformat()}:pending-posted:"
+
+
 def _prefix_range(prefix: str) -> tuple[str, str]:
     """``[prefix, after)``: every text starting with ``prefix`` (``:`` + 1 is ``;``)."""
     return prefix, prefix_end(prefix)
@@ -153,9 +160,19 @@ def posted_collections(conn: Connection, day: date) -> dict[str, int]:
 
 
 def collection_pending_posted(conn: Connection, day: date) -> dict[str, dict[str, int]]:
-    """The pending charges the end of day's collection of ``day`` has posted so far, by
-    contract and kind (their ``charges_accrued`` events: a collection records no other)."""
-    low, high = _prefix_range(collection_prefix(day))
+    """The pending charges the end of day's ``collect`` step of ``day`` has posted so far,
+    by contract and kind: with its collection, and after it (``pending_posting_prefix``)."""
+    return {
+        **pending_posted_under(conn, collection_prefix(day)),
+        **pending_posted_under(conn, pending_posting_prefix(day)),
+    }
+
+
+def pending_posted_under(conn: Connection, prefix: str) -> dict[str, dict[str, int]]:
+    """The pending charges the transactions whose command ids start with ``prefix`` posted,
+    by contract and kind (their ``charges_accrued`` events: a collection or a posting of
+    pending records no other)."""
+    low, high = _prefix_range(prefix)
     rows = conn.exec_driver_sql(
         "SELECT events_json FROM journal_transactions "
         f"WHERE command_id >= {marker(conn)} AND command_id < {marker(conn)}",
@@ -208,12 +225,14 @@ def charge_histories(
 ) -> dict[str, list[ChargeMove]]:
     """Each contract's moves of charges owed in journal order, with the splits their
     transactions record (``contracts``: contract id -> client id), looked up by account key;
-    ``leave_out``: that date's end-of-day collection is left out (a rerun's own postings).
+    ``leave_out``: that date's end-of-day ``collect`` step is left out (a rerun's own
+    postings: its collection and its posting of the rest of the pending).
     A transaction that posts a contract's pending charges and pays them is two moves, the
     posting first: the pending's legs come before the payment's."""
     account_of = {acc.charges_debt(client, cid): cid for cid, client in contracts.items()}
     accounts = sorted(account_of)
-    skip = _prefix_range(collection_prefix(leave_out)) if leave_out else ("", "")
+    step_prefixes = (collection_prefix, pending_posting_prefix)
+    skips = [_prefix_range(prefix(leave_out)) for prefix in step_prefixes] if leave_out else []
     moves: dict[str, list[tuple[int, int, ChargeMove]]] = defaultdict(list)
     with engine.connect() as conn:
         for chunk in key_chunks(accounts):
@@ -226,7 +245,7 @@ def charge_histories(
                 (Purpose.CHARGE_POSTING.value, *chunk),
             )
             for seq, account, posting, amount, command, events_json in rows:
-                if skip[0] <= command < skip[1] or not amount:
+                if not amount or any(low <= command < high for low, high in skips):
                     continue
                 cid = account_of[account]
                 events = decode_events(events_json)
