@@ -25,6 +25,11 @@ The day is an ordinary one: the firm has recorded no collection policy.  With
 the day is also a collection day: the ``collect`` step takes every client's charges from its
 cash (CON-6), once a month.
 
+With ``--post-pending`` every contract's pending charges (``--posting subledger``) are then
+posted to their contracts at the day's close, as ``liangrong eod post-pending DATE`` does,
+and timed on a line of their own: the cost a firm pays when it wants its contracts'
+accounts complete (the collection day posts the same for the contracts no cash paid).
+
 With ``--next-day`` the end of day of the next trading day (the Monday after: three days
 accrue) runs after it on the same store, in a process of its own as each day's ``liangrong
 eod run`` is, and is timed too: a routine day, whose
@@ -57,6 +62,7 @@ from liangrong.domain import operations as ops
 from liangrong.domain.contracts import ContractKind, ContractTerms
 from liangrong.domain.interest import ChargePosting
 from liangrong.domain.journal import Transaction
+from liangrong.eod.post_pending import post_pending
 from liangrong.eod.runner import run
 from liangrong.eod.settings import EodSettings, demo_policies
 from liangrong.eod.steps import STEP_NAMES
@@ -252,6 +258,7 @@ def run_eod(
     figures["transactions"] = float(accrual["transactions"])
     collected = report.records["collect"].summary
     figures["collected_clients"] = float(collected.get("clients", 0))
+    figures["pending_posted"] = float(collected.get("pending_posted", {}).get("contracts", 0))
     figures["accounts"] = float(_count(engine, s.credit_accounts) // 2)
     differences = report.records["reconcile"].summary["differences"]
     figures["differences"] = float(sum(differences.values()))
@@ -261,6 +268,25 @@ def run_eod(
     digests = {name: report.records[name].digest for name in STEP_NAMES}
     engine.dispose()
     return figures, digests
+
+
+def time_post_pending(path: Path, day: date, batch: int) -> dict[str, float]:
+    """``liangrong eod post-pending`` at ``day``'s close on the store at ``path``, timed."""
+    engine = open_engine(f"sqlite:///{path}")
+    started, cpu_started = time.perf_counter(), _cpu()
+    posted = post_pending(engine, day, batch)
+    seconds, cpu = time.perf_counter() - started, _cpu() - cpu_started
+    engine.dispose()
+    print(
+        f"post-pending at the close of {day}: {posted.contracts:,} contracts' pending "
+        f"({posted.fen:,} fen) in {posted.transactions:,} transactions: "
+        f"{seconds:.2f} s wall, {cpu:.2f} s cpu"
+    )
+    return {
+        "post_pending_s": seconds,
+        "post_pending_contracts": float(posted.contracts),
+        "post_pending_transactions": float(posted.transactions),
+    }
 
 
 def main(argv: Sequence[str] | None = None) -> dict[str, float]:
@@ -288,6 +314,11 @@ def main(argv: Sequence[str] | None = None) -> dict[str, float]:
         choices=[p.value for p in ChargePosting],
         default=ChargePosting.DAILY.value,
         help="where the accrual books the charges: on each contract daily, or the subledger",
+    )
+    parser.add_argument(
+        "--post-pending",
+        action="store_true",
+        help="then post every contract's pending charges at the day's close, timed",
     )
     parser.add_argument(
         "--next-day",
@@ -322,6 +353,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, float]:
             digests["journal"] = journal_digest(engine).sha256
             engine.dispose()
         _print(DAY, figures, digests)
+        if args.post_pending:
+            figures |= time_post_pending(work / "store.sqlite", DAY, args.batch)
         if args.next_day:
             store, reports = work / "store.sqlite", work / "reports"
             following, digests = _in_own_process(store, reports, args.batch, NEXT_DAY, posting)
@@ -357,7 +390,8 @@ def _print(day: date, figures: dict[str, float], digests: dict[str, str]) -> Non
         f"end of day of {day}: {figures['accounts']:,.0f} accounts, "
         f"{figures['contracts']:,.0f} open contracts ({figures['accrued']:,.0f} accrued in "
         f"{figures['transactions']:,.0f} transactions), charges collected from "
-        f"{figures['collected_clients']:,.0f} clients, reconciliation differences "
+        f"{figures['collected_clients']:,.0f} clients (pending posted on "
+        f"{figures['pending_posted']:,.0f} contracts), reconciliation differences "
         f"{figures['differences']:.0f}, balances checked "
         + ("by control total" if figures["control_total"] else "in full")
     )

@@ -62,3 +62,19 @@ def test_eod_benchmark_runs_the_subledger(capsys: pytest.CaptureFixture[str]) ->
         assert subledger[name] == daily[name], name
     assert subledger["accrued"] == 600 and subledger["collected_clients"] == 200
     assert "end of day of 2026-11-23" in capsys.readouterr().out
+
+
+def test_eod_benchmark_posts_the_pending_on_request(capsys: pytest.CaptureFixture[str]) -> None:
+    """An ordinary day under the subledger leaves every contract's charges pending; posting
+    them at its close takes one transaction per client (48 contracts a leg, 3 here), and
+    the next day accrues as before."""
+    figures = eod_benchmark.main(
+        ["--accounts", "200", "--contracts", "600", "--batch", "100", "--posting", "subledger",
+         "--post-pending", "--next-day"]
+    )  # fmt: skip
+    assert figures["post_pending_contracts"] == 600
+    assert figures["post_pending_transactions"] == 200
+    assert figures["next_accrued"] == 600 and figures["next_differences"] == 2
+    assert "post-pending at the close of 2026-11-20: 600 contracts' pending" in (
+        capsys.readouterr().out
+    )
