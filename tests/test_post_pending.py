@@ -34,10 +34,13 @@ from liangrong.eod.post_pending import PostPendingRefused, post_pending
 from liangrong.eod.runner import run
 from liangrong.ledger import schema as s
 from liangrong.ledger.digest import journal_digest
+from liangrong.ledger.journal import last_seq
 from liangrong.sim.statement_source import load_statements
+from liangrong.store.accrual_state import stored_accruals, write_accruals
 from liangrong.store.charge_posting import record_charge_posting
 from liangrong.store.charges_pending import book_pending
 from liangrong.store.collections import pending_posting_prefix
+from pending_helpers import pending_snapshot
 from test_collection_eod import (
     COLLECTION,
     Copy,
@@ -191,6 +194,19 @@ def test_only_the_latest_complete_day_is_posted(booked: Copy) -> None:
     with pytest.raises(PostPendingRefused, match="the end of day of 2026-11-23 has begun"):
         post_pending(engine, COLLECTION, batch_transactions=1)
     assert journal_digest(engine) == before
+    # the accrual of 11-24 has written its state, nothing posted nor recorded yet (a crash)
+    nov24 = date(2026, 11, 24)
+    write_accruals(
+        engine, stored_accruals(nov24, pending_snapshot(_pending(engine), last_seq_of(engine)), 2)
+    )
+    with pytest.raises(PostPendingRefused, match="the end of day of 2026-11-24 has begun"):
+        post_pending(engine, NOV23, batch_transactions=1)
+    assert journal_digest(engine) == before
+
+
+def last_seq_of(engine: Engine) -> int:
+    with engine.connect() as conn:
+        return last_seq(conn)
 
 
 def test_the_command_posts_and_refuses_with_its_reason(booked: Copy) -> None:

@@ -66,21 +66,26 @@ def owed_before(run: StepRun, position: int, carried: PendingCharges) -> Owed:
 
 def pending_postings_of(day: date, cols: ContractColumns, to_post: Ints) -> list[Transaction]:
     """The postings of the pending charges ``to_post`` (contracts, kinds) to their
-    contracts: one transaction per client and ``CONTRACTS_PER_LEG`` contracts, by client."""
-    by_client: dict[str, dict[str, dict[str, int]]] = defaultdict(dict)
+    contracts (``postings_by_client``)."""
+    pending: dict[str, Mapping[str, int]] = {}
+    whose: dict[str, str] = {}
     for i in np.flatnonzero(to_post.sum(axis=1)).tolist():
-        split = {name: fen for name, fen in zip(KIND_NAMES, to_post[i].tolist(), strict=True)}
-        by_client[cols.clients[i]][cols.ids[i]] = {k: fen for k, fen in split.items() if fen}
-    return postings_by_client(f"eod:{day.isoformat()}:charges-posted:", day, by_client)
+        split = zip(KIND_NAMES, to_post[i].tolist(), strict=True)
+        pending[cols.ids[i]] = {kind: fen for kind, fen in split if fen}
+        whose[cols.ids[i]] = cols.clients[i]
+    return postings_by_client(f"eod:{day.isoformat()}:charges-posted:", day, pending, whose)
 
 
-ByClient = Mapping[str, Mapping[str, Mapping[str, int]]]  # client -> contract -> kind -> fen
-
-
-def postings_by_client(prefix: str, day: date, by_client: ByClient) -> list[Transaction]:
-    """The postings of the pending charges ``by_client`` to their contracts, dated ``day``:
-    one transaction per client and ``CONTRACTS_PER_LEG`` contracts, in client order, command
-    ids ``{prefix}{client}[:{part}]``."""
+def postings_by_client(
+    prefix: str, day: date, pending: Mapping[str, Mapping[str, int]], whose: Mapping[str, str]
+) -> list[Transaction]:
+    """The postings of the ``pending`` charges (contract -> kind -> fen; ``whose``: contract
+    -> client) to their contracts, dated ``day``: one transaction per client and
+    ``CONTRACTS_PER_LEG`` contracts, in client order, command ids
+    ``{prefix}{client}[:{part}]``."""
+    by_client: dict[str, dict[str, Mapping[str, int]]] = defaultdict(dict)
+    for cid, kinds in pending.items():
+        by_client[whose[cid]][cid] = kinds
     postings = [
         replace(posting, command_id=prefix + client + (f":{part}" if part else ""))
         for client in sorted(by_client)

@@ -235,13 +235,12 @@ def _transactions(
     the postings of the pending charges the collection did not take (``posted``: fen of
     pending posted, by contract)."""
     yield from _collections(plan, digest, totals, posted)
-    rest: dict[str, dict[str, Mapping[str, int]]] = defaultdict(dict)
-    for cid in sorted(plan.pending.keys() - posted.keys()):
-        kinds = plan.pending[cid]
-        rest[plan.before.clients[cid]][cid] = kinds
+    rest = {cid: plan.pending[cid] for cid in sorted(plan.pending.keys() - posted.keys())}
+    for cid, kinds in rest.items():
         posted[cid] = sum(kinds.values())
         digest.line("pending posted", cid, *(f"{k}={v}" for k, v in sorted(kinds.items())))
-    yield from postings_by_client(pending_posting_prefix(plan.day), plan.day, rest)
+    prefix = pending_posting_prefix(plan.day)
+    yield from postings_by_client(prefix, plan.day, rest, plan.before.clients)
 
 
 def _collections(

@@ -5,7 +5,7 @@ every charge at a month's end without collecting.
 
 Invariants:
 - only at the close of the latest day whose end of day has begun, once it is complete: the
-  postings are dated that day, and no later day's accrual has taken the pending on;
+  postings are dated that day, and no later day's accrual has begun (written its state);
 - a contract's whole pending goes, every kind at once; what the client owes is unchanged
   and the control account moves toward zero by as much;
 - the plan is the pending before the first run began: the pending now plus what these
@@ -33,7 +33,7 @@ from liangrong.eod.context import EOD_START, STEP_MINUTES
 from liangrong.eod.steps import STEP_NAMES
 from liangrong.ledger.journal import Ledger
 from liangrong.sim.session import CST, SimClock
-from liangrong.store.charges_pending import book_pending, contract_clients, live_accrual_date
+from liangrong.store.charges_pending import book_pending, contract_clients, last_accrual_begun
 from liangrong.store.collections import pending_posted_under, pending_posting_prefix
 from liangrong.store.eod_records import steps_by_date
 
@@ -69,8 +69,8 @@ def _check_day(engine: Engine, day: date) -> None:
             "steps): the pending charges are posted at the close of a finished day"
         )
     with engine.connect() as conn:
-        live = live_accrual_date(conn)
-    later = sorted({d for d in by_date if d > day} | ({live} if live and live > day else set()))
+        begun = last_accrual_begun(conn)
+    later = sorted({d for d in by_date if d > day} | ({begun} if begun and begun > day else set()))
     if later:
         raise PostPendingRefused(
             f"the end of day of {later[0]} has begun: the pending charges can be posted "
@@ -85,18 +85,16 @@ def _moment(day: date, batch: int) -> datetime:
     return start + timedelta(minutes=STEP_MINUTES * len(STEP_NAMES), milliseconds=batch)
 
 
-def _plan(engine: Engine, day: date) -> dict[str, dict[str, Mapping[str, int]]]:
-    """Client -> contract -> kind -> fen: the pending before the first run began."""
+def _pending_before(
+    engine: Engine, day: date
+) -> tuple[dict[str, Mapping[str, int]], dict[str, str]]:
+    """The pending before the first run began (contract -> kind -> fen), and whose each is."""
     with engine.connect() as conn:
         pending = {
             **book_pending(conn).by_contract,
             **pending_posted_under(conn, pending_posting_prefix(day)),
         }
-        whose = contract_clients(conn, pending)
-    planned: dict[str, dict[str, Mapping[str, int]]] = defaultdict(dict)
-    for cid in sorted(pending):
-        planned[whose[cid]][cid] = pending[cid]
-    return dict(planned)
+        return pending, contract_clients(conn, pending)
 
 
 def post_pending(
@@ -104,8 +102,8 @@ def post_pending(
 ) -> PendingPosted:
     """Post every contract's pending charges at ``day``'s close (see the module)."""
     _check_day(engine, day)
-    planned = _plan(engine, day)
-    txns = postings_by_client(pending_posting_prefix(day), day, planned)
+    pending, whose = _pending_before(engine, day)
+    txns = postings_by_client(pending_posting_prefix(day), day, pending, whose)
     clock = SimClock(_moment(day, 0))
     ledger = Ledger(engine, clock)
     posted = replayed = 0
@@ -116,11 +114,10 @@ def post_pending(
         progress(posted, len(txns))
     progress(posted, posted)
     by_kind: dict[str, int] = defaultdict(int)
-    for contracts in planned.values():
-        for kinds in contracts.values():
-            for kind, fen in kinds.items():
-                by_kind[kind] += fen
-    contracts_count = sum(len(contracts) for contracts in planned.values())
+    for kinds in pending.values():
+        for kind, fen in kinds.items():
+            by_kind[kind] += fen
+    clients = len(set(whose.values()))
     return PendingPosted(
-        day, contracts_count, len(planned), posted, replayed, dict(sorted(by_kind.items()))
+        day, len(pending), clients, posted, replayed, dict(sorted(by_kind.items()))
     )

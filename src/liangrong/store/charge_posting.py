@@ -17,13 +17,12 @@ import json
 from collections.abc import Sequence
 from datetime import date
 
-from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy import Connection, Engine
 
 from liangrong.domain.interest import ChargePosting
 from liangrong.domain.versions import History, Version
-from liangrong.store.charges_pending import ACCRUAL_STEP
+from liangrong.store.charges_pending import last_accrual_begun
 from liangrong.store.dated_versions import DatedVersions, dated_table
-from liangrong.store.eod_tables import eod_accrual_states, eod_steps
 from liangrong.store.reference import Clock, ReferenceConflict
 
 charge_posting_policies = dated_table("charge_posting_policies")
@@ -50,20 +49,8 @@ _POSTINGS = DatedVersions(
 )
 
 
-def _last_accrual_begun(conn: Connection) -> date | None:
-    """The latest date whose accrual completed or has begun (it wrote its state)."""
-    states, steps = eod_accrual_states.c, eod_steps.c
-    dates = [
-        conn.execute(select(func.max(states.trading_date))).scalar(),
-        conn.execute(
-            select(func.max(steps.trading_date)).where(steps.step == ACCRUAL_STEP)
-        ).scalar(),
-    ]
-    return max((d for d in dates if d is not None), default=None)
-
-
 def _not_booked(conn: Connection, fresh: Sequence[Version[ChargePosting]]) -> None:
-    begun = _last_accrual_begun(conn)
+    begun = last_accrual_begun(conn)
     if begun is not None and any(v.effective <= begun for v in fresh):
         raise ChargePostingTooLate(
             f"the end of day of {begun.isoformat()} has booked charges: a posting can take "

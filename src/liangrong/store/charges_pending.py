@@ -63,6 +63,19 @@ def settled_accrual_date(conn: Connection, before: date | None = None) -> date |
     return found
 
 
+def last_accrual_begun(conn: Connection) -> date | None:
+    """The latest date whose accrual completed or has begun (it wrote its state): a
+    dated posting, or a posting of the pending dated earlier, would come after it."""
+    states, steps = eod_accrual_states.c, eod_steps.c
+    dates = [
+        conn.execute(select(func.max(states.trading_date))).scalar(),
+        conn.execute(
+            select(func.max(steps.trading_date)).where(steps.step == ACCRUAL_STEP)
+        ).scalar(),
+    ]
+    return max((d for d in dates if d is not None), default=None)
+
+
 def live_accrual_date(conn: Connection) -> date | None:
     """The date whose state the pending now stands in: the latest whose accrual completed,
     or a later one whose accrual has begun posting (its first transaction after the state's
