@@ -22,6 +22,7 @@ from liangrong.domain.access import Action, Role, permits
 from liangrong.domain.calculator import calculate
 from liangrong.domain.order_codes import OrderCode
 from liangrong.eod.files import day_dir
+from liangrong.ledger.resident import CAUGHT_UP, FRESH
 from liangrong.store.api_access import audit_entries, issue_key
 
 CALCULATOR_DOC = {
@@ -279,6 +280,22 @@ def _finish_day(live: Live) -> None:
     while session.step():
         pass
     live.service.market.close_day()
+
+
+def test_the_end_of_day_catches_up_the_book_the_service_read_before_its_session(
+    live: Live,
+) -> None:
+    """The service reads its resident book before the session (its market thread does so
+    before the first step); the end of day reads only what the session posted since."""
+    market = live.service.market
+    market.load_book()
+    _finish_day(live)
+    day = live.service.session.day.isoformat()
+    ran = live.post("ops", f"/api/v1/eod/{day}")
+    assert ran.status_code == 200 and ran.json()["complete"] is True
+    reads = market.resident.reads
+    assert reads[("contracts", FRESH)] == 1 and reads[("debts", FRESH)] == 1  # the load
+    assert reads[("contracts", CAUGHT_UP)] >= 1 and reads[("debts", CAUGHT_UP)] >= 1
 
 
 def test_the_end_of_day_runs_after_the_close_and_its_files_download(live: Live) -> None:

@@ -22,6 +22,7 @@ from liangrong.eod.context import EodContext
 from liangrong.eod.settings import EodSettings
 from liangrong.ledger.columns import Owing, load_contract_table, load_debt_rows
 from liangrong.ledger.journal import Ledger
+from liangrong.ledger.resident import CAUGHT_UP, FRESH
 from liangrong.reports.daily_source import OpenDebts
 from liangrong.risk.layout import BookData, ContractData
 from liangrong.risk.loader import load_data
@@ -163,13 +164,17 @@ def test_charges_posted_advance_the_kept_debts_only_from_the_state_they_stand_fo
     assert "owed" in vars(ctx.debt_rows()) and ctx.owed().owing is before.owing
     _same_owed(ctx.owed(), owed_now(store))
     _check_against_fresh(ctx)
-    # a transaction the step did not post came in between: the rows are read again
-    kept = ctx.debt_rows()
+    # a transaction the step did not post came in between: the rows are not advanced by
+    # what the step says, they stay as they were and are caught up from the journal
+    kept, stood_at = ctx.debt_rows(), ctx.debts_stand_at()
     ledger.post(ops.accrue_charges("a5", DAY2, "c1", "F1", 7))
     ledger.post(ops.accrue_charges("a6", DAY2, "c1", "F1", 1))
     ctx.charges_posted(1, (["F1"], [1], ["c1"]))
-    assert ctx.debts_stand_at() is None
+    assert ctx.debts_stand_at() == stood_at
+    caught_up = ctx._readings.reads["debts", CAUGHT_UP]
     assert ctx.debt_rows() is not kept and ctx.owed().charges["F1"] == 1282
+    assert ctx._readings.reads["debts", CAUGHT_UP] == caught_up + 1
+    assert ctx.debts_stand_at() == stood_at + 2
     _check_against_fresh(ctx)
 
 
@@ -179,14 +184,17 @@ def test_first_charges_take_their_place_in_the_kept_debts_where_the_store_orders
     ledger = _ledger(store, fixed_clock)
     ctx = EodContext(store, DAY2, EodSettings())
     rows, before = ctx.debt_rows(), ctx.owed()
+    stood_at = ctx.debts_stand_at()
     assert "F2" in before.principal and "F2" not in before.charges  # no charges row yet
     _accrued(ledger, ctx, [("c1", "F1", 40), ("c1", "F2", 5)])
     if store.dialect.name == "sqlite":  # the names' code points: the new row merged in
         kept = ctx.debt_rows()
-        assert ctx.debts_stand_at() is not None and kept is not rows
+        assert ctx.debts_stand_at() == stood_at + 2 and kept is not rows  # two charges
         assert kept.size == rows.size + 1 and "client:c1:charges:F2" in kept.accounts
-    else:  # the database's collation decides the place: read again
-        assert ctx.debts_stand_at() is None
+    else:  # the database's collation decides the place: not advanced, then read again
+        assert ctx.debts_stand_at() == stood_at
+        fresh = ctx._readings.reads["debts", FRESH]
+        assert ctx.debt_rows() is not rows and ctx._readings.reads["debts", FRESH] == fresh + 1
     assert ctx.owed().charges == {"F1": 1274, "F2": 5, "S1": 321}
     _same_owed(ctx.owed(), owed_now(store))
     _check_against_fresh(ctx)

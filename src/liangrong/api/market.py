@@ -8,7 +8,10 @@ Invariants:
 - the end of day runs after the session closed, and only then (``EodNotReady``): whoever
   waits for the market runs it (the main job, or an operations user through the API);
 - the market thread never swallows an error: it is kept (``failure``) and the service
-  reports it, and the day does not pretend to have ended.
+  reports it, and the day does not pretend to have ended;
+- the service keeps the book resident (``ledger.resident``): read before the session
+  opens, caught up with the journal by the end of day, which then reads the session's
+  postings instead of the whole book.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from sqlalchemy import Engine
 
 from liangrong.eod.runner import Progress, RunReport, no_progress, run
 from liangrong.eod.settings import EodSettings, opening_accrual
+from liangrong.ledger.resident import ResidentBook
 from liangrong.sim.session import Session
 
 
@@ -54,6 +58,7 @@ class LiveMarket:
         self.pace = pace
         self.lock = threading.RLock()
         self.state = DayState()
+        self.resident = ResidentBook()
         self.done = threading.Event()  # set when the day is over (or failed)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -72,6 +77,7 @@ class LiveMarket:
     def _run(self) -> None:
         interval = 1.0 / self.pace if self.pace else 0.0
         try:
+            self.load_book()
             while not self._stop.is_set():
                 with self.lock:
                     more = self.session.step()
@@ -89,6 +95,12 @@ class LiveMarket:
         finally:
             self.done.set()
 
+    def load_book(self) -> None:
+        """Read the resident book (before the session: the end of day catches it up)."""
+        with self.lock, self.engine.connect() as conn:
+            self.resident.contracts(conn)
+            self.resident.debt_rows(conn)
+
     def close_day(self) -> None:
         """Close the session (idempotent): open orders expire, the day settles."""
         with self.lock:
@@ -101,7 +113,7 @@ class LiveMarket:
                 raise EodNotReady("the session is still open: the end of day runs after the close")
             settings = EodSettings(self.reports_dir, accrued_through=opening_accrual(self.engine))
             started = timer.perf_counter()
-            report = run(self.engine, self.session.day, settings, progress)
+            report = run(self.engine, self.session.day, settings, progress, resident=self.resident)
             self.state.eod = report
             self.session.summary.timings["end of day"] = timer.perf_counter() - started
             return report

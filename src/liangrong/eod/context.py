@@ -6,7 +6,10 @@ Invariants:
   events, the step's completion) are fixed by the date, the step's position and the
   batch being written (``StepRun.moment``), so a rerun records the very same times;
 - the closing prices are the session's recorded closes, or, for a day no session closed,
-  the day's reference prices (its previous close), and say which.
+  the day's reference prices (its previous close), and say which;
+- the contract table and the debt rows come from a resident book (``ledger.resident``),
+  caught up with the journal at each reading: the service's, which outlives the run and is
+  never forgotten here, else one of the run's own.
 """
 
 from __future__ import annotations
@@ -23,15 +26,10 @@ from sqlalchemy import Engine, create_engine, event
 from liangrong.book.market import MarketDay
 from liangrong.eod.book_view import ContractColumns, Owed, contract_columns, owed_of
 from liangrong.eod.settings import EodSettings
-from liangrong.ledger.columns import (
-    ContractTable,
-    DebtRows,
-    contract_count,
-    load_contract_table,
-    load_debt_rows,
-)
+from liangrong.ledger.columns import ContractTable, DebtRows
 from liangrong.ledger.engine import is_sqlite, open_engine
 from liangrong.ledger.journal import last_seq
+from liangrong.ledger.resident import ResidentBook, journal_mark
 from liangrong.risk.layout import BookData
 from liangrong.risk.loader import load_data
 from liangrong.sim.reference_day import ReferenceDay, load_reference_day, opening_market
@@ -51,6 +49,8 @@ class EodContext:
     engine: Engine
     day: date
     settings: EodSettings
+    resident: ResidentBook | None = None  # the service's, kept beyond this run
+    _readings: ResidentBook = field(init=False, repr=False)
     _ref: ReferenceDay | None = field(default=None, repr=False)
     _closes: tuple[dict[str, int], str] | None = field(default=None, repr=False)
     _columns: ContractColumns | None = field(default=None, repr=False)
@@ -59,9 +59,10 @@ class EodContext:
     _records: Engine | None = field(default=None, repr=False)
     _reader: Engine | None = field(default=None, repr=False)
     _book: tuple[int, BookData] | None = field(default=None, repr=False)
-    _table: tuple[int, ContractTable] | None = field(default=None, repr=False)
-    _debts: tuple[int, DebtRows] | None = field(default=None, repr=False)
     _owed: tuple[DebtRows, Owed] | None = field(default=None, repr=False)
+
+    def __post_init__(self) -> None:
+        self._readings = self.resident if self.resident is not None else ResidentBook()
 
     @property
     def out_dir(self) -> Path:
@@ -92,28 +93,20 @@ class EodContext:
         return cached
 
     def contracts(self) -> ContractTable:
-        """Every contract with its opening terms, kept while the projection holds as many
-        contracts (terms never change once written, contracts are only ever added): read
-        once for the steps that walk the whole book (accrual, maturities, statuses,
-        reports)."""
+        """Every contract with its opening terms, from the resident book: read once for the
+        steps that walk the whole book (accrual, maturities, statuses, reports), and after
+        a posting caught up with the contracts it opened."""
         with self.engine.connect() as conn:
-            count = contract_count(conn)
-            if self._table is None or self._table[0] != count:
-                self._table = None  # stale: freed before the new is read
-                self._table = (count, load_contract_table(conn))
-        return self._table[1]
+            return self._readings.contracts(conn)
 
     def debt_rows(self) -> DebtRows:
-        """The balances of the clients' debt accounts, kept while no transaction is posted
-        (the ledger's state is its journal's last sequence number)."""
+        """The balances of the clients' debt accounts, from the resident book: kept while
+        no transaction is posted, then caught up with the journal's tail."""
         with self.engine.connect() as conn:
-            seq = last_seq(conn)
-            if self._debts is None or self._debts[0] != seq:
-                # what was read or built from the stale rows is freed before the new are
-                # read: at a firm's size each is gigabytes
-                self._debts = self._owed = self._book = None
-                self._debts = (seq, load_debt_rows(conn))
-        return self._debts[1]
+            kept = self._readings.debts_kept()
+            if kept is None or kept[0] != journal_mark(conn):
+                self._owed = self._book = None  # worked out from rows about to change: freed
+            return self._readings.debt_rows(conn)  # first (gigabytes at a firm's size)
 
     def charges_posted(self, fresh: int, charged: Charged) -> None:
         """A step has just posted ``fresh`` new transactions whose only change to the clients'
@@ -143,30 +136,33 @@ class EodContext:
             self._owed = (advanced[1], advanced[0].pending_booked(*booked))
 
     def _advance(self, fresh: int, charged: Charged) -> tuple[Owed | None, DebtRows] | None:
-        """Drop every reading of the debts, then keep the rows advanced by ``charged`` when
-        the ``fresh`` transactions are all that was posted since they were read: (the owed
-        figures kept for the rows before, if any; the rows now), else None."""
+        """Drop every figure worked out from the debts, then keep the rows advanced by
+        ``charged`` when the ``fresh`` transactions are all that was posted since they were
+        read: (the owed figures kept for the rows before, if any; the rows now), else None
+        (the rows stay as they were: the next reading catches them up from the journal)."""
         with self.engine.connect() as conn:
-            seq = last_seq(conn)
-        kept, owed = self._debts, self._owed
-        self._debts = self._owed = self._book = None
-        if kept is None or seq - kept[0] != fresh:
+            now = journal_mark(conn)
+        kept, owed = self._readings.debts_kept(), self._owed
+        self._owed = self._book = None
+        if kept is None or now.seq - kept[0].seq != fresh:
             return None
         contracts, amounts, clients = charged
         mine = clients if is_sqlite(self.engine) else None  # names by code point
         rows = kept[1].with_charges_added(contracts, amounts, mine) if contracts else kept[1]
         if rows is None:
             return None
-        self._debts = (seq, rows)
+        self._readings.keep_debts(now, rows)
         return (owed[1] if owed is not None and owed[0] is kept[1] else None), rows
 
     def debts_stand_at(self) -> int | None:
         """The journal's sequence number the kept debt rows stand for (None: none kept)."""
-        return self._debts[0] if self._debts is not None else None
+        kept = self._readings.debts_kept()
+        return kept[0].seq if kept is not None else None
 
     def keep_owed(self, rows: DebtRows, owed: Owed) -> None:
         """Keep ``owed``, worked out by a step from the kept ``rows``, as their reading."""
-        assert self._debts is not None and self._debts[1] is rows, "the kept rows' reading"
+        kept = self._readings.debts_kept()
+        assert kept is not None and kept[1] is rows, "the kept rows' reading"
         self._owed = (rows, owed)
 
     def owed(self) -> Owed:
@@ -179,9 +175,13 @@ class EodContext:
 
     def forget_readings(self) -> None:
         """Drop the kept readings of the whole book (gigabytes at a firm's size), for a step
-        that reads the store itself and needs none of them (``reconcile``)."""
-        self._table = self._debts = self._owed = self._book = None
+        that reads the store itself and needs none of them (``reconcile``), or whose own
+        postings the kept debts cannot follow.  The service's resident book stays: the
+        next run catches it up."""
+        self._owed = self._book = None
         self._columns, self._column_ids = None, frozenset()
+        if self.resident is None:
+            self._readings.forget()
 
     def book_data(self) -> BookData:
         """The risk book's columns as the ledger holds them now, kept while no transaction

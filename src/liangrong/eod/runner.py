@@ -12,9 +12,7 @@ Invariants:
 
 from __future__ import annotations
 
-import gc
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -23,6 +21,8 @@ from sqlalchemy import Engine
 from liangrong.eod.context import EodContext, StepRun
 from liangrong.eod.settings import EodSettings
 from liangrong.eod.steps import STEP_NAMES, STEPS, step_named
+from liangrong.ledger.collector import collector_paused
+from liangrong.ledger.resident import ResidentBook
 from liangrong.store.calendar_loads import load_calendar
 from liangrong.store.eod_records import StepRecord, completed_steps, record_step, steps_by_date
 
@@ -68,21 +68,6 @@ def _check_date(engine: Engine, on: date) -> None:
             )
 
 
-@contextmanager
-def _collector_paused() -> Iterator[None]:
-    """The steps hold millions of long-lived objects (columns, maps by contract) and make
-    millions of short-lived acyclic ones; the cyclic collector would rescan the long-lived
-    ones again and again for the few hundred cycles a step leaves (a third of the
-    accrual's time), so it waits until the step is over."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
 def no_progress(_step: str, _done: int, _total: int) -> None:
     pass
 
@@ -97,12 +82,14 @@ def run(
     settings: EodSettings | None = None,
     progress: Progress = no_progress,
     stop_after: str | None = None,
+    resident: ResidentBook | None = None,
 ) -> RunReport:
-    """Run the date's remaining steps in order (through ``stop_after`` when given)."""
+    """Run the date's remaining steps in order (through ``stop_after`` when given), on the
+    service's ``resident`` book when it keeps one (else the run reads the book itself)."""
     _check_date(engine, on)
     if stop_after is not None:
         step_named(stop_after)  # an unknown name is refused before anything runs
-    ctx = EodContext(engine, on, settings or EodSettings())
+    ctx = EodContext(engine, on, settings or EodSettings(), resident)
     report = RunReport(on, records=completed_steps(engine, on))
     try:
         _run_steps(ctx, report, progress, stop_after)
@@ -121,7 +108,7 @@ def _run_steps(
         else:
             name = step.name
             step_run = StepRun(ctx, name, position, _told(progress, name))
-            with _collector_paused():
+            with collector_paused():
                 outcome = step.run(step_run)
             record = StepRecord(
                 on, name, position, step_run.completed_at, outcome.digest, outcome.summary

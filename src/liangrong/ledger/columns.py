@@ -19,10 +19,11 @@ per row in the order the store returned them;
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from itertools import compress, repeat
+from itertools import compress, pairwise, repeat
 from operator import add, and_, itemgetter, lt, neg, or_
 from typing import Any, NamedTuple
 
@@ -56,17 +57,31 @@ class ContractTable:
     def securities_by_id(self) -> dict[str, str]:
         return dict(zip(self.ids, self.securities, strict=True))
 
+    def followed_by(self, later: ContractTable) -> ContractTable:
+        """This table with ``later``'s contracts after its own (the same term fields)."""
+        assert list(later.terms) == list(self.terms), "the same term fields"
+        return ContractTable(
+            ids=self.ids + later.ids,
+            clients=self.clients + later.clients,
+            kinds=self.kinds + later.kinds,
+            securities=self.securities + later.securities,
+            terms={name: column + later.terms[name] for name, column in self.terms.items()},
+        )
+
 
 def contract_count(conn: Connection) -> int:
     """How many contracts the projection holds (a ``ContractTable``'s key)."""
     return int(conn.execute(select(func.count()).select_from(s.contracts)).scalar_one())
 
 
-def load_contract_table(conn: Connection, fields: Sequence[str] = TERM_FIELDS) -> ContractTable:
+def load_contract_table(
+    conn: Connection, fields: Sequence[str] = TERM_FIELDS, opened: tuple[int, int] | None = None
+) -> ContractTable:
     """Every contract of the projection (``ContractTable``) with ``fields`` of its terms (by
-    default ``TERM_FIELDS``, what the end of day's readers take), in one scan."""
+    default ``TERM_FIELDS``, what the end of day's readers take), in one scan; ``opened``:
+    only those opened after the first journal seq, up to the second."""
     columns: list[list[Any]] = [[] for _ in range(len(_KEYS) + len(fields))]
-    for batch in contract_fields(conn, fields):  # turned into columns batch by batch: the
+    for batch in contract_fields(conn, fields, opened):  # turned into columns batch by batch: the
         for column, values in zip(columns, zip(*batch, strict=True), strict=True):
             column.extend(values)  # millions of rows are never held as rows at once
     keys, terms = columns[: len(_KEYS)], columns[len(_KEYS) :]
@@ -88,6 +103,8 @@ _PRINCIPAL = frozenset({FINANCING_SIDE, SHORT_SIDE})
 _NOT_A_DEBT = ("", "", "", "")
 
 Ints = npt.NDArray[np.int64]
+Change = tuple[str, str, int]  # (account, asset, amount moved)
+_INT64 = (-(2**63), 2**63 - 1)
 
 
 @dataclass(frozen=True)
@@ -170,6 +187,93 @@ class DebtRows:
             list(compress(contracts, fresh.tolist())),
             list(compress(clients, fresh.tolist())),
             (-added[fresh]).tolist(),
+        )
+
+    def with_changes(self, changes: Sequence[Change], code_points: bool) -> DebtRows | None:
+        """These rows once each balance of ``changes`` has moved by its amount, or None when
+        that cannot be worked out here, so that the rows are read again.  ``changes``: the
+        sums by (account, asset) of the postings to the debt accounts since the rows were
+        read, every key posted among them, even one summing to nothing (the store keeps a
+        row for every key ever posted).  A key the rows lack takes the place the store's
+        order gives it: known here only where that order is the keys' code points
+        (``code_points``, SQLite's); otherwise such a key means None.  Amounts beyond the
+        store's 64-bit integers mean None too."""
+        if not changes:
+            return self
+        ordered = sorted(changes)
+        assert all(a[:2] < b[:2] for a, b in pairwise(ordered)), "one change per key"
+        amounts = list(self.amounts)
+        where = self._places(ordered, code_points)
+        if where is None:
+            return None
+        inserted: list[tuple[int, str, str, int]] = []
+        for (account, asset, moved), (row, held) in zip(ordered, where, strict=True):
+            balance = amounts[row] + moved if held else moved
+            if not _INT64[0] <= balance <= _INT64[1]:
+                return None
+            if held:
+                amounts[row] = balance
+            else:
+                inserted.append((row, account, asset, balance))
+        return self._with_inserted(amounts, inserted)
+
+    def _places(
+        self, ordered: Sequence[Change], code_points: bool
+    ) -> list[tuple[int, bool]] | None:
+        """Each change's row (and whether the rows hold its key), or where its new row goes
+        (None: not known here).  Rows in code-point order (``code_points``: as SQLite's
+        binary collation returns them, which the caller vouches for) are searched by
+        bisection; in another order only keys they hold are found."""
+        accounts, assets = self.accounts, self.assets
+        if not code_points:
+            row_of = {key: row for row, key in enumerate(zip(accounts, assets, strict=True))}
+            rows = [row_of.get((account, asset)) for account, asset, _ in ordered]
+            if None in rows:
+                return None
+            return [(row, True) for row in rows if row is not None]
+        places: list[tuple[int, bool]] = []
+        for account, asset, _ in ordered:
+            row = bisect_left(accounts, account)
+            while row < self.size and accounts[row] == account and assets[row] < asset:
+                row += 1
+            held = row < self.size and accounts[row] == account and assets[row] == asset
+            places.append((row, held))
+        return places
+
+    def _with_inserted(
+        self, amounts: list[int], inserted: Sequence[tuple[int, str, str, int]]
+    ) -> DebtRows | None:
+        """These rows with ``amounts``, and a new row before each ``inserted`` row position
+        (ascending) for its (account, asset, balance), or None if a new name is not one of
+        the chart's debt accounts."""
+        if not inserted:
+            return DebtRows(
+                self.accounts, self.assets, tuple(amounts), self.clients, self.sides,
+                self.contracts,
+            )  # fmt: skip
+        names = [account for _, account, _, _ in inserted]
+        _, clients, sides, contracts = _name_parts(names)
+        if "" in sides:
+            return None
+        positions = [row for row, _, _, _ in inserted]
+
+        def placed(column: Sequence[Any], new: Sequence[Any]) -> tuple[Any, ...]:
+            merged: list[Any] = []
+            start = 0
+            for row, value in zip(positions, new, strict=True):
+                merged.extend(column[start:row])
+                merged.append(value)
+                start = row
+            merged.extend(column[start:])
+            return tuple(merged)
+
+        return DebtRows(
+            placed(self.accounts, names),
+            placed(self.assets, [asset for _, _, asset, _ in inserted]),
+            placed(amounts, [balance for _, _, _, balance in inserted]),
+            placed(self.clients, clients),
+            placed(self.sides, sides),
+            placed(self.contracts, contracts),
         )
 
     def _advanced(
@@ -263,8 +367,15 @@ def load_debt_rows(conn: Connection) -> DebtRows:
     if not rows:
         return DebtRows((), (), (), (), (), ())
     accounts, assets, amounts = zip(*rows, strict=True)
-    parts: list[Sequence[str]] = list(map(str.split, accounts, repeat(":")))
-    if not all(map(len(_NOT_A_DEBT).__eq__, map(len, parts))):  # never for the chart's names
-        parts = [split if len(split) == len(_NOT_A_DEBT) else _NOT_A_DEBT for split in parts]
-    _, clients, sides, contracts = zip(*parts, strict=True)
+    _, clients, sides, contracts = _name_parts(accounts)
     return DebtRows(accounts, assets, amounts, clients, sides, contracts)
+
+
+def _name_parts(accounts: Sequence[str]) -> tuple[Sequence[str], ...]:
+    """The debt accounts' names cut into (prefix, client, side, contract), by column; a name
+    not of the chart's debt accounts (never one the ledger holds) cut into empty parts."""
+    parts: list[Sequence[str]] = list(map(str.split, accounts, repeat(":")))
+    if not all(map(len(_NOT_A_DEBT).__eq__, map(len, parts))):
+        parts = [split if len(split) == len(_NOT_A_DEBT) else _NOT_A_DEBT for split in parts]
+    columns: tuple[Sequence[str], ...] = tuple(zip(*parts, strict=True))
+    return columns

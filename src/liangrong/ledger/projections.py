@@ -324,15 +324,24 @@ CONTRACT_KEYS = ("contract_id", "client_id", "kind", "security")
 _ROWS_PER_FETCH = 50_000
 
 
-def contract_fields(conn: Connection, fields: Sequence[str]) -> Iterator[Sequence[Any]]:
+def contract_fields(
+    conn: Connection, fields: Sequence[str], opened: tuple[int, int] | None = None
+) -> Iterator[Sequence[Any]]:
     """Every contract of the projection in the table's own order (opening order on SQLite),
     in batches of rows ``(contract_id, client_id, kind, security, *fields)``, the fields
     those of its opening terms that the table copies (``schema.CONTRACT_TERM_COLUMNS``):
-    millions of contracts are read without parsing their terms' JSON."""
+    millions of contracts are read without parsing their terms' JSON.  ``opened``: only
+    those opened by a transaction after the first seq, up to the second."""
     unknown = set(fields) - set(s.CONTRACT_TERM_COLUMNS)
     if unknown:
         raise ValueError(f"not a contracts term column: {sorted(unknown)}")
-    yield from _batches(conn, f"SELECT {', '.join((*CONTRACT_KEYS, *fields))} FROM contracts")
+    query = f"SELECT {', '.join((*CONTRACT_KEYS, *fields))} FROM contracts"
+    if opened is None:
+        yield from _batches(conn, query)
+    else:
+        marker = s.marker(conn)
+        where = f" WHERE opened_seq > {marker} AND opened_seq <= {marker}"
+        yield from _batches(conn, query + where, opened)
 
 
 def _batches(
