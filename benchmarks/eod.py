@@ -36,6 +36,13 @@ eod run`` is, and is timed too: a routine day, whose
 reconciliation stands on the first day's checkpoint (``eod/ledger_control.py``) instead of
 checking every key against the whole journal.  No outside files come for it (the clearing
 and bank checks list them as missing: two differences, expected).
+
+With ``--resident`` each day runs as the service runs it, on a resident book
+(``ledger/resident.py``): the contract table and the debt rows are read once before the day
+(timed on a line of their own: the service does it before its session opens), and each
+step's reading catches them up with the journal instead of reading the book again.  The
+next day (``--next-day``) still runs in a process of its own, which reads its resident book
+first: a service started that morning.
 """
 
 from __future__ import annotations
@@ -70,6 +77,7 @@ from liangrong.ledger import schema as s
 from liangrong.ledger.digest import journal_digest
 from liangrong.ledger.engine import open_engine
 from liangrong.ledger.journal import MAX_BATCH_TRANSACTIONS, CreditAccountOpening, Ledger
+from liangrong.ledger.resident import ResidentBook
 from liangrong.sim.demo_loader import load_demo
 from liangrong.sim.external_sides import ExternalSides
 from liangrong.sim.fee_seed import fee_schedule_on
@@ -223,9 +231,11 @@ def run_eod(
     batch: int,
     day: date = DAY,
     posting: ChargePosting = ChargePosting.DAILY,
+    resident: ResidentBook | None = None,
 ) -> tuple[dict[str, float], dict[str, str]]:
-    """The end of day of ``day`` on the store at ``path``: seconds per step (wall, and the
-    process's and its workers' CPU: the machine is shared) and each step's recorded digest."""
+    """The end of day of ``day`` on the store at ``path`` (on the ``resident`` book if
+    given): seconds per step (wall, and the process's and its workers' CPU: the machine is
+    shared) and each step's recorded digest."""
     engine = open_engine(f"sqlite:///{path}")
     settings = EodSettings(
         reports,
@@ -241,7 +251,7 @@ def run_eod(
             print(f"  … {list(ends)[-1]} done at {ends[list(ends)[-1]][0]:.1f} s", flush=True)
         ends[step] = (time.perf_counter() - started, _cpu() - cpu_started)
 
-    report = run(engine, day, settings, progress)
+    report = run(engine, day, settings, progress, resident=resident)
     total, cpu_total = time.perf_counter() - started, _cpu() - cpu_started
     assert report.complete
     figures = {"eod_s": total, "eod_cpu_s": cpu_total}
@@ -267,7 +277,27 @@ def run_eod(
     )
     digests = {name: report.records[name].digest for name in STEP_NAMES}
     engine.dispose()
+    if resident is not None:
+        figures |= {f"resident_{'_'.join(k).replace(' ', '_')}": float(n)
+                    for k, n in resident.reads.items()}  # fmt: skip
     return figures, digests
+
+
+def load_resident(path: Path) -> tuple[ResidentBook, dict[str, float]]:
+    """The resident book of the store at ``path``, as the service reads it before its
+    session, timed."""
+    engine = open_engine(f"sqlite:///{path}")
+    resident = ResidentBook()
+    started, cpu_started = time.perf_counter(), _cpu()
+    with engine.connect() as conn:
+        table, rows = resident.contracts(conn), resident.debt_rows(conn)
+    seconds, cpu = time.perf_counter() - started, _cpu() - cpu_started
+    engine.dispose()
+    print(
+        f"resident book loaded (before the day, as the service does): {table.size:,} "
+        f"contracts, {rows.size:,} debt rows: {seconds:.2f} s wall, {cpu:.2f} s cpu"
+    )
+    return resident, {"resident_load_s": seconds, "resident_load_cpu_s": cpu}
 
 
 def time_post_pending(path: Path, day: date, batch: int) -> dict[str, float]:
@@ -325,6 +355,11 @@ def main(argv: Sequence[str] | None = None) -> dict[str, float]:
         action="store_true",
         help="then time the next trading day's end of day too (a routine day)",
     )
+    parser.add_argument(
+        "--resident",
+        action="store_true",
+        help="run on a resident book, read before the day (timed apart), as the service does",
+    )
     args = parser.parse_args(argv)
     posting = ChargePosting(args.posting)
     with tempfile.TemporaryDirectory(prefix="eod-bench-") as folder:
@@ -346,7 +381,13 @@ def main(argv: Sequence[str] | None = None) -> dict[str, float]:
             top_up(work / "store.sqlite", args.accounts, DAY - timedelta(days=LOOKBACK_DAYS + 20))
         if args.collection_day:
             make_collection_day(work / "store.sqlite")
-        timed, digests = run_eod(work / "store.sqlite", work / "reports", args.batch, DAY, posting)
+        resident = None
+        if args.resident:
+            resident, loaded = load_resident(work / "store.sqlite")
+            figures |= loaded
+        timed, digests = run_eod(
+            work / "store.sqlite", work / "reports", args.batch, DAY, posting, resident
+        )
         figures |= timed
         if args.journal_digest:
             engine = open_engine(f"sqlite:///{work / 'store.sqlite'}")
@@ -357,14 +398,16 @@ def main(argv: Sequence[str] | None = None) -> dict[str, float]:
             figures |= time_post_pending(work / "store.sqlite", DAY, args.batch)
         if args.next_day:
             store, reports = work / "store.sqlite", work / "reports"
-            following, digests = _in_own_process(store, reports, args.batch, NEXT_DAY, posting)
+            following, digests = _in_own_process(
+                store, reports, args.batch, NEXT_DAY, posting, args.resident
+            )
             _print(NEXT_DAY, following, digests)
             figures |= {f"next_{name}": value for name, value in following.items()}
     return figures
 
 
 def _in_own_process(
-    path: Path, reports: Path, batch: int, day: date, posting: ChargePosting
+    path: Path, reports: Path, batch: int, day: date, posting: ChargePosting, resident: bool
 ) -> tuple[dict[str, float], dict[str, str]]:
     """``run_eod`` in a new process, as ``liangrong eod run`` runs each day: the day starts
     with none of the day before's memory (at 1,000,000 accounts gigabytes that Python keeps
@@ -372,17 +415,20 @@ def _in_own_process(
     would outlive the call), its figures handed back in a file."""
     answer = path.with_name("next_day.json")
     args = [str(path), str(reports), str(batch), day.isoformat(), str(answer), posting.value]
+    args += ["resident"] if resident else []
     subprocess.run([sys.executable, __file__, ONE_DAY, *args], check=True)
     figures, digests = json.loads(answer.read_text())
     return figures, digests
 
 
 def _one_day(args: Sequence[str]) -> None:
-    path, reports, batch, day, answer, posting = args
-    result = run_eod(
-        Path(path), Path(reports), int(batch), date.fromisoformat(day), ChargePosting(posting)
-    )
-    Path(answer).write_text(json.dumps(result))
+    path, reports, batch, day, answer, posting = args[:6]
+    resident, loaded = load_resident(Path(path)) if args[6:] == ["resident"] else (None, {})
+    figures, digests = run_eod(
+        Path(path), Path(reports), int(batch), date.fromisoformat(day), ChargePosting(posting),
+        resident,
+    )  # fmt: skip
+    Path(answer).write_text(json.dumps((loaded | figures, digests)))
 
 
 def _print(day: date, figures: dict[str, float], digests: dict[str, str]) -> None:
@@ -399,6 +445,11 @@ def _print(day: date, figures: dict[str, float], digests: dict[str, str]) -> Non
     for name in (*STEP_NAMES, "record"):
         print(f"  {name:<12} {figures[f'{name}_s']:8.2f} s {figures[f'{name}_cpu_s']:8.2f} s")
     print(f"  {'total':<12} {figures['eod_s']:8.2f} s {figures['eod_cpu_s']:8.2f} s")
+    reads = {k[len("resident_") :]: v for k, v in figures.items() if k.startswith("resident_")}
+    if reads:
+        print("  resident book, readings so far: " + ", ".join(
+            f"{name} {count:.0f}" for name, count in sorted(reads.items())
+            if not name.startswith("load")))  # fmt: skip
     print("digests (equal for equal results):")
     for name, digest in digests.items():
         print(f"  {name:<12} {digest}")

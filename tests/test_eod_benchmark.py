@@ -78,3 +78,27 @@ def test_eod_benchmark_posts_the_pending_on_request(capsys: pytest.CaptureFixtur
     assert "post-pending at the close of 2026-11-20: 600 contracts' pending" in (
         capsys.readouterr().out
     )
+
+
+def _digest_lines(out: str) -> list[str]:
+    """The printed digests of every day, in order."""
+    fields = [line.split() for line in out.splitlines()]
+    return [" ".join(f) for f in fields if len(f) == 2 and len(f[1]) == 64]
+
+
+def test_eod_benchmark_runs_on_a_resident_book(capsys: pytest.CaptureFixture[str]) -> None:
+    """Each day on a resident book read before it (its load on a line of its own): every
+    step's digest is a cold run's, on both days and both postings."""
+    days = ["--accounts", "200", "--contracts", "600", "--batch", "100", "--collection-day",
+            "--next-day"]  # fmt: skip
+    for posting in ("daily", "subledger"):
+        cold = eod_benchmark.main([*days, "--posting", posting])
+        cold_digests = _digest_lines(capsys.readouterr().out)
+        resident = eod_benchmark.main([*days, "--posting", posting, "--resident"])
+        out = capsys.readouterr().out
+        assert _digest_lines(out) == cold_digests and len(cold_digests) == 2 * len(STEP_NAMES)
+        assert "resident book loaded (before the day, as the service does): 600 contracts" in out
+        assert resident["resident_load_s"] >= 0 and resident["next_resident_load_s"] >= 0
+        assert resident["resident_contracts_fresh"] == 1 == resident["next_resident_debts_fresh"]
+        for name in ("accrued", "collected_clients", "differences", "next_differences"):
+            assert resident[name] == cold[name], name
