@@ -12,9 +12,10 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
-from conftest import make_sqlite_engine
+import liangrong.ledger.resident as resident_module
+from conftest import drop_postgres, make_postgres_engine, make_sqlite_engine
 from ledger_helpers import financing_terms, open_client, short_terms
 from liangrong.domain import operations as ops
 from liangrong.domain.contracts import Allocation
@@ -25,7 +26,14 @@ from liangrong.ledger.columns import DebtRows, load_contract_table, load_debt_ro
 from liangrong.ledger.digest import journal_digest
 from liangrong.ledger.engine import open_engine
 from liangrong.ledger.journal import Ledger
-from liangrong.ledger.resident import CAUGHT_UP, FRESH, KEPT, ResidentBook, debt_changes
+from liangrong.ledger.resident import (
+    CAUGHT_UP,
+    FRESH,
+    KEPT,
+    UNKNOWN,
+    ResidentBook,
+    debt_changes,
+)
 from liangrong.sim.session import SessionConfig, run_session
 from liangrong.store.migrate import upgrade
 from test_eod_shared_loads import DAY2
@@ -147,6 +155,41 @@ def test_a_tail_longer_than_the_rows_and_the_floor_is_read_afresh(
     before = Counter(resident.reads)
     _read(resident, store)
     assert _kinds(resident, before) == {"contracts": CAUGHT_UP, "debts": FRESH}
+
+
+@pytest.mark.postgres
+def test_a_posting_committed_while_the_book_is_read_is_never_caught_up_twice(
+    fixed_clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL reads each statement at its own state: another writer's transaction
+    committed between the mark and the reading is in the rows but not before the mark.
+    Such a reading stands at no known mark, so the next reads afresh instead of adding
+    that transaction a second time."""
+    engine, name = make_postgres_engine()
+    try:
+        ledger = _ledger(engine, fixed_clock)
+        resident = ResidentBook()
+
+        def racing(conn: Connection) -> DebtRows:
+            ledger.post(ops.accrue_charges("race", DAY2, "c1", "F1", 3))  # commits meanwhile
+            return load_debt_rows(conn)
+
+        monkeypatch.setattr(resident_module, "load_debt_rows", racing)
+        with engine.connect() as conn:
+            raced = resident.debt_rows(conn)
+        monkeypatch.undo()
+        assert raced.owed.charges["F1"] == 1237  # the racing charge is in the rows
+        kept = resident.debts_kept()
+        assert kept is not None and kept[0] == UNKNOWN
+        before = Counter(resident.reads)
+        with engine.connect() as conn:
+            rows = resident.debt_rows(conn)
+        assert resident.reads - before == Counter({("debts", FRESH): 1})
+        assert rows.owed.charges["F1"] == 1237  # once
+        with engine.connect() as conn:
+            assert rows == load_debt_rows(conn)
+    finally:
+        drop_postgres(engine, name)
 
 
 ROWS = DebtRows(

@@ -7,8 +7,10 @@ Invariants:
 - a reading stands for one state of the ledger, the journal's mark (its last transaction's
   seq and payload digest); caught up to a later state it equals what a fresh read of that
   state returns, row for row and in the same order;
-- catching up reads only the journal's tail (postings after the mark, by the journal's key)
-  and the contracts opened after it; it reads afresh instead when the journal no longer
+- catching up reads only the journal's tail (postings after the mark, by the journal's key,
+  up to the new mark) and the contracts opened after it; a fresh reading during which the
+  journal moved (another writer, on PostgreSQL) stands at no known mark; it reads afresh
+  instead of catching up from such a reading, and when the journal no longer
   holds the mark's transaction as it was (another store, or one restored from a backup),
   when the tail is larger than the reading, when the contracts do not add up, and for a new
   debt key whose place in the rows only the database's collation knows.
@@ -50,6 +52,12 @@ class JournalMark:
     digest: str
 
 
+# A reading the journal moved under (PostgreSQL reads each statement at its own state:
+# another writer's commit between the mark and the reading): equal to no mark, never
+# caught up from.
+UNKNOWN = JournalMark(-1, "")
+
+
 def journal_mark(conn: Connection) -> JournalMark:
     t = s.journal_transactions
     row = conn.execute(
@@ -61,8 +69,8 @@ def journal_mark(conn: Connection) -> JournalMark:
 def _still_holds(conn: Connection, mark: JournalMark) -> bool:
     """The journal holds ``mark``'s transaction as it was (so everything before it: the
     journal is append-only)."""
-    if mark.seq == 0:
-        return True
+    if mark.seq <= 0:
+        return mark.seq == 0  # UNKNOWN: nothing holds it
     t = s.journal_transactions
     found = conn.execute(select(t.c.payload_digest).where(t.c.seq == mark.seq)).scalar()
     return found == mark.digest
@@ -164,6 +172,8 @@ class ResidentBook:
             self.reads[slot.name, FRESH if value is None else CAUGHT_UP] += 1
             if value is None:
                 value = fresh(conn)
+                if journal_mark(conn) != now:  # a commit came in while reading
+                    now = UNKNOWN
         slot.kept = (now, value)
         return value
 
