@@ -290,7 +290,7 @@ def load_resident(path: Path) -> tuple[ResidentBook, dict[str, float]]:
     resident = ResidentBook()
     started, cpu_started = time.perf_counter(), _cpu()
     with engine.connect() as conn:
-        table, rows = resident.contracts(conn), resident.debt_rows(conn)
+        table, rows = resident.load(conn)
     seconds, cpu = time.perf_counter() - started, _cpu() - cpu_started
     engine.dispose()
     print(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from fractions import Fraction as F
@@ -183,6 +184,19 @@ def copy_of(prepared: Path, folder: Path) -> Copy:
     shutil.copy(prepared, folder / "store.sqlite")
     shutil.copytree(prepared.parent / "reports", folder / "reports")
     return Copy(open_engine(f"sqlite:///{folder / 'store.sqlite'}"), folder / "reports")
+
+
+def prepared_through(
+    tmp_path_factory: pytest.TempPathFactory, name: str, then: Callable[[Copy], None]
+) -> Path:
+    """A store built afresh, then taken through ``then`` on a copy: the copy's store file
+    (other modules' prepared stores)."""
+    path = tmp_path_factory.mktemp(name) / "prepared.sqlite"
+    build_store(path)
+    copy = copy_of(path, path.parent / "run")
+    then(copy)
+    copy.engine.dispose()
+    return path.parent / "run" / "store.sqlite"
 
 
 @pytest.fixture(scope="module")

@@ -45,11 +45,11 @@ from test_collection_eod import (
     Copy,
     _settings,
     balance,
-    build_store,
     collections_of,
     copy_of,
     events_of,
     populate,
+    prepared_through,
     transactions_under,
 )
 
@@ -67,12 +67,7 @@ PENDING = {
 def prepared(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Through the accrual of the collection day, then the pending seeded on that day's
     state (the step already recorded as completed)."""
-    path = tmp_path_factory.mktemp("pending") / "prepared.sqlite"
-    build_store(path)
-    copy = copy_of(path, path.parent / "run")
-    _seeded(copy)
-    copy.engine.dispose()
-    return path.parent / "run" / "store.sqlite"
+    return prepared_through(tmp_path_factory, "pending", _seeded)
 
 
 def _seeded(copy: Copy) -> None:

@@ -45,9 +45,9 @@ from test_collection_eod import (
     COLLECTION,
     Copy,
     _settings,
-    build_store,
     copy_of,
     populate,
+    prepared_through,
     transactions_under,
 )
 
@@ -70,12 +70,7 @@ def _booked(copy: Copy) -> None:
 @pytest.fixture(scope="module")
 def prepared(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The store after the end of day of 11-23, with charges pending."""
-    path = tmp_path_factory.mktemp("post-pending") / "prepared.sqlite"
-    build_store(path)
-    copy = copy_of(path, path.parent / "booked")
-    _booked(copy)
-    copy.engine.dispose()
-    return path.parent / "booked" / "store.sqlite"
+    return prepared_through(tmp_path_factory, "post-pending", _booked)
 
 
 @pytest.fixture

@@ -52,7 +52,7 @@ def _read(resident: ResidentBook, store: Engine) -> None:
     """Both readings made, then checked against a fresh read of the same state (a
     connection of the writer engine holds SQLite's write lock: one at a time)."""
     with store.connect() as conn:
-        table, rows = resident.contracts(conn), resident.debt_rows(conn)
+        table, rows = resident.load(conn)
     with store.connect() as conn:
         assert table == load_contract_table(conn)
         assert rows == load_debt_rows(conn)
@@ -287,8 +287,7 @@ def test_the_end_of_day_on_a_resident_book_carried_over_a_session_equals_a_cold_
         resident = ResidentBook() if keeps else None
         if resident is not None:
             with engine.connect() as conn:
-                resident.contracts(conn)
-                resident.debt_rows(conn)
+                resident.load(conn)
         run_session(engine, SessionConfig(clients=60, minutes=5, seed=7, on=NEXT_DAY))
         report = run(engine, NEXT_DAY, _settings(tmp_path / name, through), resident=resident)
         assert report.complete

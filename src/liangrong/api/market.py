@@ -98,8 +98,7 @@ class LiveMarket:
     def load_book(self) -> None:
         """Read the resident book (before the session: the end of day catches it up)."""
         with self.lock, self.engine.connect() as conn:
-            self.resident.contracts(conn)
-            self.resident.debt_rows(conn)
+            self.resident.load(conn)
 
     def close_day(self) -> None:
         """Close the session (idempotent): open orders expire, the day settles."""

@@ -251,29 +251,33 @@ class DebtRows:
                 self.accounts, self.assets, tuple(amounts), self.clients, self.sides,
                 self.contracts,
             )  # fmt: skip
-        names = [account for _, account, _, _ in inserted]
+        positions, names, assets, balances = zip(*inserted, strict=True)
         _, clients, sides, contracts = _name_parts(names)
         if "" in sides:
             return None
-        positions = [row for row, _, _, _ in inserted]
+        size = self.size
+        order = np.insert(np.arange(size), positions, np.arange(size, size + len(names)))
+        new = DebtRows(names, assets, balances, clients, sides, contracts)
+        return self._merged(amounts, order, new)
 
-        def placed(column: Sequence[Any], new: Sequence[Any]) -> tuple[Any, ...]:
-            merged: list[Any] = []
-            start = 0
-            for row, value in zip(positions, new, strict=True):
-                merged.extend(column[start:row])
-                merged.append(value)
-                start = row
-            merged.extend(column[start:])
-            return tuple(merged)
+    def _merged(
+        self, amounts: Sequence[int], order: npt.NDArray[np.intp], new: DebtRows
+    ) -> DebtRows:
+        """These rows (``amounts`` their balances) and ``new``'s, in ``order``: positions in
+        the two one after the other (this one's rows first)."""
+        taken = itemgetter(*order.tolist())
+
+        def placed(mine: Sequence[Any], theirs: Sequence[Any]) -> tuple[Any, ...]:
+            both = [*mine, *theirs]
+            return taken(both) if len(both) > 1 else tuple(both)
 
         return DebtRows(
-            placed(self.accounts, names),
-            placed(self.assets, [asset for _, _, asset, _ in inserted]),
-            placed(amounts, [balance for _, _, _, balance in inserted]),
-            placed(self.clients, clients),
-            placed(self.sides, sides),
-            placed(self.contracts, contracts),
+            placed(self.accounts, new.accounts),
+            placed(self.assets, new.assets),
+            placed(amounts, new.amounts),
+            placed(self.clients, new.clients),
+            placed(self.sides, new.sides),
+            placed(self.contracts, new.contracts),
         )
 
     def _advanced(
@@ -309,20 +313,9 @@ class DebtRows:
         order = np.fromiter(sorted([*range(size), *mine], key=keys.__getitem__), np.intp)
         if not np.array_equal(order[order < size], np.arange(size)):
             return None  # the store's order is not the names' code points
-        taken = itemgetter(*order.tolist())
-
-        def placed(mine: Sequence[Any], theirs: Sequence[Any]) -> tuple[Any, ...]:
-            both = [*mine, *theirs]
-            return taken(both) if len(both) > 1 else tuple(both)
-
-        return DebtRows(
-            placed(self.accounts, names),
-            placed(self.assets, [acc.CASH_ASSET] * len(names)),
-            placed(amounts.tolist(), balances),
-            placed(self.clients, clients),
-            placed(self.sides, [CHARGES_SIDE] * len(names)),
-            placed(self.contracts, contracts),
-        )
+        cash, charges = [acc.CASH_ASSET] * new, [CHARGES_SIDE] * new
+        fresh = DebtRows(names, cash, balances, clients, charges, contracts)
+        return self._merged(amounts.tolist(), order, fresh)
 
 
 class Owing(NamedTuple):

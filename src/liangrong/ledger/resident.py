@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Generic, TypeVar
 
 from sqlalchemy import Connection, func, select
@@ -99,7 +100,7 @@ def debt_changes(conn: Connection, after: int, through: int) -> list[Change]:
 
 
 def _caught_up_table(
-    conn: Connection, kept: tuple[JournalMark, ContractTable], now: JournalMark, _floor: int
+    conn: Connection, kept: tuple[JournalMark, ContractTable], now: JournalMark
 ) -> ContractTable | None:
     """The kept table with the contracts opened since its mark, or None: read afresh."""
     mark, table = kept
@@ -111,7 +112,7 @@ def _caught_up_table(
 
 
 def _caught_up_debts(
-    conn: Connection, kept: tuple[JournalMark, DebtRows], now: JournalMark, floor: int
+    conn: Connection, kept: tuple[JournalMark, DebtRows], now: JournalMark, *, floor: int
 ) -> DebtRows | None:
     """The kept rows moved by the journal's tail since their mark, or None: read afresh."""
     mark, rows = kept
@@ -124,7 +125,7 @@ def _caught_up_debts(
 
 
 T = TypeVar("T")
-CatchUp = Callable[[Connection, tuple[JournalMark, T], JournalMark, int], "T | None"]
+CatchUp = Callable[[Connection, tuple[JournalMark, T], JournalMark], "T | None"]
 
 
 @dataclass
@@ -151,7 +152,12 @@ class ResidentBook:
 
     def debt_rows(self, conn: Connection) -> DebtRows:
         """Every balance row of the clients' debt accounts as the ledger holds now."""
-        return self._read(self._debts, conn, _caught_up_debts, load_debt_rows)
+        catch_up = partial(_caught_up_debts, floor=self.tail_floor)
+        return self._read(self._debts, conn, catch_up, load_debt_rows)
+
+    def load(self, conn: Connection) -> tuple[ContractTable, DebtRows]:
+        """Both readings as the ledger holds now (the service's, before its session)."""
+        return self.contracts(conn), self.debt_rows(conn)
 
     def _read(
         self,
@@ -167,7 +173,7 @@ class ResidentBook:
             self.reads[slot.name, KEPT] += 1
             return kept[1]
         with collector_paused():
-            value = catch_up(conn, kept, now, self.tail_floor) if kept is not None else None
+            value = catch_up(conn, kept, now) if kept is not None else None
             del kept
             self.reads[slot.name, FRESH if value is None else CAUGHT_UP] += 1
             if value is None:
