@@ -38,11 +38,11 @@ checking every key against the whole journal.  No outside files come for it (the
 and bank checks list them as missing: two differences, expected).
 
 With ``--resident`` each day runs as the service runs it, on a resident book
-(``ledger/resident.py``): the contract table and the debt rows are read once before the day
-(timed on a line of their own: the service does it before its session opens), and each
-step's reading catches them up with the journal instead of reading the book again.  The
-next day (``--next-day``) still runs in a process of its own, which reads its resident book
-first: a service started that morning.
+(``ledger/resident.py``): the contract table, the debt rows and the clients' collateral are
+read once before the day (timed on a line of their own: the service does it before its
+session opens), and each step's reading catches them up with the journal instead of
+reading the book again.  The next day (``--next-day``) still runs in a process of its
+own, which reads its resident book first: a service started that morning.
 """
 
 from __future__ import annotations
@@ -290,12 +290,13 @@ def load_resident(path: Path) -> tuple[ResidentBook, dict[str, float]]:
     resident = ResidentBook()
     started, cpu_started = time.perf_counter(), _cpu()
     with engine.connect() as conn:
-        table, rows = resident.load(conn)
+        table, rows, collateral = resident.load(conn)
     seconds, cpu = time.perf_counter() - started, _cpu() - cpu_started
     engine.dispose()
     print(
         f"resident book loaded (before the day, as the service does): {table.size:,} "
-        f"contracts, {rows.size:,} debt rows: {seconds:.2f} s wall, {cpu:.2f} s cpu"
+        f"contracts, {rows.size:,} debt rows, {collateral.size:,} collateral figures: "
+        f"{seconds:.2f} s wall, {cpu:.2f} s cpu"
     )
     return resident, {"resident_load_s": seconds, "resident_load_cpu_s": cpu}
 

@@ -100,5 +100,7 @@ def test_eod_benchmark_runs_on_a_resident_book(capsys: pytest.CaptureFixture[str
         assert "resident book loaded (before the day, as the service does): 600 contracts" in out
         assert resident["resident_load_s"] >= 0 and resident["next_resident_load_s"] >= 0
         assert resident["resident_contracts_fresh"] == 1 == resident["next_resident_debts_fresh"]
+        assert resident["resident_collateral_fresh"] == 1  # the load; the statuses catch up
+        assert resident["resident_collateral_caught_up"] >= 1
         for name in ("accrued", "collected_clients", "differences", "next_differences"):
             assert resident[name] == cold[name], name

@@ -22,6 +22,7 @@ from liangrong.domain.contracts import Allocation
 from liangrong.domain.journal import Transaction
 from liangrong.eod.runner import run
 from liangrong.eod.settings import EodSettings, opening_accrual
+from liangrong.ledger.collateral import Collateral, collateral_changes, load_collateral
 from liangrong.ledger.columns import DebtRows, load_contract_table, load_debt_rows
 from liangrong.ledger.digest import journal_digest
 from liangrong.ledger.engine import open_engine
@@ -52,16 +53,17 @@ def _read(resident: ResidentBook, store: Engine) -> None:
     """Both readings made, then checked against a fresh read of the same state (a
     connection of the writer engine holds SQLite's write lock: one at a time)."""
     with store.connect() as conn:
-        table, rows = resident.load(conn)
+        table, rows, collateral = resident.load(conn)
     with store.connect() as conn:
         assert table == load_contract_table(conn)
         assert rows == load_debt_rows(conn)
+        assert collateral == load_collateral(conn)
 
 
 def _kinds(resident: ResidentBook, before: Counter[tuple[str, str]]) -> dict[str, str]:
     """How each reading was obtained since ``before``."""
     new = resident.reads - before
-    assert sum(new.values()) == 2, new
+    assert sum(new.values()) == 3, new
     return {reading: kind for reading, kind in new}
 
 
@@ -78,6 +80,10 @@ STEPS: list[tuple[list[Transaction], bool]] = [
       ops.accrue_charges("xa3", DAY2, "c3", "S1", 1)], False),
     ([ops.repay_financing("xr2", DAY2, "c1", [Allocation("F2", 5, 1_000_000)])], False),  # to 0
     ([ops.open_financing("xm0", F0)], True),
+    ([ops.deposit_cash("xd0", DAY2, "c0", 800_000),  # the collateral: a new client's cash
+      ops.transfer_collateral_in("xt0", DAY2, "c0", "000001.SZ", 300),  # and holding
+      ops.transfer_collateral_out("xt1", DAY2, "c1", "600000.SH", 10_000),
+      ops.withdraw_cash("xw3", DAY2, "c3", 1_000)], False),
 ]  # fmt: skip
 
 
@@ -87,7 +93,9 @@ def test_caught_up_readings_equal_fresh_ones_after_every_posting(
     ledger = _ledger(store, fixed_clock)
     resident = ResidentBook()
     _read(resident, store)
-    assert resident.reads == Counter({("contracts", FRESH): 1, ("debts", FRESH): 1})
+    assert resident.reads == Counter(
+        {("contracts", FRESH): 1, ("debts", FRESH): 1, ("collateral", FRESH): 1}
+    )
     code_points = store.dialect.name == "sqlite"
     for txns, new_keys in STEPS:
         ledger.post_batch(txns)
@@ -96,9 +104,10 @@ def test_caught_up_readings_equal_fresh_ones_after_every_posting(
         kinds = _kinds(resident, before)
         assert kinds["contracts"] == CAUGHT_UP  # the contracts opened since, if any, added
         assert kinds["debts"] == (FRESH if new_keys and not code_points else CAUGHT_UP)
+        assert kinds["collateral"] == CAUGHT_UP  # keyed by client: no order to keep
     before = Counter(resident.reads)
     _read(resident, store)  # nothing posted: the very readings
-    assert _kinds(resident, before) == {"contracts": KEPT, "debts": KEPT}
+    assert _kinds(resident, before) == {"contracts": KEPT, "debts": KEPT, "collateral": KEPT}
     with store.connect() as conn:
         rows = resident.debt_rows(conn)
     owed = rows.owed
@@ -106,6 +115,11 @@ def test_caught_up_readings_equal_fresh_ones_after_every_posting(
                               "S2": 500}  # fmt: skip
     assert owed.charges == {"F1": 7, "S1": 322}
     assert "client:c1:financing:F2" in rows.accounts  # repaid: its row stays, at 0
+    with store.connect() as conn:
+        collateral = resident.collateral(conn)
+    assert collateral.cash_fen["c0"] == 800_000
+    assert collateral.held[("c0", "000001.SZ")] == 300
+    assert collateral.held[("c1", "600000.SH")] == 2000  # bought with F1, kept
 
 
 def test_what_the_tail_moved_is_every_key_it_posted(store: Engine, fixed_clock) -> None:
@@ -119,6 +133,39 @@ def test_what_the_tail_moved_is_every_key_it_posted(store: Engine, fixed_clock) 
         assert debt_changes(conn, seq, seq + 1) == [("client:c1:financing:F2", "CNY", 1_000_000)]
     assert changes == [("client:c1:charges:F2", "CNY", -5),
                        ("client:c1:financing:F2", "CNY", 1_000_000)]  # fmt: skip
+
+
+def test_what_the_tail_moved_on_the_collateral_is_summed_by_client(
+    store: Engine, fixed_clock
+) -> None:
+    ledger = _ledger(store, fixed_clock)
+    with store.connect() as conn:
+        seq = int(conn.exec_driver_sql("SELECT max(seq) FROM journal_transactions").scalar_one())
+    ledger.post(ops.deposit_cash("xd1", DAY2, "c1", 100))
+    ledger.post(ops.transfer_collateral_in("xt1", DAY2, "c1", "600000.SH", 7))
+    ledger.post(ops.withdraw_cash("xw1", DAY2, "c1", 100))
+    with store.connect() as conn:
+        assert collateral_changes(conn, seq, seq + 2) == (
+            [("c1", 100)], [("c1", "600000.SH", 7)]
+        )  # fmt: skip
+        assert collateral_changes(conn, seq, seq + 3) == ([("c1", 0)], [("c1", "600000.SH", 7)])
+        assert collateral_changes(conn, seq + 3, seq + 3) == ([], [])
+
+
+COLLATERAL = Collateral({"c1": 500, "c2": 70}, {("c1", "600000.SH"): 100, ("c2", "000001.SZ"): 5})
+
+
+def test_collateral_moved_to_nothing_leaves_the_reading() -> None:
+    assert COLLATERAL.with_changes([], []) is COLLATERAL
+    moved = COLLATERAL.with_changes(
+        [("c1", -500), ("c3", 9), ("c2", 0)],
+        [("c2", "000001.SZ", -5), ("c1", "600000.SH", 1), ("c3", "600036.SH", 4)],
+    )
+    assert moved == Collateral(
+        {"c2": 70, "c3": 9}, {("c1", "600000.SH"): 101, ("c3", "600036.SH"): 4}
+    )
+    assert COLLATERAL.cash_fen == {"c1": 500, "c2": 70}  # the reading itself never changes
+    assert COLLATERAL.held[("c2", "000001.SZ")] == 5 and moved.size == 4
 
 
 def test_a_journal_that_no_longer_holds_the_mark_is_read_afresh(
@@ -135,10 +182,10 @@ def test_a_journal_that_no_longer_holds_the_mark_is_read_afresh(
     _read(resident, first)
     before = Counter(resident.reads)
     _read(resident, second)
-    assert _kinds(resident, before) == {"contracts": FRESH, "debts": FRESH}
+    assert _kinds(resident, before) == {"contracts": FRESH, "debts": FRESH, "collateral": FRESH}
     before = Counter(resident.reads)
     _read(resident, first)  # back to a journal shorter than the mark: afresh as well
-    assert _kinds(resident, before) == {"contracts": FRESH, "debts": FRESH}
+    assert _kinds(resident, before) == {"contracts": FRESH, "debts": FRESH, "collateral": FRESH}
 
 
 def test_a_tail_longer_than_the_rows_and_the_floor_is_read_afresh(
@@ -148,13 +195,13 @@ def test_a_tail_longer_than_the_rows_and_the_floor_is_read_afresh(
     resident = ResidentBook(tail_floor=1)
     _read(resident, store)
     with store.connect() as conn:
-        size = resident.debt_rows(conn).size
+        size = max(resident.debt_rows(conn).size, resident.collateral(conn).size)
     ledger.post_batch(
         [ops.accrue_charges(f"b{i}", DAY2, "c1", "F1", 1) for i in range(size + 1)]
-    )  # one posting pair each: more postings than rows
+    )  # one posting pair each: more postings than either reading holds
     before = Counter(resident.reads)
     _read(resident, store)
-    assert _kinds(resident, before) == {"contracts": CAUGHT_UP, "debts": FRESH}
+    assert _kinds(resident, before) == {"contracts": CAUGHT_UP, "debts": FRESH, "collateral": FRESH}
 
 
 @pytest.mark.postgres

@@ -7,9 +7,9 @@ Invariants:
   batch being written (``StepRun.moment``), so a rerun records the very same times;
 - the closing prices are the session's recorded closes, or, for a day no session closed,
   the day's reference prices (its previous close), and say which;
-- the contract table and the debt rows come from a resident book (``ledger.resident``),
-  caught up with the journal at each reading: the service's, which outlives the run and is
-  never forgotten here, else one of the run's own.
+- the contract table, the debt rows and the collateral come from a resident book
+  (``ledger.resident``), caught up with the journal at each reading: the service's, which
+  outlives the run and is never forgotten here, else one of the run's own.
 """
 
 from __future__ import annotations
@@ -191,7 +191,9 @@ class EodContext:
             seq = last_seq(conn)
         if self._book is None or self._book[0] != seq:
             owed = self.owed()  # the pending read once for both
-            self._book = (seq, load_data(self.engine, self.contracts(), owed))
+            with self.engine.connect() as conn:
+                collateral = self._readings.collateral(conn)
+            self._book = (seq, load_data(self.engine, self.contracts(), owed, collateral))
         return self._book[1]
 
     def closing_market(self) -> MarketDay:

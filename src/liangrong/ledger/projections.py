@@ -321,7 +321,6 @@ def breaks_of(journal: dict[str, int], balances: dict[str, int]) -> dict[str, in
 
 
 CONTRACT_KEYS = ("contract_id", "client_id", "kind", "security")
-_ROWS_PER_FETCH = 50_000
 
 
 def contract_fields(
@@ -337,19 +336,8 @@ def contract_fields(
         raise ValueError(f"not a contracts term column: {sorted(unknown)}")
     query = f"SELECT {', '.join((*CONTRACT_KEYS, *fields))} FROM contracts"
     if opened is None:
-        yield from _batches(conn, query)
+        yield from s.driver_batches(conn, query)
     else:
         marker = s.marker(conn)
         where = f" WHERE opened_seq > {marker} AND opened_seq <= {marker}"
-        yield from _batches(conn, query + where, opened)
-
-
-def _batches(
-    conn: Connection, query: str, parameters: tuple[object, ...] = ()
-) -> Iterator[Sequence[Any]]:
-    """Plain DBAPI rows in batches: millions of rows skip SQLAlchemy's row objects."""
-    result = conn.exec_driver_sql(query, parameters) if parameters else conn.exec_driver_sql(query)
-    cursor = result.cursor
-    assert cursor is not None
-    while rows := cursor.fetchmany(_ROWS_PER_FETCH):
-        yield rows
+        yield from s.driver_batches(conn, query + where, opened)

@@ -1,12 +1,12 @@
 """The resident book: the ledger's bulk readings kept current from the journal, for a
-process that lives through sessions and ends of day (the service).  The contract table and
-the clients' debt balances are read once, then caught up with what the journal added since,
-instead of being read again (millions of rows at a firm's size).
+process that lives through sessions and ends of day (the service).  The contract table,
+the clients' debt balances and their collateral are read once, then caught up with what
+the journal added since, instead of being read again (millions of rows at a firm's size).
 
 Invariants:
 - a reading stands for one state of the ledger, the journal's mark (its last transaction's
   seq and payload digest); caught up to a later state it equals what a fresh read of that
-  state returns, row for row and in the same order;
+  state returns (the table and the rows row for row and in the same order);
 - catching up reads only the journal's tail (postings after the mark, by the journal's key,
   up to the new mark) and the contracts opened after it; a fresh reading during which the
   journal moved (another writer, on PostgreSQL) stands at no known mark; it reads afresh
@@ -27,6 +27,7 @@ from typing import Generic, TypeVar
 from sqlalchemy import Connection, func, select
 
 from liangrong.ledger import schema as s
+from liangrong.ledger.collateral import Collateral, collateral_changes, load_collateral
 from liangrong.ledger.collector import collector_paused
 from liangrong.ledger.columns import (
     DEBT_PREFIX,
@@ -41,7 +42,7 @@ from liangrong.ledger.columns import (
 
 FRESH, CAUGHT_UP, KEPT = "fresh", "caught up", "kept"
 # A tail of up to this many postings is always caught up, longer only if no longer than
-# the rows: grouping a posting costs about what reading a row does.
+# the reading (``_tail_followed``).
 TAIL_FLOOR = 10_000
 
 
@@ -87,12 +88,8 @@ def debt_changes(conn: Connection, after: int, through: int) -> list[Change]:
     """What the postings after journal seq ``after`` up to ``through`` moved on each key of
     the clients' debt accounts (every key posted, even one summing to nothing)."""
     marker = s.marker(conn)
-    # The tail first, by the journal's key: filtered on the account too, SQLite would
-    # walk the account index over most of the journal (the debt accounts are most of it).
     query = (
-        "WITH tail AS MATERIALIZED (SELECT account, asset, amount FROM journal_postings "
-        f"WHERE txn_seq > {marker} AND txn_seq <= {marker}) "
-        "SELECT account, asset, SUM(amount) FROM tail "
+        f"{s.journal_tail(conn)} SELECT account, asset, SUM(amount) FROM tail "
         f"WHERE account >= {marker} AND account < {marker} GROUP BY account, asset"
     )
     bounds = (after, through, DEBT_PREFIX, s.prefix_end(DEBT_PREFIX))
@@ -111,17 +108,36 @@ def _caught_up_table(
     return whole if contract_count(conn) == whole.size else None
 
 
+def _tail_followed(conn: Connection, mark: JournalMark, now: JournalMark, size: int,
+                   floor: int) -> bool:  # fmt: skip
+    """A reading of ``size`` rows at ``mark`` can be caught up to ``now``: the journal
+    still holds the mark, and its tail since is no longer than the reading or the floor
+    (grouping a posting costs about what reading a row does)."""
+    if mark.seq >= now.seq or not _still_holds(conn, mark):
+        return False
+    return _tail_postings(conn, mark.seq, now.seq) <= max(size, floor)
+
+
 def _caught_up_debts(
     conn: Connection, kept: tuple[JournalMark, DebtRows], now: JournalMark, *, floor: int
 ) -> DebtRows | None:
     """The kept rows moved by the journal's tail since their mark, or None: read afresh."""
     mark, rows = kept
-    if mark.seq >= now.seq or not _still_holds(conn, mark):
+    if not _tail_followed(conn, mark, now, rows.size, floor):
         return None
-    if _tail_postings(conn, mark.seq, now.seq) > max(rows.size, floor):
-        return None  # grouping more postings than reading the rows
     changes = debt_changes(conn, mark.seq, now.seq)
     return rows.with_changes(changes, conn.dialect.name == "sqlite")
+
+
+def _caught_up_collateral(
+    conn: Connection, kept: tuple[JournalMark, Collateral], now: JournalMark, *, floor: int
+) -> Collateral | None:
+    """The kept collateral moved by the journal's tail since its mark, or None: read
+    afresh."""
+    mark, collateral = kept
+    if not _tail_followed(conn, mark, now, collateral.size, floor):
+        return None
+    return collateral.with_changes(*collateral_changes(conn, mark.seq, now.seq))
 
 
 T = TypeVar("T")
@@ -137,13 +153,15 @@ class _Slot(Generic[T]):
 
 
 class ResidentBook:
-    """The contract table and the debt rows, each with the mark it stands for; ``reads``
+    """The contract table, the debt rows and the collateral, each with the mark it stands
+    for; ``reads``
     counts how each was obtained (``FRESH``, ``CAUGHT_UP``, ``KEPT``), by reading."""
 
     def __init__(self, tail_floor: int = TAIL_FLOOR) -> None:
         self.tail_floor = tail_floor
         self._table: _Slot[ContractTable] = _Slot("contracts")
         self._debts: _Slot[DebtRows] = _Slot("debts")
+        self._collateral: _Slot[Collateral] = _Slot("collateral")
         self.reads: Counter[tuple[str, str]] = Counter()
 
     def contracts(self, conn: Connection) -> ContractTable:
@@ -155,9 +173,14 @@ class ResidentBook:
         catch_up = partial(_caught_up_debts, floor=self.tail_floor)
         return self._read(self._debts, conn, catch_up, load_debt_rows)
 
-    def load(self, conn: Connection) -> tuple[ContractTable, DebtRows]:
-        """Both readings as the ledger holds now (the service's, before its session)."""
-        return self.contracts(conn), self.debt_rows(conn)
+    def collateral(self, conn: Connection) -> Collateral:
+        """Every client's cash and holdings as the ledger holds now."""
+        catch_up = partial(_caught_up_collateral, floor=self.tail_floor)
+        return self._read(self._collateral, conn, catch_up, load_collateral)
+
+    def load(self, conn: Connection) -> tuple[ContractTable, DebtRows, Collateral]:
+        """Every reading as the ledger holds now (the service's, before its session)."""
+        return self.contracts(conn), self.debt_rows(conn), self.collateral(conn)
 
     def _read(
         self,
@@ -193,4 +216,4 @@ class ResidentBook:
 
     def forget(self) -> None:
         """Drop every reading (the next is read afresh)."""
-        self._table.kept = self._debts.kept = None
+        self._table.kept = self._debts.kept = self._collateral.kept = None

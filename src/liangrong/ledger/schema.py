@@ -45,6 +45,38 @@ def driver_rows(conn: Connection, query: Select[Any]) -> list[Any]:
     return list(cursor.fetchall())
 
 
+ROWS_PER_FETCH = 50_000
+
+
+def driver_batches(
+    conn: Connection, query: str, parameters: tuple[object, ...] = ()
+) -> Iterator[Sequence[Any]]:
+    """The rows of a raw ``query`` as the driver returns them, in batches: millions of rows
+    skip SQLAlchemy's row objects without being held all at once."""
+    result = conn.exec_driver_sql(query, parameters) if parameters else conn.exec_driver_sql(query)
+    cursor = result.cursor
+    assert cursor is not None
+    while rows := cursor.fetchmany(ROWS_PER_FETCH):
+        yield rows
+
+
+def position_in(conn: Connection, text: str, part: str) -> str:
+    """SQL: where ``part`` first occurs in ``text`` (1-based; 0: nowhere), either dialect."""
+    return f"{'instr' if conn.dialect.name == 'sqlite' else 'strpos'}({text}, {part})"
+
+
+def journal_tail(conn: Connection) -> str:
+    """SQL: ``WITH tail``, the postings (account, asset, amount) of the transactions after
+    one journal seq up to another (its two parameters), read by the journal's key first:
+    filtered on the account too, SQLite would walk the account index over most of the
+    journal."""
+    param = marker(conn)
+    return (
+        "WITH tail AS MATERIALIZED (SELECT account, asset, amount FROM journal_postings "
+        f"WHERE txn_seq > {param} AND txn_seq <= {param})"
+    )
+
+
 def markers(conn: Connection, count: int) -> str:
     return ", ".join([marker(conn)] * count)
 

@@ -9,9 +9,9 @@ accounts and the outside world are not read.
 Read in bulk for millions of rows: plain DBAPI batches; the contracts with their terms
 fields as columns (``ledger.columns.ContractTable``: the end of day reads them once for
 several steps, and its debt balances too, ``DebtRows``), else the loader's own fields
-only; the collateral accounts' names cut by the store to their client ids, up to the
-colon after the id (``_by_client``: the ledger holds only names of its chart, where no id
-holds a colon, so cutting is parsing them); read for this book alone, the debts' contract
+only; the collateral by client id (``ledger.collateral``: the end of day's resident book
+keeps it, else read here), its millions of holdings made columns in a few passes in C;
+read for this book alone, the debts' contract
 ids cut from their names by the store after the side's segment of the chart's name; the
 open contracts picked from the table's columns by position (its order kept), each distinct
 ratio or date text converted once.  The terms were checked when the contract opened
@@ -20,22 +20,22 @@ ratio or date text converted once.  The terms were checked when the contract ope
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from datetime import date
 from fractions import Fraction
 from functools import cache
 from itertools import compress, repeat
+from operator import itemgetter
 from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
 from sqlalchemy import Connection, Engine, select
 
-from liangrong.domain import accounts as acc
 from liangrong.domain.contracts import ContractKind
 from liangrong.domain.money import scaled_ratio
 from liangrong.ledger import schema as s
+from liangrong.ledger.collateral import Collateral, load_collateral
 from liangrong.ledger.columns import (
     CHARGES_SIDE,
     DEBT_PREFIX,
@@ -49,10 +49,8 @@ from liangrong.risk.layout import BookData, ContractData
 from liangrong.store.charges_pending import PendingCharges, book_pending
 from liangrong.store.other_collateral import load_counted_values
 
-_ROWS_PER_FETCH = 50_000
 _TERMS = ("margin_ratio", "open_date", "price_li", "quantity", "amount_fen")
 Ints = npt.NDArray[np.int64]
-_CLIENT, _OTHER = "\x00client", "\x00other"  # placeholders: no colon in either
 
 
 class OwedFigures(Protocol):
@@ -76,21 +74,6 @@ def load_book(engine: Engine, data: BookData | None = None) -> BookArrays:
     return book
 
 
-def _prefix(name: str) -> str:
-    """What stands before the client id in a chart name made with the placeholder
-    ``_CLIENT``; what follows the id is nothing or starts with a colon."""
-    before, client, after = name.partition(_CLIENT)
-    assert client and after[:1] in ("", ":"), name
-    return before
-
-
-# a client's free cash ``{prefix}{client}`` and its locked cash ``{prefix}{client}:locked``;
-# its securities ``{prefix}{client}:{exchange}``
-_CASH_PREFIX = _prefix(acc.client_cash(_CLIENT))
-assert _prefix(acc.client_locked_cash(_CLIENT)) == _CASH_PREFIX
-_HELD_PREFIX = _prefix(acc.client_securities(_CLIENT, _OTHER))
-
-
 @cache
 def _ratio_bp(text: str) -> int:
     return scaled_ratio(Fraction(text))
@@ -101,34 +84,6 @@ def _ordinal(text: str) -> int:
     return date.fromisoformat(text).toordinal()
 
 
-def _find(conn: Connection, text: str, part: str) -> str:
-    """SQL: where ``part`` first occurs in ``text`` (1-based; 0: nowhere), either dialect."""
-    return f"{'instr' if conn.dialect.name == 'sqlite' else 'strpos'}({text}, {part})"
-
-
-def _fetched(conn: Connection, query: str, params: tuple[Any, ...]) -> Iterator[Sequence[Any]]:
-    cursor = conn.exec_driver_sql(query, params).cursor
-    assert cursor is not None
-    while rows := cursor.fetchmany(_ROWS_PER_FETCH):
-        yield rows
-
-
-def _by_client(conn: Connection, prefix: str, columns: str) -> Iterator[Sequence[Any]]:
-    """(client id, ``columns``) of the non-zero balances of the accounts named
-    ``{prefix}{client}…`` (a range of the balances' key).  The store cuts each name to its
-    client id, up to the next colon: the ledger holds only names of its chart, whose ids
-    hold no colon."""
-    marker = s.marker(conn)
-    rest = f"substr(account, {len(prefix) + 1})"
-    colon = _find(conn, rest + " || ':'", "':'")  # the first colon, or just past the end
-    client = f"substr({rest}, 1, {colon} - 1)"
-    query = (
-        f"SELECT {client}, {columns} FROM balances "
-        f"WHERE account >= {marker} AND account < {marker} AND amount <> 0"
-    )
-    return _fetched(conn, query, (prefix, s.prefix_end(prefix)))
-
-
 def _debts(conn: Connection, side: str) -> dict[str, int]:
     """What is owed on each contract through one side of the debt accounts (``side``:
     ``ledger.columns.FINANCING_SIDE``, ``SHORT_SIDE`` or ``CHARGES_SIDE``), by contract id.
@@ -137,14 +92,14 @@ def _debts(conn: Connection, side: str) -> dict[str, int]:
     straight into the dictionary."""
     segment = f":{side}:"
     marker = s.marker(conn)
-    position = _find(conn, "account", marker)
+    position = s.position_in(conn, "account", marker)
     query = (
         f"SELECT substr(account, {position} + {marker}), -amount FROM balances "
         f"WHERE account >= {marker} AND account < {marker} AND amount <> 0 AND {position} > 0"
     )
     params = (segment, len(segment), DEBT_PREFIX, s.prefix_end(DEBT_PREFIX), segment)
     owed: dict[str, int] = {}
-    for rows in _fetched(conn, query, params):
+    for rows in s.driver_batches(conn, query, params):
         owed.update(rows)
     return owed
 
@@ -153,44 +108,70 @@ def load_data(
     engine: Engine,
     contracts: ContractTable | None = None,
     owed: OwedFigures | None = None,
+    collateral: Collateral | None = None,
 ) -> BookData:
-    """The book as columns, read in a few scans (``contracts``, ``owed``: the projection's
-    contracts, and what each owes of principal and of charges, pending included, already
-    read from this very state of the ledger).  A contract's charges are its account plus
-    its pending."""
+    """The book as columns, read in a few scans (``contracts``, ``owed``, ``collateral``:
+    the projection's contracts, what each owes of principal and of charges, pending
+    included, and the clients' collateral, already read from this very state of the
+    ledger).  A contract's charges are its account plus its pending."""
     with engine.connect() as conn:
         found = s.driver_rows(conn, select(s.credit_accounts.c.client_id).distinct())
         clients = sorted({str(client) for (client,) in found})
-        index = {client: a for a, client in enumerate(clients)}
-        cash, held = _collateral(conn, index)
+        held = collateral if collateral is not None else load_collateral(conn)
         table = contracts if contracts is not None else load_contract_table(conn, _TERMS)
         if owed is not None:
             principal, charges = owed.principal, owed.charges
         else:  # read for this book alone: the store cuts the names (``_debts``)
             principal = _debts(conn, FINANCING_SIDE) | _debts(conn, SHORT_SIDE)
             charges = _with_pending(_debts(conn, CHARGES_SIDE), book_pending(conn))
+    index = {client: a for a, client in enumerate(clients)}
     size = table.size
     outstanding = np.fromiter(map(principal.get, table.ids, repeat(0, size)), np.int64, size)
     charged = np.fromiter(map(charges.get, table.ids, repeat(0, size)), np.int64, size)
     known = np.fromiter(map(index.__contains__, table.clients), np.bool_, size)
     kinds = np.asarray(table.kinds, dtype=object)
     open_ = ((outstanding > 0) | (charged > 0)) & known
-    symbols = sorted(
-        {symbol for _, symbol in held} | set(compress(table.securities, open_.tolist()))
-    )
+    holdings = _Holdings(held.held, index)
+    symbols = sorted(holdings.securities() | set(compress(table.securities, open_.tolist())))
     sec = {symbol: i for i, symbol in enumerate(symbols)}
-    positions = sorted((a, sec[symbol], q) for (a, symbol), q in held.items() if q)
+    account, security, quantity = holdings.positions(sec)
     columns = _Open(table, index, sec, outstanding, charged)
     return BookData(
         client_ids=clients,
         symbols=symbols,
-        cash_fen=np.asarray(cash, dtype=np.int64),
-        position_account=np.asarray([p[0] for p in positions], dtype=np.intp),
-        position_security=np.asarray([p[1] for p in positions], dtype=np.intp),
-        position_quantity=np.asarray([p[2] for p in positions], dtype=np.int64),
+        cash_fen=np.fromiter(map(held.cash_fen.get, clients, repeat(0)), np.int64, len(clients)),
+        position_account=account,
+        position_security=security,
+        position_quantity=quantity,
         financing=columns.of(np.flatnonzero(open_ & (kinds == ContractKind.FINANCING.value))),
         shorts=columns.of(np.flatnonzero(open_ & (kinds == ContractKind.SHORT.value))),
     )
+
+
+class _Holdings:
+    """The holdings of the book's clients (others' left out) as columns, in the reading's
+    order: millions of them cost a few passes in C, not a tuple each."""
+
+    def __init__(self, held: Mapping[tuple[str, str], int], index: Mapping[str, int]) -> None:
+        size = len(held)
+        owners = np.fromiter(map(index.get, map(itemgetter(0), held), repeat(-1)), np.intp, size)
+        mine = owners >= 0
+        self.owners, self.mine = owners[mine], mine.tolist()
+        self.assets = list(map(itemgetter(1), held))
+        self.quantity = np.fromiter(held.values(), np.int64, size)[mine]
+
+    def securities(self) -> set[str]:
+        return set(compress(self.assets, self.mine))
+
+    def positions(
+        self, securities: Mapping[str, int]
+    ) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp], Ints]:
+        """(account, security, shares) by account, then security (``securities``: each
+        held one's position)."""
+        mine = compress(self.assets, self.mine)
+        security = np.fromiter(map(securities.__getitem__, mine), np.intp, len(self.owners))
+        order = np.lexsort((security, self.owners))
+        return self.owners[order], security[order], self.quantity[order]
 
 
 def _with_pending(charges: Mapping[str, int], pending: PendingCharges) -> Mapping[str, int]:
@@ -198,24 +179,6 @@ def _with_pending(charges: Mapping[str, int], pending: PendingCharges) -> Mappin
     for cid, fen in pending.totals().items():
         added[cid] = added.get(cid, 0) + fen
     return added
-
-
-def _collateral(
-    conn: Connection, index: dict[str, int]
-) -> tuple[list[int], dict[tuple[int, str], int]]:
-    """Each client's cash (free and locked) by position in ``index``, and what it holds of
-    each security, (position, security) -> quantity; accounts of other clients left out."""
-    cash = [0] * len(index)
-    for rows in _by_client(conn, _CASH_PREFIX, "amount"):
-        for client, amount in rows:
-            if (at := index.get(client)) is not None:
-                cash[at] += amount
-    held: dict[tuple[int, str], int] = defaultdict(int)
-    for rows in _by_client(conn, _HELD_PREFIX, "asset, amount"):
-        for client, asset, amount in rows:
-            if (at := index.get(client)) is not None:
-                held[(at, asset)] += amount
-    return cash, held
 
 
 class _Open:
