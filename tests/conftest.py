@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, create_engine, event, text
 
 from liangrong.ledger.engine import open_engine
 from liangrong.store.migrate import upgrade
@@ -55,6 +56,24 @@ def make_sqlite_engine(tmp_path: object) -> Engine:
     engine = open_engine(f"sqlite:///{tmp_path}/store-{uuid.uuid4().hex[:8]}.sqlite")
     upgrade(engine)
     return engine
+
+
+def query_plan(engine: Engine, fragment: str, action: Callable[[], object]) -> list[Any]:
+    """SQLite's plan of the one statement ``action`` runs whose text holds ``fragment``."""
+    seen: list[tuple[str, Any]] = []
+
+    def keep(conn: Any, cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        if fragment in statement:
+            seen.append((statement, parameters))
+
+    event.listen(engine, "before_cursor_execute", keep)
+    try:
+        action()
+    finally:
+        event.remove(engine, "before_cursor_execute", keep)
+    ((statement, parameters),) = seen
+    with engine.connect() as conn:
+        return list(conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters).all())
 
 
 def make_postgres_engine() -> tuple[Engine, str]:

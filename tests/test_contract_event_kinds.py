@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, event, inspect
+from sqlalchemy import Engine, inspect
 
-from conftest import make_sqlite_engine
+from conftest import make_sqlite_engine, query_plan
 from ledger_helpers import financing_terms
 from liangrong.domain.contracts import ContractTerms
 from liangrong.store.contract_terms import (
@@ -102,20 +102,9 @@ def test_recorded_event_ids_are_the_asked_ones_already_recorded(recorded: Engine
 def test_a_term_read_searches_the_kind_index_not_the_notices(tmp_path: Path) -> None:
     """On SQLite only: PostgreSQL plans a table this small as a scan, index or not."""
     recorded = _record(make_sqlite_engine(tmp_path))
-    seen: list[tuple[str, Any]] = []
-
-    def keep(conn: Any, cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
-        if "FROM contract_events" in statement:
-            seen.append((statement, parameters))
-
-    event.listen(recorded, "before_cursor_execute", keep)
-    try:
-        load_term_events(recorded, through=DAY)
-    finally:
-        event.remove(recorded, "before_cursor_execute", keep)
-    ((statement, parameters),) = seen
-    with recorded.connect() as conn:
-        plan = conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters).all()
+    plan = query_plan(
+        recorded, "FROM contract_events", lambda: load_term_events(recorded, through=DAY)
+    )
     assert any(f"USING INDEX {INDEX}" in str(row[-1]) for row in plan), plan
 
 

@@ -199,7 +199,10 @@ class Desk:
     def _restore(self) -> None:
         """Open calls and restrictions carry over from earlier days; so do the overdue
         contracts whose liquidation may start today, and the refusal of new debt to a
-        client whose identity document expired past its grace (CLI-6)."""
+        client whose identity document expired past its grace (CLI-6).  A desk with no
+        clients (one that records what the whole book's prices change) has none to carry."""
+        if not self.book.profiles:
+            return  # each read below is of the whole store: seconds at a firm's size
         on = self.book.market.trading_date
         restricted = restricted_clients(self.store, on)
         for client, profile in sorted(self.book.profiles.items()):

@@ -160,7 +160,7 @@ contracts = Table(
     Column("client_id", String(32), nullable=False, index=True),
     Column("kind", String(16), nullable=False),
     Column("security", String(16), nullable=False),
-    Column("opened_seq", BigInteger, nullable=False),
+    Column("opened_seq", BigInteger, nullable=False, index=True),
     Column("terms_json", Text, nullable=False),
     *_CONTRACT_TERMS,
 )
