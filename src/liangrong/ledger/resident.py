@@ -108,8 +108,9 @@ def _caught_up_table(
     return whole if contract_count(conn) == whole.size else None
 
 
-def _tail_followed(conn: Connection, mark: JournalMark, now: JournalMark, size: int,
-                   floor: int) -> bool:  # fmt: skip
+def _tail_followed(
+    conn: Connection, mark: JournalMark, now: JournalMark, size: int, floor: int
+) -> bool:
     """A reading of ``size`` rows at ``mark`` can be caught up to ``now``: the journal
     still holds the mark, and its tail since is no longer than the reading or the floor
     (grouping a posting costs about what reading a row does)."""
@@ -154,8 +155,8 @@ class _Slot(Generic[T]):
 
 class ResidentBook:
     """The contract table, the debt rows and the collateral, each with the mark it stands
-    for; ``reads``
-    counts how each was obtained (``FRESH``, ``CAUGHT_UP``, ``KEPT``), by reading."""
+    for; ``reads`` counts how each was obtained (``FRESH``, ``CAUGHT_UP``, ``KEPT``), by
+    reading."""
 
     def __init__(self, tail_floor: int = TAIL_FLOOR) -> None:
         self.tail_floor = tail_floor
