@@ -86,6 +86,8 @@ STEPS: list[tuple[list[Transaction], bool]] = [
       ops.transfer_collateral_in("xt0", DAY2, "c0", "000001.SZ", 300),  # and holding
       ops.transfer_collateral_out("xt1", DAY2, "c1", "600000.SH", 10_000),
       ops.withdraw_cash("xw3", DAY2, "c3", 1_000)], False),
+    ([ops.transfer_collateral_out("xt2", DAY2, "c0", "000001.SZ", 300),  # all of it, and
+      ops.withdraw_cash("xw0", DAY2, "c0", 800_000)], False),  # all its cash: no entry left
 ]  # fmt: skip
 
 
@@ -119,8 +121,9 @@ def test_caught_up_readings_equal_fresh_ones_after_every_posting(
     assert "client:c1:financing:F2" in rows.accounts  # repaid: its row stays, at 0
     with store.connect() as conn:
         collateral = resident.collateral(conn)
-    assert collateral.cash_fen["c0"] == 800_000
-    assert collateral.held[("c0", "000001.SZ")] == 300
+    assert "c0" not in collateral.cash_fen and ("c0", "000001.SZ") not in collateral.held
+    # free and locked summed: the deposit, S1's and S2's proceeds (locked), less the withdrawal
+    assert collateral.cash_fen["c3"] == 20_000_000 + 3_000_000 + 1_500_000 - 1_000
     assert collateral.held[("c1", "600000.SH")] == 2000  # bought with F1, kept
 
 
@@ -374,8 +377,10 @@ def test_the_end_of_day_on_a_resident_book_carried_over_a_session_equals_a_cold_
             assert resident.reads[("debts", FRESH)] == 1
             assert resident.reads[("debts", CAUGHT_UP)] >= 1
             with engine.connect() as conn:
-                table, rows = resident.contracts(conn), resident.debt_rows(conn)
+                table, rows, collateral = resident.load(conn)
             with engine.connect() as conn:  # kept through reconcile: current still
                 assert table == load_contract_table(conn) and rows == load_debt_rows(conn)
+                assert collateral == load_collateral(conn)
+            assert resident.reads[("collateral", FRESH)] == 1  # the load before the session
         engine.dispose()
     assert outcomes[0] == outcomes[1]
