@@ -11,12 +11,14 @@ import os
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import Engine, create_engine, event, text
 
 from liangrong.ledger.engine import open_engine
+from liangrong.sim.session import SessionConfig, run_session
 from liangrong.store.migrate import upgrade
 
 
@@ -74,6 +76,14 @@ def query_plan(engine: Engine, fragment: str, action: Callable[[], object]) -> l
     ((statement, parameters),) = seen
     with engine.connect() as conn:
         return list(conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters).all())
+
+
+def session_store(path: Path, config: SessionConfig) -> Engine:
+    """A SQLite store at ``path``, migrated, after the simulated session ``config``."""
+    engine = open_engine(f"sqlite:///{path}")
+    upgrade(engine)
+    run_session(engine, config)
+    return engine
 
 
 def make_postgres_engine() -> tuple[Engine, str]:

@@ -21,7 +21,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import DBAPIError
 from typer.testing import CliRunner
 
-from conftest import drop_postgres, make_postgres_engine, make_sqlite_engine
+from conftest import drop_postgres, make_postgres_engine, make_sqlite_engine, session_store
 from liangrong.cli import _register, app
 from liangrong.domain import operations as ops
 from liangrong.ledger.digest import journal_digest
@@ -29,7 +29,7 @@ from liangrong.ledger.engine import open_engine, open_snapshot_engine
 from liangrong.ledger.integrity import check_ledger
 from liangrong.ledger.journal import Ledger
 from liangrong.ledger.schema import metadata
-from liangrong.sim.session import SessionConfig, run_session
+from liangrong.sim.session import SessionConfig
 from liangrong.store.api_access import AuditEntry, append_audit, audit_entries
 from liangrong.store.backup import (
     BackupRefusal,
@@ -56,9 +56,7 @@ def _audit(at: str) -> AuditEntry:
 def source(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A SQLite store after a seeded session (read only by the tests: each copies it)."""
     path = tmp_path_factory.mktemp("backup") / "source.sqlite"
-    engine = open_engine(f"sqlite:///{path}")
-    upgrade(engine)
-    run_session(engine, SessionConfig(clients=60, minutes=3, seed=11, on=DAY))
+    engine = session_store(path, SessionConfig(clients=60, minutes=3, seed=11, on=DAY))
     append_audit(engine, _audit("2026-11-20T15:00:00+00:00"))
     engine.dispose()
     return path

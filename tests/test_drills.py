@@ -11,15 +11,14 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from conftest import drop_postgres, make_postgres_engine
+from conftest import drop_postgres, make_postgres_engine, session_store
 from liangrong.cli import _register, app
 from liangrong.drills.eod_kill_drill import DrillRefused, drill_day, eod_kill_drill
 from liangrong.drills.restore_drill import restore_drill
 from liangrong.ledger.digest import journal_digest
 from liangrong.ledger.engine import open_engine
-from liangrong.sim.session import SessionConfig, run_session
+from liangrong.sim.session import SessionConfig
 from liangrong.store.drill_records import load_drills
-from liangrong.store.migrate import upgrade
 from sim_helpers import DAY
 
 _register()
@@ -33,9 +32,7 @@ def _clock():
 @pytest.fixture(scope="module")
 def prepared(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("drills") / "prepared.sqlite"
-    engine = open_engine(f"sqlite:///{path}")
-    upgrade(engine)
-    run_session(engine, SessionConfig(clients=60, minutes=3, seed=5, on=DAY))
+    engine = session_store(path, SessionConfig(clients=60, minutes=3, seed=5, on=DAY))
     engine.dispose()
     return path
 

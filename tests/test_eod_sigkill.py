@@ -29,6 +29,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
+from conftest import session_store
 from liangrong.domain import accounts as acc
 from liangrong.domain.interest import ChargePosting
 from liangrong.eod.runner import run
@@ -39,7 +40,6 @@ from liangrong.ledger.engine import open_engine
 from liangrong.sim.session import SessionConfig, run_session
 from liangrong.store.charges_pending import book_pending
 from liangrong.store.eod_records import completed_steps
-from liangrong.store.migrate import upgrade
 from sim_helpers import DAY
 
 NEXT_DAY = date(2026, 11, 23)  # the Monday after
@@ -78,9 +78,7 @@ def _settings(
 @pytest.fixture(scope="module")
 def prepared(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, object]:
     path = tmp_path_factory.mktemp("sigkill") / "prepared.sqlite"
-    engine = open_engine(f"sqlite:///{path}")
-    upgrade(engine)
-    run_session(engine, SessionConfig(clients=150, minutes=3, seed=7, on=DAY))
+    engine = session_store(path, SessionConfig(clients=150, minutes=3, seed=7, on=DAY))
     through = opening_accrual(engine)
     engine.dispose()  # checkpointed: one file to copy
     return path, through

@@ -15,7 +15,13 @@ import pytest
 from sqlalchemy import Connection, Engine, inspect
 
 import liangrong.ledger.resident as resident_module
-from conftest import drop_postgres, make_postgres_engine, make_sqlite_engine, query_plan
+from conftest import (
+    drop_postgres,
+    make_postgres_engine,
+    make_sqlite_engine,
+    query_plan,
+    session_store,
+)
 from ledger_helpers import financing_terms, open_client, short_terms
 from liangrong.domain import operations as ops
 from liangrong.domain.contracts import Allocation
@@ -342,9 +348,7 @@ def _settings(folder: Path, through: object) -> EodSettings:
 def after_first_day(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, object]:
     """A session's book after its first end of day (not resident)."""
     path = tmp_path_factory.mktemp("resident") / "prepared.sqlite"
-    engine = open_engine(f"sqlite:///{path}")
-    upgrade(engine)
-    run_session(engine, SessionConfig(clients=60, minutes=3, seed=7, on=DAY))
+    engine = session_store(path, SessionConfig(clients=60, minutes=3, seed=7, on=DAY))
     through = opening_accrual(engine)
     assert run(engine, DAY, _settings(path.parent, through)).complete
     engine.dispose()

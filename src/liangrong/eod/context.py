@@ -192,8 +192,9 @@ class EodContext:
         if self._book is None or self._book[0] != seq:
             owed = self.owed()  # the pending read once for both
             with self.engine.connect() as conn:
+                table = self._readings.contracts(conn)
                 collateral = self._readings.collateral(conn)
-            self._book = (seq, load_data(self.engine, self.contracts(), owed, collateral))
+            self._book = (seq, load_data(self.engine, table, owed, collateral))
         return self._book[1]
 
     def closing_market(self) -> MarketDay:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from sqlalchemy import Connection
 
@@ -78,34 +78,38 @@ def _moved(figures: dict[K, int], changes: Iterable[tuple[K, int]]) -> dict[K, i
     return moved
 
 
-def _by_client(
-    conn: Connection, prefix: str, source: str, parameters: tuple[object, ...]
-) -> Iterable[Sequence[Sequence[Any]]]:
-    """(client id, asset, amount) of the non-zero rows of ``source`` (``balances``, or a
-    ``tail`` the query's ``WITH`` defines, its parameters first) on the accounts named
-    ``{prefix}{client}…``, a range of the key."""
+def _by_client(conn: Connection, prefix: str, table: str) -> str:
+    """SQL: (client id, asset, amount) of the non-zero rows of ``table`` on the accounts
+    named ``{prefix}{client}…`` (a range of the key: its two parameters)."""
     marker = s.marker(conn)
     rest = f"substr(account, {len(prefix) + 1})"
     colon = s.position_in(conn, rest + " || ':'", "':'")  # the first colon, or just past
-    query = (
-        f"{source} SELECT substr({rest}, 1, {colon} - 1), asset, amount FROM "
-        f"{'tail' if source else 'balances'} "
+    return (
+        f"SELECT substr({rest}, 1, {colon} - 1), asset, amount FROM {table} "
         f"WHERE account >= {marker} AND account < {marker} AND amount <> 0"
     )
-    return s.driver_batches(conn, query, (*parameters, prefix, s.prefix_end(prefix)))
 
 
 def _summed(
     conn: Connection, source: str = "", parameters: tuple[object, ...] = ()
 ) -> tuple[dict[str, int], dict[tuple[str, str], int]]:
+    """The cash and the holdings summed by client, from ``balances`` or from the ``tail``
+    that ``source`` defines (``WITH``, its ``parameters`` first), in one statement: the
+    tail is materialised once for both."""
+    table = "tail" if source else "balances"
+    query = (
+        f"{source} SELECT 0, * FROM ({_by_client(conn, CASH_PREFIX, table)}) AS cash "
+        f"UNION ALL SELECT 1, * FROM ({_by_client(conn, HELD_PREFIX, table)}) AS held"
+    )
+    bounds = (CASH_PREFIX, s.prefix_end(CASH_PREFIX), HELD_PREFIX, s.prefix_end(HELD_PREFIX))
     cash: dict[str, int] = {}
-    for rows in _by_client(conn, CASH_PREFIX, source, parameters):
-        for client, _, amount in rows:
-            cash[client] = cash.get(client, 0) + amount
     held: dict[tuple[str, str], int] = {}
-    for rows in _by_client(conn, HELD_PREFIX, source, parameters):
-        for client, asset, amount in rows:
-            held[client, asset] = held.get((client, asset), 0) + amount
+    for rows in s.driver_batches(conn, query, (*parameters, *bounds)):
+        for is_held, client, asset, amount in rows:
+            if is_held:
+                held[client, asset] = held.get((client, asset), 0) + amount
+            else:
+                cash[client] = cash.get(client, 0) + amount
     return cash, held
 
 
