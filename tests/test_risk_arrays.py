@@ -372,6 +372,28 @@ def test_many_positions_overflow_into_chained_blocks() -> None:
     assert len(set(secs[secs >= 0].tolist())) == len(secs[secs >= 0])  # one slot a security
 
 
+@given(books())
+@settings(max_examples=30, deadline=None)
+def test_each_contract_is_found_by_its_id(book: Book) -> None:
+    arrays = arrays_of(book)
+    for table in (arrays.financing, arrays.shorts):
+        assert table.by_id == {cid: c for c, cid in enumerate(table.ids[: table.n])}
+
+
+def test_a_contract_id_twice_in_a_load_is_refused() -> None:
+    data = book_data(Book([0], {}, [], [1000] * 5, [0] * 5))
+    twice = ContractData(
+        account=np.zeros(2, np.intp),
+        security=np.zeros(2, np.intp),
+        ids=["f1", "f1"],
+        **{name: np.ones(2, np.int64) for name in (
+            "outstanding", "charges", "ratio_bp", "open", "price_li", "bought", "amount")},
+    )  # fmt: skip
+    data.financing = twice
+    with pytest.raises(ValueError, match="duplicate contract ids"):
+        BookArrays(data)
+
+
 # --- in step with the ledger ------------------------------------------------------------------
 
 DAY1, DAY2 = date(2026, 3, 2), date(2026, 3, 3)

@@ -133,7 +133,7 @@ def _starts(
     of use (but never a day the opening charges already covered)."""
     after_resume = resume.toordinal() + 1 if resume else 0
     floor = through.toordinal() + 1 if through else 0
-    carried_mask = np.fromiter((cid in carried for cid in cols.ids), np.bool_, cols.size)
+    carried_mask = np.fromiter(map(carried.__contains__, cols.ids), np.bool_, cols.size)
     return np.where(carried_mask, after_resume, np.maximum(cols.used, floor)).astype(np.int64)
 
 

@@ -98,29 +98,31 @@ def load_contract_columns(engine: Engine, wanted: Collection[str]) -> ContractCo
 def contract_columns(table: ContractTable, wanted: Collection[str]) -> ContractColumns:
     """The opening terms of the ``wanted`` contracts of ``table`` (unknown ids left out)."""
     ids = table.ids
-    picked = sorted((i for i, cid in enumerate(ids) if cid in wanted), key=ids.__getitem__)
-    terms = table.terms
+    found = compress(range(table.size), map(wanted.__contains__, ids))  # row by row in C
+    picked = sorted(found, key=ids.__getitem__)
+    size = len(picked)
+
+    def keys(column: list[str]) -> list[str]:
+        return list(map(column.__getitem__, picked))
 
     def ints(name: str) -> Ints:
-        column = terms[name]
-        return np.fromiter((int(column[i]) for i in picked), np.int64, len(picked))
+        return np.fromiter(table.term_at(name, picked, int), np.int64, size)
 
     def days(name: str) -> Ints:
-        column = terms[name]
-        return np.fromiter((_ordinal(str(column[i])) for i in picked), np.int64, len(picked))
+        return np.fromiter(table.term_at(name, picked, lambda v: _ordinal(str(v))), np.int64, size)
 
-    rates = terms["annual_rate"]
+    kinds = keys(table.kinds)
     return ContractColumns(
-        ids=[str(ids[i]) for i in picked],
-        clients=[str(table.clients[i]) for i in picked],
-        securities=[str(table.securities[i]) for i in picked],
-        financing=np.fromiter((table.kinds[i] == FINANCING for i in picked), np.bool_, len(picked)),
+        ids=keys(ids),
+        clients=keys(table.clients),
+        securities=keys(table.securities),
+        financing=np.fromiter(map(FINANCING.__eq__, kinds), np.bool_, size),
         quantity=ints("quantity"),
         amount_fen=ints("amount_fen"),
         price_li=ints("price_li"),
         used=days("used_date"),
         maturity=days("maturity"),
-        rates=[_fraction(str(rates[i])) for i in picked],
+        rates=table.term_at("annual_rate", picked, lambda v: _fraction(str(v))),
     )
 
 
@@ -183,9 +185,11 @@ class Owed:
         """These figures once ``amounts_fen`` more charges are pending on ``contracts`` (of
         ``clients``; the accrual under the subledger).  Principal is kept as it is."""
         assert len(contracts) == len(amounts_fen) == len(clients)
-        whose = dict(self.clients)  # a contract's client as the figures know it first
+        whose = self.clients  # a contract's client as the figures know it first
         unknown = [not known for known in map(whose.__contains__, contracts)]
-        whose.update(compress(zip(contracts, clients, strict=True), unknown))
+        if any(unknown):  # the figures' own are shared: read only
+            whose = dict(whose)
+            whose.update(compress(zip(contracts, clients, strict=True), unknown))
         charges = _plus(self.charges, contracts, amounts_fen)
         return Owed(self.principal, charges, whose, pending_added=True)
 
@@ -224,9 +228,8 @@ def owed_with(conn: Connection, rows: DebtRows, added: Mapping[str, int]) -> Owe
     if not added:
         return Owed(principal, charges, clients)
     unknown = [cid for cid in added if cid not in clients]
-    clients = dict(clients)  # the rows' own are shared: read only
-    if unknown:
-        clients.update(contract_clients(conn, unknown))
+    if unknown:  # the rows' own are shared: read only
+        clients = {**clients, **contract_clients(conn, unknown)}
     charges = _plus(charges, added.keys(), added.values())
     return Owed(principal, charges, clients, pending_added=True)
 

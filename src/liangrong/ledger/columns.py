@@ -20,12 +20,12 @@ per row in the order the store returned them;
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from itertools import compress, pairwise, repeat
 from operator import add, and_, itemgetter, lt, neg, or_
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -38,6 +38,7 @@ from liangrong.ledger.projections import contract_fields
 # what the end of day's readers take from the opening terms: all the table copies
 TERM_FIELDS = s.CONTRACT_TERM_COLUMNS
 _KEYS = ("ids", "clients", "kinds", "securities")
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,13 @@ class ContractTable:
 
     def securities_by_id(self) -> dict[str, str]:
         return dict(zip(self.ids, self.securities, strict=True))
+
+    def term_at(self, name: str, rows: Sequence[int], convert: Callable[[Any], T]) -> list[T]:
+        """Term ``name`` of the contracts at ``rows``, each distinct value converted once
+        (a book's millions of contracts share a few ratios and dates)."""
+        values = list(map(self.terms[name].__getitem__, rows))
+        once = {value: convert(value) for value in set(values)}
+        return list(map(once.__getitem__, values))
 
     def followed_by(self, later: ContractTable) -> ContractTable:
         """This table with ``later``'s contracts after its own (the same term fields)."""

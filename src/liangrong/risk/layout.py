@@ -187,10 +187,7 @@ def _contracts(table: Contracts, data: ContractData, n_securities: int) -> None:
     table.ratio_bp[:m], table.open[:m], table.price_li[:m] = data.ratio_bp, data.open, data.price_li
     if isinstance(table, Financing):
         table.bought[:m], table.amount[:m] = data.bought, data.amount
-    table.ids = list(data.ids)
-    table.by_id = {cid: c for c, cid in enumerate(table.ids)}
-    if len(table.by_id) != m:
-        raise ValueError("duplicate contract ids")
+    table.identified(list(data.ids))
     if m and (int(data.security.max()) >= n_securities or int(data.security.min()) < 0):
         raise ValueError("contract security out of range")
 

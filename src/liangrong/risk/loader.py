@@ -197,12 +197,9 @@ class _Open:
 
     def of(self, rows: npt.NDArray[np.intp]) -> ContractData:
         table, picked, size = self.table, rows.tolist(), len(rows)
-        terms = table.terms
 
-        def taken(column: list[Any], convert: Callable[[Any], int]) -> Ints:
-            values = {value: convert(value) for value in {column[i] for i in picked}}
-            return np.fromiter(map(values.__getitem__, map(column.__getitem__, picked)),
-                               np.int64, size)  # fmt: skip
+        def taken(name: str, convert: Callable[[Any], int]) -> Ints:
+            return np.fromiter(table.term_at(name, picked, convert), np.int64, size)
 
         def looked_up(column: list[str], index: dict[str, int]) -> npt.NDArray[np.intp]:
             return np.fromiter(map(index.__getitem__, map(column.__getitem__, picked)),
@@ -214,9 +211,9 @@ class _Open:
             ids=[table.ids[i] for i in picked],
             outstanding=self.outstanding[rows],
             charges=self.charges[rows],
-            ratio_bp=taken(terms["margin_ratio"], lambda text: _ratio_bp(str(text))),
-            open=taken(terms["open_date"], lambda text: _ordinal(str(text))),
-            price_li=taken(terms["price_li"], int),
-            bought=taken(terms["quantity"], int),
-            amount=taken(terms["amount_fen"], int),
+            ratio_bp=taken("margin_ratio", lambda text: _ratio_bp(str(text))),
+            open=taken("open_date", lambda text: _ordinal(str(text))),
+            price_li=taken("price_li", int),
+            bought=taken("quantity", int),
+            amount=taken("amount_fen", int),
         )

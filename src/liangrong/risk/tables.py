@@ -177,7 +177,22 @@ class Contracts(Table):
         self.open = _ints(0)  # open date as an ordinal: the allotment order
         self.price_li = _ints(0)  # the trade price at opening
         self.ids: list[str] = []
-        self.by_id: dict[str, int] = {}
+        self._by_id: dict[str, int] | None = None
+
+    @property
+    def by_id(self) -> dict[str, int]:
+        """Each contract's row, by id: made on first use (an end of day builds the arrays
+        of millions of contracts to value them, never to look one up), then kept in step
+        by whoever appends a row."""
+        if self._by_id is None:
+            self._by_id = dict(zip(self.ids, range(len(self.ids)), strict=True))
+        return self._by_id
+
+    def identified(self, ids: list[str]) -> None:
+        """These rows' ids (unique: refused otherwise), the index by id to be made anew."""
+        if len(set(ids)) != len(ids):
+            raise ValueError("duplicate contract ids")
+        self.ids, self._by_id = ids, None
 
 
 class Financing(Contracts):

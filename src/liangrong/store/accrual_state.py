@@ -29,7 +29,7 @@ from bisect import bisect_right
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
-from itertools import groupby
+from itertools import chain, groupby
 from typing import Any
 
 import numpy as np
@@ -87,7 +87,7 @@ class AccrualSnapshot:
 
     def contracts(self) -> set[str]:
         """Every contract carried, whatever its kinds."""
-        return {cid for columns in self.kinds.values() for cid in columns.contract_ids}
+        return set(chain.from_iterable(c.contract_ids for c in self.kinds.values()))
 
 
 def accrual_dates(engine: Engine) -> list[date]:
