@@ -280,3 +280,27 @@ def test_a_debt_whose_contract_is_unknown_is_listed_at_either_close(
         whole = OpenDebts(conn, rows, table.securities_by_id())
         assert whole.at_close(conn, DAY2)[0]["000001.SZ"] == (1_000_000, 0)
         assert "securities" not in vars(whole)  # the fast path: no per-account maps built
+
+
+def test_the_contracts_owing_are_carried_through_pending_booked_as_worked_out_afresh() -> None:
+    before = Owed(
+        principal={"F1": 100, "F2": 0, "S1": 0},
+        charges={"F1": 3, "F2": 0, "S1": -2, "K1": 0},
+        clients={"F1": "c1", "F2": "c1", "S1": "c2", "K1": "c3"},
+    )
+    assert before.owing == {"F1"}  # worked out, so kept for the next figures
+    cases = [
+        (["F1"], [5], ["c1"]),  # the daily accrual: on what already owes
+        (["F1", "F2"], [1, 4], ["c1", "c1"]),  # F2's first charges
+        (["S1"], [1], ["c2"]),  # still nothing owed on S1 (-2 + 1)
+        (["N1"], [7], ["c9"]),  # a contract the figures did not know
+    ]
+    for contracts, amounts, clients in cases:
+        booked = before.pending_booked(contracts, amounts, clients)
+        afresh = Owed(booked.principal, booked.charges, booked.clients, pending_added=True)
+        assert "owing" in vars(booked) and booked.owing == afresh.owing, contracts
+    assert before.pending_booked(["F1"], [5], ["c1"]).owing is before.owing
+    assert before.pending_booked(["N1"], [7], ["c9"]).clients["N1"] == "c9"
+    assert "N1" not in before.clients  # the figures' own map is never changed
+    with pytest.raises(AssertionError, match="only more charges"):
+        before.pending_booked(["F1"], [0], ["c1"])

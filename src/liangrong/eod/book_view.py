@@ -185,13 +185,29 @@ class Owed:
         """These figures once ``amounts_fen`` more charges are pending on ``contracts`` (of
         ``clients``; the accrual under the subledger).  Principal is kept as it is."""
         assert len(contracts) == len(amounts_fen) == len(clients)
+        assert min(amounts_fen, default=1) > 0, "only more charges"
         whose = self.clients  # a contract's client as the figures know it first
         unknown = [not known for known in map(whose.__contains__, contracts)]
         if any(unknown):  # the figures' own are shared: read only
             whose = dict(whose)
             whose.update(compress(zip(contracts, clients, strict=True), unknown))
         charges = _plus(self.charges, contracts, amounts_fen)
-        return Owed(self.principal, charges, whose, pending_added=True)
+        owed = Owed(self.principal, charges, whose, pending_added=True)
+        if "owing" in vars(self):  # only charges rose, and only on ``contracts``
+            vars(owed)["owing"] = _owing_after(self.owing, contracts, charges)
+        return owed
+
+
+def _owing_after(
+    before: frozenset[str], raised: Sequence[str], charges: dict[str, int]
+) -> frozenset[str]:
+    """The contracts owing once only the charges of ``raised`` changed (to ``charges``):
+    those owing before, and any of ``raised`` that now owes charges (a contract owing
+    before still owes: its principal is unchanged and its charges only rose)."""
+    if all(map(before.__contains__, raised)):  # the daily accrual: on what already owes
+        return before
+    owes = compress(raised, map(lt, repeat(0), map(charges.__getitem__, raised)))
+    return before | frozenset(owes)
 
 
 def _plus(amounts: dict[str, int], keys: Iterable[str], added: Iterable[int]) -> dict[str, int]:
