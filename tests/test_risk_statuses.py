@@ -92,6 +92,16 @@ def test_a_ratio_exactly_at_a_line_is_not_below_it() -> None:
     assert [(c.old, c.new) for c in changes] == [(RatioStatus.LIQUIDATION, RatioStatus.WARNING)]
 
 
+def test_every_status_is_each_accounts_in_account_order() -> None:
+    txns = financed("c1", 1_000_000, 1_300) + financed("c2", 1_000_000, 3_000)
+    engine = engine_of(txns + financed("c3", 1_000_000, 1_200), {STOCK: 10_000})
+    ids = engine.book.accounts.ids
+    assert engine.statuses.every_status() == [engine.statuses.status(c) for c in ids]
+    assert set(engine.statuses.every_status()) == {
+        RatioStatus.WARNING, RatioStatus.SAFE, RatioStatus.LIQUIDATION
+    }  # fmt: skip
+
+
 def test_status_changes_are_events_with_time_exact_ratio_lines_and_prices() -> None:
     engine = engine_of(financed("c1", 1_000_000, 1_000, cash_fen=600_000), {STOCK: 10_000})
     assert engine.statuses.status("c1") is RatioStatus.SAFE  # 160%

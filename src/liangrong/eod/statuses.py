@@ -91,7 +91,7 @@ def statuses_step(run: StepRun) -> StepOutcome:
     screen = Desk(store, opened, risk, clock)
     screen.on_prices(at, market.prices_li)  # records what the closes changed
     screen.on_fair_values(at, fair)  # and what the fair values change
-    status_of = [risk.statuses.status(c) for c in clients]
+    status_of = risk.statuses.every_status()  # in the order of ``clients``
     statuses = Counter(status_of)
     latest = records.latest_calls(engine)
     candidates = sorted(

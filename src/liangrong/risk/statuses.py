@@ -244,6 +244,11 @@ class StatusBoard:
     def status(self, client_id: str) -> RatioStatus:
         return self.status_of(self.book.account_of(client_id))
 
+    def every_status(self) -> list[RatioStatus]:
+        """Each account's status, in account order (``book.accounts.ids``)."""
+        self._grow()
+        return list(map(LEVELS.__getitem__, self._levels[: self.book.n_accounts].tolist()))
+
     def restore(self, client_id: str, status: RatioStatus) -> None:
         """The status an account was last recorded in (a new day's engine starts from it,
         so the first prices report only what changed since)."""
