@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import date
 
+import numpy as np
 import pytest
 from sqlalchemy import Engine
 
@@ -23,9 +24,14 @@ from liangrong.ledger.journal import Ledger
 from liangrong.ledger.projections import balance, conservation_breaks
 from liangrong.risk.loader import load_book
 from liangrong.risk.views import client_state
+from liangrong.store.accrual_state import AccrualSnapshot, KindColumns
 from liangrong.store.charges_pending import (
     AccrualStatePruned,
+    KindPending,
+    PendingCharges,
     PendingChargesDamaged,
+    _left,
+    _pending_of,
     book_pending,
     pending_at_close,
     pending_charges,
@@ -282,3 +288,40 @@ def test_a_past_closes_pending_is_its_state_less_what_was_posted_by_then(
         assert pending_at_close(conn, D3, CONTRACTS).by_contract == {
             "K2": later["K2"], "K3": PENDING["K3"]
         }
+
+
+def _snapshot(**kinds: tuple[list[str], list[int]]) -> AccrualSnapshot:
+    def columns(ids: list[str], pending: list[int]) -> KindColumns:
+        zeros = np.zeros(len(ids), np.int64)
+        return KindColumns(ids, zeros, zeros, np.asarray(pending, np.int64))
+
+    return AccrualSnapshot(1, {kind: columns(*c) for kind, c in kinds.items()}, 7)
+
+
+def test_the_pending_by_kind_reads_as_by_contract_and_totals_in_one_order() -> None:
+    snapshot = _snapshot(interest=(["F1", "F2", "F3"], [5, 0, 7]), penalty=(["F9", "F1"], [2, 1]))
+    pending = _pending_of(snapshot)
+    assert pending.kinds == {"interest": KindPending(["F1", "F3"], [5, 7]),
+                             "penalty": KindPending(["F9", "F1"], [2, 1])}  # fmt: skip
+    assert pending.by_contract == {"F1": {"interest": 5, "penalty": 1}, "F3": {"interest": 7},
+                                   "F9": {"penalty": 2}}  # fmt: skip
+    assert list(pending.totals().items()) == [("F1", 6), ("F3", 7), ("F9", 2)]
+    assert pending.contracts() == list(pending.by_contract) == ["F1", "F3", "F9"]
+    assert _pending_of(_snapshot(interest=(["F1"], [0]))) == PendingCharges({})
+
+
+def test_negative_pending_is_damage_named_by_its_first_row() -> None:
+    snapshot = _snapshot(interest=(["F1", "F2", "F3"], [5, -1, -4]))
+    with pytest.raises(PendingChargesDamaged, match="F2 has -1 fen of interest pending"):
+        _pending_of(snapshot)
+
+
+def test_what_was_posted_takes_a_contract_s_whole_pending_or_is_damage() -> None:
+    pending = _pending_of(_snapshot(interest=(["F1", "F3"], [5, 7]), penalty=(["F1"], [1])))
+    left = _left(pending, {"F1": 6}, 7)
+    assert left.by_contract == {"F3": {"interest": 7}} and "penalty" not in left.kinds
+    assert _left(pending, {}, 7) is pending
+    with pytest.raises(PendingChargesDamaged, match="F1: 5 fen posted since seq 7, 6 pending"):
+        _left(pending, {"F1": 5}, 7)
+    with pytest.raises(PendingChargesDamaged, match="F8: 3 fen posted since seq 7, 0 pending"):
+        _left(pending, {"F8": 3}, 7)

@@ -15,6 +15,7 @@ from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import replace
 from datetime import date
+from itertools import repeat
 
 import numpy as np
 
@@ -40,12 +41,13 @@ def carried_columns(cols: ContractColumns, carried: PendingCharges) -> Ints:
     """The carried pending charges by contract and kind, aligned with ``cols``."""
     pending = np.zeros((cols.size, len(KINDS)), np.int64)
     index = cols.index()
-    for cid, kinds in carried.by_contract.items():
-        i = index.get(cid)
-        if i is None:
-            raise PendingNotCarried(f"{cid} has {sum(kinds.values())} fen pending")
-        for kind, fen in kinds.items():
-            pending[i, KIND_INDEX[kind]] = fen
+    for kind, (ids, fens) in carried.kinds.items():
+        rows = np.fromiter(map(index.get, ids, repeat(-1)), np.intp, len(ids))
+        missing = np.flatnonzero(rows < 0)
+        if len(missing):
+            cid = ids[int(missing[0])]
+            raise PendingNotCarried(f"{cid} has {carried.totals()[cid]} fen pending")
+        pending[rows, KIND_INDEX[kind]] = fens
     return pending
 
 
@@ -55,7 +57,7 @@ def owed_before(run: StepRun, position: int, carried: PendingCharges) -> Owed:
     Not the readers' pending now: after a crash that state may be this step's own.  Kept
     as the context's reading (``EodContext.keep_owed``) for the steps after."""
     rows = run.ctx.debt_rows()
-    added = dict(carried.totals())
+    added = carried.totals()  # a new map: changed here
     with run.ctx.engine.connect() as conn:
         for cid, fen in posted_pending_since(conn, position).items():
             added[cid] = added.get(cid, 0) - fen

@@ -18,7 +18,12 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import cached_property
+from itertools import chain, compress, repeat
+from operator import add
+from typing import NamedTuple
 
+import numpy as np
 from sqlalchemy import Connection, and_, exists, func, select
 
 from liangrong.domain import accounts as acc
@@ -34,16 +39,42 @@ class PendingChargesDamaged(RuntimeError):
     """A contract's postings since the state's position are neither none nor its pending."""
 
 
+class KindPending(NamedTuple):
+    """The contracts with something pending of one kind, and how much (fen, positive)."""
+
+    contract_ids: list[str]
+    fen: list[int]
+
+
 @dataclass(frozen=True)
 class PendingCharges:
     """Each contract's pending charges by kind (``interest.ChargeKind`` value), fen; a
-    contract with nothing pending is absent."""
+    contract with nothing pending is absent.  Held by kind, as the state stores it (the
+    accrual walks millions of contracts: columns, row by row in C), and by contract when
+    a reader asks (each contract's kinds, in the order of the kinds, then of the rows)."""
 
-    by_contract: Mapping[str, Mapping[str, int]]
+    kinds: Mapping[str, KindPending]
+
+    @cached_property
+    def by_contract(self) -> Mapping[str, Mapping[str, int]]:
+        """Each contract's pending by kind (read only: one map shared by every reader)."""
+        found: dict[str, dict[str, int]] = {}
+        for kind, (ids, fens) in self.kinds.items():
+            for cid, fen in zip(ids, fens, strict=True):
+                found.setdefault(cid, {})[kind] = fen
+        return found
+
+    def contracts(self) -> list[str]:
+        """The contracts with anything pending, each once, in ``by_contract``'s order."""
+        return list(dict.fromkeys(chain.from_iterable(ids for ids, _ in self.kinds.values())))
 
     def totals(self) -> dict[str, int]:
-        """Each contract's pending over every kind (fen), by contract id."""
-        return {cid: sum(kinds.values()) for cid, kinds in self.by_contract.items()}
+        """Each contract's pending over every kind (fen), by contract id (a new map, in
+        ``by_contract``'s order)."""
+        total: dict[str, int] = {}
+        for ids, fens in self.kinds.values():
+            total.update(zip(ids, map(add, map(total.get, ids, repeat(0)), fens), strict=True))
+        return total
 
 
 NOTHING_PENDING = PendingCharges({})
@@ -184,40 +215,50 @@ def _after_postings(
 ) -> PendingCharges:
     """The snapshot's pending less what was posted since its position: read by the charges
     accounts' key for the contracts ``clients`` names, else by the journal's."""
-    by_contract = _pending_of(snapshot)
-    if not by_contract:
+    pending = _pending_of(snapshot)
+    if not pending.kinds:
         return NOTHING_PENDING
     accounts = None
     if clients is not None:
-        accounts = {acc.charges_debt(clients[cid], cid): cid for cid in by_contract}
+        accounts = {acc.charges_debt(clients[cid], cid): cid for cid in pending.contracts()}
     posted = _posted_since(conn, snapshot.position, accounts, through)
-    return _left(by_contract, posted, snapshot.position)
+    return _left(pending, posted, snapshot.position)
 
 
-def _pending_of(snapshot: AccrualSnapshot) -> dict[str, dict[str, int]]:
-    """The snapshot's non-zero pending, contract -> kind -> fen; refused if negative."""
-    by_contract: dict[str, dict[str, int]] = {}
+def _pending_of(snapshot: AccrualSnapshot) -> PendingCharges:
+    """The snapshot's non-zero pending; refused if negative (the first such row named)."""
+    kinds: dict[str, KindPending] = {}
     for kind, columns in snapshot.kinds.items():
-        for cid, pending in zip(columns.contract_ids, columns.pending_fen.tolist(), strict=True):
-            if pending < 0:
-                raise PendingChargesDamaged(f"{cid} has {pending} fen of {kind} pending")
-            if pending:
-                by_contract.setdefault(cid, {})[kind] = pending
-    return by_contract
+        fen = columns.pending_fen
+        negative = np.flatnonzero(fen < 0)
+        if len(negative):
+            row = int(negative[0])
+            cid = columns.contract_ids[row]
+            raise PendingChargesDamaged(f"{cid} has {int(fen[row])} fen of {kind} pending")
+        held = fen > 0
+        if held.any():
+            ids = list(compress(columns.contract_ids, held.tolist()))
+            kinds[kind] = KindPending(ids, fen[held].tolist())
+    return PendingCharges(kinds)
 
 
-def _left(
-    by_contract: dict[str, dict[str, int]], posted: Mapping[str, int], position: int
-) -> PendingCharges:
+def _left(pending: PendingCharges, posted: Mapping[str, int], position: int) -> PendingCharges:
     """The pending less what was posted since ``position``: all of a contract's or none."""
+    if not posted:
+        return pending
+    totals = pending.totals()
     for cid, fen in posted.items():
-        owed = sum(by_contract.get(cid, {}).values())
+        owed = totals.get(cid, 0)
         if fen != owed:
             raise PendingChargesDamaged(
                 f"{cid}: {fen} fen posted since seq {position}, {owed} pending"
             )
-        del by_contract[cid]
-    return PendingCharges(by_contract)
+    kinds: dict[str, KindPending] = {}
+    for kind, (ids, fens) in pending.kinds.items():
+        kept = [not done for done in map(posted.__contains__, ids)]
+        if any(kept):
+            kinds[kind] = KindPending(list(compress(ids, kept)), list(compress(fens, kept)))
+    return PendingCharges(kinds)
 
 
 def _posted_since(
