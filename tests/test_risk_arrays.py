@@ -32,7 +32,7 @@ from liangrong.domain.orders import OrderKind, Side
 from liangrong.domain.settlement import Fill, settle_buy, settle_sale
 from liangrong.ledger.journal import Ledger
 from liangrong.risk.book_arrays import BookArrays, StalePrices, UnknownContract
-from liangrong.risk.layout import BookData, ContractData
+from liangrong.risk.layout import BookData, ContractData, _id_ranks
 from liangrong.risk.loader import load_book
 from liangrong.risk.revaluation import Figures, Revaluer
 from liangrong.risk.views import client_state, compacted, exact_account
@@ -535,3 +535,9 @@ def test_a_slot_reused_back_and_forth_is_counted_once() -> None:
     moved = revaluer.incremental(arrays.set_prices(T0 + timedelta(seconds=3), {a: 11_000}))
     assert moved.assets_li.tolist() == [3_300_000.0]
     assert Revaluer(arrays).full().assets_li.tolist() == [3_300_000.0]
+
+
+def test_each_financing_id_is_ranked_in_id_order_sorted_or_not() -> None:
+    assert _id_ranks(["a1", "a2", "b"]).tolist() == [0, 1, 2]  # in order: no sort
+    assert _id_ranks(["f2", "f10", "f1"]).tolist() == [2, 1, 0]  # "f10" < "f2" as text
+    assert _id_ranks([]).tolist() == []
