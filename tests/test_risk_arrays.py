@@ -259,11 +259,15 @@ def test_incremental_revaluation_equals_a_full_one(book: Book, moves: list[dict[
     arrays = arrays_of(book)
     revaluer = Revaluer(arrays)
     prices = list(book.prices)
+    # The incremental sums add and take away every value they went through: their rounding
+    # is bounded by the largest of those, not by the last (a price up 10^6 times and back).
+    scale = _magnitude(Revaluer(arrays).full())
     for step, move in enumerate(moves, start=1):
         at = T0 + timedelta(seconds=3 * step)
         touched = revaluer.incremental(
             arrays.set_prices(at, {SYMBOLS[s]: p for s, p in move.items()})
         )
+        scale = np.maximum(scale, _magnitude(Revaluer(arrays).full()))
         for s, p in move.items():
             prices[s] = p
         assert touched.prices_at == at
@@ -276,10 +280,13 @@ def test_incremental_revaluation_equals_a_full_one(book: Book, moves: list[dict[
     np.testing.assert_array_equal(kept.assets_li, current.assets_li)
     np.testing.assert_array_equal(kept.debt_li, current.debt_li)
     np.testing.assert_array_equal(kept.ratio, current.ratio)
-    scale = np.abs(current.assets_li) + np.abs(current.debt_li) + 1
     assert np.all(np.abs(kept.available_li - current.available_li) <= 1e-12 * scale)
     moved_book = Book(book.cash, book.held, book.contracts, prices, book.haircuts_bp)
     assert_figures_match_exact(arrays, kept, moved_book)
+
+
+def _magnitude(figures: Figures) -> np.ndarray:
+    return np.abs(figures.assets_li) + np.abs(figures.debt_li) + 1
 
 
 def test_only_the_holders_of_a_moved_security_are_revalued() -> None:
