@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from datetime import date
 
-import numpy as np
 import pytest
 from sqlalchemy import Engine
 
@@ -24,7 +23,6 @@ from liangrong.ledger.journal import Ledger
 from liangrong.ledger.projections import balance, conservation_breaks
 from liangrong.risk.loader import load_book
 from liangrong.risk.views import client_state
-from liangrong.store.accrual_state import AccrualSnapshot, KindColumns
 from liangrong.store.charges_pending import (
     AccrualStatePruned,
     KindPending,
@@ -37,7 +35,7 @@ from liangrong.store.charges_pending import (
     pending_charges,
 )
 from liangrong.store.eod_tables import eod_accrual_states
-from pending_helpers import seed_pending
+from pending_helpers import pending_snapshot, seed_pending
 
 CNY = acc.CASH_ASSET
 D1, D2, D3 = date(2026, 3, 3), date(2026, 3, 4), date(2026, 3, 5)
@@ -290,34 +288,30 @@ def test_a_past_closes_pending_is_its_state_less_what_was_posted_by_then(
         }
 
 
-def _snapshot(**kinds: tuple[list[str], list[int]]) -> AccrualSnapshot:
-    def columns(ids: list[str], pending: list[int]) -> KindColumns:
-        zeros = np.zeros(len(ids), np.int64)
-        return KindColumns(ids, zeros, zeros, np.asarray(pending, np.int64))
-
-    return AccrualSnapshot(1, {kind: columns(*c) for kind, c in kinds.items()}, 7)
-
-
 def test_the_pending_by_kind_reads_as_by_contract_and_totals_in_one_order() -> None:
-    snapshot = _snapshot(interest=(["F1", "F2", "F3"], [5, 0, 7]), penalty=(["F9", "F1"], [2, 1]))
-    pending = _pending_of(snapshot)
+    pending = _pending_of(pending_snapshot({
+        "F1": {"interest": 5, "penalty": 1}, "F2": {"interest": 0}, "F3": {"interest": 7},
+        "F9": {"penalty": 2},
+    }, 7))  # fmt: skip
     assert pending.kinds == {"interest": KindPending(["F1", "F3"], [5, 7]),
-                             "penalty": KindPending(["F9", "F1"], [2, 1])}  # fmt: skip
+                             "penalty": KindPending(["F1", "F9"], [1, 2])}  # fmt: skip
     assert pending.by_contract == {"F1": {"interest": 5, "penalty": 1}, "F3": {"interest": 7},
                                    "F9": {"penalty": 2}}  # fmt: skip
     assert list(pending.totals().items()) == [("F1", 6), ("F3", 7), ("F9", 2)]
     assert pending.contracts() == list(pending.by_contract) == ["F1", "F3", "F9"]
-    assert _pending_of(_snapshot(interest=(["F1"], [0]))) == PendingCharges({})
+    assert _pending_of(pending_snapshot({"F1": {"interest": 0}}, 7)) == PendingCharges({})
 
 
 def test_negative_pending_is_damage_named_by_its_first_row() -> None:
-    snapshot = _snapshot(interest=(["F1", "F2", "F3"], [5, -1, -4]))
+    snapshot = pending_snapshot({"F1": {"interest": 5}, "F2": {"interest": -1},
+                                 "F3": {"interest": -4}}, 7)  # fmt: skip
     with pytest.raises(PendingChargesDamaged, match="F2 has -1 fen of interest pending"):
         _pending_of(snapshot)
 
 
 def test_what_was_posted_takes_a_contract_s_whole_pending_or_is_damage() -> None:
-    pending = _pending_of(_snapshot(interest=(["F1", "F3"], [5, 7]), penalty=(["F1"], [1])))
+    pending = _pending_of(pending_snapshot(
+        {"F1": {"interest": 5, "penalty": 1}, "F3": {"interest": 7}}, 7))  # fmt: skip
     left = _left(pending, {"F1": 6}, 7)
     assert left.by_contract == {"F3": {"interest": 7}} and "penalty" not in left.kinds
     assert _left(pending, {}, 7) is pending

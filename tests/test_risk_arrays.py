@@ -260,7 +260,7 @@ def test_incremental_revaluation_equals_a_full_one(book: Book, moves: list[dict[
     revaluer = Revaluer(arrays)
     prices = list(book.prices)
     # The incremental sums add and take away every value they went through: their rounding
-    # is bounded by the largest of those, not by the last (a price up 10^6 times and back).
+    # is bounded by the largest of those, not by the last (a price far above where it ends).
     scale = _magnitude(Revaluer(arrays).full())
     for step, move in enumerate(moves, start=1):
         at = T0 + timedelta(seconds=3 * step)

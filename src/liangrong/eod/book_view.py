@@ -187,8 +187,8 @@ class Owed:
         assert len(contracts) == len(amounts_fen) == len(clients)
         assert min(amounts_fen, default=1) > 0, "only more charges"
         whose = self.clients  # a contract's client as the figures know it first
-        unknown = [not known for known in map(whose.__contains__, contracts)]
-        if any(unknown):  # the figures' own are shared: read only
+        if not all(map(whose.__contains__, contracts)):  # the figures' own: read only
+            unknown = [not known for known in map(whose.__contains__, contracts)]
             whose = dict(whose)
             whose.update(compress(zip(contracts, clients, strict=True), unknown))
         charges = _plus(self.charges, contracts, amounts_fen)
