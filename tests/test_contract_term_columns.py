@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import date
 
+import numpy as np
 import pytest
 from sqlalchemy import Engine, select, text, update
 
@@ -67,6 +68,18 @@ def test_the_table_reads_the_columns_as_the_json_holds_them(ledger: Ledger) -> N
     for field in TERM_FIELDS:
         assert table.terms[field] == [events[cid][field] for cid in table.ids]
     assert table.clients == [events[cid]["client_id"] for cid in table.ids]
+
+
+def test_integer_terms_are_gathered_as_the_table_holds_them(ledger: Ledger) -> None:
+    with ledger.engine.connect() as conn:
+        table = load_contract_table(conn)
+    rows = [2, 0, 2]  # any rows, in any order, a row more than once
+    for name in ("quantity", "amount_fen", "price_li"):
+        gathered = table.ints_at(name, rows)
+        assert gathered.dtype == np.int64
+        assert gathered.tolist() == [table.terms[name][i] for i in rows]
+        assert gathered.tolist() == table.term_at(name, rows, int)
+    assert table.ints_at("quantity", []).tolist() == []
 
 
 def test_only_a_copied_term_is_read(ledger: Ledger) -> None:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import date
 from fractions import Fraction
 from functools import cache, cached_property
-from itertools import chain, compress, repeat
+from itertools import chain, compress, filterfalse, repeat
 from operator import add, lt
 
 import numpy as np
@@ -82,7 +82,7 @@ class ContractColumns:
 
     @cached_property
     def _index(self) -> dict[str, int]:
-        return {cid: i for i, cid in enumerate(self.ids)}
+        return dict(zip(self.ids, range(self.size), strict=True))
 
     def used_base_li(self) -> Ints:
         """The amount used at opening, in li (financing principal; short sale value)."""
@@ -105,9 +105,6 @@ def contract_columns(table: ContractTable, wanted: Collection[str]) -> ContractC
     def keys(column: list[str]) -> list[str]:
         return list(map(column.__getitem__, picked))
 
-    def ints(name: str) -> Ints:
-        return np.fromiter(table.term_at(name, picked, int), np.int64, size)
-
     def days(name: str) -> Ints:
         return np.fromiter(table.term_at(name, picked, lambda v: _ordinal(str(v))), np.int64, size)
 
@@ -117,9 +114,9 @@ def contract_columns(table: ContractTable, wanted: Collection[str]) -> ContractC
         clients=keys(table.clients),
         securities=keys(table.securities),
         financing=np.fromiter(map(FINANCING.__eq__, kinds), np.bool_, size),
-        quantity=ints("quantity"),
-        amount_fen=ints("amount_fen"),
-        price_li=ints("price_li"),
+        quantity=table.ints_at("quantity", picked),
+        amount_fen=table.ints_at("amount_fen", picked),
+        price_li=table.ints_at("price_li", picked),
         used=days("used_date"),
         maturity=days("maturity"),
         rates=table.term_at("annual_rate", picked, lambda v: _fraction(str(v))),
@@ -243,8 +240,8 @@ def owed_with(conn: Connection, rows: DebtRows, added: Mapping[str, int]) -> Owe
     principal, charges, clients = rows.owed
     if not added:
         return Owed(principal, charges, clients)
-    unknown = [cid for cid in added if cid not in clients]
-    if unknown:  # the rows' own are shared: read only
+    if not all(map(clients.__contains__, added)):  # the rows' own are shared: read only
+        unknown = list(filterfalse(clients.__contains__, added))
         clients = {**clients, **contract_clients(conn, unknown)}
     charges = _plus(charges, added.keys(), added.values())
     return Owed(principal, charges, clients, pending_added=True)

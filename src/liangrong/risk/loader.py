@@ -213,7 +213,7 @@ class _Open:
             charges=self.charges[rows],
             ratio_bp=taken("margin_ratio", lambda text: _ratio_bp(str(text))),
             open=taken("open_date", lambda text: _ordinal(str(text))),
-            price_li=taken("price_li", int),
-            bought=taken("quantity", int),
-            amount=taken("amount_fen", int),
+            price_li=table.ints_at("price_li", picked),
+            bought=table.ints_at("quantity", picked),
+            amount=table.ints_at("amount_fen", picked),
         )
