@@ -15,6 +15,7 @@ from liangrong.ledger.journal import Ledger, last_seq
 from liangrong.store.accrual_state import (
     AccrualSnapshot,
     KindColumns,
+    PendingState,
     stored_accruals,
     write_accruals,
 )
@@ -32,6 +33,11 @@ def pending_snapshot(pending: Pending, position: int) -> AccrualSnapshot:
         fen = np.asarray([pending[cid][kind] for cid in ids], dtype=np.int64)
         kinds[kind] = KindColumns(ids, fen, np.zeros(len(ids), np.int64), fen)
     return AccrualSnapshot(UNIT, kinds, position)
+
+
+def pending_state(pending: Pending, position: int) -> PendingState:
+    """The pending alone of ``pending_snapshot``'s state (as its pending readers read it)."""
+    return PendingState.of(pending_snapshot(pending, position))
 
 
 def seed_pending(

@@ -18,6 +18,7 @@ from liangrong.store.accrual_state import (
     accrual_dates,
     load_accruals,
     load_accruals_of,
+    load_pending_of,
     prune_accruals,
     recorded_position,
     stored_accruals,
@@ -111,16 +112,23 @@ def test_reading_the_pending_only_skips_the_parts_with_nothing_pending(store: En
     with store.begin() as conn:  # a part not to be decoded: damaged ids would be refused
         conn.execute(update(t).where(t.c.part == 3).values(contract_ids="x"))
         everything = {f"K{i:07d}" for i in range(1_001)}
-        assert load_accruals_of(conn, D1, everything, pending_only=True).kinds == {}
+        assert load_pending_of(conn, D1, everything).kinds == {}
         conn.execute(
             update(t)
             .where(t.c.kind == "interest", t.c.part == 7)
             .values(pending_fen="\n".join(["0"] * 99 + ["6"]), contract_ids=_ids(700, 800))
         )
-        read = load_accruals_of(conn, D1, everything, pending_only=True)
+        read = load_pending_of(conn, D1, everything)
+        whole = load_pending_of(conn, D1, None)  # every contract of the parts read
+        some = load_pending_of(conn, D1, {"K0000799", "K0000701", "K0000001"})
     assert list(read.kinds) == ["interest"]
-    assert read.kinds["interest"].contract_ids == _ids(700, 800).split("\n")
-    assert read.kinds["interest"].pending_fen.tolist() == [0] * 99 + [6]
+    ids, fen = read.kinds["interest"]
+    assert ids == _ids(700, 800).split("\n")
+    assert fen.tolist() == [0] * 99 + [6]
+    assert whole.kinds["interest"][0] == ids and whole.kinds["interest"][1].tolist() == fen.tolist()
+    assert some.kinds["interest"][0] == ["K0000701", "K0000799"]  # in the state's order
+    assert some.kinds["interest"][1].tolist() == [0, 6]
+    assert read.position == some.position == 1_000  # the state's (``_snapshot``)
 
 
 def _ids(start: int, stop: int) -> str:

@@ -35,7 +35,7 @@ from liangrong.store.charges_pending import (
     pending_charges,
 )
 from liangrong.store.eod_tables import eod_accrual_states
-from pending_helpers import pending_snapshot, seed_pending
+from pending_helpers import pending_state, seed_pending
 
 CNY = acc.CASH_ASSET
 D1, D2, D3 = date(2026, 3, 3), date(2026, 3, 4), date(2026, 3, 5)
@@ -289,7 +289,7 @@ def test_a_past_closes_pending_is_its_state_less_what_was_posted_by_then(
 
 
 def test_the_pending_by_kind_reads_as_by_contract_and_totals_in_one_order() -> None:
-    pending = _pending_of(pending_snapshot({
+    pending = _pending_of(pending_state({
         "F1": {"interest": 5, "penalty": 1}, "F2": {"interest": 0}, "F3": {"interest": 7},
         "F9": {"penalty": 2},
     }, 7))  # fmt: skip
@@ -299,18 +299,18 @@ def test_the_pending_by_kind_reads_as_by_contract_and_totals_in_one_order() -> N
                                    "F9": {"penalty": 2}}  # fmt: skip
     assert list(pending.totals().items()) == [("F1", 6), ("F3", 7), ("F9", 2)]
     assert pending.contracts() == list(pending.by_contract) == ["F1", "F3", "F9"]
-    assert _pending_of(pending_snapshot({"F1": {"interest": 0}}, 7)) == PendingCharges({})
+    assert _pending_of(pending_state({"F1": {"interest": 0}}, 7)) == PendingCharges({})
 
 
 def test_negative_pending_is_damage_named_by_its_first_row() -> None:
-    snapshot = pending_snapshot({"F1": {"interest": 5}, "F2": {"interest": -1},
-                                 "F3": {"interest": -4}}, 7)  # fmt: skip
+    state = pending_state({"F1": {"interest": 5}, "F2": {"interest": -1},
+                           "F3": {"interest": -4}}, 7)  # fmt: skip
     with pytest.raises(PendingChargesDamaged, match="F2 has -1 fen of interest pending"):
-        _pending_of(snapshot)
+        _pending_of(state)
 
 
 def test_what_was_posted_takes_a_contract_s_whole_pending_or_is_damage() -> None:
-    pending = _pending_of(pending_snapshot(
+    pending = _pending_of(pending_state(
         {"F1": {"interest": 5, "penalty": 1}, "F3": {"interest": 7}}, 7))  # fmt: skip
     left = _left(pending, {"F1": 6}, 7)
     assert left.by_contract == {"F3": {"interest": 7}} and "penalty" not in left.kinds

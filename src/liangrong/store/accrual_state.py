@@ -29,7 +29,7 @@ from bisect import bisect_right
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
-from itertools import chain, groupby
+from itertools import chain, compress, groupby
 from typing import Any
 
 import numpy as np
@@ -111,26 +111,80 @@ def load_accruals(engine: Engine, trading_date: date, unit: int) -> AccrualSnaps
 
 
 def load_accruals_of(
-    conn: Connection,
-    trading_date: date,
-    contract_ids: Iterable[str] | None,
-    pending_only: bool = False,
+    conn: Connection, trading_date: date, contract_ids: Iterable[str] | None
 ) -> AccrualSnapshot:
     """The date's state of ``contract_ids`` only (None: every contract of the parts read),
     from the parts that hold them (found by their first contracts, so a few contracts cost
-    a few small parts).  ``pending_only``: from the parts with anything pending only (a
-    contract left out has nothing pending); while nothing is, a reader of the whole book
-    decodes nothing."""
-    t = eod_accrual_states
+    a few small parts)."""
     wanted = None if contract_ids is None else set(contract_ids)
+    found = _parts(conn, trading_date, wanted, _COLUMNS, pending_only=False)
+    snapshot = _snapshot_of(trading_date, found, 0)
+    if wanted is None:
+        return snapshot
+    kinds = {kind: columns.picked(wanted) for kind, columns in snapshot.kinds.items()}
+    return AccrualSnapshot(snapshot.unit, kinds, snapshot.position)
+
+
+@dataclass(frozen=True)
+class PendingState:
+    """A date's pending charges alone, as its state stores them: by kind, the contracts
+    and their pending fen, aligned; ``position`` as in ``AccrualSnapshot``."""
+
+    kinds: Mapping[str, tuple[list[str], Ints]]
+    position: int
+
+    @classmethod
+    def of(cls, snapshot: AccrualSnapshot) -> PendingState:
+        kinds = {kind: (c.contract_ids, c.pending_fen) for kind, c in snapshot.kinds.items()}
+        return cls(kinds, snapshot.position)
+
+
+_PENDING_COLUMNS = (*_COLUMNS[:5], eod_accrual_states.c.pending_fen)  # not booked, residue
+
+
+def load_pending_of(
+    conn: Connection, trading_date: date, contract_ids: Iterable[str] | None
+) -> PendingState:
+    """The date's pending of ``contract_ids`` only (None: every contract of the parts
+    read), from the parts with anything pending only (a contract left out has nothing
+    pending; while nothing is, a reader of the whole book decodes nothing), each decoding
+    its ids and pending alone: what was booked and the residues are the accrual's."""
+    wanted = None if contract_ids is None else set(contract_ids)
+    found = _parts(conn, trading_date, wanted, _PENDING_COLUMNS, pending_only=True)
+    parts: dict[str, list[tuple[list[str], Ints]]] = {}
+    units, positions = set(), set()
+    for kind, part_unit, size, position, ids, pending in found:
+        units.add(int(part_unit))
+        positions.add(int(position))
+        parts.setdefault(kind, []).append((_texts(ids, size), _integers(pending, size)))
+    _one_each(trading_date, units, positions)
+    kinds = {}
+    for kind, columns in parts.items():
+        ids = list(chain.from_iterable(part_ids for part_ids, _ in columns))
+        fen = np.concatenate([part_fen for _, part_fen in columns])
+        if wanted is not None:
+            picked = np.fromiter(map(wanted.__contains__, ids), np.bool_, len(ids))
+            ids, fen = list(compress(ids, picked.tolist())), fen[picked]
+        kinds[kind] = (ids, fen)
+    return PendingState(kinds, positions.pop() if found else 0)
+
+
+def _parts(
+    conn: Connection,
+    trading_date: date,
+    wanted: set[str] | None,
+    columns: Sequence[Any],
+    pending_only: bool,
+) -> list[Any]:
+    """The ``columns`` of the date's parts that hold the ``wanted`` contracts (None: every
+    part), in kind and part order; ``pending_only``: of the parts with anything pending."""
+    t = eod_accrual_states
     listed = [t.c.kind, t.c.part, t.c.first_contract, *([t.c.pending_fen] * pending_only)]
     directory = conn.execute(
         select(*listed).where(t.c.trading_date == trading_date).order_by(t.c.kind, t.c.part)
     ).all()
     if pending_only:  # a part's pending is a text of non-negative decimals
         directory = [row for row in directory if row.pending_fen.strip("0\n")]
-    if not directory:
-        return AccrualSnapshot(0, {})
     keys: set[tuple[str, int]] = set()
     for kind, rows in groupby(directory, key=lambda row: str(row.kind)):
         parts = list(rows)
@@ -141,15 +195,11 @@ def load_accruals_of(
         keys.update((kind, parts[max(0, bisect_right(firsts, cid) - 1)].part) for cid in wanted)
     found: list[Any] = []  # in kind and part order: the chunks follow each other in that order
     for chunk in key_chunks(sorted(keys)):
-        query = select(*_COLUMNS).where(
+        query = select(*columns).where(
             t.c.trading_date == trading_date, tuple_(t.c.kind, t.c.part).in_(chunk)
         )
         found.extend(conn.execute(query.order_by(t.c.kind, t.c.part)).all())
-    snapshot = _snapshot_of(trading_date, found, 0)
-    if wanted is None:
-        return snapshot
-    kinds = {kind: columns.picked(wanted) for kind, columns in snapshot.kinds.items()}
-    return AccrualSnapshot(snapshot.unit, kinds, snapshot.position)
+    return found
 
 
 def _snapshot_of(trading_date: date, rows: Sequence[Any], unit: int) -> AccrualSnapshot:
@@ -167,12 +217,16 @@ def _snapshot_of(trading_date: date, rows: Sequence[Any], unit: int) -> AccrualS
                 _integers(pending, size),
             )
         )
+    _one_each(trading_date, units, positions)
+    kinds = {kind: _joined(columns) for kind, columns in parts.items()}
+    return AccrualSnapshot(units.pop() if units else unit, kinds, positions.pop() if rows else 0)
+
+
+def _one_each(trading_date: date, units: set[int], positions: set[int]) -> None:
     if len(units) > 1:
         raise AccrualStateDamaged(f"the state of {trading_date} has units {sorted(units)}")
     if len(positions) > 1:
         raise AccrualStateDamaged(f"the state of {trading_date} has positions {sorted(positions)}")
-    kinds = {kind: _joined(columns) for kind, columns in parts.items()}
-    return AccrualSnapshot(units.pop() if units else unit, kinds, positions.pop() if rows else 0)
 
 
 def recorded_position(engine: Engine, trading_date: date) -> int | None:

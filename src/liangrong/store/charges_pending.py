@@ -29,7 +29,7 @@ from sqlalchemy import Connection, and_, exists, func, select
 from liangrong.domain import accounts as acc
 from liangrong.domain.purposes import Purpose
 from liangrong.ledger import schema as s
-from liangrong.store.accrual_state import AccrualSnapshot, load_accruals_of
+from liangrong.store.accrual_state import AccrualSnapshot, PendingState, load_pending_of
 from liangrong.store.eod_tables import eod_accrual_states, eod_steps
 
 ACCRUAL_STEP = "accrue"  # the end of day's step that writes the state (``eod.accrual``)
@@ -155,7 +155,7 @@ def carried_pending(conn: Connection, snapshot: AccrualSnapshot, through: int) -
     """The pending of a whole ``snapshot`` as of journal seq ``through`` (the next accrual
     carries it from the position it records, which a rerun keeps: its own postings of
     pending, later, are not taken off again)."""
-    return _after_postings(conn, snapshot, None, through)
+    return _after_postings(conn, PendingState.of(snapshot), None, through)
 
 
 class AccrualStatePruned(LookupError):
@@ -203,42 +203,39 @@ def _pending_in(
 ) -> PendingCharges:
     """The pending of ``day``'s state (of the contracts ``clients`` names, or every one)
     after what was posted since its position (up to ``through``, see ``_posted_since``)."""
-    snapshot = load_accruals_of(conn, day, clients, pending_only=True)
-    return _after_postings(conn, snapshot, clients, through)
+    return _after_postings(conn, load_pending_of(conn, day, clients), clients, through)
 
 
 def _after_postings(
     conn: Connection,
-    snapshot: AccrualSnapshot,
+    state: PendingState,
     clients: Mapping[str, str] | None,
     through: int | date | None,
 ) -> PendingCharges:
-    """The snapshot's pending less what was posted since its position: read by the charges
+    """The state's pending less what was posted since its position: read by the charges
     accounts' key for the contracts ``clients`` names, else by the journal's."""
-    pending = _pending_of(snapshot)
+    pending = _pending_of(state)
     if not pending.kinds:
         return NOTHING_PENDING
     accounts = None
     if clients is not None:
         accounts = {acc.charges_debt(clients[cid], cid): cid for cid in pending.contracts()}
-    posted = _posted_since(conn, snapshot.position, accounts, through)
-    return _left(pending, posted, snapshot.position)
+    posted = _posted_since(conn, state.position, accounts, through)
+    return _left(pending, posted, state.position)
 
 
-def _pending_of(snapshot: AccrualSnapshot) -> PendingCharges:
-    """The snapshot's non-zero pending; refused if negative (the first such row named)."""
+def _pending_of(state: PendingState) -> PendingCharges:
+    """The state's non-zero pending; refused if negative (the first such row named)."""
     kinds: dict[str, KindPending] = {}
-    for kind, columns in snapshot.kinds.items():
-        fen = columns.pending_fen
+    for kind, (ids, fen) in state.kinds.items():
         negative = np.flatnonzero(fen < 0)
         if len(negative):
             row = int(negative[0])
-            cid = columns.contract_ids[row]
+            cid = ids[row]
             raise PendingChargesDamaged(f"{cid} has {int(fen[row])} fen of {kind} pending")
         held = fen > 0
         if held.any():
-            ids = list(compress(columns.contract_ids, held.tolist()))
-            kinds[kind] = KindPending(ids, fen[held].tolist())
+            kinds[kind] = KindPending(list(compress(ids, held.tolist())), fen[held].tolist())
     return PendingCharges(kinds)
 
 
