@@ -21,8 +21,8 @@ def _columns(clients: list[str]) -> ContractColumns:
     ones = np.ones(size, np.int64)
     used = np.asarray([DAY.toordinal() - i % 5 for i in range(size)], np.int64)
     return ContractColumns(
-        ids, clients, ["600000"] * size, np.arange(size) % 2 == 0, ones, ones, ones,
-        used, used + 180, [Fraction(6, 100)] * size,
+        np.arange(size), ids, clients, ["600000"] * size, np.arange(size) % 2 == 0, ones, ones,
+        ones, used, used + 180, [Fraction(6, 100)] * size,
     )  # fmt: skip
 
 

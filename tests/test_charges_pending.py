@@ -18,7 +18,7 @@ from liangrong.domain import operations as ops
 from liangrong.domain.contracts import Allocation
 from liangrong.domain.journal import Transaction
 from liangrong.domain.rejections import LedgerCode, Rejection
-from liangrong.eod.book_view import owed_now
+from liangrong.eod.owed import owed_now
 from liangrong.ledger.journal import Ledger
 from liangrong.ledger.projections import balance, conservation_breaks
 from liangrong.risk.loader import load_book

@@ -23,9 +23,9 @@ from liangrong.book.service import Book
 from liangrong.domain import accounts as acc
 from liangrong.domain.orders import NonTradeKind, NonTradeRequest, OrderKind, Side
 from liangrong.domain.settlement import Fill
-from liangrong.eod.book_view import owed_now
 from liangrong.eod.collection_step import collect_step
 from liangrong.eod.context import EodContext, StepOutcome, StepRun
+from liangrong.eod.owed import owed_now
 from liangrong.eod.runner import run
 from liangrong.eod.steps import STEP_NAMES
 from liangrong.ledger.digest import journal_digest

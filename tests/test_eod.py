@@ -43,9 +43,9 @@ from liangrong.domain.money import Rounding, round_fraction
 from liangrong.domain.recorded_defaults import DefaultCure, DefaultEntry, DefaultWithdrawal
 from liangrong.eod import accrual_kernel as kernel
 from liangrong.eod.accrual import accrue_step
-from liangrong.eod.accrual_pending import PendingNotCarried
 from liangrong.eod.context import EodContext, StepRun
 from liangrong.eod.files import day_dir
+from liangrong.eod.owed import PendingNotCarried
 from liangrong.eod.runner import EodRefused, run, status
 from liangrong.eod.settings import EodSettings
 from liangrong.eod.steps import STEP_NAMES

@@ -5,6 +5,7 @@ SQLite and PostgreSQL), and none outlives a change of what it stands for."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import fields
 from datetime import date
 
@@ -17,15 +18,17 @@ from liangrong.domain import operations as ops
 from liangrong.domain.contracts import Allocation
 from liangrong.domain.exchange_report import ReportCheck, ReportViolation
 from liangrong.domain.journal import Transaction
-from liangrong.eod.book_view import ContractColumns, Owed, load_contract_columns, owed_now
-from liangrong.eod.context import EodContext
+from liangrong.eod.book_view import ContractColumns, load_contract_columns
+from liangrong.eod.context import EodContext, Raised
+from liangrong.eod.owed import DebtOfUnknownContract, Owed, owed_now, owed_with
 from liangrong.eod.settings import EodSettings
-from liangrong.ledger.columns import Owing, load_contract_table, load_debt_rows
+from liangrong.ledger.columns import ContractTable, Owing, load_contract_table, load_debt_rows
 from liangrong.ledger.journal import Ledger
 from liangrong.ledger.resident import CAUGHT_UP, FRESH
 from liangrong.reports.daily_source import OpenDebts
 from liangrong.risk.layout import BookData, ContractData
 from liangrong.risk.loader import load_data
+from liangrong.store.charges_pending import NOTHING_PENDING, KindPending, PendingCharges
 
 DAY1, DAY2 = date(2026, 3, 2), date(2026, 3, 3)
 
@@ -146,7 +149,14 @@ def _accrued(ledger: Ledger, ctx: EodContext, charges: list[tuple[str, str, int]
         ]
     )
     clients, contracts, amounts = zip(*charges, strict=True)
-    ctx.charges_posted(len(charges), (list(contracts), list(amounts), list(clients)))
+    ctx.charges_posted(len(charges), (list(contracts), list(amounts), list(clients)),
+                       _by_row(ctx, contracts, amounts))  # fmt: skip
+
+
+def _by_row(ctx: EodContext, contracts: Sequence[str], amounts: Sequence[int]) -> Raised:
+    row_of = ctx.contracts().row_of
+    rows = np.asarray([row_of[cid] for cid in contracts], np.intp)
+    return rows, np.asarray(amounts, np.int64)
 
 
 def test_charges_posted_advance_the_kept_debts_only_from_the_state_they_stand_for(
@@ -160,8 +170,8 @@ def test_charges_posted_advance_the_kept_debts_only_from_the_state_they_stand_fo
     _accrued(ledger, ctx, [("c1", "F1", 40), ("c3", "S1", 2)])
     assert ctx.debts_stand_at() is not None and ctx.debt_rows() is not rows
     assert ctx.owed().charges == {"F1": 1274, "S1": 323}
-    # what was worked out from the rows is advanced with them, not worked out again
-    assert "owed" in vars(ctx.debt_rows()) and ctx.owed().owing is before.owing
+    # the figures worked out from the rows are advanced with them, not worked out again
+    assert ctx.owed().owing is before.owing
     _same_owed(ctx.owed(), owed_now(store))
     _check_against_fresh(ctx)
     # a transaction the step did not post came in between: the rows are not advanced by
@@ -169,7 +179,7 @@ def test_charges_posted_advance_the_kept_debts_only_from_the_state_they_stand_fo
     kept, stood_at = ctx.debt_rows(), ctx.debts_stand_at()
     ledger.post(ops.accrue_charges("a5", DAY2, "c1", "F1", 7))
     ledger.post(ops.accrue_charges("a6", DAY2, "c1", "F1", 1))
-    ctx.charges_posted(1, (["F1"], [1], ["c1"]))
+    ctx.charges_posted(1, (["F1"], [1], ["c1"]), _by_row(ctx, ["F1"], [1]))
     assert ctx.debts_stand_at() == stood_at
     caught_up = ctx._readings.reads["debts", CAUGHT_UP]
     assert ctx.debt_rows() is not kept and ctx.owed().charges["F1"] == 1282
@@ -282,25 +292,69 @@ def test_a_debt_whose_contract_is_unknown_is_listed_at_either_close(
         assert "securities" not in vars(whole)  # the fast path: no per-account maps built
 
 
-def test_the_contracts_owing_are_carried_through_pending_booked_as_worked_out_afresh() -> None:
-    before = Owed(
-        principal={"F1": 100, "F2": 0, "S1": 0},
-        charges={"F1": 3, "F2": 0, "S1": -2, "K1": 0},
-        clients={"F1": "c1", "F2": "c1", "S1": "c2", "K1": "c3"},
-    )
+def _table(ids: list[str], clients: list[str]) -> ContractTable:
+    size = len(ids)
+    return ContractTable(ids, clients, ["financing"] * size, ["600000.SH"] * size, {})
+
+
+def _raised(owed: Owed, rows: list[int], amounts: list[int], pending: bool = True) -> Owed:
+    at, fen = np.asarray(rows, np.intp), np.asarray(amounts, np.int64)
+    return owed.charges_raised(at, fen, pending=pending)
+
+
+def test_charges_raised_by_row_keep_the_contracts_owing_only_when_the_same_rows_owe() -> None:
+    table = _table(["F1", "F2", "S1", "K1", "N1"], ["c1", "c1", "c2", "c3", "c9"])
+    before = Owed(table, np.array([100, 0, 0, 0, 0]), np.array([3, 0, -2, 0, 0]))
     assert before.owing == {"F1"}  # worked out, so kept for the next figures
     cases = [
-        (["F1"], [5], ["c1"]),  # the daily accrual: on what already owes
-        (["F1", "F2"], [1, 4], ["c1", "c1"]),  # F2's first charges
-        (["S1"], [1], ["c2"]),  # still nothing owed on S1 (-2 + 1)
-        (["N1"], [7], ["c9"]),  # a contract the figures did not know
+        ([0], [5]),  # the daily accrual: on what already owes
+        ([0, 1], [1, 4]),  # F2's first charges
+        ([2], [1]),  # still nothing owed on S1 (-2 + 1)
+        ([4], [7]),  # a contract that owed nothing at all
     ]
-    for contracts, amounts, clients in cases:
-        booked = before.pending_booked(contracts, amounts, clients)
-        afresh = Owed(booked.principal, booked.charges, booked.clients, pending_added=True)
-        assert "owing" in vars(booked) and booked.owing == afresh.owing, contracts
-    assert before.pending_booked(["F1"], [5], ["c1"]).owing is before.owing
-    assert before.pending_booked(["N1"], [7], ["c9"]).clients["N1"] == "c9"
-    assert "N1" not in before.clients  # the figures' own map is never changed
+    for rows, amounts in cases:
+        raised = _raised(before, rows, amounts)
+        afresh = Owed(table, raised.principal_at, raised.charges_at, pending_added=True)
+        assert raised == afresh and raised.owing == afresh.owing, rows
+        assert raised.charges_at[rows].tolist() == (before.charges_at[rows] + amounts).tolist()
+    assert _raised(before, [0], [5]).owing is before.owing
+    assert _raised(before, [4], [7]).clients == {"F1": "c1", "S1": "c2", "N1": "c9"}
+    assert before.charges_at.tolist() == [3, 0, -2, 0, 0]  # the figures' own never change
+    assert before.clients == {"F1": "c1", "S1": "c2"}
+    assert not _raised(before, [0], [1], pending=False).pending_added
+    assert _raised(before, [0], [1]).pending_added
     with pytest.raises(AssertionError, match="only more charges"):
-        before.pending_booked(["F1"], [0], ["c1"])
+        _raised(before, [0], [0])
+
+
+def test_the_figures_by_row_read_as_the_ledger_holds_them_and_refuse_an_unknown_contract(
+    store: Engine, fixed_clock
+) -> None:
+    _ledger(store, fixed_clock)
+    with store.connect() as conn:
+        table, rows = load_contract_table(conn), load_debt_rows(conn)
+    owed = owed_with(table, rows, NOTHING_PENDING)
+    principal, charges, whose = rows.owed
+    assert owed.principal == {cid: n for cid, n in principal.items() if n}
+    assert owed.charges == {cid: n for cid, n in charges.items() if n}
+    assert owed.clients.items() <= whose.items() and not owed.pending_added
+    assert owed.principal_of("F1") == principal["F1"] and owed.charges_of("F3") == 0
+    pending = PendingCharges({"interest": KindPending(["F2", "F1"], [5, 6])})
+    more = owed_with(table, rows, pending, {"F1": 6})
+    assert more.pending_added and more.charges_of("F2") == 5 and more.charges_of("F1") == 1234
+    unknown = PendingCharges({"interest": KindPending(["F1", "Z9"], [1, 2])})
+    with pytest.raises(DebtOfUnknownContract, match="Z9"):
+        owed_with(table, rows, unknown)
+    fewer = _table(table.ids[1:], table.clients[1:])
+    with pytest.raises(DebtOfUnknownContract, match=table.ids[0]):
+        owed_with(fewer, rows, NOTHING_PENDING)
+
+
+def test_a_table_s_rows_by_id_are_carried_to_the_table_that_follows_it() -> None:
+    table = _table(["F1", "F2"], ["c1", "c1"])
+    assert table.row_of == {"F1": 0, "F2": 1}
+    later = table.followed_by(_table(["F3"], ["c2"]))
+    assert "row_of" in vars(later) and later.row_of == {"F1": 0, "F2": 1, "F3": 2}
+    assert table.row_of == {"F1": 0, "F2": 1}  # the earlier table's own map is unchanged
+    fresh = _table(["A1"], ["c1"]).followed_by(_table(["A2"], ["c1"]))
+    assert "row_of" not in vars(fresh) and fresh.row_of == {"A1": 0, "A2": 1}

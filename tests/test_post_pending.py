@@ -29,7 +29,7 @@ from liangrong.domain import accounts as acc
 from liangrong.domain.interest import ChargePosting
 from liangrong.domain.statement import statement_json
 from liangrong.domain.versions import Version
-from liangrong.eod.book_view import owed_now
+from liangrong.eod.owed import owed_now
 from liangrong.eod.post_pending import PostPendingRefused, post_pending
 from liangrong.eod.runner import run
 from liangrong.ledger import schema as s

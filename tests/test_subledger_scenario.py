@@ -25,7 +25,7 @@ from liangrong.domain import accounts as acc
 from liangrong.domain.interest import ChargePosting
 from liangrong.domain.statement import statement_json
 from liangrong.domain.versions import Version
-from liangrong.eod.book_view import owed_now
+from liangrong.eod.owed import owed_now
 from liangrong.eod.steps import STEP_NAMES
 from liangrong.ledger import schema as s
 from liangrong.sim.statement_source import load_statements

@@ -179,15 +179,15 @@ def _plan(
             break
         since = date.fromordinal(first)
     index = cols.index()
-    now = np.fromiter(map(owed.principal.get, cols.ids, repeat(0)), np.int64, cols.size)
+    principal, charges = owed.aligned(run.ctx.contracts())
+    now = principal[cols.rows]
     changes, later = _changes(moves, index, first, day.toordinal())
     contracts = Contracts(
         cols.financing, cols.used, starts, _maturities(run, cols), cols.price_li,
         cols.used_base_li(),
     )  # fmt: skip
-    charges = np.fromiter(map(owed.charges.get, cols.ids, repeat(0)), np.int64, cols.size)
     state, pending = _state(cols, previous), carried_columns(cols, carried_fen)
-    return _Plan(cols, contracts, state, now - later, charges, pending, changes, first)
+    return _Plan(cols, contracts, state, now - later, charges[cols.rows], pending, changes, first)
 
 
 def _changes(
@@ -520,7 +520,9 @@ def accrue_step(run: StepRun) -> StepOutcome:
     elif to_post.any():
         run.ctx.forget_readings()
     else:
-        run.ctx.charges_posted(count, plan.cols.positive(charged_fen))
+        charged = charged_fen > 0
+        raised = (plan.cols.rows[charged], charged_fen[charged])
+        run.ctx.charges_posted(count, plan.cols.positive(charged_fen), raised)
     digest = hashlib.sha256()
     digest.update("\n".join(plan.cols.ids).encode())
     digest.update(posted.astype("<i8").tobytes())

@@ -23,18 +23,14 @@ from liangrong.domain import operations as ops
 from liangrong.domain.collection import pending_to_post
 from liangrong.domain.journal import Transaction
 from liangrong.eod.accrual_kernel import KINDS, Ints
-from liangrong.eod.book_view import ContractColumns, Owed, owed_with
+from liangrong.eod.book_view import ContractColumns
 from liangrong.eod.context import StepRun
+from liangrong.eod.owed import Owed, PendingNotCarried, owed_with
 from liangrong.store.charges_pending import PendingCharges, posted_pending_since
 
 CONTROL = "subledger"  # the control posting's part of the day's accrual command ids
 KIND_INDEX = {kind.value: i for i, kind in enumerate(KINDS)}
 KIND_NAMES = tuple(kind.value for kind in KINDS)
-
-
-class PendingNotCarried(RuntimeError):
-    """The state resumed from holds pending charges on a contract the book no longer
-    has: the step stops rather than drop them (the control account would lose them)."""
 
 
 def carried_columns(cols: ContractColumns, carried: PendingCharges) -> Ints:
@@ -57,11 +53,9 @@ def owed_before(run: StepRun, position: int, carried: PendingCharges) -> Owed:
     Not the readers' pending now: after a crash that state may be this step's own.  Kept
     as the context's reading (``EodContext.keep_owed``) for the steps after."""
     rows = run.ctx.debt_rows()
-    added = carried.totals()  # a new map: changed here
     with run.ctx.engine.connect() as conn:
-        for cid, fen in posted_pending_since(conn, position).items():
-            added[cid] = added.get(cid, 0) - fen
-        owed = owed_with(conn, rows, added)
+        posted = posted_pending_since(conn, position)
+    owed = owed_with(run.ctx.contracts(), rows, carried, posted)
     run.ctx.keep_owed(rows, owed)
     return owed
 
@@ -111,4 +105,6 @@ def advance_pending(
 ) -> None:
     """Tell the context what the step's ``fresh`` transactions did under the subledger:
     ``posted_fen`` of pending reached the contracts' accounts, ``booked_fen`` more is owed."""
-    run.ctx.pending_booked(fresh, cols.positive(posted_fen), cols.positive(booked_fen))
+    booked = booked_fen > 0
+    raised = (cols.rows[booked], booked_fen[booked])
+    run.ctx.pending_booked(fresh, cols.positive(posted_fen), raised)

@@ -1,5 +1,6 @@
 """What the ledger says about the debt contracts, read in bulk for the end of day: their
-terms as columns, what each owes now, and the day-by-day movements of what they owe.
+terms as columns and the day-by-day movements of what they owe (what each owes now:
+``eod.owed``).
 
 Invariants: read only; everything comes from the ledger's projections (``contracts``,
 ``balances``) and its journal (the movements, by business date), so it equals what the
@@ -10,29 +11,24 @@ contracts in the same order on every run.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import date
 from fractions import Fraction
 from functools import cache, cached_property
-from itertools import chain, compress, filterfalse, repeat
-from operator import add, lt
+from itertools import compress
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import Connection, Engine, func, or_, select
+from sqlalchemy import Engine, func, or_, select
 
 from liangrong.domain.contracts import ContractKind, ContractTerms
 from liangrong.ledger import schema as s
 from liangrong.ledger.columns import (
     ContractTable,
-    DebtRows,
-    Owing,
     load_contract_table,
-    load_debt_rows,
 )
 from liangrong.ledger.journal import decode_events
-from liangrong.store.charges_pending import book_pending, contract_clients
 
 Ints = npt.NDArray[np.int64]
 Bools = npt.NDArray[np.bool_]
@@ -53,6 +49,7 @@ def _ordinal(text: str) -> int:
 class ContractColumns:
     """Opening terms of some contracts, one entry per contract, sorted by id."""
 
+    rows: npt.NDArray[np.intp]  # each contract's row in the table the columns were taken from
     ids: list[str]
     clients: list[str]
     securities: list[str]
@@ -110,6 +107,7 @@ def contract_columns(table: ContractTable, wanted: Collection[str]) -> ContractC
 
     kinds = keys(table.kinds)
     return ContractColumns(
+        rows=np.fromiter(picked, np.intp, size),
         ids=keys(ids),
         clients=keys(table.clients),
         securities=keys(table.securities),
@@ -150,101 +148,6 @@ def holder_names(engine: Engine, clients: Iterable[str]) -> dict[str, str]:
             query = select(table.c.client_id, table.c.holder_name)
             names.update(s.driver_rows(conn, query.where(table.c.client_id.in_(chunk))))
     return names
-
-
-@dataclass(frozen=True)
-class Owed:
-    """What each contract owes now: principal (fen or shares) and charges (fen), by id."""
-
-    principal: dict[str, int]
-    charges: dict[str, int]  # the charges accounts plus the pending charges
-    clients: dict[str, str]  # contract id -> client id, for every contract owing anything
-    pending_added: bool = False  # anything pending was added to the accounts' figures
-
-    @cached_property
-    def owing(self) -> frozenset[str]:
-        """The contracts owing principal or charges (a positive amount owed)."""
-        return frozenset(chain(_owing(self.principal), _owing(self.charges)))
-
-    def charges_added(self, advanced: Owing) -> Owed:
-        """These figures advanced by charges added to contracts already owing charges
-        (``Owing.with_charges_added``): the same contracts are owing, so ``owing`` is kept.
-        Only for figures with nothing pending added (the advanced are the accounts')."""
-        assert not self.pending_added, "the advanced figures are the accounts' alone"
-        owed = Owed(*advanced)
-        if "owing" in vars(self):
-            vars(owed)["owing"] = self.owing  # where ``cached_property`` keeps it
-        return owed
-
-    def pending_booked(
-        self, contracts: Sequence[str], amounts_fen: Sequence[int], clients: Sequence[str]
-    ) -> Owed:
-        """These figures once ``amounts_fen`` more charges are pending on ``contracts`` (of
-        ``clients``; the accrual under the subledger).  Principal is kept as it is."""
-        assert len(contracts) == len(amounts_fen) == len(clients)
-        assert min(amounts_fen, default=1) > 0, "only more charges"
-        whose = self.clients  # a contract's client as the figures know it first
-        if not all(map(whose.__contains__, contracts)):  # the figures' own: read only
-            unknown = [not known for known in map(whose.__contains__, contracts)]
-            whose = dict(whose)
-            whose.update(compress(zip(contracts, clients, strict=True), unknown))
-        charges = _plus(self.charges, contracts, amounts_fen)
-        owed = Owed(self.principal, charges, whose, pending_added=True)
-        if "owing" in vars(self):  # only charges rose, and only on ``contracts``
-            vars(owed)["owing"] = _owing_after(self.owing, contracts, charges)
-        return owed
-
-
-def _owing_after(
-    before: frozenset[str], raised: Sequence[str], charges: dict[str, int]
-) -> frozenset[str]:
-    """The contracts owing once only the charges of ``raised`` changed (to ``charges``):
-    those owing before, and any of ``raised`` that now owes charges (a contract owing
-    before still owes: its principal is unchanged and its charges only rose)."""
-    if all(map(before.__contains__, raised)):  # the daily accrual: on what already owes
-        return before
-    owes = compress(raised, map(lt, repeat(0), map(charges.__getitem__, raised)))
-    return before | frozenset(owes)
-
-
-def _plus(amounts: dict[str, int], keys: Iterable[str], added: Iterable[int]) -> dict[str, int]:
-    """A copy of ``amounts`` with ``added`` on ``keys`` (millions of contracts: the dict
-    methods run row by row in C)."""
-    keys = list(keys)
-    result = dict(amounts)
-    result.update(zip(keys, map(add, map(result.get, keys, repeat(0)), added), strict=True))
-    return result
-
-
-def _owing(owed: dict[str, int]) -> Iterator[str]:
-    return compress(owed.keys(), map(lt, repeat(0), owed.values()))  # row by row in C
-
-
-def owed_now(engine: Engine) -> Owed:
-    """Every non-zero debt balance (a debt is a negative balance; owed is its opposite),
-    the charges with their pending added."""
-    with engine.connect() as conn:
-        return owed_of(conn, load_debt_rows(conn))
-
-
-def owed_of(conn: Connection, rows: DebtRows) -> Owed:
-    """``owed_now`` from the debt accounts' balances already read (the pending charges are
-    read through ``conn``, from the same state of the ledger)."""
-    return owed_with(conn, rows, book_pending(conn).totals())
-
-
-def owed_with(conn: Connection, rows: DebtRows, added: Mapping[str, int]) -> Owed:
-    """The debt accounts' figures with ``added`` (contract -> fen, pending charges or a
-    correction of them) on the charges; a contract the rows do not name is looked up for
-    its client through ``conn``."""
-    principal, charges, clients = rows.owed
-    if not added:
-        return Owed(principal, charges, clients)
-    if not all(map(clients.__contains__, added)):  # the rows' own are shared: read only
-        unknown = list(filterfalse(clients.__contains__, added))
-        clients = {**clients, **contract_clients(conn, unknown)}
-    charges = _plus(charges, added.keys(), added.values())
-    return Owed(principal, charges, clients, pending_added=True)
 
 
 def _debt_accounts(column: object) -> object:

@@ -60,8 +60,9 @@ from liangrong.domain.journal import MAX_LEGS, Transaction
 from liangrong.domain.versions import Version
 from liangrong.eod.accrual import batched
 from liangrong.eod.accrual_pending import postings_by_client
-from liangrong.eod.book_view import ContractColumns, Owed, kind_of, load_terms
+from liangrong.eod.book_view import ContractColumns, kind_of, load_terms
 from liangrong.eod.context import Digest, StepOutcome, StepRun
+from liangrong.eod.owed import Owed
 from liangrong.ledger.journal import Ledger
 from liangrong.store.calendar_loads import load_calendar
 from liangrong.store.charges_pending import book_pending

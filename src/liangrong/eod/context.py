@@ -21,10 +21,13 @@ from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
 from sqlalchemy import Engine, create_engine, event
 
 from liangrong.book.market import MarketDay
-from liangrong.eod.book_view import ContractColumns, Owed, contract_columns, owed_of
+from liangrong.eod.book_view import ContractColumns, contract_columns
+from liangrong.eod.owed import Owed, owed_of
 from liangrong.eod.settings import EodSettings
 from liangrong.ledger.columns import ContractTable, DebtRows
 from liangrong.ledger.engine import is_sqlite, open_engine
@@ -42,6 +45,8 @@ REFERENCE = "reference"  # closes taken from the day's reference prices
 Progress = Callable[[int, int], None]  # (done, total) within one step
 # Charges on some contracts: (contract ids, fen, each contract's client), aligned
 Charged = tuple[Sequence[str], Sequence[int], Sequence[str]]
+# The same by the contract table's rows: (rows, fen), aligned
+Raised = tuple[npt.NDArray[np.intp], npt.NDArray[np.int64]]
 
 
 @dataclass
@@ -108,7 +113,7 @@ class EodContext:
                 self._owed = self._book = None  # worked out from rows about to change: freed
             return self._readings.debt_rows(conn)  # first (gigabytes at a firm's size)
 
-    def charges_posted(self, fresh: int, charged: Charged) -> None:
+    def charges_posted(self, fresh: int, charged: Charged, raised: Raised) -> None:
         """A step has just posted ``fresh`` new transactions whose only change to the clients'
         debt accounts is ``charged`` (contracts, fen, their clients: one each) more charges
         owed on those contracts' accounts (the daily accrual).  The kept debt rows are
@@ -117,23 +122,21 @@ class EodContext:
         posted in between, and none of them was in the rows already
         (``DebtRows.with_charges_added``; a contract's first charges take a new row in its
         place only where the store orders the names by code point, SQLite); otherwise they
-        are dropped."""
+        are dropped.  ``raised``: the same charges by the contract table's rows, which
+        advance the figures owed kept for the rows before, if any."""
         advanced = self._advance(fresh, charged)
-        if advanced is None:
-            return
-        owed, rows = advanced
-        if owed is not None and "owed" in vars(rows) and not owed.pending_added:
-            self._owed = (rows, owed.charges_added(rows.owed))
+        if advanced is not None and advanced[0] is not None:
+            self._owed = (advanced[1], advanced[0].charges_raised(*raised, pending=False))
 
-    def pending_booked(self, fresh: int, posted: Charged, booked: Charged) -> None:
+    def pending_booked(self, fresh: int, posted: Charged, booked: Raised) -> None:
         """The accrual under the subledger has just posted ``fresh`` new transactions:
         ``posted`` is pending that reached those contracts' charges accounts, the only
         change to the clients' debt accounts; ``booked`` is what more each contract owes,
-        pending.  The kept rows and figures are advanced as in ``charges_posted``, else
-        dropped."""
+        pending, by the contract table's rows.  The kept rows and figures are advanced as
+        in ``charges_posted``, else dropped."""
         advanced = self._advance(fresh, posted)
         if advanced is not None and advanced[0] is not None:
-            self._owed = (advanced[1], advanced[0].pending_booked(*booked))
+            self._owed = (advanced[1], advanced[0].charges_raised(*booked, pending=True))
 
     def _advance(self, fresh: int, charged: Charged) -> tuple[Owed | None, DebtRows] | None:
         """Drop every figure worked out from the debts, then keep the rows advanced by
@@ -166,11 +169,11 @@ class EodContext:
         self._owed = (rows, owed)
 
     def owed(self) -> Owed:
-        """What each contract owes now (``book_view.owed_now``), from ``debt_rows``."""
+        """What each contract owes now (``owed.owed_now``), from ``debt_rows``."""
         rows = self.debt_rows()
         if self._owed is None or self._owed[0] is not rows:
             with self.engine.connect() as conn:
-                self._owed = (rows, owed_of(conn, rows))
+                self._owed = (rows, owed_of(conn, self._readings.contracts(conn), rows))
         return self._owed[1]
 
     def forget_readings(self) -> None:

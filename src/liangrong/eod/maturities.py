@@ -178,8 +178,8 @@ def _checks(run: StepRun) -> list[ContractEvent]:
                     {"overdue_since": t.overdue_since.isoformat(),
                      "liquidate_from": t.liquidate_from.isoformat(), "reason": t.reason.value,
                      "kind": contract.kind.value, "security": contract.security,
-                     "principal": owed.principal.get(cid, 0),
-                     "charges_fen": owed.charges.get(cid, 0)},
+                     "principal": owed.principal_of(cid),
+                     "charges_fen": owed.charges_of(cid)},
                 )
             )  # fmt: skip
         if check.status is ContractStatus.CLOSED:

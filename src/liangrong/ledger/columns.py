@@ -55,6 +55,11 @@ class ContractTable:
     def size(self) -> int:
         return len(self.ids)
 
+    @cached_property
+    def row_of(self) -> dict[str, int]:
+        """Each contract's row, by its id (read only: one map shared by every reader)."""
+        return dict(zip(self.ids, range(self.size), strict=True))
+
     def securities_by_id(self) -> dict[str, str]:
         return dict(zip(self.ids, self.securities, strict=True))
 
@@ -74,13 +79,18 @@ class ContractTable:
     def followed_by(self, later: ContractTable) -> ContractTable:
         """This table with ``later``'s contracts after its own (the same term fields)."""
         assert list(later.terms) == list(self.terms), "the same term fields"
-        return ContractTable(
+        table = ContractTable(
             ids=self.ids + later.ids,
             clients=self.clients + later.clients,
             kinds=self.kinds + later.kinds,
             securities=self.securities + later.securities,
             terms={name: column + later.terms[name] for name, column in self.terms.items()},
         )
+        if "row_of" in vars(self):  # this table's rows keep their places: theirs follow
+            row_of = dict(self.row_of)
+            row_of.update(zip(later.ids, range(self.size, table.size), strict=True))
+            vars(table)["row_of"] = row_of  # where ``cached_property`` keeps it
+        return table
 
 
 def contract_count(conn: Connection) -> int:

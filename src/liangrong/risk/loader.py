@@ -54,14 +54,13 @@ Ints = npt.NDArray[np.int64]
 
 
 class OwedFigures(Protocol):
-    """What each contract owes, by id: principal (fen or shares) and charges (fen, its
-    pending included), as ``ledger.columns.Owing`` and the end of day's ``Owed`` hold."""
+    """What each contract owes, by the contract table's rows, as the end of day's ``Owed``
+    holds it."""
 
-    @property
-    def principal(self) -> Mapping[str, int]: ...
-
-    @property
-    def charges(self) -> Mapping[str, int]: ...
+    def aligned(self, table: ContractTable) -> tuple[Ints, Ints]:
+        """(principal in fen or shares, charges in fen with their pending) by the rows of
+        ``table``, read at the same state of the ledger."""
+        ...
 
 
 def load_book(engine: Engine, data: BookData | None = None) -> BookArrays:
@@ -120,14 +119,13 @@ def load_data(
         held = collateral if collateral is not None else load_collateral(conn)
         table = contracts if contracts is not None else load_contract_table(conn, _TERMS)
         if owed is not None:
-            principal, charges = owed.principal, owed.charges
+            outstanding, charged = owed.aligned(table)
         else:  # read for this book alone: the store cuts the names (``_debts``)
             principal = _debts(conn, FINANCING_SIDE) | _debts(conn, SHORT_SIDE)
             charges = _with_pending(_debts(conn, CHARGES_SIDE), book_pending(conn))
-    index = {client: a for a, client in enumerate(clients)}
+            outstanding, charged = _by_rows(table, principal), _by_rows(table, charges)
+    index = dict(zip(clients, range(len(clients)), strict=True))
     size = table.size
-    outstanding = np.fromiter(map(principal.get, table.ids, repeat(0, size)), np.int64, size)
-    charged = np.fromiter(map(charges.get, table.ids, repeat(0, size)), np.int64, size)
     known = np.fromiter(map(index.__contains__, table.clients), np.bool_, size)
     kinds = np.asarray(table.kinds, dtype=object)
     open_ = ((outstanding > 0) | (charged > 0)) & known
@@ -146,6 +144,12 @@ def load_data(
         financing=columns.of(np.flatnonzero(open_ & (kinds == ContractKind.FINANCING.value))),
         shorts=columns.of(np.flatnonzero(open_ & (kinds == ContractKind.SHORT.value))),
     )
+
+
+def _by_rows(table: ContractTable, figures: Mapping[str, int]) -> Ints:
+    """Each contract's figure (0 if none), by the table's rows."""
+    found = map(figures.get, table.ids, repeat(0, table.size))
+    return np.fromiter(found, np.int64, table.size)
 
 
 class _Holdings:
