@@ -6,6 +6,7 @@ from datetime import date
 from fractions import Fraction
 
 from liangrong.domain.contracts import ContractKind, ContractTerms
+from liangrong.ledger.columns import DebtRows
 from liangrong.ledger.journal import Ledger
 
 DAY = date(2026, 3, 2)
@@ -70,3 +71,14 @@ def short_terms(
         rule_version="exchange:2024-07-22/firm:2024-07-22",
         annual_rate=Fraction(1035, 10000),
     )
+
+
+def owed_by_id(rows: DebtRows) -> tuple[dict[str, int], dict[str, int]]:
+    """(principal, charges) owed by contract id, worked out from debt rows one by one (a
+    debt is a negative balance; zero balances left out)."""
+    principal: dict[str, int] = {}
+    charges: dict[str, int] = {}
+    for side, contract, amount in zip(rows.sides, rows.contracts, rows.amounts, strict=True):
+        if amount:
+            (charges if side == "charges" else principal)[contract] = -amount
+    return principal, charges

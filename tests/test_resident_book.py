@@ -22,7 +22,7 @@ from conftest import (
     query_plan,
     session_store,
 )
-from ledger_helpers import financing_terms, open_client, short_terms
+from ledger_helpers import financing_terms, open_client, owed_by_id, short_terms
 from liangrong.domain import operations as ops
 from liangrong.domain.contracts import Allocation
 from liangrong.domain.journal import Transaction
@@ -120,10 +120,10 @@ def test_caught_up_readings_equal_fresh_ones_after_every_posting(
     assert _kinds(resident, before) == {"contracts": KEPT, "debts": KEPT, "collateral": KEPT}
     with store.connect() as conn:
         rows = resident.debt_rows(conn)
-    owed = rows.owed
-    assert owed.principal == {"F0": 500_000, "F1": 1_500_000, "F4": 3_000_000, "S1": 1000,
-                              "S2": 500}  # fmt: skip
-    assert owed.charges == {"F1": 7, "S1": 322}
+    principal, charges = owed_by_id(rows)
+    assert principal == {"F0": 500_000, "F1": 1_500_000, "F4": 3_000_000, "S1": 1000,
+                         "S2": 500}  # fmt: skip
+    assert charges == {"F1": 7, "S1": 322}
     assert "client:c1:financing:F2" in rows.accounts  # repaid: its row stays, at 0
     with store.connect() as conn:
         collateral = resident.collateral(conn)
@@ -263,14 +263,14 @@ def test_a_posting_committed_while_the_book_is_read_is_never_caught_up_twice(
         with engine.connect() as conn:
             raced = resident.debt_rows(conn)
         monkeypatch.undo()
-        assert raced.owed.charges["F1"] == 1237  # the racing charge is in the rows
+        assert owed_by_id(raced)[1]["F1"] == 1237  # the racing charge is in the rows
         kept = resident.debts_kept()
         assert kept is not None and kept[0] == UNKNOWN
         before = Counter(resident.reads)
         with engine.connect() as conn:
             rows = resident.debt_rows(conn)
         assert resident.reads - before == Counter({("debts", FRESH): 1})
-        assert rows.owed.charges["F1"] == 1237  # once
+        assert owed_by_id(rows)[1]["F1"] == 1237  # once
         with engine.connect() as conn:
             assert rows == load_debt_rows(conn)
     finally:
@@ -321,7 +321,7 @@ def test_changes_move_the_rows_and_new_keys_take_their_code_point_places() -> No
         ("financing", "charges", "financing", "financing", "financing", "short", "short"),
         ("F0", "F1", "F1", "F1", "F9", "S1", "S9"),
     ]  # fmt: skip
-    assert added.owed.principal["F9"] == 7 and added.owed.principal["S9"] == 3
+    assert owed_by_id(added)[0]["F9"] == 7 and owed_by_id(added)[0]["S9"] == 3
 
 
 def test_changes_that_cannot_be_placed_or_held_are_read_again() -> None:

@@ -25,8 +25,7 @@ from sqlalchemy import Connection, Engine
 
 from liangrong.ledger.columns import (
     CHARGES_SIDE,
-    FINANCING_SIDE,
-    SHORT_SIDE,
+    PRINCIPAL_SIDES,
     ContractTable,
     DebtRows,
     load_contract_table,
@@ -37,7 +36,6 @@ from liangrong.store.charges_pending import PendingCharges, book_pending
 Ints = npt.NDArray[np.int64]
 Rows = npt.NDArray[np.intp]
 Bools = npt.NDArray[np.bool_]
-_PRINCIPAL_SIDES = frozenset({FINANCING_SIDE, SHORT_SIDE})
 
 
 class DebtOfUnknownContract(LookupError):
@@ -148,13 +146,14 @@ def owed_with(
     less: Mapping[str, int] | None = None,
 ) -> Owed:
     """The debt accounts' figures with ``pending`` added to the charges, less ``less``
-    (contract -> fen: pending already posted again, on a rerun)."""
+    (contract -> fen: pending that the accounts hold already, posted after the state's
+    position by an earlier run of the step)."""
     principal = np.zeros(table.size, np.int64)
     charges = np.zeros(table.size, np.int64)
     at = _rows_of(table, rows.contracts)
     amounts = np.fromiter(map(neg, rows.amounts), np.int64, rows.size)
     is_charges = np.fromiter(map(CHARGES_SIDE.__eq__, rows.sides), np.bool_, rows.size)
-    is_principal = np.fromiter(map(_PRINCIPAL_SIDES.__contains__, rows.sides), np.bool_, rows.size)
+    is_principal = np.fromiter(map(PRINCIPAL_SIDES.__contains__, rows.sides), np.bool_, rows.size)
     _refuse_unknown(at, rows.contracts, (is_charges | is_principal) & (amounts != 0))
     held = at >= 0  # an unknown contract's zero balance: nothing owed, no row
     principal[at[is_principal & held]] = amounts[is_principal & held]

@@ -24,8 +24,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from itertools import compress, pairwise, repeat
-from operator import add, and_, itemgetter, lt, neg, or_
-from typing import Any, NamedTuple, TypeVar
+from operator import itemgetter
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -123,7 +123,7 @@ DEBT_PREFIX = acc.financing_debt("c", "k").split(":")[0] + ":"
 FINANCING_SIDE = acc.financing_debt("c", "k").split(":")[2]
 SHORT_SIDE = acc.short_debt("c", "k").split(":")[2]
 CHARGES_SIDE = acc.charges_debt("c", "k").split(":")[2]
-_PRINCIPAL = frozenset({FINANCING_SIDE, SHORT_SIDE})
+PRINCIPAL_SIDES = frozenset({FINANCING_SIDE, SHORT_SIDE})
 _NOT_A_DEBT = ("", "", "", "")
 
 Ints = npt.NDArray[np.int64]
@@ -145,24 +145,6 @@ class DebtRows:
     @property
     def size(self) -> int:
         return len(self.accounts)
-
-    @cached_property
-    def owed(self) -> Owing:
-        """What each contract owes on its financing or short debt and on its charges, and
-        whose it is, by contract id: the non-zero balances, negated (row by row in C).
-        Worked out once for every reader of these rows: read only."""
-        live = list(map(bool, self.amounts))
-        charges = list(map(and_, live, map(CHARGES_SIDE.__eq__, self.sides)))
-        principal = list(map(and_, live, map(_PRINCIPAL.__contains__, self.sides)))
-        owing = list(map(or_, principal, charges))
-
-        def negated(picked: list[bool]) -> dict[str, int]:
-            amounts = map(neg, compress(self.amounts, picked))
-            return dict(zip(compress(self.contracts, picked), amounts, strict=True))
-
-        clients = compress(self.clients, owing)
-        whose = dict(zip(compress(self.contracts, owing), clients, strict=True))
-        return Owing(negated(principal), negated(charges), whose)
 
     def with_charges_added(
         self,
@@ -200,7 +182,10 @@ class DebtRows:
             return None  # never beyond 64 bits
         amounts[where[known]] -= added[known]  # a debt is a negative balance
         if known.all():
-            return self._advanced(tuple(amounts.tolist()), contracts, amounts_fen)
+            return DebtRows(
+                self.accounts, self.assets, tuple(amounts.tolist()), self.clients, self.sides,
+                self.contracts,
+            )  # fmt: skip
         if clients is None:
             return None  # some contract's first charges (a whole book's, on the first day)
         fresh = ~known
@@ -304,20 +289,6 @@ class DebtRows:
             placed(self.contracts, new.contracts),
         )
 
-    def _advanced(
-        self, amounts: tuple[int, ...], contracts: Sequence[str], amounts_fen: Sequence[int]
-    ) -> DebtRows:
-        """These rows with new amounts, each row in its place; what was worked out from
-        them advanced alike where it can be, not again."""
-        advanced = DebtRows(
-            self.accounts, self.assets, amounts, self.clients, self.sides, self.contracts
-        )
-        if "owed" in vars(self):
-            owing = self.owed.with_charges_added(contracts, amounts_fen)
-            if owing is not None:
-                vars(advanced)["owed"] = owing  # where ``cached_property`` keeps it
-        return advanced
-
     def _with_new_rows(
         self, amounts: Ints, contracts: list[str], clients: list[str], balances: list[int]
     ) -> DebtRows | None:
@@ -340,34 +311,6 @@ class DebtRows:
         cash, charges = [acc.CASH_ASSET] * new, [CHARGES_SIDE] * new
         fresh = DebtRows(names, cash, balances, clients, charges, contracts)
         return self._merged(amounts.tolist(), order, fresh)
-
-
-class Owing(NamedTuple):
-    """``DebtRows.owed``: by contract id, what is owed (fen or shares), the charges owed (fen)
-    and the client."""
-
-    principal: dict[str, int]
-    charges: dict[str, int]
-    clients: dict[str, str]
-
-    def with_charges_added(
-        self, contracts: Sequence[str], amounts_fen: Sequence[int]
-    ) -> Owing | None:
-        """These figures once ``amounts_fen`` (none negative) more charges are owed on
-        ``contracts``, or None when one of them owed no charges before (its place in the
-        dictionaries' order is its row's) or had them in credit (the sum could be nothing,
-        which has no entry): worked out afresh instead.  So every charged contract owes
-        charges before and after; every other contract, and whose each is, stays as it was
-        (the dictionaries are shared)."""
-        try:
-            before = list(map(self.charges.__getitem__, contracts))
-        except KeyError:
-            return None
-        if not all(map(lt, repeat(0), before)):
-            return None
-        charges = dict(self.charges)
-        charges.update(zip(contracts, map(add, before, amounts_fen), strict=True))
-        return Owing(self.principal, charges, self.clients)
 
 
 def load_debt_rows(conn: Connection) -> DebtRows:
