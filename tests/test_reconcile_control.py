@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Connection, Engine, inspect, text
 
 from liangrong.domain import control_totals as ct
 from liangrong.eod.ledger_control import Checkpoint, full_check_due, latest_checkpoint
@@ -27,6 +27,7 @@ from liangrong.ledger.projections import (
     balance_differences,
     sampled_posting_ranges,
 )
+from liangrong.store.migrate import downgrade, upgrade
 from test_eod import THROUGH, build_book, build_store, copy_of
 
 D, NEXT = date(2026, 11, 20), date(2026, 11, 23)  # a Friday and the Monday after
@@ -237,6 +238,46 @@ def test_the_full_check_lists_each_kind_of_difference(store: Engine) -> None:
                 for d in balance_differences(conn, lo, hi)
             ]
             assert sorted(found) == expected
+
+
+KEY_INDEX = "ix_journal_postings_key_amount"
+
+
+def _postings_indexes(conn: Connection) -> dict[str, list[str | None]]:
+    found = inspect(conn).get_indexes("journal_postings")
+    return {str(index["name"]): list(index["column_names"]) for index in found}
+
+
+def test_the_full_check_sums_each_keys_postings_from_the_index_alone(store: Engine) -> None:
+    """Each posting's asset and amount are in the key's index: the full check reads it in
+    order and never looks a posting up in the table (tens of millions at 1M accounts)."""
+    with _journal(store).connect() as conn:
+        assert _postings_indexes(conn) == {KEY_INDEX: ["account", "asset", "amount"]}
+        if conn.dialect.name != "sqlite":
+            return
+        plan = conn.exec_driver_sql(
+            "EXPLAIN QUERY PLAN SELECT account, asset, SUM(amount) FROM journal_postings "
+            "WHERE account >= ? AND account < ? GROUP BY account, asset",
+            ("client:", "client;"),
+        ).all()
+    assert any(f"USING COVERING INDEX {KEY_INDEX}" in str(row[-1]) for row in plan), plan
+
+
+def test_migration_0025_puts_the_account_index_back_and_the_key_index_again(
+    store: Engine,
+) -> None:
+    _journal(store)
+    expected = [("client:A:cash", "CNY", 380, 381)]
+    with store.begin() as conn:
+        _set_balance(conn, "client:A:cash", "CNY", 381)
+    downgrade(store, "0024")
+    with store.connect() as conn:
+        assert _postings_indexes(conn) == {"ix_journal_postings_account": ["account"]}
+        assert balance_differences(conn) == expected
+    upgrade(store)
+    with store.connect() as conn:
+        assert _postings_indexes(conn) == {KEY_INDEX: ["account", "asset", "amount"]}
+        assert balance_differences(conn) == expected
 
 
 def test_a_balance_changed_behind_the_ledger_is_found_on_a_routine_day(

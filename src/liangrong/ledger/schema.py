@@ -11,6 +11,7 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     Date,
+    Index,
     Integer,
     MetaData,
     Select,
@@ -125,9 +126,11 @@ journal_postings = Table(
     Column("line_no", Integer, primary_key=True),
     Column("leg_no", Integer, nullable=False),
     Column("purpose", String(32), nullable=False),
-    Column("account", String(128), nullable=False, index=True),
+    Column("account", String(128), nullable=False),
     Column("asset", String(16), nullable=False),
     Column("amount", BigInteger, nullable=False),
+    # covering: a key's postings summed from the index alone (the full reconciliation)
+    Index("ix_journal_postings_key_amount", "account", "asset", "amount"),
 )
 
 balances = Table(
