@@ -20,9 +20,10 @@ def _columns(clients: list[str]) -> ContractColumns:
     ids = [f"K{i:04d}" for i in range(size)]
     ones = np.ones(size, np.int64)
     used = np.asarray([DAY.toordinal() - i % 5 for i in range(size)], np.int64)
+    row_of = {cid: row for row, cid in enumerate(ids)}
     return ContractColumns(
-        np.arange(size), ids, clients, ["600000"] * size, np.arange(size) % 2 == 0, ones, ones,
-        ones, used, used + 180, [Fraction(6, 100)] * size,
+        np.arange(size), row_of, ids, clients, ["600000"] * size, np.arange(size) % 2 == 0,
+        ones, ones, ones, used, used + 180, [Fraction(6, 100)] * size,
     )  # fmt: skip
 
 

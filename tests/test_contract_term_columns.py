@@ -14,6 +14,7 @@ from ledger_helpers import DAY, financing_terms, open_client, short_terms
 from liangrong.domain import accounts as acc
 from liangrong.domain import operations as ops
 from liangrong.domain.contracts import ContractTerms
+from liangrong.eod.book_view import contract_columns
 from liangrong.ledger import schema as s
 from liangrong.ledger.columns import TERM_FIELDS, load_contract_table
 from liangrong.ledger.journal import Ledger, decode_events
@@ -80,6 +81,22 @@ def test_integer_terms_are_gathered_as_the_table_holds_them(ledger: Ledger) -> N
         assert gathered.tolist() == [table.terms[name][i] for i in rows]
         assert gathered.tolist() == table.term_at(name, rows, int)
     assert table.ints_at("quantity", []).tolist() == []
+
+
+
+def test_columns_place_contracts_through_the_tables_own_index(ledger: Ledger) -> None:
+    """A position in some columns, found through the table's index of its rows: -1 for a
+    contract the table has not and for one it has that the columns left out."""
+    with ledger.engine.connect() as conn:
+        table = load_contract_table(conn)
+    cols = contract_columns(table, {"S-1", "F-1", "X-9"})
+    assert cols.ids == ["F-1", "S-1"] and cols.row_of is table.row_of
+    asked = ["S-1", "F-2", "X-9", "F-1", "S-1"]
+    assert cols.positions_of(asked).tolist() == [1, -1, -1, 0, 1]
+    assert cols.positions_of([]).tolist() == []
+    assert cols.among(asked) == ["S-1", "F-1", "S-1"]
+    whole = contract_columns(table, set(table.ids))
+    assert whole.positions_of(table.ids).tolist() == [whole.ids.index(c) for c in table.ids]
 
 
 def test_only_a_copied_term_is_read(ledger: Ledger) -> None:

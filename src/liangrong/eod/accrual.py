@@ -143,9 +143,8 @@ def _maturities(run: StepRun, cols: ContractColumns) -> Ints:
     events = load_term_events(run.ctx.engine, through=day - timedelta(days=1))
     suspended = suspensions_on(load_security_events(run.ctx.engine), day)
     result = cols.maturity.copy()
-    index = cols.index()
-    for cid in sorted(events.contracts() & index.keys()):
-        i = index[cid]
+    moved = sorted(cols.among(events.contracts()))
+    for cid, i in zip(moved, cols.positions_of(moved).tolist(), strict=True):
         result[i] = events.maturity(cid, date.fromordinal(int(result[i])))[0].toordinal()
     if suspended:
         for i, symbol in enumerate(cols.securities):
@@ -178,10 +177,9 @@ def _plan(
         if first >= since.toordinal():
             break
         since = date.fromordinal(first)
-    index = cols.index()
     principal, charges = owed.aligned(run.ctx.contracts())
     now = principal[cols.rows]
-    changes, later = _changes(moves, index, first, day.toordinal())
+    changes, later = _changes(moves, cols, first, day.toordinal())
     contracts = Contracts(
         cols.financing, cols.used, starts, _maturities(run, cols), cols.price_li,
         cols.used_base_li(),
@@ -191,20 +189,22 @@ def _plan(
 
 
 def _changes(
-    moves: dict[int, list[tuple[str, int]]], index: dict[str, int], first: int, last: int
+    moves: dict[int, list[tuple[str, int]]], cols: ContractColumns, first: int, last: int
 ) -> tuple[Changes, Ints]:
-    """Each day's movements (first..last) by contract index, and the total since ``first``
-    (later days included: the balances hold them too)."""
-    since_first = np.zeros(len(index), dtype=np.int64)
+    """Each day's movements (first..last) by contract position in ``cols`` (a contract
+    not among them left out), and the total since ``first`` (later days included: the
+    balances hold them too)."""
+    since_first = np.zeros(cols.size, dtype=np.int64)
     changes: dict[int, tuple[np.ndarray, Ints]] = {}
     for day, entries in moves.items():
         if day < first:
             continue
-        rows = [(index[cid], delta) for cid, delta in entries if cid in index]
-        if not rows:
+        at = cols.positions_of([cid for cid, _ in entries])
+        held = at >= 0
+        if not held.any():
             continue
-        where = np.asarray([r[0] for r in rows], dtype=np.intp)
-        delta = np.asarray([r[1] for r in rows], dtype=np.int64)
+        where = at[held]
+        delta = np.fromiter((delta for _, delta in entries), np.int64, len(entries))[held]
         np.add.at(since_first, where, delta)
         if day <= last:
             changes[day] = (where, delta)
@@ -215,10 +215,8 @@ def _state(cols: ContractColumns, previous: AccrualSnapshot) -> AccrualState:
     """The carried state over the previous snapshot's unit, aligned with ``cols`` (a carried
     contract not among them is left out)."""
     state = AccrualState.empty(cols.size, previous.unit)
-    index = cols.index()
     for kind, carried in previous.kinds.items():
-        size = len(carried.contract_ids)
-        at = np.fromiter(map(index.get, carried.contract_ids, repeat(-1)), np.intp, size)
+        at = cols.positions_of(carried.contract_ids)
         kept = at >= 0
         state.booked[at[kept], KIND_INDEX[kind]] = carried.booked_fen[kept]
         state.residue[at[kept], KIND_INDEX[kind]] = carried.residue[kept]

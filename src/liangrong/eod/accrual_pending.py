@@ -15,7 +15,6 @@ from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import replace
 from datetime import date
-from itertools import repeat
 
 import numpy as np
 
@@ -36,9 +35,8 @@ KIND_NAMES = tuple(kind.value for kind in KINDS)
 def carried_columns(cols: ContractColumns, carried: PendingCharges) -> Ints:
     """The carried pending charges by contract and kind, aligned with ``cols``."""
     pending = np.zeros((cols.size, len(KINDS)), np.int64)
-    index = cols.index()
     for kind, (ids, fens) in carried.kinds.items():
-        rows = np.fromiter(map(index.get, ids, repeat(-1)), np.intp, len(ids))
+        rows = cols.positions_of(ids)
         missing = np.flatnonzero(rows < 0)
         if len(missing):
             cid = ids[int(missing[0])]

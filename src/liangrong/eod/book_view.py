@@ -11,12 +11,12 @@ contracts in the same order on every run.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from fractions import Fraction
 from functools import cache, cached_property
-from itertools import compress
+from itertools import compress, repeat
 
 import numpy as np
 import numpy.typing as npt
@@ -50,6 +50,7 @@ class ContractColumns:
     """Opening terms of some contracts, one entry per contract, sorted by id."""
 
     rows: npt.NDArray[np.intp]  # each contract's row in the table the columns were taken from
+    row_of: Mapping[str, int]  # that table's own index of its rows by id (shared, read only)
     ids: list[str]
     clients: list[str]
     securities: list[str]
@@ -73,13 +74,26 @@ class ContractColumns:
         ids, clients = compress(self.ids, picked), compress(self.clients, picked)
         return list(ids), amounts[mask].tolist(), list(clients)
 
-    def index(self) -> dict[str, int]:
-        """Each contract's position (read only: one dict shared by every caller)."""
-        return self._index
+    def positions_of(self, ids: Sequence[str]) -> npt.NDArray[np.intp]:
+        """Each of ``ids``' position in these columns, -1 for one not among them: through
+        the table's index of its rows, made once per table, not an index of millions of
+        ids for every set of columns."""
+        rows = np.fromiter(map(self.row_of.get, ids, repeat(-1)), np.intp, len(ids))
+        found = rows >= 0
+        at = np.full(len(ids), -1, np.intp)
+        at[found] = self._position_at_row[rows[found]]
+        return at
+
+    def among(self, ids: Iterable[str]) -> list[str]:
+        """Those of ``ids`` these columns hold, in the order given."""
+        given = list(ids)
+        return list(compress(given, (self.positions_of(given) >= 0).tolist()))
 
     @cached_property
-    def _index(self) -> dict[str, int]:
-        return dict(zip(self.ids, range(self.size), strict=True))
+    def _position_at_row(self) -> npt.NDArray[np.intp]:
+        at = np.full(len(self.row_of), -1, np.intp)
+        at[self.rows] = np.arange(self.size, dtype=np.intp)
+        return at
 
     def used_base_li(self) -> Ints:
         """The amount used at opening, in li (financing principal; short sale value)."""
@@ -108,6 +122,7 @@ def contract_columns(table: ContractTable, wanted: Collection[str]) -> ContractC
     kinds = keys(table.kinds)
     return ContractColumns(
         rows=np.fromiter(picked, np.intp, size),
+        row_of=table.row_of,
         ids=keys(ids),
         clients=keys(table.clients),
         securities=keys(table.securities),

@@ -55,7 +55,7 @@ from liangrong.domain.collection import (
     split_owed,
     with_pending_posted,
 )
-from liangrong.domain.contracts import ContractTerms
+from liangrong.domain.contracts import ContractKind, ContractTerms
 from liangrong.domain.journal import MAX_LEGS, Transaction
 from liangrong.domain.versions import Version
 from liangrong.eod.accrual import batched
@@ -142,14 +142,14 @@ def _plan(run: StepRun, policy: CollectionPolicy) -> _Plan:
     cols = run.ctx.contract_columns(wanted)
     events = load_term_events(engine, through=day - timedelta(days=1))
     maturity = cols.maturity.copy()
-    index = cols.index()
-    for cid in sorted(events.contracts() & wanted):
-        i = index[cid]
+    held = sorted(events.contracts() & wanted)
+    for cid, i in zip(held, cols.positions_of(held).tolist(), strict=True):
         maturity[i] = events.maturity(cid, date.fromordinal(int(maturity[i])))[0].toordinal()
     today = day.toordinal()
     due_by_client: dict[str, list[Due]] = defaultdict(list)
     due_fen: dict[str, int] = defaultdict(int)
     history: dict[str, str] = {}
+    kinds: dict[str, ContractKind] = {}
     financing, ends = cols.financing.tolist(), maturity.tolist()
     for i, cid in enumerate(cols.ids):
         if cid not in wanted:
@@ -163,7 +163,7 @@ def _plan(run: StepRun, policy: CollectionPolicy) -> _Plan:
             due_fen[client] += charges + due_principal
             kind = kind_of(financing[i])
             if charges and history_needed(kind, principal, date.fromordinal(ends[i]), day):
-                history[cid] = client
+                history[cid], kinds[cid] = client, kind
     moves = charge_histories(engine, history, leave_out=day)
     with engine.connect() as conn:  # what is pending now and what this step posted of it
         pending = {**book_pending(conn).by_contract, **collection_pending_posted(conn, day)}
@@ -171,7 +171,7 @@ def _plan(run: StepRun, policy: CollectionPolicy) -> _Plan:
         cid: split_owed(
             [*moves.get(cid, []), *([pending_move(cid, pending[cid])] if cid in pending else [])],
             before.charges[cid],
-            own_component(kind_of(financing[index[cid]])),
+            own_component(kinds[cid]),
             policy.order.components,
         )
         for cid in sorted(history)
