@@ -66,6 +66,8 @@ def _read(resident: ResidentBook, store: Engine) -> None:
         assert table == load_contract_table(conn)
         assert rows == load_debt_rows(conn)
         assert collateral == load_collateral(conn)
+    # the index of rows made with the table, fresh or caught up, and kept as it should be
+    assert vars(table)["row_of"] == {cid: row for row, cid in enumerate(table.ids)}
 
 
 def _kinds(resident: ResidentBook, before: Counter[tuple[str, str]]) -> dict[str, str]:

@@ -108,6 +108,15 @@ def _caught_up_table(
     return whole if contract_count(conn) == whole.size else None
 
 
+def _indexed_table(conn: Connection) -> ContractTable:
+    """A fresh table with its index of rows by id made with it: kept resident, the index is
+    carried to the tables that follow (``ContractTable.followed_by``), so no step of a day
+    makes it again (millions of ids)."""
+    table = load_contract_table(conn)
+    _ = table.row_of
+    return table
+
+
 def _tail_followed(
     conn: Connection, mark: JournalMark, now: JournalMark, size: int, floor: int
 ) -> bool:
@@ -166,8 +175,9 @@ class ResidentBook:
         self.reads: Counter[tuple[str, str]] = Counter()
 
     def contracts(self, conn: Connection) -> ContractTable:
-        """Every contract with its opening terms (``TERM_FIELDS``) as the ledger holds now."""
-        return self._read(self._table, conn, _caught_up_table, load_contract_table)
+        """Every contract with its opening terms (``TERM_FIELDS``) as the ledger holds now,
+        with its index of rows by id (``ContractTable.row_of``) made."""
+        return self._read(self._table, conn, _caught_up_table, _indexed_table)
 
     def debt_rows(self, conn: Connection) -> DebtRows:
         """Every balance row of the clients' debt accounts as the ledger holds now."""
