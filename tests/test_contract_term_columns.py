@@ -83,6 +83,19 @@ def test_integer_terms_are_gathered_as_the_table_holds_them(ledger: Ledger) -> N
     assert table.ints_at("quantity", []).tolist() == []
 
 
+def test_date_terms_are_gathered_as_day_ordinals(ledger: Ledger) -> None:
+    with ledger.engine.connect() as conn:
+        table = load_contract_table(conn)
+    rows = [1, 2, 1, 0]
+    for name in ("open_date", "used_date", "maturity"):
+        gathered = table.days_at(name, rows)
+        assert gathered.dtype == np.int64
+        days = [date.fromisoformat(table.terms[name][i]).toordinal() for i in rows]
+        assert gathered.tolist() == days
+    f1 = [table.row_of["F-1"]]
+    assert table.days_at("maturity", f1).tolist() == [date(2026, 8, 31).toordinal()]
+    assert table.days_at("maturity", []).tolist() == []
+
 
 def test_columns_place_contracts_through_the_tables_own_index(ledger: Ledger) -> None:
     """A position in some columns, found through the table's index of its rows: -1 for a

@@ -40,11 +40,6 @@ def _fraction(text: str) -> Fraction:
     return Fraction(text)
 
 
-@cache
-def _ordinal(text: str) -> int:
-    return date.fromisoformat(text).toordinal()
-
-
 @dataclass(frozen=True)
 class ContractColumns:
     """Opening terms of some contracts, one entry per contract, sorted by id."""
@@ -116,9 +111,6 @@ def contract_columns(table: ContractTable, wanted: Collection[str]) -> ContractC
     def keys(column: list[str]) -> list[str]:
         return list(map(column.__getitem__, picked))
 
-    def days(name: str) -> Ints:
-        return np.fromiter(table.term_at(name, picked, lambda v: _ordinal(str(v))), np.int64, size)
-
     kinds = keys(table.kinds)
     return ContractColumns(
         rows=np.fromiter(picked, np.intp, size),
@@ -130,8 +122,8 @@ def contract_columns(table: ContractTable, wanted: Collection[str]) -> ContractC
         quantity=table.ints_at("quantity", picked),
         amount_fen=table.ints_at("amount_fen", picked),
         price_li=table.ints_at("price_li", picked),
-        used=days("used_date"),
-        maturity=days("maturity"),
+        used=table.days_at("used_date", picked),
+        maturity=table.days_at("maturity", picked),
         rates=table.term_at("annual_rate", picked, lambda v: _fraction(str(v))),
     )
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import date
 from functools import cached_property
 from itertools import compress, pairwise, repeat
 from operator import itemgetter
@@ -75,6 +76,12 @@ class ContractTable:
         numpy gathers it: amounts and quantities are mostly distinct, so converting each
         distinct value once, as ``term_at`` does, would only cost a set and a map)."""
         return np.fromiter(map(self.terms[name].__getitem__, rows), np.int64, len(rows))
+
+    def days_at(self, name: str, rows: Sequence[int]) -> Ints:
+        """Date term ``name`` (its ISO text) of the contracts at ``rows`` as day ordinals,
+        each distinct date parsed once."""
+        days = self.term_at(name, rows, lambda text: date.fromisoformat(str(text)).toordinal())
+        return np.fromiter(days, np.int64, len(days))
 
     def followed_by(self, later: ContractTable) -> ContractTable:
         """This table with ``later``'s contracts after its own (the same term fields)."""

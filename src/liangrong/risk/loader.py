@@ -21,7 +21,6 @@ ratio or date text converted once.  The terms were checked when the contract ope
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from datetime import date
 from fractions import Fraction
 from functools import cache
 from itertools import compress, repeat
@@ -76,11 +75,6 @@ def load_book(engine: Engine, data: BookData | None = None) -> BookArrays:
 @cache
 def _ratio_bp(text: str) -> int:
     return scaled_ratio(Fraction(text))
-
-
-@cache
-def _ordinal(text: str) -> int:
-    return date.fromisoformat(text).toordinal()
 
 
 def _debts(conn: Connection, side: str) -> dict[str, int]:
@@ -216,7 +210,7 @@ class _Open:
             outstanding=self.outstanding[rows],
             charges=self.charges[rows],
             ratio_bp=taken("margin_ratio", lambda text: _ratio_bp(str(text))),
-            open=taken("open_date", lambda text: _ordinal(str(text))),
+            open=table.days_at("open_date", picked),
             price_li=table.ints_at("price_li", picked),
             bought=table.ints_at("quantity", picked),
             amount=table.ints_at("amount_fen", picked),
