@@ -107,7 +107,7 @@ def test_columns_place_contracts_through_the_tables_own_index(ledger: Ledger) ->
     asked = ["S-1", "F-2", "X-9", "F-1", "S-1"]
     assert cols.positions_of(asked).tolist() == [1, -1, -1, 0, 1]
     assert cols.positions_of([]).tolist() == []
-    assert cols.among(asked) == ["S-1", "F-1", "S-1"]
+    assert cols.placed(asked) == [("S-1", 1), ("F-1", 0), ("S-1", 1)]
     whole = contract_columns(table, set(table.ids))
     assert whole.positions_of(table.ids).tolist() == [whole.ids.index(c) for c in table.ids]
 

@@ -143,8 +143,7 @@ def _maturities(run: StepRun, cols: ContractColumns) -> Ints:
     events = load_term_events(run.ctx.engine, through=day - timedelta(days=1))
     suspended = suspensions_on(load_security_events(run.ctx.engine), day)
     result = cols.maturity.copy()
-    moved = sorted(cols.among(events.contracts()))
-    for cid, i in zip(moved, cols.positions_of(moved).tolist(), strict=True):
+    for cid, i in cols.placed(sorted(events.contracts())):
         result[i] = events.maturity(cid, date.fromordinal(int(result[i])))[0].toordinal()
     if suspended:
         for i, symbol in enumerate(cols.securities):

@@ -79,10 +79,12 @@ class ContractColumns:
         at[found] = self._position_at_row[rows[found]]
         return at
 
-    def among(self, ids: Iterable[str]) -> list[str]:
-        """Those of ``ids`` these columns hold, in the order given."""
+    def placed(self, ids: Iterable[str]) -> list[tuple[str, int]]:
+        """Those of ``ids`` these columns hold, each with its position, in the order given
+        (one not held is left out, never given a position)."""
         given = list(ids)
-        return list(compress(given, (self.positions_of(given) >= 0).tolist()))
+        at = self.positions_of(given).tolist()
+        return [(cid, i) for cid, i in zip(given, at, strict=True) if i >= 0]
 
     @cached_property
     def _position_at_row(self) -> npt.NDArray[np.intp]:

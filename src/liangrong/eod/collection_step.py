@@ -142,8 +142,7 @@ def _plan(run: StepRun, policy: CollectionPolicy) -> _Plan:
     cols = run.ctx.contract_columns(wanted)
     events = load_term_events(engine, through=day - timedelta(days=1))
     maturity = cols.maturity.copy()
-    held = sorted(events.contracts() & wanted)
-    for cid, i in zip(held, cols.positions_of(held).tolist(), strict=True):
+    for cid, i in cols.placed(sorted(events.contracts() & wanted)):
         maturity[i] = events.maturity(cid, date.fromordinal(int(maturity[i])))[0].toordinal()
     today = day.toordinal()
     due_by_client: dict[str, list[Due]] = defaultdict(list)

@@ -132,7 +132,8 @@ def _examined(
     calendar, policy = ctx.reference().calendar, ctx.settings.policy.lifecycle_on(ctx.day).value
     horizon = calendar.add_trading_days(ctx.day, policy.expiry_notice_trading_days).toordinal()
     near = np.flatnonzero(cols.maturity <= horizon).tolist()
-    picked = {cols.ids[i] for i in near} | set(cols.among(events.contracts())) | on_record
+    moved = {cid for cid, _ in cols.placed(events.contracts())}
+    picked = {cols.ids[i] for i in near} | moved | on_record
     suspended = suspensions_on(load_security_events(ctx.engine), ctx.day)
     if suspended:
         picked |= {cid for cid, x in zip(cols.ids, cols.securities, strict=True) if x in suspended}
