@@ -112,6 +112,22 @@ def test_columns_place_contracts_through_the_tables_own_index(ledger: Ledger) ->
     assert whole.positions_of(table.ids).tolist() == [whole.ids.index(c) for c in table.ids]
 
 
+def test_securities_by_id_read_through_the_tables_index(ledger: Ledger) -> None:
+    """The contracts' securities by id, as a map would give them, but looked up through the
+    table's index of rows: a contract the table has not is unknown, never the last row's."""
+    with ledger.engine.connect() as conn:
+        table = load_contract_table(conn)
+    by_id = table.securities_by_id()
+    expected = {t.contract_id: t.security for t in TERMS}
+    assert dict(by_id) == expected and len(by_id) == 3 and list(by_id) == table.ids
+    assert by_id["F-2"] == "000001.SZ" and "X-9" not in by_id and by_id.get("X-9") is None
+    with pytest.raises(KeyError):
+        by_id["X-9"]
+    asked = ["F-2", "X-9", "F-1", "F-2"]
+    assert by_id.of_each(asked) == [expected.get(cid) for cid in asked]
+    assert by_id.of_each([]) == []
+
+
 def test_only_a_copied_term_is_read(ledger: Ledger) -> None:
     with ledger.engine.connect() as conn, pytest.raises(ValueError, match="rule_version"):
         next(contract_fields(conn, ["quantity", "rule_version"]))

@@ -10,10 +10,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from liangrong.domain.contracts import ContractKind
+from liangrong.ledger.columns import ContractTable
 from liangrong.reports.daily_source import _securities_of, _security_totals
 
 SECURITIES = ("600000.SH", "600036.SH", "000001.SZ")
 KNOWN = {"k1": "600000.SH", "k2": "000001.SZ", "k3": "600000.SH"}
+# the same contracts as a table holds them (its last row: a row -1 must not read it)
+TABLE = ContractTable(
+    [*KNOWN, "k9"], ["c1"] * 4, ["financing"] * 4, [*KNOWN.values(), "000002.SZ"], {}
+)
 
 debts = st.lists(
     st.tuples(
@@ -45,6 +50,12 @@ def test_bulk_totals_equal_the_row_by_row_rule(rows: list[tuple[ContractKind, st
     assets = [asset for _, _, asset, _ in rows]
     values = [value for _, _, _, value in rows]
     placed = _securities_of(kinds, contracts, assets, KNOWN)
+    # placed through a table's own index of rows, the same (``k9``: a contract it holds)
+    known = {**KNOWN, "k9": "000002.SZ"}
+    assert _securities_of(kinds, contracts, assets, TABLE.securities_by_id()) == [
+        asset if kind is ContractKind.SHORT else known.get(contract)
+        for kind, contract, asset in zip(kinds, contracts, assets, strict=True)
+    ]
     totals, counts = _security_totals(placed, kinds, values)
     expected_totals, expected_counts = by_row(rows)
     assert totals == expected_totals and counts == expected_counts

@@ -20,7 +20,7 @@ per row in the order the store returned them;
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from functools import cached_property
@@ -61,8 +61,10 @@ class ContractTable:
         """Each contract's row, by its id (read only: one map shared by every reader)."""
         return dict(zip(self.ids, range(self.size), strict=True))
 
-    def securities_by_id(self) -> dict[str, str]:
-        return dict(zip(self.ids, self.securities, strict=True))
+    def securities_by_id(self) -> SecuritiesById:
+        """Each contract's security by its id, through the index of rows (no map of its
+        own: millions of entries a day)."""
+        return SecuritiesById(self)
 
     def term_at(self, name: str, rows: Sequence[int], convert: Callable[[Any], T]) -> list[T]:
         """Term ``name`` of the contracts at ``rows``, each distinct value converted once
@@ -98,6 +100,34 @@ class ContractTable:
             row_of.update(zip(later.ids, range(self.size, table.size), strict=True))
             vars(table)["row_of"] = row_of  # where ``cached_property`` keeps it
         return table
+
+
+class SecuritiesById(Mapping[str, str]):
+    """A table's contracts' securities by id, each looked up through the table's index of
+    rows (``ContractTable.row_of``); ``of_each`` places many at once, in C."""
+
+    def __init__(self, table: ContractTable) -> None:
+        self._table = table
+
+    def __getitem__(self, contract_id: str) -> str:
+        return self._table.securities[self._table.row_of[contract_id]]
+
+    def __contains__(self, contract_id: object) -> bool:
+        return contract_id in self._table.row_of
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._table.ids)
+
+    def __len__(self) -> int:
+        return self._table.size
+
+    def of_each(self, contract_ids: Sequence[str]) -> list[str | None]:
+        """Each contract's security, in order; None for one the table does not hold."""
+        rows = list(map(self._table.row_of.get, contract_ids, repeat(-1)))
+        found: list[str | None] = list(map(self._table.securities.__getitem__, rows))
+        for at in compress(range(len(rows)), map((-1).__eq__, rows)):
+            found[at] = None  # row -1 read the last contract's
+        return found
 
 
 def contract_count(conn: Connection) -> int:

@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import date
 from functools import cached_property
-from itertools import compress, filterfalse, repeat
+from itertools import compress, repeat
 from operator import is_, neg
 
 import numpy as np
@@ -45,7 +45,7 @@ from liangrong.domain.exchange_report import (
     validated_report,
 )
 from liangrong.ledger import schema as s
-from liangrong.ledger.columns import DebtRows, load_debt_rows
+from liangrong.ledger.columns import DebtRows, SecuritiesById, load_debt_rows
 
 _KEY_CHUNK = 400  # IN-lists well below every driver's parameter limit
 _BULK = 10_000  # more contracts than this: one scan of the contracts, not IN-lists
@@ -135,6 +135,7 @@ class _Securities:
         contracts not in ``known``, when already worked out."""
         self.sides = sides
         self.by_contract = known  # only a financing contract's is ever looked up
+        self.learnt: dict[str, str] = {}  # beside what was known (maybe the whole book's)
         if missing is None:
             missing = set(_financing(sides)) - known.keys()
         self.missing = missing  # contracts not on record
@@ -152,13 +153,16 @@ class _Securities:
         if new:
             more = _Securities.read(conn, new)
             self.sides.update(more.sides)
-            self.by_contract = {**self.by_contract, **more.by_contract}
+            self.learnt.update(more.by_contract)
             self.missing |= more.missing
 
     def placed(self, account: str, asset: str) -> Placed | None:
         """The side and security, or None (not a debt account, or its contract unknown)."""
         side = self.sides[account]
-        return None if side is None else _placed(*side, asset, self.by_contract)
+        if side is None:
+            return None
+        known = self.learnt if side[1] in self.learnt else self.by_contract
+        return _placed(*side, asset, known)
 
     def unknown(self, account: str) -> bool:
         """A financing debt account whose contract the projection does not hold."""
@@ -226,13 +230,14 @@ class OpenDebts:
         self._values = list(map(neg, compress(debts.amounts, debt)))  # a debt is negative
         self._kinds = list(map(_SIDES.__getitem__, compress(debts.sides, debt)))
         self._contracts = list(compress(debts.contracts, debt))
-        financing = map(is_, self._kinds, repeat(ContractKind.FINANCING))
-        financing_ids = list(compress(self._contracts, financing))
         if securities is None:
+            financing = map(is_, self._kinds, repeat(ContractKind.FINANCING))
+            financing_ids = list(compress(self._contracts, financing))
             securities = _contract_securities(conn, financing_ids)
         self._known = securities
-        self._missing = set(filterfalse(securities.__contains__, financing_ids))
         where = _securities_of(self._kinds, self._contracts, self._assets, securities)
+        # only a financing debt's security can be None: its contract's unknown
+        self._missing = set(compress(self._contracts, map(is_, where, repeat(None))))
         self._totals, self._counts = _security_totals(where, self._kinds, self._values)
 
     @cached_property
@@ -285,18 +290,28 @@ class OpenDebts:
         return {k: (v[0], v[1]) for k, v in totals.items() if counts.get(k, 0) > 0}
 
 
+def _each_security(by_contract: Mapping[str, str], contract_ids: Sequence[str]) -> list[str | None]:
+    """Each contract's security, in order (None: unknown); a table's own (``SecuritiesById``)
+    placed by its rows, in C."""
+    if isinstance(by_contract, SecuritiesById):
+        return by_contract.of_each(contract_ids)
+    return list(map(by_contract.get, contract_ids))
+
+
 def _securities_of(
     kinds: Sequence[ContractKind],
     contracts: Sequence[str],
     assets: Sequence[str],
     by_contract: Mapping[str, str],
 ) -> list[str | None]:
-    """Each debt's security (``_placed``, row by row): None for an unknown contract."""
-    financing = ContractKind.FINANCING
-    return [
-        by_contract.get(contract) if kind is financing else asset
-        for kind, contract, asset in zip(kinds, contracts, assets, strict=True)
-    ]
+    """Each debt's security (``_placed``): a short's is its asset, a financing's its
+    contract's (None for an unknown contract), the contracts placed all at once."""
+    financing = list(map(is_, kinds, repeat(ContractKind.FINANCING)))
+    securities = _each_security(by_contract, list(compress(contracts, financing)))
+    placed = np.array(assets, dtype=object)
+    placed[np.flatnonzero(financing)] = np.array(securities, dtype=object)
+    found: list[str | None] = placed.tolist()
+    return found
 
 
 def _security_totals(
