@@ -347,3 +347,15 @@ def test_a_table_s_rows_by_id_are_carried_to_the_table_that_follows_it() -> None
     assert table.row_of == {"F1": 0, "F2": 1}  # the earlier table's own map is unchanged
     fresh = _table(["A1"], ["c1"]).followed_by(_table(["A2"], ["c1"]))
     assert "row_of" not in vars(fresh) and fresh.row_of == {"A1": 0, "A2": 1}
+
+
+def test_the_risk_book_places_each_contract_on_its_clients_position(
+    store: Engine, fixed_clock
+) -> None:
+    """The book's clients are those with a credit account, in order (c2, whose contract is
+    repaid, among them); each open contract is placed on its client's position."""
+    _ledger(store, fixed_clock)
+    data = load_data(store)
+    assert data.client_ids == ["c1", "c2", "c3"]
+    assert data.financing.ids == ["F1", "F2"] and data.financing.account.tolist() == [0, 0]
+    assert data.shorts.ids == ["S1"] and data.shorts.account.tolist() == [2]

@@ -49,6 +49,8 @@ from liangrong.store.charges_pending import PendingCharges, book_pending
 from liangrong.store.other_collateral import load_counted_values
 
 _TERMS = ("margin_ratio", "open_date", "price_li", "quantity", "amount_fen")
+_CLIENT_ID = s.credit_accounts.c.client_id
+_CLIENTS = select(_CLIENT_ID).distinct().order_by(_CLIENT_ID)
 Ints = npt.NDArray[np.int64]
 
 
@@ -108,8 +110,9 @@ def load_data(
     included, and the clients' collateral, already read from this very state of the
     ledger).  A contract's charges are its account plus its pending."""
     with engine.connect() as conn:
-        found = s.driver_rows(conn, select(s.credit_accounts.c.client_id).distinct())
-        clients = sorted({str(client) for (client,) in found})
+        # in the store's order, which the sort keeps in one pass where it is the code points'
+        clients = list(map(str, map(itemgetter(0), s.driver_rows(conn, _CLIENTS))))
+        clients.sort()
         held = collateral if collateral is not None else load_collateral(conn)
         table = contracts if contracts is not None else load_contract_table(conn, _TERMS)
         if owed is not None:
@@ -120,14 +123,15 @@ def load_data(
             outstanding, charged = _by_rows(table, principal), _by_rows(table, charges)
     index = dict(zip(clients, range(len(clients)), strict=True))
     size = table.size
-    known = np.fromiter(map(index.__contains__, table.clients), np.bool_, size)
+    client_at = np.fromiter(map(index.get, table.clients, repeat(-1)), np.intp, size)
+    known = client_at >= 0
     kinds = np.asarray(table.kinds, dtype=object)
     open_ = ((outstanding > 0) | (charged > 0)) & known
     holdings = _Holdings(held.held, index)
     symbols = sorted(holdings.securities() | set(compress(table.securities, open_.tolist())))
     sec = {symbol: i for i, symbol in enumerate(symbols)}
     account, security, quantity = holdings.positions(sec)
-    columns = _Open(table, index, sec, outstanding, charged)
+    columns = _Open(table, client_at, sec, outstanding, charged)
     return BookData(
         client_ids=clients,
         symbols=symbols,
@@ -185,12 +189,13 @@ class _Open:
     def __init__(
         self,
         table: ContractTable,
-        clients: dict[str, int],
+        client_at: npt.NDArray[np.intp],
         securities: dict[str, int],
         outstanding: Ints,
         charges: Ints,
     ) -> None:
-        self.table, self.clients, self.securities = table, clients, securities
+        """``client_at``: each contract's client's position among the book's, by row."""
+        self.table, self.client_at, self.securities = table, client_at, securities
         self.outstanding, self.charges = outstanding, charges
 
     def of(self, rows: npt.NDArray[np.intp]) -> ContractData:
@@ -204,7 +209,7 @@ class _Open:
                                np.intp, size)  # fmt: skip
 
         return ContractData(
-            account=looked_up(table.clients, self.clients),
+            account=self.client_at[rows],
             security=looked_up(table.securities, self.securities),
             ids=[table.ids[i] for i in picked],
             outstanding=self.outstanding[rows],
