@@ -16,7 +16,7 @@ from liangrong.domain import operations as ops
 from liangrong.domain.contracts import ContractTerms
 from liangrong.eod.book_view import contract_columns
 from liangrong.ledger import schema as s
-from liangrong.ledger.columns import TERM_FIELDS, load_contract_table
+from liangrong.ledger.columns import TERM_FIELDS, ContractTable, load_contract_table
 from liangrong.ledger.journal import Ledger, decode_events
 from liangrong.ledger.projections import contract_fields, projection_digest, rebuild
 from liangrong.store.migrate import current_revision, downgrade, head_revision, upgrade
@@ -126,6 +126,22 @@ def test_securities_by_id_read_through_the_tables_index(ledger: Ledger) -> None:
     asked = ["F-2", "X-9", "F-1", "F-2"]
     assert by_id.of_each(asked) == [expected.get(cid) for cid in asked]
     assert by_id.of_each([]) == []
+
+
+def test_ids_are_known_unique_once_the_index_of_rows_is_made() -> None:
+    """The index of rows proves the ids unique (one entry a row), and is carried to a table
+    that follows; ids that repeat make no index."""
+    table = ContractTable(["F-1", "S-1"], ["C1", "C1"], ["financing", "short"], ["A", "B"], {})
+    assert not table.ids_unique
+    assert table.row_of == {"F-1": 0, "S-1": 1} and table.ids_unique
+    later = ContractTable(["F-2"], ["C2"], ["financing"], ["A"], {})
+    assert table.followed_by(later).ids_unique
+    with pytest.raises(ValueError, match="contract ids repeat"):
+        table.followed_by(ContractTable(["S-1"], ["C2"], ["short"], ["B"], {}))
+    twice = ContractTable(["F-1", "F-1"], ["C1", "C1"], ["financing"] * 2, ["A", "A"], {})
+    with pytest.raises(ValueError, match="contract ids repeat: 2 rows, 1 ids"):
+        _ = twice.row_of
+    assert not twice.ids_unique
 
 
 def test_only_a_copied_term_is_read(ledger: Ledger) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from fractions import Fraction
 
@@ -399,6 +399,9 @@ def test_a_contract_id_twice_in_a_load_is_refused() -> None:
     data.financing = twice
     with pytest.raises(ValueError, match="duplicate contract ids"):
         BookArrays(data)
+    # ids known unique (a table's rows) are not checked again: the knowledge is the caller's
+    data.financing = replace(twice, ids=["f1", "f2"], ids_unique=True)
+    assert BookArrays(data).financing.ids == ["f1", "f2"]
 
 
 # --- in step with the ledger ------------------------------------------------------------------

@@ -58,8 +58,14 @@ class ContractTable:
 
     @cached_property
     def row_of(self) -> dict[str, int]:
-        """Each contract's row, by its id (read only: one map shared by every reader)."""
-        return dict(zip(self.ids, range(self.size), strict=True))
+        """Each contract's row, by its id (read only: one map shared by every reader); a
+        table whose ids repeat has none (the projection's key: never for a sound store)."""
+        return _unique_index(dict(zip(self.ids, range(self.size), strict=True)), self.size)
+
+    @property
+    def ids_unique(self) -> bool:
+        """The ids are known to be unique: the index of rows was made (one entry a row)."""
+        return "row_of" in vars(self)
 
     def securities_by_id(self) -> SecuritiesById:
         """Each contract's security by its id, through the index of rows (no map of its
@@ -98,7 +104,7 @@ class ContractTable:
         if "row_of" in vars(self):  # this table's rows keep their places: theirs follow
             row_of = dict(self.row_of)
             row_of.update(zip(later.ids, range(self.size, table.size), strict=True))
-            vars(table)["row_of"] = row_of  # where ``cached_property`` keeps it
+            vars(table)["row_of"] = _unique_index(row_of, table.size)  # ``cached_property``'s
         return table
 
 
@@ -128,6 +134,12 @@ class SecuritiesById(Mapping[str, str]):
         for at in compress(range(len(rows)), map((-1).__eq__, rows)):
             found[at] = None  # row -1 read the last contract's
         return found
+
+
+def _unique_index(index: dict[str, int], size: int) -> dict[str, int]:
+    if len(index) != size:
+        raise ValueError(f"contract ids repeat: {size} rows, {len(index)} ids")
+    return index
 
 
 def contract_count(conn: Connection) -> int:

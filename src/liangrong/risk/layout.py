@@ -48,6 +48,9 @@ class ContractData:
     price_li: IntArray
     bought: IntArray = field(default_factory=lambda: np.zeros(0, np.int64))
     amount: IntArray = field(default_factory=lambda: np.zeros(0, np.int64))
+    # what is known of the ids, not part of the columns' value: unique (taken at distinct
+    # rows of a table whose ids are), so not checked again as the arrays are built
+    ids_unique: bool = field(default=False, compare=False)
 
     @staticmethod
     def empty() -> ContractData:
@@ -189,7 +192,7 @@ def _contracts(table: Contracts, data: ContractData, n_securities: int) -> None:
     table.ratio_bp[:m], table.open[:m], table.price_li[:m] = data.ratio_bp, data.open, data.price_li
     if isinstance(table, Financing):
         table.bought[:m], table.amount[:m] = data.bought, data.amount
-    table.identified(list(data.ids))
+    table.identified(list(data.ids), known_unique=data.ids_unique)
     if m and (int(data.security.max()) >= n_securities or int(data.security.min()) < 0):
         raise ValueError("contract security out of range")
 

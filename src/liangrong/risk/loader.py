@@ -199,6 +199,8 @@ class _Open:
         self.outstanding, self.charges = outstanding, charges
 
     def of(self, rows: npt.NDArray[np.intp]) -> ContractData:
+        """The contracts at ``rows``, in increasing order (so each at most once)."""
+        assert (np.diff(rows) > 0).all(), "rows in increasing order"
         table, picked, size = self.table, rows.tolist(), len(rows)
 
         def taken(name: str, convert: Callable[[Any], int]) -> Ints:
@@ -219,4 +221,5 @@ class _Open:
             price_li=table.ints_at("price_li", picked),
             bought=table.ints_at("quantity", picked),
             amount=table.ints_at("amount_fen", picked),
+            ids_unique=table.ids_unique,  # at distinct rows (asserted above)
         )

@@ -188,9 +188,10 @@ class Contracts(Table):
             self._by_id = dict(zip(self.ids, range(len(self.ids)), strict=True))
         return self._by_id
 
-    def identified(self, ids: list[str]) -> None:
-        """These rows' ids (unique: refused otherwise), the index by id to be made anew."""
-        if len(set(ids)) != len(ids):
+    def identified(self, ids: list[str], known_unique: bool = False) -> None:
+        """These rows' ids (unique: refused otherwise, unless ``known_unique``), the index
+        by id to be made anew."""
+        if not known_unique and len(set(ids)) != len(ids):
             raise ValueError("duplicate contract ids")
         self.ids, self._by_id = ids, None
 
